@@ -1,0 +1,93 @@
+import { deserialize, serialize } from 'node:v8';
+import { InvalidCacheValueError } from '../errors/invalid-cache-value.error.js';
+
+/**
+ * Entry layout on the wire (format 1):
+ *   byte 0      MAGIC (0xC7, never an ASCII digit or '-', so raw counters are told apart)
+ *   byte 1      format version
+ *   byte 2      flags: 0x01 = the logical key follows the header (stored for hashed keys, so they can be listed)
+ *   bytes 3-10  createdAt, float64 ms since epoch
+ *   [u32 length + UTF-8 logical key when flag 0x01]
+ *   rest        payload: V8 structured-clone bytes
+ *
+ * V8's structured clone keeps Date, Map, Set, BigInt, Buffer, typed arrays, undefined inside objects
+ * and cycles, and never runs code or builds class instances from the bytes.
+ */
+export const ENTRY_MAGIC = 0xc7;
+export const ENTRY_FORMAT = 1;
+const HEADER = 11;
+const FLAG_KEY = 0x01;
+const KNOWN_FLAGS = FLAG_KEY;
+
+/** A decoded entry: the value and when it was written. */
+export interface DecodedEntry<T = unknown> {
+  value: T;
+  createdAt: number;
+}
+
+/** Result of decoding bytes that may be corrupt, of an old format, or a raw counter. */
+export type DecodeResult<T = unknown> = { ok: true; entry: DecodedEntry<T> } | { ok: false; reason: string };
+
+/** Encodes and decodes cache entries. Stateless; one instance per module. */
+export class EntryCodec {
+  /** Encodes a value; `embedKey` stores the logical key too (for keys the store only sees hashed). */
+  encode(value: unknown, key?: string, embedKey = false, createdAt = Date.now()): Buffer {
+    let payload: Buffer;
+    try {
+      payload = serialize(value);
+    } catch (error) {
+      throw new InvalidCacheValueError(
+        `it cannot be serialized (${(error as Error).message}); functions, symbols, class instances with private state and promises cannot be cached`,
+        key,
+        error,
+      );
+    }
+    const keyBytes = embedKey && key !== undefined ? Buffer.from(key, 'utf8') : undefined;
+    const start = keyBytes ? HEADER + 4 + keyBytes.length : HEADER;
+    const out = Buffer.allocUnsafe(start + payload.length);
+    out[0] = ENTRY_MAGIC;
+    out[1] = ENTRY_FORMAT;
+    out[2] = keyBytes ? FLAG_KEY : 0;
+    out.writeDoubleLE(createdAt, 3);
+    if (keyBytes) {
+      out.writeUInt32LE(keyBytes.length, HEADER);
+      keyBytes.copy(out, HEADER + 4);
+    }
+    payload.copy(out, start);
+    return out;
+  }
+
+  decode<T = unknown>(bytes: Uint8Array): DecodeResult<T> {
+    if (bytes.length === 0) return { ok: false, reason: 'empty entry' };
+    if (bytes[0] !== ENTRY_MAGIC) {
+      // Counters written by incr/decr are raw integers so that the store can change them atomically.
+      const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+      if (/^-?\d{1,20}$/.test(text)) return { ok: true, entry: { value: Number(text) as T, createdAt: Number.NaN } };
+      return { ok: false, reason: 'not an entry of this library' };
+    }
+    if (bytes.length < HEADER) return { ok: false, reason: 'truncated header' };
+    if (bytes[1] !== ENTRY_FORMAT) return { ok: false, reason: `entry format ${bytes[1]} is not readable by this version` };
+    const flags = bytes[2]!;
+    if ((flags & ~KNOWN_FLAGS) !== 0) return { ok: false, reason: `unknown flags ${flags}` };
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let start = HEADER;
+    if (flags & FLAG_KEY) {
+      if (buf.length < HEADER + 4) return { ok: false, reason: 'truncated key' };
+      start = HEADER + 4 + buf.readUInt32LE(HEADER);
+      if (start > buf.length) return { ok: false, reason: 'truncated key' };
+    }
+    try {
+      return { ok: true, entry: { value: deserialize(buf.subarray(start)) as T, createdAt: buf.readDoubleLE(3) } };
+    } catch (error) {
+      return { ok: false, reason: `corrupt payload (${(error as Error).message})` };
+    }
+  }
+
+  /** The logical key embedded in an entry, if any. */
+  keyOf(bytes: Uint8Array): string | undefined {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (buf.length < HEADER + 4 || buf[0] !== ENTRY_MAGIC || buf[1] !== ENTRY_FORMAT || !(buf[2]! & FLAG_KEY)) return undefined;
+    const end = HEADER + 4 + buf.readUInt32LE(HEADER);
+    return end > buf.length ? undefined : buf.toString('utf8', HEADER + 4, end);
+  }
+}

@@ -1,0 +1,12 @@
+import { TenantCacheError } from './tenant-cache.error.js';
+
+/** A tenant-scoped operation ran with no tenant in context. Never falls back to a shared space. */
+export class TenantContextMissingError extends TenantCacheError {
+  constructor(operation: string) {
+    super(
+      'E_TENANT_MISSING',
+      `No tenant in context for "${operation}". Run it inside TenantContext.run(tenantId, fn), ` +
+        'behind TenantGuard, through cache.forTenant(id), or use cache.shared() for data that belongs to no tenant.',
+    );
+  }
+}

@@ -1,0 +1,14 @@
+export * from './errors/index.js';
+export { TenantContext } from './context/tenant-context.js';
+export { validateTenantId, type TenantIdRules } from './context/tenant-id.validator.js';
+export type { TenantRequest, TenantResolver, TenantAuthorizer } from './context/tenant-resolver.interface.js';
+export type { CacheScope } from './keys/key-builder.js';
+export * from './stores/index.js';
+export { TenantCacheService } from './service/tenant-cache.service.js';
+export { TenantScopedCache, type CacheEntryInput } from './service/tenant-scoped-cache.js';
+export type { CacheLookup, GetOrSetOptions } from './service/cache-engine.js';
+export { KeyListing } from './service/key-listing.js';
+export { TenantCacheEvents, type TenantCacheEventMap } from './service/tenant-cache.events.js';
+export { TenantCacheModule } from './tenant-cache.module.js';
+export { TENANT_CACHE_OPTIONS } from './tenant-cache.constants.js';
+export type { TenantCacheModuleOptions, TenantOptions } from './tenant-cache.options.js';

@@ -1,0 +1,12 @@
+import { EventEmitter } from 'node:events';
+
+/** Payloads of the events the cache emits. Store failures are always logged and emitted, never swallowed. */
+export interface TenantCacheEventMap {
+  /** A store operation failed; reads degraded to a miss, writes threw or were dropped. */
+  'store:error': [{ store: string; operation: string; error: Error; tenant?: string }];
+  /** An entry could not be decoded (corrupt, old format, wrong key) and was removed. */
+  'entry:corrupt': [{ store: string; key: string; reason: string; tenant?: string }];
+}
+
+/** Typed event emitter of one module instance (`TenantCacheService.events`). */
+export class TenantCacheEvents extends EventEmitter<TenantCacheEventMap> {}

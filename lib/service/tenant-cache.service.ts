@@ -1,0 +1,75 @@
+import { Injectable } from '@nestjs/common';
+import { TenantContext } from '../context/tenant-context.js';
+import { validateTenantId } from '../context/tenant-id.validator.js';
+import { TenantContextMissingError } from '../errors/tenant-context-missing.error.js';
+import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
+import { CacheEngine } from './cache-engine.js';
+import type { TenantCacheEvents } from './tenant-cache.events.js';
+import { TenantScopedCache } from './tenant-scoped-cache.js';
+
+/**
+ * The cache of the tenant in context. Every operation acts for `TenantContext.current()` and fails
+ * with `TenantContextMissingError` when there is none; nothing falls back to a shared key space.
+ *
+ * @example
+ * constructor(private readonly cache: TenantCacheService) {}
+ * findProduct(id: string) { return this.cache.getOrSet(`product:${id}`, () => this.repo.findOne(id), { ttl: 60_000 }); }
+ */
+@Injectable()
+export class TenantCacheService extends TenantScopedCache {
+  private readonly validated = new Set<string>();
+
+  constructor(engine: CacheEngine) {
+    super(engine, (operation) => this.ambientScope(operation));
+  }
+
+  /** Store failures and unreadable entries, as events. */
+  get events(): TenantCacheEvents {
+    return this.engine.events;
+  }
+
+  /** The tenant in context, validated; `undefined` outside a tenant scope. */
+  currentTenant(): string | undefined {
+    const tenantId = TenantContext.current() ?? this.fromCls();
+    if (tenantId !== undefined) this.validate(tenantId);
+    return tenantId;
+  }
+
+  /** An explicit view of one tenant's entries, for admin tasks and jobs. */
+  forTenant(tenantId: string): TenantScopedCache {
+    this.validate(tenantId);
+    const scope: CacheScope = Object.freeze({ kind: 'tenant', tenantId });
+    return new TenantScopedCache(this.engine, () => scope);
+  }
+
+  /** The explicit un-tenanted namespace, for data that belongs to no tenant. */
+  shared(): TenantScopedCache {
+    return new TenantScopedCache(this.engine, () => SHARED_SCOPE);
+  }
+
+  /** Empties the whole store (or every store), all tenants included. Admin only. */
+  flushAllTenants(storeAlias?: string): Promise<void> {
+    return this.engine.flushAllTenants(storeAlias);
+  }
+
+  private ambientScope(operation: string): CacheScope {
+    const tenantId = TenantContext.current() ?? this.fromCls();
+    if (tenantId === undefined) throw new TenantContextMissingError(operation);
+    this.validate(tenantId);
+    return { kind: 'tenant', tenantId };
+  }
+
+  private fromCls(): string | undefined {
+    const cls = this.engine.options.tenant.cls;
+    if (!cls) return undefined;
+    const value = cls.store.get(cls.key ?? 'tenantId');
+    return value === undefined || value === null ? undefined : (value as string);
+  }
+
+  private validate(tenantId: unknown): asserts tenantId is string {
+    if (typeof tenantId === 'string' && this.validated.has(tenantId)) return;
+    validateTenantId(tenantId, this.engine.options.tenant);
+    if (this.validated.size >= 10_000) this.validated.clear();
+    this.validated.add(tenantId);
+  }
+}

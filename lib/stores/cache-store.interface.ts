@@ -1,0 +1,80 @@
+/** What a store can do; the service checks these before an operation and raises a clear error when one is missing. */
+export interface StoreCapabilities {
+  /** Shared by several processes (Redis): process-local state such as cached generations must expire. */
+  readonly distributed: boolean;
+  /** `add`, `incr`, `touch` are atomic on the server. */
+  readonly atomic: boolean;
+  /** `scan` and `deleteByPrefix` are available. */
+  readonly scan: boolean;
+  /** `ttl` reports remaining time. */
+  readonly ttl: boolean;
+  /** Longest physical key the store accepts. */
+  readonly maxKeyLength: number;
+  /** Characters the store accepts in keys; `undefined` = any. Keys with others are hashed. */
+  readonly allowedKey?: RegExp;
+  /** Largest value, in bytes, the store accepts in one item. */
+  readonly maxValueBytes: number;
+}
+
+/** One key/value to write in a batch. `ttl` in ms; `undefined` or 0 = no expiry. */
+export interface StoreEntry {
+  key: string;
+  value: Buffer;
+  ttl?: number;
+}
+
+/**
+ * The contract a cache backend implements. Keys arrive fully built (prefixed, tenant-encoded);
+ * values arrive encoded. TTLs are milliseconds, `undefined`/`0` meaning no expiry.
+ * Implement it to plug another backend in; run `runStoreConformanceSuite` against it.
+ */
+export interface CacheStore {
+  /** Name used in logs and errors (the alias, once registered). */
+  readonly name: string;
+  readonly capabilities: StoreCapabilities;
+
+  get(key: string): Promise<Buffer | undefined>;
+  set(key: string, value: Buffer, ttl?: number): Promise<void>;
+  /** Writes only when the key is absent; true when it wrote. */
+  add(key: string, value: Buffer, ttl?: number): Promise<boolean>;
+  delete(key: string): Promise<boolean>;
+  has(key: string): Promise<boolean>;
+  mget(keys: readonly string[]): Promise<(Buffer | undefined)[]>;
+  mset(entries: readonly StoreEntry[]): Promise<void>;
+  /** Deletes keys; resolves to how many existed. */
+  mdel(keys: readonly string[]): Promise<number>;
+  /**
+   * Adds `by` to the integer at `key` (missing = 0) and returns the result. `ttl` applies only when the
+   * call created the key.
+   */
+  incr(key: string, by: number, ttl?: number): Promise<number>;
+  /** Sets a new TTL on an existing key; false when the key is missing. */
+  touch(key: string, ttl?: number): Promise<boolean>;
+  /** Remaining ms; `Infinity` for no expiry; `undefined` when missing. */
+  ttl(key: string): Promise<number | undefined>;
+  /** Pages of keys starting with the literal `prefix`; never blocks the server. */
+  scan(prefix: string, pageSize?: number): AsyncIterable<string[]>;
+  /** Deletes every key starting with the literal `prefix`, in batches; resolves to how many. */
+  deleteByPrefix(prefix: string): Promise<number>;
+  /** Adds members to a set (tag index); `ttl` extends the set to at least that long. */
+  sadd?(key: string, members: readonly string[], ttl?: number): Promise<void>;
+  /** Pages of a set's members, then the set is gone when `remove` is true. */
+  sscan?(key: string, pageSize?: number): AsyncIterable<string[]>;
+  /** Empties the whole store, every tenant. Admin only: the service calls it `flushAllTenants`. */
+  flush(): Promise<void>;
+  /** Releases connections and timers. Called on application shutdown. */
+  close(): Promise<void>;
+}
+
+/** A store factory as written in `stores: { alias: memoryStore() }`; created lazily by the registry. */
+export interface StoreDefinition {
+  /** Builds the store; called once, on first use or at start-up. */
+  create(alias: string): CacheStore | Promise<CacheStore>;
+  /**
+   * When set, the store belongs to this tenant alone and keys skip the tenant segment. Any other
+   * tenant routed to it is refused. This is the only way to turn tenant prefixing off.
+   */
+  readonly dedicatedTenant?: string;
+  /** Options shown in start-up errors. */
+  readonly description: string;
+}

@@ -1,0 +1,273 @@
+import type { CacheStore, StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+
+/** Options of the embedded in-process store. */
+export interface MemoryStoreOptions {
+  /** Most entries kept; the least recently used go first. Default 10,000. */
+  maxEntries?: number;
+  /** Most bytes of keys + values kept. Default 64 MiB. */
+  maxBytes?: number;
+  /** Largest single value in bytes. Default 8 MiB. */
+  maxValueBytes?: number;
+  /** Reserve this store for one tenant (keys then skip the tenant segment). */
+  dedicatedTenant?: string;
+}
+
+interface Slot {
+  value: Buffer;
+  /** Absolute expiry in ms, 0 = none. */
+  expiresAt: number;
+  size: number;
+}
+
+const PAGE = 500;
+
+/**
+ * LRU memory store with TTLs checked on access (no timer per key) and bounds on entry count and bytes.
+ * Process-local: two app instances do not share it.
+ */
+export class MemoryStore implements CacheStore {
+  readonly capabilities: StoreCapabilities;
+  private readonly entries = new Map<string, Slot>();
+  private readonly sets = new Map<string, { members: Set<string>; expiresAt: number }>();
+  private bytes = 0;
+  private readonly maxEntries: number;
+  private readonly maxBytes: number;
+
+  constructor(
+    readonly name: string,
+    options: MemoryStoreOptions = {},
+  ) {
+    this.maxEntries = options.maxEntries ?? 10_000;
+    this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.capabilities = {
+      distributed: false,
+      atomic: true,
+      scan: true,
+      ttl: true,
+      maxKeyLength: 1024,
+      maxValueBytes: options.maxValueBytes ?? 8 * 1024 * 1024,
+    };
+  }
+
+  /** Number of live entries (expired ones are counted until touched). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Bytes held by keys and values. */
+  get totalBytes(): number {
+    return this.bytes;
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    return this.read(key, Date.now());
+  }
+
+  async set(key: string, value: Buffer, ttl?: number): Promise<void> {
+    this.write(key, value, ttl);
+  }
+
+  async add(key: string, value: Buffer, ttl?: number): Promise<boolean> {
+    if (this.read(key, Date.now()) !== undefined) return false;
+    this.write(key, value, ttl);
+    return true;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.remove(key);
+  }
+
+  async has(key: string): Promise<boolean> {
+    return this.read(key, Date.now()) !== undefined;
+  }
+
+  async mget(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
+    const now = Date.now();
+    return keys.map((k) => this.read(k, now));
+  }
+
+  async mset(entries: readonly StoreEntry[]): Promise<void> {
+    for (const e of entries) this.write(e.key, e.value, e.ttl);
+  }
+
+  async mdel(keys: readonly string[]): Promise<number> {
+    let n = 0;
+    for (const k of keys) if (this.remove(k)) n++;
+    return n;
+  }
+
+  async incr(key: string, by: number, ttl?: number): Promise<number> {
+    const now = Date.now();
+    const slot = this.peekSlot(key, now);
+    let current = 0;
+    if (slot) {
+      const text = slot.value.toString('latin1');
+      if (!/^-?\d+$/.test(text)) throw new TypeError(`value at "${key}" is not an integer`);
+      current = Number(text);
+    }
+    const next = current + by;
+    if (!Number.isSafeInteger(next)) throw new RangeError(`incr at "${key}" would leave the safe integer range`);
+    const value = Buffer.from(String(next), 'latin1');
+    if (slot) {
+      this.bytes += value.length - slot.value.length;
+      slot.size += value.length - slot.value.length;
+      slot.value = value;
+      this.bump(key, slot);
+    } else {
+      this.write(key, value, ttl);
+    }
+    return next;
+  }
+
+  async touch(key: string, ttl?: number): Promise<boolean> {
+    const slot = this.peekSlot(key, Date.now());
+    if (!slot) return false;
+    slot.expiresAt = expiry(ttl);
+    return true;
+  }
+
+  async ttl(key: string): Promise<number | undefined> {
+    const now = Date.now();
+    const slot = this.peekSlot(key, now);
+    if (!slot) return undefined;
+    return slot.expiresAt === 0 ? Infinity : slot.expiresAt - now;
+  }
+
+  async *scan(prefix: string, pageSize = PAGE): AsyncIterable<string[]> {
+    const now = Date.now();
+    let page: string[] = [];
+    // Snapshot the keys so that deletes during iteration are safe; yield between pages to keep the loop free.
+    for (const key of [...this.entries.keys()]) {
+      if (!key.startsWith(prefix)) continue;
+      const slot = this.entries.get(key);
+      if (!slot) continue;
+      if (slot.expiresAt !== 0 && slot.expiresAt <= now) {
+        this.remove(key);
+        continue;
+      }
+      page.push(key);
+      if (page.length >= pageSize) {
+        yield page;
+        page = [];
+      }
+    }
+    for (const key of [...this.sets.keys()]) if (key.startsWith(prefix)) page.push(key);
+    if (page.length > 0) yield page;
+  }
+
+  async deleteByPrefix(prefix: string): Promise<number> {
+    let n = 0;
+    for await (const page of this.scan(prefix)) {
+      for (const k of page) if (this.remove(k)) n++;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return n;
+  }
+
+  async sadd(key: string, members: readonly string[], ttl?: number): Promise<void> {
+    const now = Date.now();
+    let set = this.sets.get(key);
+    if (set && set.expiresAt !== 0 && set.expiresAt <= now) set = undefined;
+    if (!set) {
+      set = { members: new Set(), expiresAt: expiry(ttl) };
+      this.sets.set(key, set);
+    } else if (set.expiresAt !== 0) {
+      const wanted = expiry(ttl);
+      set.expiresAt = wanted === 0 ? 0 : Math.max(set.expiresAt, wanted);
+    }
+    for (const m of members) set.members.add(m);
+  }
+
+  async *sscan(key: string, pageSize = PAGE): AsyncIterable<string[]> {
+    const set = this.sets.get(key);
+    if (!set) return;
+    if (set.expiresAt !== 0 && set.expiresAt <= Date.now()) {
+      this.sets.delete(key);
+      return;
+    }
+    const members = [...set.members];
+    for (let i = 0; i < members.length; i += pageSize) yield members.slice(i, i + pageSize);
+  }
+
+  async flush(): Promise<void> {
+    this.entries.clear();
+    this.sets.clear();
+    this.bytes = 0;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+  }
+
+  private read(key: string, now: number): Buffer | undefined {
+    const slot = this.peekSlot(key, now);
+    if (!slot) return undefined;
+    this.bump(key, slot);
+    return slot.value;
+  }
+
+  private peekSlot(key: string, now: number): Slot | undefined {
+    const slot = this.entries.get(key);
+    if (!slot) return undefined;
+    if (slot.expiresAt !== 0 && slot.expiresAt <= now) {
+      this.remove(key);
+      return undefined;
+    }
+    return slot;
+  }
+
+  /** Moves a slot to the most-recently-used end of the Map's insertion order. */
+  private bump(key: string, slot: Slot): void {
+    this.entries.delete(key);
+    this.entries.set(key, slot);
+  }
+
+  private write(key: string, value: Buffer, ttl: number | undefined): void {
+    const size = key.length * 2 + value.length;
+    const old = this.entries.get(key);
+    if (old) {
+      this.bytes -= old.size;
+      this.entries.delete(key);
+    }
+    if (size > this.maxBytes) return;
+    this.entries.set(key, { value, expiresAt: expiry(ttl), size });
+    this.bytes += size;
+    this.evict();
+  }
+
+  private evict(): void {
+    while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done) break;
+      this.remove(oldest.value);
+    }
+  }
+
+  private remove(key: string): boolean {
+    const slot = this.entries.get(key);
+    if (slot) {
+      this.entries.delete(key);
+      this.bytes -= slot.size;
+      return true;
+    }
+    return this.sets.delete(key);
+  }
+}
+
+function expiry(ttl: number | undefined): number {
+  return ttl === undefined || ttl === 0 || ttl === Infinity ? 0 : Date.now() + ttl;
+}
+
+/**
+ * The embedded in-process store (the default when `stores` is omitted).
+ *
+ * @example
+ * TenantCacheModule.forRoot({ stores: { default: memoryStore({ maxEntries: 50_000 }) } })
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): StoreDefinition {
+  return {
+    create: (alias) => new MemoryStore(alias, options),
+    dedicatedTenant: options.dedicatedTenant,
+    description: `memoryStore(${JSON.stringify({ ...options })})`,
+  };
+}

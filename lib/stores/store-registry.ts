@@ -1,0 +1,84 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { InvalidTenantIdError } from '../errors/invalid-tenant-id.error.js';
+import { UnknownStoreError } from '../errors/unknown-store.error.js';
+import { type CacheScope, KeyBuilder } from '../keys/key-builder.js';
+import { DEFAULT_STORE, TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
+import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
+import type { CacheStore, StoreDefinition } from './cache-store.interface.js';
+
+/** A created store with the key builder that fits its limits. */
+export interface ResolvedStore {
+  alias: string;
+  store: CacheStore;
+  keys: KeyBuilder;
+}
+
+/**
+ * Named stores, created on first use and closed on application shutdown. Routes a tenant to its store
+ * (`storeFor`), falling back to `default`.
+ */
+@Injectable()
+export class StoreRegistry implements OnApplicationShutdown {
+  private readonly logger = new Logger('TenantCache');
+  private readonly created = new Map<string, Promise<ResolvedStore>>();
+
+  constructor(@Inject(TENANT_CACHE_OPTIONS) private readonly options: NormalizedTenantCacheOptions) {}
+
+  /** Aliases of every configured store. */
+  get aliases(): string[] {
+    return Object.keys(this.options.stores);
+  }
+
+  /** The alias a scope's operations go to: explicit alias, else `storeFor(tenant)`, else `default`. */
+  aliasFor(scope: CacheScope, explicit?: string): string {
+    let alias = explicit;
+    if (alias === undefined && scope.kind === 'tenant' && this.options.storeFor) {
+      alias = this.options.storeFor(scope.tenantId);
+    }
+    alias ??= DEFAULT_STORE;
+    if (!(alias in this.options.stores)) throw new UnknownStoreError(alias, this.aliases);
+    const dedicated = this.options.stores[alias]!.dedicatedTenant;
+    if (dedicated !== undefined && (scope.kind !== 'tenant' || scope.tenantId !== dedicated)) {
+      throw new InvalidTenantIdError(
+        `store "${alias}" is dedicated to tenant "${dedicated}" and refuses ${scope.kind === 'tenant' ? 'other tenants' : 'shared entries'}`,
+        scope.kind === 'tenant' ? scope.tenantId : undefined,
+      );
+    }
+    return alias;
+  }
+
+  /** The store behind an alias, created on first call. */
+  get(alias: string): Promise<ResolvedStore> {
+    let pending = this.created.get(alias);
+    if (!pending) {
+      const def = this.options.stores[alias];
+      if (!def) throw new UnknownStoreError(alias, this.aliases);
+      pending = this.create(alias, def);
+      this.created.set(alias, pending);
+      // A failed creation is retried on the next call rather than cached forever.
+      pending.catch(() => this.created.delete(alias));
+    }
+    return pending;
+  }
+
+  /** Closes every store that was created. */
+  async onApplicationShutdown(): Promise<void> {
+    const all = [...this.created.values()];
+    this.created.clear();
+    await Promise.all(
+      all.map(async (p) => {
+        try {
+          await (await p).store.close();
+        } catch (error) {
+          this.logger.warn(`Closing a cache store failed: ${(error as Error).message}`);
+        }
+      }),
+    );
+  }
+
+  private async create(alias: string, def: StoreDefinition): Promise<ResolvedStore> {
+    const store = await def.create(alias);
+    const keys = new KeyBuilder(this.options.keyPrefix, store.capabilities, def.dedicatedTenant);
+    return { alias, store, keys };
+  }
+}

@@ -1,0 +1,50 @@
+import { type DynamicModule, Module, type Provider } from '@nestjs/common';
+import { CacheEngine } from './service/cache-engine.js';
+import { TenantCacheService } from './service/tenant-cache.service.js';
+import { StoreRegistry } from './stores/store-registry.js';
+import { TENANT_CACHE_OPTIONS } from './tenant-cache.constants.js';
+import {
+  ConfigurableTenantCacheModule,
+  RAW_TENANT_CACHE_OPTIONS,
+  type TENANT_CACHE_ASYNC_OPTIONS_TYPE,
+  type TENANT_CACHE_OPTIONS_TYPE,
+} from './tenant-cache.module-definition.js';
+import type { TenantCacheModuleOptions } from './tenant-cache.options.js';
+import { normalizeOptions } from './tenant-cache.options-validator.js';
+
+const providers: Provider[] = [
+  {
+    provide: TENANT_CACHE_OPTIONS,
+    useFactory: (raw: TenantCacheModuleOptions) => normalizeOptions(raw),
+    inject: [RAW_TENANT_CACHE_OPTIONS],
+  },
+  StoreRegistry,
+  CacheEngine,
+  TenantCacheService,
+];
+const exported = [TENANT_CACHE_OPTIONS, TenantCacheService, CacheEngine];
+
+/**
+ * Tenant-isolated caching for a Nest application. Import once, in the root module.
+ *
+ * @example
+ * TenantCacheModule.forRoot({ isGlobal: true, stores: { default: redisStore({ url: process.env.REDIS_URL }) } })
+ */
+@Module({})
+export class TenantCacheModule extends ConfigurableTenantCacheModule {
+  static forRoot(options: typeof TENANT_CACHE_OPTIONS_TYPE = {}): DynamicModule {
+    return extend(super.forRoot(options));
+  }
+
+  static forRootAsync(options: typeof TENANT_CACHE_ASYNC_OPTIONS_TYPE): DynamicModule {
+    return extend(super.forRootAsync(options));
+  }
+}
+
+function extend(base: DynamicModule): DynamicModule {
+  return {
+    ...base,
+    providers: [...(base.providers ?? []), ...providers],
+    exports: [...(base.exports ?? []), ...exported],
+  };
+}

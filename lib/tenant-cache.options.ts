@@ -1,0 +1,57 @@
+import type { TenantAuthorizer, TenantResolver } from './context/tenant-resolver.interface.js';
+import type { TenantIdRules } from './context/tenant-id.validator.js';
+import type { StoreDefinition } from './stores/cache-store.interface.js';
+
+/** How tenants are found on a request, checked and authorized. */
+export interface TenantOptions extends TenantIdRules {
+  /** Where the tenant comes from; several are tried in order. Default: the `x-tenant-id` header. */
+  resolver?: TenantResolver | readonly TenantResolver[];
+  /** Rejects unknown tenants (403) even when the id is well-formed. */
+  isKnownTenant?: (tenantId: string) => boolean | Promise<boolean>;
+  /**
+   * Called when the request carries an authenticated user: return false to refuse (403).
+   * Required to trust a client-controlled source (header, subdomain, param) on authenticated routes.
+   */
+  authorize?: TenantAuthorizer;
+  /** Open a tenant scope for every HTTP request with a middleware. Default true. */
+  middleware?: boolean;
+  /**
+   * An existing nestjs-cls context to read the tenant from when no TenantContext scope is open
+   * (e.g. `{ get: (k) => cls.get(k) }` with `key: 'tenantId'`).
+   */
+  cls?: { store: { get(key: string): unknown }; key?: string };
+}
+
+/** Options of `TenantCacheModule.forRoot`. */
+export interface TenantCacheModuleOptions {
+  /** Named stores; `default` is required when given. Default: `{ default: memoryStore() }`. */
+  stores?: Record<string, StoreDefinition>;
+  /** TTL in ms when a call gives none. Default 0 = no expiry. */
+  defaultTtl?: number;
+  /** Prefix of every physical key (letters, digits, `_-.:`). Default `tc:`. */
+  keyPrefix?: string;
+  tenant?: TenantOptions;
+  /** Routes a tenant to a store alias; `undefined` = `default`. */
+  storeFor?: (tenantId: string) => string | undefined;
+  /** What a failed write does: `throw` a `StoreUnavailableError` (default) or `ignore` it (logged). */
+  onWriteError?: 'throw' | 'ignore';
+  /**
+   * How long a process trusts its copy of a tenant's generation or a tag version read from a shared
+   * store (ms). Another instance's `invalidateAll` is seen after at most this long. Default 1000.
+   */
+  versionCacheTtl?: number;
+  /** Provide `CACHE_MANAGER` (of `@nestjs/cache-manager`) as a tenant-isolated cache. Default false. */
+  provideCacheManager?: boolean;
+}
+
+/** Options after defaults are merged and validation passed. */
+export interface NormalizedTenantCacheOptions {
+  stores: Record<string, StoreDefinition>;
+  defaultTtl: number;
+  keyPrefix: string;
+  tenant: TenantOptions & { middleware: boolean };
+  storeFor?: (tenantId: string) => string | undefined;
+  onWriteError: 'throw' | 'ignore';
+  versionCacheTtl: number;
+  provideCacheManager: boolean;
+}
