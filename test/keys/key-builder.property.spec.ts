@@ -1,0 +1,106 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type CacheScope, KeyBuilder, escapeGlob } from '../../lib/keys/key-builder.js';
+
+const adversarialTenant = fc.oneof(
+  fc.constantFrom('a', 'a:b', 'a:', ':a', '*', '{x}', 't1:a', 'g1', 's', 'ü', '租户', 'a'.repeat(200), 'k:', 'h:'),
+  fc.string({ minLength: 1, maxLength: 80, unit: 'grapheme' }),
+  fc.string({ minLength: 1, maxLength: 10, unit: fc.constantFrom(':', 't', '1', 'g', 'k', 's', '*', '{', '}') }),
+);
+const adversarialKey = fc.oneof(
+  fc.constantFrom('b', 'b:c', '*', ' ', ':', 'k:b', 'h:b', 'g1:k:b', 'x'.repeat(500)),
+  fc.string({ minLength: 1, maxLength: 300, unit: 'grapheme' }),
+  fc.string({ minLength: 1, maxLength: 10, unit: fc.constantFrom(':', 'k', 'h', 'g', '1', '*') }),
+);
+const scope = fc.oneof(
+  adversarialTenant.map((tenantId): CacheScope => ({ kind: 'tenant', tenantId })),
+  fc.constant<CacheScope>({ kind: 'shared' }),
+);
+const generation = fc.integer({ min: 0, max: 2 ** 40 });
+
+describe.each([
+  ['redis-like limits', { maxKeyLength: 1024 }],
+  ['restrictive store (short, ASCII-only keys)', { maxKeyLength: 250, allowedKey: /^[\x21-\x7e]*$/ }],
+])('KeyBuilder with %s', (_name, limits) => {
+  const keys = new KeyBuilder('tc:', limits);
+
+  it('maps distinct (scope, generation, key) triples to distinct physical keys', () => {
+    fc.assert(
+      fc.property(scope, generation, adversarialKey, scope, generation, adversarialKey, (s1, g1, k1, s2, g2, k2) => {
+        const same = JSON.stringify(s1) === JSON.stringify(s2) && g1 === g2 && k1 === k2;
+        const a = keys.entryKey(s1, g1, k1);
+        const b = keys.entryKey(s2, g2, k2);
+        expect(a === b).toBe(same);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('keeps apart pairs that a naive `tenant:key` concatenation would merge', () => {
+    const part = fc.string({ minLength: 1, maxLength: 8, unit: fc.constantFrom('a', ':', 'g', 'k', '1', 't') });
+    fc.assert(
+      fc.property(part, part, part, generation, generation, (a, b, c, g1, g2) => {
+        // Both spell `a:g<g1>:k:b:g<g2>:k:c` when segments are simply joined.
+        const one = keys.entryKey({ kind: 'tenant', tenantId: a }, g1, `${b}:g${g2}:k:${c}`);
+        const two = keys.entryKey({ kind: 'tenant', tenantId: `${a}:g${g1}:k:${b}` }, g2, c);
+        expect(one).not.toBe(two);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('is deterministic, stays within the store limit and keeps entries apart from counters and metadata', () => {
+    fc.assert(
+      fc.property(scope, generation, adversarialKey, (s, g, k) => {
+        const physical = keys.entryKey(s, g, k);
+        expect(keys.entryKey(s, g, k)).toBe(physical);
+        expect(physical.length).toBeLessThanOrEqual(limits.maxKeyLength);
+        if (limits.allowedKey) expect(limits.allowedKey.test(physical)).toBe(true);
+        expect(physical.startsWith(keys.entryPrefix(s, g))).toBe(true);
+        expect(physical).not.toBe(keys.generationKey(s));
+        expect(physical.startsWith(keys.metaKey(s, 'tag', ''))).toBe(false);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("never lets one scope's prefix cover another scope's entries", () => {
+    fc.assert(
+      fc.property(scope, scope, generation, adversarialKey, (s1, s2, g, k) => {
+        fc.pre(JSON.stringify(s1) !== JSON.stringify(s2));
+        expect(keys.entryKey(s2, g, k).startsWith(keys.scopePrefix(s1))).toBe(false);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('KeyBuilder edge cases', () => {
+  const keys = new KeyBuilder('tc:', { maxKeyLength: 1024 });
+
+  it('keeps the documented adversarial pairs apart', () => {
+    const pairs: [string, string][] = [
+      ['a:b', 'c'],
+      ['a', 'b:c'],
+      ['a', 'b'],
+      ['a:b:c', 'd'],
+      ['*', 'x'],
+      ['{x}', 'y'],
+    ];
+    const physical = new Set(pairs.map(([t, k]) => keys.entryKey({ kind: 'tenant', tenantId: t }, 7, k)));
+    expect(physical.size).toBe(pairs.length);
+  });
+
+  it('hashes long keys deterministically and rejects empty and non-string keys', () => {
+    const long = 'x'.repeat(5000);
+    const k = keys.entryKey({ kind: 'tenant', tenantId: 'acme' }, 1, long);
+    expect(k.length).toBeLessThan(200);
+    expect(k).toBe(keys.entryKey({ kind: 'tenant', tenantId: 'acme' }, 1, long));
+    expect(() => keys.entryKey({ kind: 'tenant', tenantId: 'acme' }, 1, '')).toThrow(/must not be empty/);
+    expect(() => keys.entryKey({ kind: 'tenant', tenantId: 'acme' }, 1, 42 as unknown as string)).toThrow(/keys are strings/);
+  });
+
+  it('escapes every glob character so a prefix is matched literally', () => {
+    expect(escapeGlob('4*?[a]\\')).toBe('4\\*\\?\\[a\\]\\\\');
+  });
+});
