@@ -100,14 +100,16 @@ export class CacheEngine {
 
   async set(scope: CacheScope, key: string, value: unknown, ttl?: number, alias?: string): Promise<void> {
     const t = await this.target(scope, key, alias);
+    const expires = this.ttl(ttl);
     const bytes = this.encode(t, key, value);
-    await this.write(t, 'set', () => t.resolved.store.set(t.key, bytes, this.ttl(ttl)));
+    await this.write(t, 'set', () => t.resolved.store.set(t.key, bytes, expires));
   }
 
   async add(scope: CacheScope, key: string, value: unknown, ttl?: number, alias?: string): Promise<boolean> {
     const t = await this.target(scope, key, alias);
+    const expires = this.ttl(ttl);
     const bytes = this.encode(t, key, value);
-    return (await this.write(t, 'add', () => t.resolved.store.add(t.key, bytes, this.ttl(ttl)))) ?? false;
+    return (await this.write(t, 'add', () => t.resolved.store.add(t.key, bytes, expires))) ?? false;
   }
 
   async delete(scope: CacheScope, key: string, alias?: string): Promise<boolean> {
@@ -141,7 +143,8 @@ export class CacheEngine {
 
   async touch(scope: CacheScope, key: string, ttl?: number, alias?: string): Promise<boolean> {
     const t = await this.target(scope, key, alias);
-    return (await this.write(t, 'touch', () => t.resolved.store.touch(t.key, this.ttl(ttl)))) ?? false;
+    const expires = this.ttl(ttl);
+    return (await this.write(t, 'touch', () => t.resolved.store.touch(t.key, expires))) ?? false;
   }
 
   async ttlOf(scope: CacheScope, key: string, alias?: string): Promise<number | undefined> {
@@ -336,6 +339,8 @@ export class CacheEngine {
     try {
       return await run();
     } catch (error) {
+      // Our own typed errors (bad input) are the caller's to see, not a store failure.
+      if (error instanceof TenantCacheError && !(error instanceof StoreUnavailableError)) throw error;
       this.storeFailed(t, operation, error);
       if (this.options.onWriteError === 'ignore') return undefined;
       throw error instanceof StoreUnavailableError
