@@ -1,7 +1,25 @@
 export * from './errors/index.js';
 export { TenantContext } from './context/tenant-context.js';
 export { validateTenantId, type TenantIdRules } from './context/tenant-id.validator.js';
-export type { TenantRequest, TenantResolver, TenantAuthorizer } from './context/tenant-resolver.interface.js';
+export type { TenantRequest, TenantResolver, TenantAuthorizer, TenantSource } from './context/tenant-resolver.interface.js';
+export {
+  TenantGuard,
+  CurrentTenant,
+  SkipTenant,
+  TenantOptional,
+  TenantContextMiddleware,
+  fromHeader,
+  fromSubdomain,
+  fromJwtClaim,
+  fromRouteParam,
+  fromFunction,
+  DEFAULT_TENANT_HEADER,
+  DEFAULT_TENANT_CLS_KEY,
+  type CurrentTenantOptions,
+  type SubdomainResolverOptions,
+  type FunctionResolverOptions,
+  type TenantClsStore,
+} from './context/index.js';
 export type { CacheScope } from './keys/key-builder.js';
 export * from './stores/index.js';
 export { TenantCacheService } from './service/tenant-cache.service.js';

@@ -1,4 +1,6 @@
-import { type DynamicModule, Module, type Provider } from '@nestjs/common';
+import { type DynamicModule, Inject, type MiddlewareConsumer, Module, type NestModule, type Provider } from '@nestjs/common';
+import { TenantContextMiddleware } from './context/tenant-context.middleware.js';
+import { TenantGuard } from './context/tenant.guard.js';
 import { CacheEngine } from './service/cache-engine.js';
 import { TenantCacheService } from './service/tenant-cache.service.js';
 import { StoreRegistry } from './stores/store-registry.js';
@@ -9,7 +11,7 @@ import {
   type TENANT_CACHE_ASYNC_OPTIONS_TYPE,
   type TENANT_CACHE_OPTIONS_TYPE,
 } from './tenant-cache.module-definition.js';
-import type { TenantCacheModuleOptions } from './tenant-cache.options.js';
+import type { NormalizedTenantCacheOptions, TenantCacheModuleOptions } from './tenant-cache.options.js';
 import { normalizeOptions } from './tenant-cache.options-validator.js';
 
 const providers: Provider[] = [
@@ -21,8 +23,9 @@ const providers: Provider[] = [
   StoreRegistry,
   CacheEngine,
   TenantCacheService,
+  TenantGuard,
 ];
-const exported = [TENANT_CACHE_OPTIONS, TenantCacheService, CacheEngine];
+const exported = [TENANT_CACHE_OPTIONS, TenantCacheService, CacheEngine, TenantGuard];
 
 /**
  * Tenant-isolated caching for a Nest application. Import once, in the root module.
@@ -31,7 +34,16 @@ const exported = [TENANT_CACHE_OPTIONS, TenantCacheService, CacheEngine];
  * TenantCacheModule.forRoot({ isGlobal: true, stores: { default: redisStore({ url: process.env.REDIS_URL }) } })
  */
 @Module({})
-export class TenantCacheModule extends ConfigurableTenantCacheModule {
+export class TenantCacheModule extends ConfigurableTenantCacheModule implements NestModule {
+  constructor(@Inject(TENANT_CACHE_OPTIONS) private readonly options: NormalizedTenantCacheOptions) {
+    super();
+  }
+
+  /** Opens a tenant scope for every HTTP request (Express and Fastify) unless `tenant.middleware: false`. */
+  configure(consumer: MiddlewareConsumer): void {
+    if (this.options.tenant.middleware) consumer.apply(TenantContextMiddleware).forRoutes('{*splat}');
+  }
+
   static forRoot(options: typeof TENANT_CACHE_OPTIONS_TYPE = {}): DynamicModule {
     return extend(super.forRoot(options));
   }

@@ -1,4 +1,5 @@
 import type { TenantAuthorizer, TenantResolver } from './context/tenant-resolver.interface.js';
+import type { TenantClsStore } from './context/tenant-cls.js';
 import type { TenantIdRules } from './context/tenant-id.validator.js';
 import type { StoreDefinition } from './stores/cache-store.interface.js';
 
@@ -16,10 +17,10 @@ export interface TenantOptions extends TenantIdRules {
   /** Open a tenant scope for every HTTP request with a middleware. Default true. */
   middleware?: boolean;
   /**
-   * An existing nestjs-cls context to read the tenant from when no TenantContext scope is open
-   * (e.g. `{ get: (k) => cls.get(k) }` with `key: 'tenantId'`).
+   * An existing nestjs-cls context (`{ store: clsService, key: 'tenantId' }`): the service reads the
+   * tenant there when no TenantContext scope is open, and TenantGuard writes the tenant it checked.
    */
-  cls?: { store: { get(key: string): unknown }; key?: string };
+  cls?: { store: TenantClsStore; key?: string };
 }
 
 /** Options of `TenantCacheModule.forRoot`. */

@@ -8,3 +8,4 @@ export * from './invalid-options.error.js';
 export * from './store-unavailable.error.js';
 export * from './unknown-store.error.js';
 export * from './unsupported-operation.error.js';
+export * from './tenant-scope-missing.error.js';

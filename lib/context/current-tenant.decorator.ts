@@ -1,0 +1,26 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { TenantContextMissingError } from '../errors/tenant-context-missing.error.js';
+import { TenantContext } from './tenant-context.js';
+
+/** Options of `@CurrentTenant()`. */
+export interface CurrentTenantOptions {
+  /** Give `undefined` instead of throwing when the request has no tenant (routes marked `@TenantOptional()`). */
+  optional?: boolean;
+}
+
+/**
+ * Injects the tenant id `TenantGuard` resolved for this request. Throws `TenantContextMissingError`
+ * (a 500: the route is not behind the guard) when there is none, unless `{ optional: true }`.
+ *
+ * @example
+ * @Get('me') me(@CurrentTenant() tenantId: string) { return { tenantId }; }
+ */
+export const CurrentTenant = createParamDecorator((options: CurrentTenantOptions | undefined, context: ExecutionContext) => {
+  let tenantId = TenantContext.current();
+  if (tenantId === undefined && context.getType() === 'http') {
+    const fromRequest = context.switchToHttp().getRequest<{ tenantId?: unknown }>().tenantId;
+    if (typeof fromRequest === 'string') tenantId = fromRequest;
+  }
+  if (tenantId === undefined && options?.optional !== true) throw new TenantContextMissingError('@CurrentTenant()');
+  return tenantId;
+});

@@ -1,0 +1,8 @@
+import { TenantCacheError } from './tenant-cache.error.js';
+
+/** `TenantGuard` found a tenant but there is no per-request scope (middleware or nestjs-cls) to put it in. */
+export class TenantScopeMissingError extends TenantCacheError {
+  constructor(message: string, tenant?: string) {
+    super('E_TENANT_SCOPE_MISSING', message, { tenant });
+  }
+}
