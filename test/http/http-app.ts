@@ -1,0 +1,95 @@
+import 'reflect-metadata';
+import type { INestApplication, LoggerService, Type } from '@nestjs/common';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { request as httpRequest } from 'node:http';
+
+/** The two HTTP platforms every e2e suite runs on. */
+export const ADAPTERS = ['express', 'fastify'] as const;
+export type AdapterKind = (typeof ADAPTERS)[number];
+
+/** A Nest application listening on a free loopback port. */
+export interface RunningApp {
+  app: INestApplication;
+  url: string;
+  /** Sends a real HTTP request; the body is parsed as JSON when possible. */
+  call(path: string, init?: CallInit): Promise<CallResult>;
+  /** Like `call`, through node:http, which (unlike fetch) sends the Host header given. */
+  callWithHost(path: string, host: string): Promise<CallResult>;
+  close(): Promise<void>;
+}
+
+export interface CallInit {
+  method?: string;
+  headers?: Record<string, string>;
+  json?: unknown;
+}
+
+export interface CallResult {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON of the app under test
+}
+
+/** Keeps every log line, so tests can assert what the library logged. */
+export class CapturingLogger implements LoggerService {
+  readonly lines: { level: string; message: string }[] = [];
+  log(message: unknown) { this.push('log', message); }
+  error(message: unknown) { this.push('error', message); }
+  warn(message: unknown) { this.push('warn', message); }
+  debug(message: unknown) { this.push('debug', message); }
+  verbose(message: unknown) { this.push('verbose', message); }
+  private push(level: string, message: unknown) { this.lines.push({ level, message: String(message) }); }
+}
+
+export async function startApp(
+  kind: AdapterKind,
+  rootModule: Type,
+  options: { logger?: LoggerService | false; setup?: (app: INestApplication) => void } = {},
+): Promise<RunningApp> {
+  const moduleRef = await Test.createTestingModule({ imports: [rootModule] }).compile();
+  const logger = options.logger ?? false;
+  const app =
+    kind === 'fastify'
+      ? moduleRef.createNestApplication(new FastifyAdapter(), { logger })
+      : moduleRef.createNestApplication({ logger });
+  if (logger !== false) app.useLogger(logger);
+  options.setup?.(app);
+  await app.listen(0, '127.0.0.1');
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  return {
+    app,
+    url,
+    async call(path, init = {}) {
+      const headers: Record<string, string> = { ...init.headers };
+      if (init.json !== undefined) headers['content-type'] = 'application/json';
+      const response = await fetch(url + path, {
+        method: init.method ?? (init.json === undefined ? 'GET' : 'POST'),
+        headers,
+        body: init.json === undefined ? undefined : JSON.stringify(init.json),
+      });
+      return { status: response.status, body: parse(await response.text()) };
+    },
+    callWithHost(path, host) {
+      return new Promise<CallResult>((resolve, reject) => {
+        const request = httpRequest(url + path, { headers: { host } }, (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (text += chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: parse(text) }));
+        });
+        request.on('error', reject);
+        request.end();
+      });
+    },
+    close: () => app.close(),
+  };
+}
+
+function parse(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text; // not JSON: keep the text
+  }
+}
