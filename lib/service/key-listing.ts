@@ -6,7 +6,9 @@
  * for await (const key of cache.keys('user:')) console.log(key);
  * const all = await cache.keys('user:');
  */
-export class KeyListing implements AsyncIterable<string>, PromiseLike<string[]> {
+export class KeyListing implements AsyncIterable<string>, Promise<string[]> {
+  readonly [Symbol.toStringTag] = 'KeyListing';
+
   constructor(private readonly pages: () => AsyncIterable<string[]>) {}
 
   async *[Symbol.asyncIterator](): AsyncIterator<string> {
@@ -23,6 +25,14 @@ export class KeyListing implements AsyncIterable<string>, PromiseLike<string[]> 
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     return this.collect().then(onFulfilled, onRejected);
+  }
+
+  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<string[] | R> {
+    return this.collect().catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<string[]> {
+    return this.collect().finally(onFinally);
   }
 
   private async collect(): Promise<string[]> {

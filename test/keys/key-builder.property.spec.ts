@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type CacheScope, KeyBuilder, escapeGlob } from '../../lib/keys/key-builder.js';
+import { type CacheScope, KeyBuilder, type KeyLimits, escapeGlob } from '../../lib/keys/key-builder.js';
 
 const adversarialTenant = fc.oneof(
   fc.constantFrom('a', 'a:b', 'a:', ':a', '*', '{x}', 't1:a', 'g1', 's', 'ü', '租户', 'a'.repeat(200), 'k:', 'h:'),
@@ -18,7 +18,7 @@ const scope = fc.oneof(
 );
 const generation = fc.integer({ min: 0, max: 2 ** 40 });
 
-describe.each([
+describe.each<[string, KeyLimits]>([
   ['redis-like limits', { maxKeyLength: 1024 }],
   ['restrictive store (short, ASCII-only keys)', { maxKeyLength: 250, allowedKey: /^[\x21-\x7e]*$/ }],
 ])('KeyBuilder with %s', (_name, limits) => {
