@@ -56,6 +56,13 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
       throw new InvalidOptionsError(`tenant.${fn}`, 'must be a function', 'Pass a (sync or async) function.');
     }
   }
+  if (tenant.cls !== undefined && (typeof tenant.cls !== 'object' || typeof tenant.cls.store?.get !== 'function')) {
+    throw new InvalidOptionsError(
+      'tenant.cls',
+      'must be { store, key? } where store has get(key)',
+      'Pass your nestjs-cls ClsService: tenant: { cls: { store: clsService, key: "tenantId" } }.',
+    );
+  }
   if (options.storeFor !== undefined && typeof options.storeFor !== 'function') {
     throw new InvalidOptionsError('storeFor', 'must be a function', 'Write storeFor: (tenantId) => alias.');
   }

@@ -279,6 +279,7 @@ describe('TenantCacheModule options', () => {
     await expect(boot({ defaultTtl: -5 })).rejects.toThrow(/"defaultTtl" is -5\. Give milliseconds/);
     await expect(boot({ keyPrefix: 'bad prefix*' })).rejects.toThrow(/"keyPrefix"/);
     await expect(boot({ tenant: { pattern: /a/g } })).rejects.toThrow(/g or y flag/);
+    await expect(boot({ tenant: { cls: { store: {} as never } } })).rejects.toThrow(/"tenant.cls" must be/);
   });
 
   it('routes tenants to stores by alias and refuses an alias that does not exist', async () => {
