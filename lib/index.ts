@@ -30,3 +30,22 @@ export { TenantCacheEvents, type TenantCacheEventMap } from './service/tenant-ca
 export { TenantCacheModule } from './tenant-cache.module.js';
 export { TENANT_CACHE_OPTIONS } from './tenant-cache.constants.js';
 export type { TenantCacheModuleOptions, TenantOptions } from './tenant-cache.options.js';
+export { CacheResult, CacheEvict, type CacheResultOptions, type CacheResultDecorator, type CacheEvictOptions, type CacheEvictDecorator } from './decorators/index.js';
+export {
+  KeyConstructor,
+  canonicalEncode,
+  type KeyField,
+  type KeyFieldOptions,
+  type KeyContext,
+  type KeyConstructorType,
+  type KeyFunction,
+  type PartitionValues,
+  type ArgPath,
+  type ArgPathValue,
+  type PropertyPath,
+  type ArgIndex,
+  type CanonicalOptions,
+} from './keys/index.js';
+export { versioned, isVersionedTag, type VersionedTag, type TagInput, type TagSpec } from './service/tags.js';
+export { CachedMethod, type MethodName } from './service/cached-method.handle.js';
+export type { SetOptions, AddressOptions, CachedMethodOf } from './service/tenant-scoped-cache.js';

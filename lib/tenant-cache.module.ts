@@ -1,6 +1,9 @@
 import { type DynamicModule, Inject, type MiddlewareConsumer, Module, type NestModule, type Provider } from '@nestjs/common';
 import { TenantContextMiddleware } from './context/tenant-context.middleware.js';
 import { TenantGuard } from './context/tenant.guard.js';
+import { DiscoveryModule } from '@nestjs/core';
+import { TenantCacheExplorer } from './decorators/tenant-cache.explorer.js';
+import { TenantCacheMetadataAccessor } from './decorators/tenant-cache-metadata.accessor.js';
 import { CacheEngine } from './service/cache-engine.js';
 import { TenantCacheService } from './service/tenant-cache.service.js';
 import { StoreRegistry } from './stores/store-registry.js';
@@ -24,6 +27,8 @@ const providers: Provider[] = [
   CacheEngine,
   TenantCacheService,
   TenantGuard,
+  TenantCacheMetadataAccessor,
+  TenantCacheExplorer,
 ];
 const exported = [TENANT_CACHE_OPTIONS, TenantCacheService, CacheEngine, TenantGuard];
 
@@ -56,6 +61,7 @@ export class TenantCacheModule extends ConfigurableTenantCacheModule implements 
 function extend(base: DynamicModule): DynamicModule {
   return {
     ...base,
+    imports: [...(base.imports ?? []), DiscoveryModule],
     providers: [...(base.providers ?? []), ...providers],
     exports: [...(base.exports ?? []), ...exported],
   };

@@ -74,6 +74,10 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
   if (typeof versionCacheTtl !== 'number' || !(versionCacheTtl >= 0)) {
     throw new InvalidOptionsError('versionCacheTtl', `is ${String(versionCacheTtl)}`, 'Give milliseconds >= 0.');
   }
+  const tagIndex = options.tagIndex ?? 'store';
+  if (tagIndex !== 'store' && tagIndex !== 'none') {
+    throw new InvalidOptionsError('tagIndex', `is ${JSON.stringify(tagIndex)}`, 'Use "store" (index tags in the store) or "none" (CDN-only tags).');
+  }
   return {
     stores,
     defaultTtl,
@@ -83,5 +87,6 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
     onWriteError,
     versionCacheTtl,
     provideCacheManager: options.provideCacheManager ?? false,
+    tagIndex,
   };
 }

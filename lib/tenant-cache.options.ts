@@ -43,6 +43,12 @@ export interface TenantCacheModuleOptions {
   versionCacheTtl?: number;
   /** Provide `CACHE_MANAGER` (of `@nestjs/cache-manager`) as a tenant-isolated cache. Default false. */
   provideCacheManager?: boolean;
+  /**
+   * Where plain (non-versioned) tags are indexed: `store` keeps a tag -> keys set in the store so that
+   * `invalidateTag` can find the entries (default); `none` records nothing, for tags used only as CDN
+   * surrogate keys (invalidate cached entries with versioned tags then).
+   */
+  tagIndex?: 'store' | 'none';
 }
 
 /** Options after defaults are merged and validation passed. */
@@ -55,4 +61,5 @@ export interface NormalizedTenantCacheOptions {
   onWriteError: 'throw' | 'ignore';
   versionCacheTtl: number;
   provideCacheManager: boolean;
+  tagIndex: 'store' | 'none';
 }

@@ -9,3 +9,7 @@ export * from './store-unavailable.error.js';
 export * from './unknown-store.error.js';
 export * from './unsupported-operation.error.js';
 export * from './tenant-scope-missing.error.js';
+export * from './invalid-key-constructor.error.js';
+export * from './invalid-partition.error.js';
+export * from './invalid-tag.error.js';
+export * from './cached-method-not-found.error.js';

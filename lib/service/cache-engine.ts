@@ -5,12 +5,17 @@ import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import { TenantCacheError } from '../errors/tenant-cache.error.js';
 import { UnsupportedOperationError } from '../errors/unsupported-operation.error.js';
+import { lengthPrefixed, sliceHash } from '../keys/canonical-encoding.js';
 import { type CacheScope, assertKey } from '../keys/key-builder.js';
+import { INTERNAL_KEY_MARK, type PartitionSelector } from '../keys/key-constructor.compiler.js';
 import type { StoreEntry } from '../stores/cache-store.interface.js';
 import { type ResolvedStore, StoreRegistry } from '../stores/store-registry.js';
 import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
+import { CachedMethodRegistry } from './cached-method.registry.js';
 import { SingleFlight } from './single-flight.js';
+import { TagIndex } from './tag-index.js';
+import { type ResolvedTags, type TagInput, NO_TAGS, isVersionedTag, resolveTags } from './tags.js';
 import { TenantCacheEvents } from './tenant-cache.events.js';
 import { VersionCounters } from './version-counters.js';
 
@@ -22,6 +27,18 @@ export interface GetOrSetOptions<T> {
   store?: string;
   /** Return false to keep a computed value out of the cache. */
   shouldCache?: (value: T) => boolean;
+  /**
+   * Tags of the entry: plain names are recorded in the tag index; `versioned(name)` tags put the tag's
+   * version in the key, so the same tags must be given to read the entry again.
+   */
+  tags?: readonly TagInput[];
+}
+
+/** Options of `fetch`, the read-through call with metadata used by decorators. */
+export interface FetchOptions<T> extends Omit<GetOrSetOptions<T>, 'tags'> {
+  tags?: ResolvedTags;
+  /** Skip the read: recompute and store (refresh). */
+  force?: boolean;
 }
 
 /** An entry read with its metadata. */
@@ -39,6 +56,16 @@ interface Target {
   scope: CacheScope;
 }
 
+/** A load in flight; `invalidated` turns true when its key, a tag or a partition of it is invalidated meanwhile. */
+interface LoadMark {
+  invalidated: boolean;
+  /** Store alias + scope prefix: marks only match loads of the same key space. */
+  space: string;
+  logicalKey: string;
+  plain: readonly string[];
+  versioned: readonly string[];
+}
+
 /**
  * Every cache operation, for an explicit scope. `TenantCacheService` and the views of `forTenant()` /
  * `shared()` call into it; decorators and the interceptor use it too. Internal: not exported.
@@ -50,22 +77,30 @@ export class CacheEngine {
   private readonly logger = new Logger('TenantCache');
   private readonly flights = new SingleFlight();
   private readonly counters: VersionCounters;
-  /** Loads in flight, by physical key; set to true when the key is invalidated meanwhile. */
-  private readonly loading = new Map<string, { invalidated: boolean }>();
+  /** Loads in flight, by physical key; marked when the key is invalidated meanwhile. */
+  private readonly loading = new Map<string, LoadMark>();
+  readonly tagIndex: TagIndex;
+  /** Methods wrapped by `@CacheResult` in this application (filled by the explorer at start-up). */
+  readonly methods = new CachedMethodRegistry();
 
   constructor(
     @Inject(TENANT_CACHE_OPTIONS) readonly options: NormalizedTenantCacheOptions,
     readonly registry: StoreRegistry,
   ) {
     this.counters = new VersionCounters(options.versionCacheTtl);
+    this.tagIndex = new TagIndex(options.tagIndex ?? 'store', (message) => this.logger.warn(message));
   }
 
-  /** Resolves the store and physical key of `key` in `scope`. */
-  async target(scope: CacheScope, key: string, alias?: string): Promise<Target> {
+  /**
+   * Resolves the store and physical key of `key` in `scope`. With versioned tags, the logical key
+   * carries each tag's current version.
+   */
+  async target(scope: CacheScope, key: string, alias?: string, versionedTags: readonly string[] = []): Promise<Target> {
     assertKey(key);
     const resolved = await this.store(scope, alias);
     const generation = await this.generation(resolved, scope);
-    return { resolved, key: resolved.keys.entryKey(scope, generation, key), scope };
+    const logical = versionedTags.length === 0 ? key : await this.withVersions(resolved, scope, key, versionedTags);
+    return { resolved, key: resolved.keys.entryKey(scope, generation, logical), scope };
   }
 
   async store(scope: CacheScope, alias?: string): Promise<ResolvedStore> {
@@ -76,8 +111,12 @@ export class CacheEngine {
     return this.counters.read(resolved.store, resolved.keys.generationKey(scope));
   }
 
-  async lookup<T>(scope: CacheScope, key: string, alias?: string): Promise<CacheLookup<T>> {
-    const t = await this.target(scope, key, alias);
+  async lookup<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<CacheLookup<T>> {
+    const t = await this.target(scope, key, alias, versionedOf(tags));
+    return this.read<T>(t);
+  }
+
+  private async read<T>(t: Target): Promise<CacheLookup<T>> {
     let raw: Buffer | undefined;
     try {
       raw = await t.resolved.store.get(t.key);
@@ -94,15 +133,19 @@ export class CacheEngine {
     return { hit: true, value: decoded.entry.value, cachedAt: decoded.entry.createdAt };
   }
 
-  async get<T>(scope: CacheScope, key: string, alias?: string): Promise<T | undefined> {
-    return (await this.lookup<T>(scope, key, alias)).value;
+  async get<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<T | undefined> {
+    return (await this.lookup<T>(scope, key, alias, tags)).value;
   }
 
-  async set(scope: CacheScope, key: string, value: unknown, ttl?: number, alias?: string): Promise<void> {
-    const t = await this.target(scope, key, alias);
+  async set(scope: CacheScope, key: string, value: unknown, ttl?: number, alias?: string, tags?: readonly TagInput[]): Promise<void> {
+    const resolvedTags = tags === undefined ? NO_TAGS : resolveTags(tags, []);
     const expires = this.ttl(ttl);
+    const t = await this.target(scope, key, alias, resolvedTags.versioned);
     const bytes = this.encode(t, key, value);
-    await this.write(t, 'set', () => t.resolved.store.set(t.key, bytes, expires));
+    await this.write(t, 'set', async () => {
+      await this.tagIndex.record(t.resolved, scope, t.key, resolvedTags.plain, expires);
+      await t.resolved.store.set(t.key, bytes, expires);
+    });
   }
 
   async add(scope: CacheScope, key: string, value: unknown, ttl?: number, alias?: string): Promise<boolean> {
@@ -112,8 +155,8 @@ export class CacheEngine {
     return (await this.write(t, 'add', () => t.resolved.store.add(t.key, bytes, expires))) ?? false;
   }
 
-  async delete(scope: CacheScope, key: string, alias?: string): Promise<boolean> {
-    const t = await this.target(scope, key, alias);
+  async delete(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<boolean> {
+    const t = await this.target(scope, key, alias, versionedOf(tags));
     this.markInvalidated((k) => k === t.key);
     return (await this.write(t, 'delete', () => t.resolved.store.delete(t.key))) ?? false;
   }
@@ -158,38 +201,78 @@ export class CacheEngine {
   }
 
   async getOrSet<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: GetOrSetOptions<T> = {}): Promise<T> {
+    const tags = opts.tags === undefined ? NO_TAGS : resolveTags(opts.tags, []);
+    return (await this.fetch(scope, key, loader, { ...opts, tags })).value as T;
+  }
+
+  /**
+   * Read-through with metadata: the cached entry (a hit), or the loader's result stored (a miss).
+   * Concurrent misses of one key in this process share one load. A store that is down makes it a
+   * miss: the loader runs, uncached, and the failure is logged and emitted. A value loaded while its
+   * key, one of its tags or its partition was invalidated is not stored.
+   */
+  async fetch<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T> = {}): Promise<CacheLookup<T>> {
     const ttl = this.ttl(opts.ttl);
-    const found = await this.lookup<T>(scope, key, opts.store);
-    if (found.hit) return found.value as T;
-    const t = await this.target(scope, key, opts.store);
-    return this.flights.run(`${t.resolved.alias}\u0000${t.key}`, async () => {
-      const mark = { invalidated: false };
+    const tags = opts.tags ?? NO_TAGS;
+    let t: Target;
+    try {
+      t = await this.target(scope, key, opts.store, tags.versioned);
+    } catch (error) {
+      if (isInputError(error)) throw error;
+      // NOTE: the store is down (its generation or a tag version cannot be read): fail open, uncached.
+      const alias = this.safeAlias(scope, opts.store);
+      this.storeFailed({ resolved: { alias } as ResolvedStore, key, scope }, 'get', error);
+      return this.flights.run(`!${alias}\u0000${scopeTag(scope)}\u0000${key}`, async () => ({ hit: false, value: await loader() }));
+    }
+    if (!opts.force) {
+      const found = await this.read<T>(t);
+      if (found.hit) return found;
+    }
+    const flight = `${opts.force ? 'r' : 'l'}${t.resolved.alias}\u0000${t.key}`;
+    return this.flights.run(flight, async (): Promise<CacheLookup<T>> => {
+      // NOTE: a caller whose read missed just before another load stored the entry finds it here.
+      if (!opts.force) {
+        const again = await this.read<T>(t);
+        if (again.hit) return again;
+      }
+      const mark: LoadMark = {
+        invalidated: false,
+        space: `${t.resolved.alias}\u0000${t.resolved.keys.scopePrefix(scope)}`,
+        logicalKey: key,
+        plain: tags.plain,
+        versioned: tags.versioned,
+      };
       this.loading.set(t.key, mark);
-      let value: T;
       try {
-        value = await loader();
+        const value = await loader();
+        // NOTE: a value loaded while its key was invalidated may predate the invalidation: not stored.
+        if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
+          await this.storeLoaded(t, key, value, ttl, tags.plain, mark);
+        }
+        return { hit: false, value };
       } finally {
         if (this.loading.get(t.key) === mark) this.loading.delete(t.key);
       }
-      // NOTE: a value loaded while its key was invalidated may predate the invalidation: not stored.
-      if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
-        let bytes: Buffer | undefined;
-        try {
-          bytes = this.encode(t, key, value);
-        } catch (error) {
-          this.logger.warn(`Not caching "${key}": ${(error as Error).message}`);
-        }
-        if (bytes) {
-          const b = bytes;
-          try {
-            await t.resolved.store.set(t.key, b, ttl);
-          } catch (error) {
-            this.storeFailed(t, 'set', error);
-          }
-        }
-      }
-      return value;
     });
+  }
+
+  private async storeLoaded(t: Target, key: string, value: unknown, ttl: number | undefined, plainTags: readonly string[], mark: LoadMark): Promise<void> {
+    let bytes: Buffer;
+    try {
+      bytes = this.encode(t, key, value);
+    } catch (error) {
+      this.logger.warn(`Not caching "${printable(key)}": ${(error as Error).message}`);
+      return;
+    }
+    try {
+      // The index is written first: an entry is never reachable without its tag being able to find it.
+      await this.tagIndex.record(t.resolved, t.scope, t.key, plainTags, ttl);
+      await t.resolved.store.set(t.key, bytes, ttl);
+      // An invalidation that landed while the write was in flight wins: the entry goes again.
+      if (mark.invalidated) await t.resolved.store.delete(t.key);
+    } catch (error) {
+      this.storeFailed(t, 'set', error);
+    }
   }
 
   async mget<T>(scope: CacheScope, keys: readonly string[], alias?: string): Promise<(T | undefined)[]> {
@@ -310,6 +393,86 @@ export class CacheEngine {
     if (doomed.length > 0) await resolved.store.mdel(doomed);
   }
 
+  /**
+   * Invalidates a tag in one scope. A plain tag deletes the entries its index lists and resolves to how
+   * many existed; a versioned tag moves its version on (one atomic increment) and resolves to the new
+   * version.
+   */
+  async invalidateTag(scope: CacheScope, tag: TagInput, alias?: string): Promise<number> {
+    const { plain, versioned } = resolveTags([tag], []);
+    const resolved = await this.store(scope, alias);
+    const space = `${resolved.alias}\u0000${resolved.keys.scopePrefix(scope)}`;
+    const t: Target = { resolved, key: resolved.keys.scopePrefix(scope), scope };
+    if (versioned.length > 0) {
+      const name = versioned[0]!;
+      this.markInvalidated((_k, m) => m.space === space && m.versioned.includes(name));
+      return (await this.write(t, 'invalidateTag', () => this.counters.bump(resolved.store, resolved.keys.metaKey(scope, 'tv', name))))!;
+    }
+    const name = plain[0]!;
+    this.markInvalidated((_k, m) => m.space === space && m.plain.includes(name));
+    return (await this.write(t, 'invalidateTag', () => this.tagIndex.invalidate(resolved, scope, name))) ?? 0;
+  }
+
+  /**
+   * Invalidates a tag in every scope (all tenants and the shared namespace) of one store, or of every
+   * store. Admin only: it lists the store's keys to find each tenant's index or counter. Resolves to
+   * the number of entries deleted (plain) or of counters moved on (versioned).
+   */
+  async invalidateTagInAllScopes(tag: TagInput, alias?: string): Promise<number> {
+    const { plain, versioned } = resolveTags([tag], []);
+    const isVersioned = versioned.length > 0;
+    const name = isVersioned ? versioned[0]! : plain[0]!;
+    this.markInvalidated((_k, m) => (isVersioned ? m.versioned : m.plain).includes(name));
+    let n = 0;
+    for (const a of alias === undefined ? this.registry.aliases : [alias]) {
+      const resolved = await this.registry.get(a);
+      this.requireScan(resolved, 'invalidateTagInAllTenants()');
+      const suffix = `m:${isVersioned ? 'tv' : 'ti'}:${resolved.keys.encode(name)}`;
+      const found: string[] = [];
+      for await (const page of resolved.store.scan(resolved.keys.prefix)) {
+        for (const k of page) if (isMetaKeyOf(k, resolved.keys.prefix, suffix)) found.push(k);
+      }
+      for (const key of found) {
+        if (isVersioned) {
+          await this.counters.bump(resolved.store, key);
+          n++;
+        } else if (resolved.store.sscan) {
+          n += await this.tagIndex.drain(resolved, key);
+        }
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Deletes the entries of a partition: a literal prefix, filtered when the selector has `matches`.
+   * Loads in flight in the partition are not stored. Resolves to how many entries existed.
+   */
+  async invalidatePartition(scope: CacheScope, selector: PartitionSelector, alias?: string): Promise<number> {
+    const resolved = await this.store(scope, alias);
+    const space = `${resolved.alias}\u0000${resolved.keys.scopePrefix(scope)}`;
+    const matches = selector.matches ?? ((k: string) => k.startsWith(selector.prefix));
+    this.markInvalidated((_k, m) => m.space === space && matches(m.logicalKey));
+    if (!selector.matches) return this.deleteByPrefix(scope, selector.prefix, alias);
+    this.requireScan(resolved, 'invalidatePartition()');
+    let n = 0;
+    let batch: string[] = [];
+    for await (const page of this.keys(scope, selector.prefix, alias)) {
+      for (const k of page) if (selector.matches(k)) batch.push(k);
+      if (batch.length >= 500) {
+        n += await this.mdel(scope, batch.splice(0), alias);
+      }
+    }
+    if (batch.length > 0) n += await this.mdel(scope, batch, alias);
+    return n;
+  }
+
+  /** The current version of a versioned tag in a scope (created at a random value on first use). */
+  async tagVersion(scope: CacheScope, name: string, alias?: string): Promise<number> {
+    const resolved = await this.store(scope, alias);
+    return this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', name));
+  }
+
   /** Empties whole stores, every tenant. Admin only. */
   async flushAllTenants(alias?: string): Promise<void> {
     const aliases = alias === undefined ? this.registry.aliases : [alias];
@@ -367,8 +530,28 @@ export class CacheEngine {
     }
   }
 
-  private markInvalidated(matches: (physicalKey: string) => boolean): void {
-    for (const [key, mark] of this.loading) if (matches(key)) mark.invalidated = true;
+  private markInvalidated(matches: (physicalKey: string, mark: LoadMark) => boolean): void {
+    for (const [key, mark] of this.loading) if (matches(key, mark)) mark.invalidated = true;
+  }
+
+  /** `<key>~<tag>=<version>;...`: the key of an entry under the current versions of its versioned tags. */
+  private async withVersions(resolved: ResolvedStore, scope: CacheScope, key: string, names: readonly string[]): Promise<string> {
+    let suffix = '~';
+    for (const name of names) {
+      const version = await this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', name));
+      suffix += `${lengthPrefixed(name.length > 64 ? `#${sliceHash(name)}` : name)}=${version};`;
+    }
+    // Keys built by key constructors are self-delimiting; a caller's key is length-prefixed so that no
+    // untagged key can equal a tagged one.
+    return key.startsWith(INTERNAL_KEY_MARK) ? key + suffix : `${INTERNAL_KEY_MARK}v${lengthPrefixed(key)}${suffix}`;
+  }
+
+  private safeAlias(scope: CacheScope, alias?: string): string {
+    try {
+      return this.registry.aliasFor(scope, alias);
+    } catch {
+      return alias ?? 'default';
+    }
   }
 
   private requireScan(resolved: ResolvedStore, operation: string): void {
@@ -382,4 +565,42 @@ export class CacheEngine {
     if (raw === undefined) return undefined;
     return this.codec.keyOf(raw);
   }
+}
+
+/** Our own typed errors (bad input) reach the caller; anything else is the store failing. */
+function isInputError(error: unknown): boolean {
+  return error instanceof TenantCacheError && !(error instanceof StoreUnavailableError);
+}
+
+function versionedOf(tags: readonly TagInput[] | undefined): readonly string[] {
+  if (tags === undefined || !tags.some(isVersionedTag)) return [];
+  return resolveTags(tags, []).versioned;
+}
+
+function scopeTag(scope: CacheScope): string {
+  return scope.kind === 'tenant' ? `t${scope.tenantId}` : 's';
+}
+
+function printable(key: string): string {
+  return key.replace(/[\u0000-\u001f]/g, '?').slice(0, 200);
+}
+
+/**
+ * Whether a physical key is `<prefix><scope>` + `suffix`, where scope is one of the layouts of
+ * `KeyBuilder.scopePrefix` (`s:`, `d:`, `T<sha256>:`, `t<len>:<tenant>:`). Parsed, not matched by
+ * suffix: a tenant id or an entry key may itself end with the suffix's text.
+ */
+function isMetaKeyOf(key: string, prefix: string, suffix: string): boolean {
+  if (!key.startsWith(prefix)) return false;
+  let at = prefix.length;
+  const kind = key[at];
+  if (kind === 's' || kind === 'd') at += 2;
+  else if (kind === 'T') at += 66;
+  else if (kind === 't') {
+    const colon = key.indexOf(':', at);
+    const len = Number(key.slice(at + 1, colon));
+    if (colon < 0 || !Number.isInteger(len)) return false;
+    at = colon + 1 + len + 1;
+  } else return false;
+  return key.slice(at) === suffix;
 }

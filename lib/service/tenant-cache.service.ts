@@ -4,6 +4,7 @@ import { validateTenantId } from '../context/tenant-id.validator.js';
 import { TenantContextMissingError } from '../errors/tenant-context-missing.error.js';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import { CacheEngine } from './cache-engine.js';
+import type { TagInput } from './tags.js';
 import type { TenantCacheEvents } from './tenant-cache.events.js';
 import { TenantScopedCache } from './tenant-scoped-cache.js';
 
@@ -45,6 +46,16 @@ export class TenantCacheService extends TenantScopedCache {
   /** The explicit un-tenanted namespace, for data that belongs to no tenant. */
   shared(): TenantScopedCache {
     return new TenantScopedCache(this.engine, () => SHARED_SCOPE);
+  }
+
+  /**
+   * Invalidates a tag for every tenant (and the shared namespace) at once. Admin only: tags are
+   * otherwise per tenant. Lists the store's keys to find each tenant's tag index or version counter, so
+   * it costs a scan of the store. Resolves to the entries deleted (plain tag) or the counters moved on
+   * (versioned tag).
+   */
+  invalidateTagInAllTenants(tag: TagInput, storeAlias?: string): Promise<number> {
+    return this.engine.invalidateTagInAllScopes(tag, storeAlias);
   }
 
   /** Empties the whole store (or every store), all tenants included. Admin only. */

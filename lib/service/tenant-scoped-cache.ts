@@ -1,6 +1,14 @@
+import type { Type } from '@nestjs/common';
+import { CACHE_RESULT_METADATA } from '../decorators/tenant-cache-decorators.constants.js';
+import { CachedMethodNotFoundError } from '../errors/cached-method-not-found.error.js';
+import { InvalidCacheKeyError } from '../errors/invalid-cache-key.error.js';
 import type { CacheScope } from '../keys/key-builder.js';
+import { INTERNAL_KEY_MARK } from '../keys/key-constructor.compiler.js';
+import type { PartitionValues } from '../keys/key-constructor.js';
 import type { CacheEngine, CacheLookup, GetOrSetOptions } from './cache-engine.js';
+import { CachedMethod, type MethodName } from './cached-method.handle.js';
 import { KeyListing } from './key-listing.js';
+import type { TagInput } from './tags.js';
 
 /** One entry of `mset`. `ttl` in ms overrides the batch TTL. */
 export interface CacheEntryInput<T = unknown> {
@@ -8,6 +16,26 @@ export interface CacheEntryInput<T = unknown> {
   value: T;
   ttl?: number;
 }
+
+/** Options of `set`. */
+export interface SetOptions {
+  /** TTL in ms; default the module's `defaultTtl`; `0`/`Infinity` = no expiry. */
+  ttl?: number;
+  /** Tags of the entry; see `GetOrSetOptions.tags`. */
+  tags?: readonly TagInput[];
+}
+
+/** Options of reads and deletes of an entry written with versioned tags: the same tags address it. */
+export interface AddressOptions {
+  tags?: readonly TagInput[];
+}
+
+/** The `CachedMethod` handle type of `Type.prototype[name]`. */
+export type CachedMethodOf<T, K extends keyof T, P extends object = Readonly<Record<string, unknown>>> = T[K] extends (
+  ...args: infer A
+) => infer R
+  ? CachedMethod<A, Awaited<R>, P>
+  : never;
 
 /**
  * The cache operations of one scope: a tenant or the shared namespace. `TenantCacheService` is the
@@ -22,62 +50,65 @@ export class TenantScopedCache {
   ) {}
 
   /** The value, or `undefined` on a miss. `null`, `0`, `false` and `''` are values. */
-  async get<T = unknown>(key: string): Promise<T | undefined> {
-    return this.engine.get<T>(this.scopeOf('get'), key);
+  async get<T = unknown>(key: string, options?: AddressOptions): Promise<T | undefined> {
+    return this.engine.get<T>(this.scopeOf('get'), userKey(key), undefined, options?.tags);
   }
 
   /** The entry with whether it was a hit and when it was cached. */
-  async lookup<T = unknown>(key: string): Promise<CacheLookup<T>> {
-    return this.engine.lookup<T>(this.scopeOf('lookup'), key);
+  async lookup<T = unknown>(key: string, options?: AddressOptions): Promise<CacheLookup<T>> {
+    return this.engine.lookup<T>(this.scopeOf('lookup'), userKey(key), undefined, options?.tags);
   }
 
-  async set(key: string, value: unknown, ttl?: number): Promise<void> {
-    return this.engine.set(this.scopeOf('set'), key, value, ttl);
+  /** Writes an entry; the third argument is a TTL in ms or `{ ttl, tags }`. */
+  async set(key: string, value: unknown, ttlOrOptions?: number | SetOptions): Promise<void> {
+    const options = typeof ttlOrOptions === 'object' && ttlOrOptions !== null ? ttlOrOptions : { ttl: ttlOrOptions };
+    return this.engine.set(this.scopeOf('set'), userKey(key), value, options.ttl, undefined, options.tags);
   }
 
   /** Writes only when the key is absent (atomic on Redis); true when it wrote. */
   async add(key: string, value: unknown, ttl?: number): Promise<boolean> {
-    return this.engine.add(this.scopeOf('add'), key, value, ttl);
+    return this.engine.add(this.scopeOf('add'), userKey(key), value, ttl);
   }
 
   /** True when the key existed. */
-  async delete(key: string): Promise<boolean> {
-    return this.engine.delete(this.scopeOf('delete'), key);
+  async delete(key: string, options?: AddressOptions): Promise<boolean> {
+    return this.engine.delete(this.scopeOf('delete'), userKey(key), undefined, options?.tags);
   }
 
   async has(key: string): Promise<boolean> {
-    return this.engine.has(this.scopeOf('has'), key);
+    return this.engine.has(this.scopeOf('has'), userKey(key));
   }
 
   /** Atomically adds `by` (default 1) to an integer counter (missing = 0) and returns it. */
   async incr(key: string, by = 1): Promise<number> {
-    return this.engine.incr(this.scopeOf('incr'), key, by);
+    return this.engine.incr(this.scopeOf('incr'), userKey(key), by);
   }
 
   async decr(key: string, by = 1): Promise<number> {
-    return this.engine.incr(this.scopeOf('decr'), key, -by);
+    return this.engine.incr(this.scopeOf('decr'), userKey(key), -by);
   }
 
   /** Gives an existing entry a new TTL; false when missing. */
   async touch(key: string, ttl?: number): Promise<boolean> {
-    return this.engine.touch(this.scopeOf('touch'), key, ttl);
+    return this.engine.touch(this.scopeOf('touch'), userKey(key), ttl);
   }
 
   /** Remaining ms, `Infinity` without expiry, `undefined` when missing. */
   async ttl(key: string): Promise<number | undefined> {
-    return this.engine.ttlOf(this.scopeOf('ttl'), key);
+    return this.engine.ttlOf(this.scopeOf('ttl'), userKey(key));
   }
 
   /**
    * The cached value, or the loader's result stored and returned. Concurrent misses of one key in this
-   * process run the loader once. `undefined` results are returned but not stored.
+   * process run the loader once. `undefined` results are returned but not stored. With
+   * `{ ttl, tags }`, the entry is tagged (see `invalidateTag`).
    */
   async getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
-    return this.engine.getOrSet(this.scopeOf('getOrSet'), key, loader, options);
+    return this.engine.getOrSet(this.scopeOf('getOrSet'), userKey(key), loader, options);
   }
 
   async mget<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
-    return this.engine.mget<T>(this.scopeOf('mget'), keys);
+    return this.engine.mget<T>(this.scopeOf('mget'), keys.map(userKey));
   }
 
   /** Writes several entries; `entries` is a list of `{ key, value, ttl? }` or an object of key -> value. */
@@ -85,18 +116,27 @@ export class TenantScopedCache {
     const list = Array.isArray(entries)
       ? (entries as readonly CacheEntryInput[])
       : Object.entries(entries).map(([key, value]) => ({ key, value }));
+    for (const e of list) userKey(e.key);
     return this.engine.mset(this.scopeOf('mset'), list, ttl);
   }
 
   /** Deletes several keys; resolves to how many existed. */
   async mdel(keys: readonly string[]): Promise<number> {
-    return this.engine.mdel(this.scopeOf('mdel'), keys);
+    return this.engine.mdel(this.scopeOf('mdel'), keys.map(userKey));
   }
 
   /** This scope's keys starting with `prefix` (taken literally), as given to `set`. Streamed, never KEYS. */
   keys(prefix = ''): KeyListing {
     const scope = this.scopeOf('keys');
-    return new KeyListing(() => this.engine.keys(scope, prefix));
+    const engine = this.engine;
+    // Entries of decorated methods and of versioned tags have internal keys: listed only when asked for.
+    const internal = typeof prefix === 'string' && prefix.startsWith(INTERNAL_KEY_MARK);
+    return new KeyListing(async function* () {
+      for await (const page of engine.keys(scope, prefix)) {
+        const out = internal ? page : page.filter((k) => !k.startsWith(INTERNAL_KEY_MARK));
+        if (out.length > 0) yield out;
+      }
+    });
   }
 
   /** Deletes this scope's keys starting with `prefix`, taken literally (`4*` never matches `42`). */
@@ -113,4 +153,78 @@ export class TenantScopedCache {
   async invalidateAll(): Promise<void> {
     return this.engine.invalidateAll(this.scopeOf('invalidateAll'));
   }
+
+  /**
+   * Invalidates a tag in this scope only. A plain tag deletes the entries tagged with it and resolves to
+   * how many existed; `versioned(name)` moves the tag's version on (one atomic increment, whatever
+   * the number of entries) and resolves to the new version.
+   *
+   * @example
+   * await cache.invalidateTag('products');            // e.g. 42 entries
+   * await cache.invalidateTag(versioned('catalog'));  // the new version
+   */
+  async invalidateTag(tag: TagInput): Promise<number> {
+    return this.engine.invalidateTag(this.scopeOf('invalidateTag'), tag);
+  }
+
+  /** `invalidateTag` for each tag, in order; resolves to each one's count (or new version). */
+  async invalidateTags(tags: readonly TagInput[]): Promise<number[]> {
+    const scope = this.scopeOf('invalidateTags');
+    const out: number[] = [];
+    for (const tag of tags) out.push(await this.engine.invalidateTag(scope, tag));
+    return out;
+  }
+
+  /**
+   * The entries of a `@CacheResult` method of a provider, typed by its parameters. Pass the method's
+   * key constructor as third argument to type `invalidatePartition` by its partition fields.
+   * Throws `CachedMethodNotFoundError` when no provider of the application caches that method.
+   *
+   * @example
+   * await cache.method(ProductService, 'getProduct').invalidate('p1');
+   * await cache.method(ProductService, 'listProducts', ListKey).invalidatePartition({ category: 'books' });
+   */
+  method<T, K extends MethodName<T>, C extends object = never>(
+    type: Type<T>,
+    name: K,
+    key?: new () => C,
+  ): CachedMethodOf<T, K, [C] extends [never] ? Readonly<Record<string, unknown>> : PartitionValues<C>> {
+    const definition = this.engine.methods.get(type, name);
+    const label = `${type?.name ?? String(type)}.${String(name)}`;
+    if (!definition) {
+      const fn = (type?.prototype as Record<string, unknown> | undefined)?.[name];
+      const decorated =
+        typeof fn === 'function' &&
+        (Reflect.getMetadata?.(CACHE_RESULT_METADATA, fn) !== undefined || Reflect.getMetadata?.(CACHE_RESULT_METADATA, type.prototype, name) !== undefined);
+      throw new CachedMethodNotFoundError(
+        label,
+        decorated
+          ? `it carries @CacheResult but ${type.name} is not a (singleton) provider of this application; only methods of providers Nest creates are wrapped`
+          : typeof fn === 'function'
+            ? 'it does not carry @CacheResult'
+            : `${type?.name} has no method "${String(name)}"`,
+      );
+    }
+    if (key !== undefined && definition.keyType !== key) {
+      throw new CachedMethodNotFoundError(label, `it is keyed by ${definition.keyType?.name ?? 'its arguments'}, not by ${key.name}`);
+    }
+    return new CachedMethod(definition, this.scopeOf) as unknown as CachedMethodOf<
+      T,
+      K,
+      [C] extends [never] ? Readonly<Record<string, unknown>> : PartitionValues<C>
+    >;
+  }
+
+  /** @internal The scope this view acts in (used by the decorators' explorer). */
+  resolveScope(operation: string): CacheScope {
+    return this.scopeOf(operation);
+  }
+}
+
+/** Refuses keys in the internal namespace, so a caller's key can never address a decorated method's entry. */
+function userKey(key: string): string {
+  if (typeof key === 'string' && key.startsWith(INTERNAL_KEY_MARK)) {
+    throw new InvalidCacheKeyError('keys starting with U+0000 are reserved for decorated methods and versioned tags', key);
+  }
+  return key;
 }

@@ -1,0 +1,55 @@
+import type { KeyConstructorType, KeyFunction } from '../keys/key-constructor.js';
+import type { TagSpec } from '../service/tags.js';
+import { CACHE_RESULT_METADATA } from './tenant-cache-decorators.constants.js';
+
+/** Options of `@CacheResult`. `A` is the method's parameter tuple, `R` its (awaited) result. */
+export interface CacheResultOptions<A extends readonly unknown[] = never[], R = unknown> {
+  /**
+   * How the key is built: a `KeyConstructor` subclass (checked against the method's parameters), or a
+   * function of the arguments returning a string. Default: every argument, canonically encoded.
+   * Keys are always namespaced by the method (`ClassName.methodName`) and the tenant.
+   */
+  key?: KeyConstructorType<A> | KeyFunction<A>;
+  /** Namespace of the keys when `key` is a function or omitted (a key constructor sets its own). */
+  namespace?: string;
+  /** TTL in ms. Omitted: the module's `defaultTtl`. `0` or `Infinity`: no expiry. */
+  ttl?: number;
+  /** Tags of every entry: names, `versioned(name)`, or functions of the arguments returning some. */
+  tags?: readonly TagSpec<A>[];
+  /** Return true to keep a result out of the cache (it is still returned). */
+  unless?: (result: R) => boolean;
+  /** Return false to call the method without the cache at all (no read, no write). */
+  condition?: (...args: A) => boolean;
+  /** Cache `null` and `undefined` results too. Default false. */
+  cacheNullish?: boolean;
+  /** `tenant` (default): one entry per tenant. `shared`: one entry for all tenants (no tenant needed). */
+  scope?: 'tenant' | 'shared';
+  /** Store alias; default the tenant's route. */
+  store?: string;
+}
+
+/** The decorator `@CacheResult(...)` returns: accepts only methods whose parameters match the key's. */
+export type CacheResultDecorator<A extends readonly unknown[], R> = <M extends (...args: A) => R | PromiseLike<R>>(
+  target: object,
+  propertyKey: string | symbol,
+  descriptor: TypedPropertyDescriptor<M>,
+) => void;
+
+/**
+ * Caches a provider method's result per tenant. Only records metadata: the module's explorer wraps the
+ * method of each provider instance at start-up, so `new MyService()` outside Nest stays uncached.
+ * The wrapped method always returns a Promise; concurrent calls with the same key share one run; a
+ * cache that is down makes the method run uncached (logged, and emitted as `store:error`).
+ *
+ * @example
+ * @CacheResult({ key: ProductKey, ttl: 60_000, tags: ['products', (id: string) => `product:${id}`] })
+ * async getProduct(id: string): Promise<Product> { ... }
+ */
+export function CacheResult<A extends readonly unknown[] = never[], R = unknown>(options: CacheResultOptions<A, R> = {}): CacheResultDecorator<A, R> {
+  return (target, propertyKey, descriptor) => {
+    // NOTE: recorded on the function (what Reflector reads) and on (prototype, name), which survives
+    // a later decorator replacing the function.
+    if (typeof descriptor.value === 'function') Reflect.defineMetadata(CACHE_RESULT_METADATA, options, descriptor.value);
+    Reflect.defineMetadata(CACHE_RESULT_METADATA, options, target, propertyKey);
+  };
+}

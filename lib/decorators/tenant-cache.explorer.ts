@@ -1,0 +1,273 @@
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { InvalidKeyConstructorError } from '../errors/invalid-key-constructor.error.js';
+import { UnknownStoreError } from '../errors/unknown-store.error.js';
+import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
+import { CompiledKey } from '../keys/key-constructor.compiler.js';
+import { KeyConstructor } from '../keys/key-constructor.js';
+import { CacheEngine } from '../service/cache-engine.js';
+import { type CacheResultConfig, CachedMethodDefinition, type ScopeResolver } from '../service/cached-method.js';
+import { type TagSpec, isVersionedTag, resolveTags, versioned } from '../service/tags.js';
+import { TenantCacheService } from '../service/tenant-cache.service.js';
+import { copyMethodMetadata } from './copy-method-metadata.js';
+import { evictionFailed, notStaticProvider, onController } from './decorators.messages.js';
+import { type RecordedCacheEvict, type RecordedCacheResult, TenantCacheMetadataAccessor } from './tenant-cache-metadata.accessor.js';
+
+type AnyMethod = (...args: unknown[]) => unknown;
+
+/** One eviction of a `@CacheEvict`, resolved at start-up. */
+interface EvictionSpec {
+  target?: CachedMethodDefinition;
+  mode: 'entry' | 'partition' | 'all' | 'none';
+  args?: (...args: unknown[]) => readonly unknown[];
+  partition?: (...args: unknown[]) => Readonly<Record<string, unknown>>;
+  tags: readonly TagSpec[];
+  tagScope: 'tenant' | 'shared';
+  store?: string;
+  before: boolean;
+}
+
+/** An eviction computed from one call's arguments, applied before or after the method runs. */
+interface EvictionPlan {
+  before: boolean;
+  steps: { what: string; run: () => Promise<unknown> }[];
+}
+
+/**
+ * Wraps the `@CacheResult` and `@CacheEvict` methods of every singleton provider at module init
+ * (DiscoveryService + MetadataScanner), registering cached methods for `cache.method(...)`. Options
+ * are validated here, so a bad declaration fails start-up with the method's name.
+ */
+@Injectable()
+export class TenantCacheExplorer implements OnModuleInit {
+  private readonly logger = new Logger('TenantCache');
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly metadata: TenantCacheMetadataAccessor,
+    private readonly engine: CacheEngine,
+    private readonly service: TenantCacheService,
+  ) {}
+
+  onModuleInit(): void {
+    const resolve: ScopeResolver = (operation) => this.service.resolveScope(operation);
+    const evictions: { instance: object; prototype: object; name: string; options: readonly RecordedCacheEvict[] }[] = [];
+    const seen = new WeakMap<object, Set<string>>();
+    for (const wrapper of this.discovery.getProviders()) {
+      const instance: unknown = wrapper.instance;
+      if (wrapper.isAlias || !instance || typeof instance !== 'object') continue;
+      const prototype = Object.getPrototypeOf(instance) as object | null;
+      if (!prototype || prototype === Object.prototype) continue;
+      for (const name of this.scanner.getAllMethodNames(prototype)) {
+        const result = this.metadata.cacheResult(prototype, name);
+        const evict = this.metadata.cacheEvict(prototype, name);
+        if (!result && !evict) continue;
+        const label = `${instance.constructor.name}.${name}`;
+        if (!wrapper.isDependencyTreeStatic()) {
+          this.logger.warn(notStaticProvider(label));
+          continue;
+        }
+        const done = seen.get(instance) ?? new Set<string>();
+        seen.set(instance, done);
+        if (done.has(name)) continue;
+        done.add(name);
+        if (result) this.wrapResult(instance, prototype, name, result, resolve);
+        if (evict) evictions.push({ instance, prototype, name, options: evict });
+      }
+    }
+    // Evictions name cached methods: resolved once every cached method is registered.
+    for (const e of evictions) this.wrapEvict(e.instance, e.name, e.options, resolve);
+    for (const wrapper of this.discovery.getControllers()) {
+      const instance: unknown = wrapper.instance;
+      const prototype = instance && typeof instance === 'object' ? (Object.getPrototypeOf(instance) as object) : undefined;
+      if (!prototype) continue;
+      for (const name of this.scanner.getAllMethodNames(prototype)) {
+        if (this.metadata.cacheResult(prototype, name) || this.metadata.cacheEvict(prototype, name)) {
+          this.logger.warn(onController(`${(instance as object).constructor.name}.${name}`));
+        }
+      }
+    }
+  }
+
+  private wrapResult(instance: object, prototype: object, name: string, options: RecordedCacheResult, resolve: ScopeResolver): void {
+    const type = instance.constructor;
+    const label = `@CacheResult on ${type.name}.${name}`;
+    const original = (instance as Record<string, AnyMethod>)[name]!;
+    const config = this.validateResult(label, options);
+    const paramTypes = Reflect.getMetadata('design:paramtypes', prototype, name) as unknown[] | undefined;
+    // A trailing Array parameter may be a rest parameter: then the count is unknown.
+    const paramCount = paramTypes && paramTypes[paramTypes.length - 1] !== Array ? paramTypes.length : undefined;
+    const target = { className: type.name, methodName: name, paramCount };
+    const keyOption = options.key as unknown;
+    let key: CompiledKey;
+    let keyType: Function | undefined;
+    if (keyOption === undefined) key = CompiledKey.fromArguments(target, options.namespace);
+    else if (typeof keyOption === 'function' && keyOption.prototype instanceof KeyConstructor) {
+      keyType = keyOption;
+      key = CompiledKey.fromConstructor(keyOption as new () => KeyConstructor, target, options.namespace);
+    } else if (typeof keyOption === 'function') key = CompiledKey.fromFunction(keyOption as AnyMethod, target, options.namespace);
+    else throw new InvalidKeyConstructorError(label, 'key must be a KeyConstructor subclass or a function returning a string');
+    const clash = this.engine.methods.byNamespaceOf(key.namespace);
+    if (clash && (clash.type !== type || clash.methodName !== name)) {
+      throw new InvalidKeyConstructorError(label, `its key namespace "${key.namespace}" is already used by ${clash.name}; give each method its own`);
+    }
+    const definition = new CachedMethodDefinition(type, name, instance, original, key, keyType, config, this.engine);
+    const wrapped = function (this: unknown, ...args: unknown[]) {
+      return definition.call(this, args, resolve);
+    };
+    copyMethodMetadata(original, wrapped);
+    Object.defineProperty(instance, name, { value: wrapped, writable: true, configurable: true, enumerable: false });
+    this.engine.methods.register(definition);
+  }
+
+  private validateResult(label: string, options: RecordedCacheResult): CacheResultConfig {
+    if (typeof options !== 'object' || options === null) throw new InvalidKeyConstructorError(label, 'options must be an object');
+    const fail = (problem: string) => new InvalidKeyConstructorError(label, problem);
+    if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace.length === 0)) {
+      throw fail('namespace must be a non-empty string');
+    }
+    if (options.ttl !== undefined) this.engine.ttl(options.ttl);
+    for (const fn of ['unless', 'condition'] as const) {
+      if (options[fn] !== undefined && typeof options[fn] !== 'function') throw fail(`${fn} must be a function`);
+    }
+    const scope = options.scope ?? 'tenant';
+    if (scope !== 'tenant' && scope !== 'shared') throw fail(`scope must be "tenant" or "shared", got ${JSON.stringify(scope)}`);
+    this.validateStore(options.store);
+    return {
+      ttl: options.ttl,
+      tags: this.validateTags(label, options.tags),
+      unless: options.unless as ((result: unknown) => boolean) | undefined,
+      condition: options.condition as ((...args: unknown[]) => boolean) | undefined,
+      cacheNullish: options.cacheNullish === true,
+      scope,
+      store: options.store,
+    };
+  }
+
+  private validateTags(label: string, tags: unknown): readonly TagSpec[] {
+    if (tags === undefined) return [];
+    if (!Array.isArray(tags)) throw new InvalidKeyConstructorError(label, 'tags must be a list');
+    for (const t of tags) {
+      if (typeof t === 'function') continue;
+      if (typeof t !== 'string' && !isVersionedTag(t)) {
+        throw new InvalidKeyConstructorError(label, `tags hold names, versioned(name) or functions, got ${t === null ? 'null' : typeof t}`);
+      }
+    }
+    try {
+      resolveTags(tags.filter((t) => typeof t !== 'function') as TagSpec[], []);
+    } catch (error) {
+      throw new InvalidKeyConstructorError(label, (error as Error).message, error);
+    }
+    return tags as TagSpec[];
+  }
+
+  private validateStore(alias: string | undefined): void {
+    if (alias !== undefined && !(alias in this.engine.options.stores)) throw new UnknownStoreError(alias, Object.keys(this.engine.options.stores));
+  }
+
+  private wrapEvict(instance: object, name: string, all: readonly RecordedCacheEvict[], resolve: ScopeResolver): void {
+    const type = instance.constructor;
+    const label = `@CacheEvict on ${type.name}.${name}`;
+    const specs = all.map((options) => this.compileEvict(label, type, options));
+    const original = (instance as Record<string, AnyMethod>)[name]!;
+    const method = `${type.name}.${name}`;
+    const plan = (args: unknown[]): EvictionPlan[] => specs.map((s) => this.plan(s, args, resolve));
+    const apply = async (plans: EvictionPlan[], before: boolean) => {
+      for (const p of plans) {
+        if (p.before !== before) continue;
+        for (const step of p.steps) {
+          try {
+            await step.run();
+          } catch (error) {
+            // NOTE: the write is done (or about to be): a cache failure must not fail it. Logged, and the
+            // engine has emitted store:error for store failures.
+            this.logger.warn(evictionFailed(method, step.what, error instanceof Error ? error : new Error(String(error))));
+          }
+        }
+      }
+    };
+    const wrapped = async function (this: unknown, ...args: unknown[]) {
+      const plans = plan(args);
+      await apply(plans, true);
+      const result = await original.apply(this, args);
+      await apply(plans, false);
+      return result;
+    };
+    copyMethodMetadata(original, wrapped);
+    Object.defineProperty(instance, name, { value: wrapped, writable: true, configurable: true, enumerable: false });
+  }
+
+  private compileEvict(label: string, ownType: Function, options: RecordedCacheEvict): EvictionSpec {
+    const fail = (problem: string) => new InvalidKeyConstructorError(label, problem);
+    if (typeof options !== 'object' || options === null) throw fail('options must be an object');
+    let target: CachedMethodDefinition | undefined;
+    if (options.method !== undefined) {
+      let type: unknown = options.target ?? ownType;
+      // A function without a prototype is an arrow function returning the class (forward reference).
+      if (typeof type === 'function' && !('prototype' in type && type.prototype)) type = (type as () => unknown)();
+      if (typeof type !== 'function') throw fail('target must be a class or a function returning one');
+      target = this.engine.methods.get(type, options.method);
+      if (!target) {
+        throw fail(`it names ${type.name}.${options.method}, which is not a @CacheResult method of a singleton provider of this application`);
+      }
+    } else if (options.target !== undefined || options.args || options.partition || options.allEntries) {
+      throw fail('target, args, partition and allEntries need method: the @CacheResult method to evict from');
+    }
+    const modes = [options.args && 'args', options.partition && 'partition', options.allEntries && 'allEntries'].filter(Boolean);
+    if (modes.length > 1) throw fail(`give one of args, partition, allEntries (got ${modes.join(', ')})`);
+    for (const fn of ['args', 'partition'] as const) {
+      if (options[fn] !== undefined && typeof options[fn] !== 'function') throw fail(`${fn} must be a function of the method's arguments`);
+    }
+    if (options.partition && target && target.key.partitionNames.length === 0) {
+      throw fail(`${target.name} has no partition fields to evict by`);
+    }
+    const tagScope = options.scope ?? 'tenant';
+    if (tagScope !== 'tenant' && tagScope !== 'shared') throw fail(`scope must be "tenant" or "shared"`);
+    this.validateStore(options.store);
+    const tags = this.validateTags(label, options.tags);
+    if (!target && tags.length === 0) throw fail('it evicts nothing: give method (with args, partition or allEntries) and/or tags');
+    return {
+      target,
+      mode: !target ? 'none' : options.partition ? 'partition' : options.allEntries ? 'all' : 'entry',
+      args: options.args as ((...args: unknown[]) => readonly unknown[]) | undefined,
+      partition: options.partition as ((...args: unknown[]) => Readonly<Record<string, unknown>>) | undefined,
+      tags,
+      tagScope,
+      store: options.store,
+      before: options.beforeInvocation === true,
+    };
+  }
+
+  /** Computes what one call evicts; throws (before the method runs) on bad input. */
+  private plan(spec: EvictionSpec, args: unknown[], resolve: ScopeResolver): EvictionPlan {
+    const steps: EvictionPlan['steps'] = [];
+    const engine: CacheEngine = this.engine;
+    const def = spec.target;
+    if (def) {
+      const scope = def.scopeFrom(resolve, 'evict');
+      if (spec.mode === 'entry') {
+        const targetArgs = spec.args ? spec.args(...args) : args;
+        if (!Array.isArray(targetArgs)) {
+          throw new InvalidKeyConstructorError(`@CacheEvict of ${def.name}`, 'args must return the list of arguments of the cached method');
+        }
+        const { key, tags } = def.address([...targetArgs], scope);
+        const versionedTags = tags.versioned.map((n) => versioned(n));
+        steps.push({ what: `an entry of ${def.name}`, run: () => engine.delete(scope, key, def.config.store, versionedTags) });
+      } else if (spec.mode === 'partition') {
+        const selector = def.key.partition(spec.partition!(...args), def.context(scope));
+        steps.push({ what: `a partition of ${def.name}`, run: () => engine.invalidatePartition(scope, selector, def.config.store) });
+      } else if (spec.mode === 'all') {
+        steps.push({ what: `every entry of ${def.name}`, run: () => engine.deleteByPrefix(scope, def.key.head, def.config.store) });
+      }
+    }
+    if (spec.tags.length > 0) {
+      const scope: CacheScope = spec.tagScope === 'shared' ? SHARED_SCOPE : resolve('@CacheEvict tags');
+      const tags = resolveTags(spec.tags, args);
+      for (const t of tags.plain) steps.push({ what: `tag "${t}"`, run: () => engine.invalidateTag(scope, t, spec.store) });
+      for (const t of tags.versioned) steps.push({ what: `tag versioned("${t}")`, run: () => engine.invalidateTag(scope, versioned(t), spec.store) });
+    }
+    return { before: spec.before, steps };
+  }
+}
+

@@ -1,0 +1,94 @@
+import { InvalidTagError } from '../errors/invalid-tag.error.js';
+
+const VERSIONED = Symbol.for('nestjs-tenant-cache:versioned-tag');
+const MAX_TAG_LENGTH = 1024;
+
+/** A tag whose current version is part of the keys it tags: invalidating it is one increment. */
+export interface VersionedTag {
+  readonly [VERSIONED]: true;
+  readonly name: string;
+}
+
+/** A tag as given to `getOrSet`, `set`, `invalidateTag`: a plain name or `versioned(name)`. */
+export type TagInput = string | VersionedTag;
+
+/**
+ * A tag of a decorated method: a plain name, `versioned(name)`, or a function of the call's
+ * arguments returning one, several, or none (`undefined`).
+ */
+export type TagSpec<A extends readonly unknown[] = readonly unknown[]> =
+  | TagInput
+  | ((...args: A) => TagInput | readonly TagInput[] | undefined | null);
+
+/** Tags resolved for one call, deduplicated. */
+export interface ResolvedTags {
+  readonly plain: readonly string[];
+  readonly versioned: readonly string[];
+}
+
+export const NO_TAGS: ResolvedTags = Object.freeze({ plain: Object.freeze([]), versioned: Object.freeze([]) });
+
+/**
+ * A versioned tag. Entries tagged with it embed the tag's version in their key, so
+ * `invalidateTag(versioned(name))` makes all of them unreachable with one atomic increment, however
+ * many there are (they then expire by their TTL). The version counter starts at a random value and
+ * never expires. Versioned and plain tags of the same name are distinct tags.
+ *
+ * @example
+ * @CacheResult({ ttl: 60_000, tags: [versioned('catalog')] })
+ * listProducts() { ... }
+ * await cache.invalidateTag(versioned('catalog')); // resolves to the new version
+ */
+export function versioned(name: string): VersionedTag {
+  assertTagName(name);
+  return Object.freeze({ [VERSIONED]: true as const, name });
+}
+
+/** Whether a tag is `versioned(...)`. */
+export function isVersionedTag(tag: unknown): tag is VersionedTag {
+  return typeof tag === 'object' && tag !== null && (tag as Partial<VersionedTag>)[VERSIONED] === true;
+}
+
+/** Resolves tag inputs or specs for one call. `where` names the method in errors. */
+export function resolveTags<A extends readonly unknown[]>(specs: readonly TagSpec<A>[] | undefined, args: A, where?: string): ResolvedTags {
+  if (specs === undefined || specs.length === 0) return NO_TAGS;
+  if (!Array.isArray(specs)) throw new InvalidTagError(`${prefix(where)}tags must be a list, got ${typeof specs}`);
+  const plain = new Set<string>();
+  const vers = new Set<string>();
+  const add = (tag: unknown, origin: string) => {
+    if (isVersionedTag(tag)) vers.add(tag.name);
+    else if (typeof tag === 'string') {
+      assertTagName(tag, where);
+      plain.add(tag);
+    } else {
+      throw new InvalidTagError(`${prefix(where)}${origin} gave ${tag === null ? 'null' : typeof tag}; tags are strings or versioned(name)`);
+    }
+  };
+  for (const spec of specs) {
+    if (typeof spec !== 'function') {
+      add(spec, 'a tag');
+      continue;
+    }
+    let out: unknown;
+    try {
+      out = spec(...args);
+    } catch (error) {
+      throw new InvalidTagError(`${prefix(where)}a tag function threw: ${(error as Error).message}`, error);
+    }
+    if (out === undefined || out === null) continue;
+    if (Array.isArray(out)) for (const t of out) add(t, 'a tag function');
+    else add(out, 'a tag function');
+  }
+  return { plain: [...plain], versioned: [...vers].sort() };
+}
+
+function assertTagName(name: unknown, where?: string): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new InvalidTagError(`${prefix(where)}tag names are non-empty strings, got ${JSON.stringify(name) ?? typeof name}`);
+  }
+  if (name.length > MAX_TAG_LENGTH) throw new InvalidTagError(`${prefix(where)}tag names are at most ${MAX_TAG_LENGTH} characters`);
+}
+
+function prefix(where: string | undefined): string {
+  return where ? `${where}: ` : '';
+}
