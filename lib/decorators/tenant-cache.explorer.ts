@@ -105,7 +105,7 @@ export class TenantCacheExplorer implements OnModuleInit {
     if (keyOption === undefined) key = CompiledKey.fromArguments(target, options.namespace);
     else if (typeof keyOption === 'function' && keyOption.prototype instanceof KeyConstructor) {
       keyType = keyOption;
-      key = CompiledKey.fromConstructor(keyOption as new () => KeyConstructor, target, options.namespace);
+      key = CompiledKey.fromConstructor(keyOption as new () => object, target, options.namespace);
     } else if (typeof keyOption === 'function') key = CompiledKey.fromFunction(keyOption as AnyMethod, target, options.namespace);
     else throw new InvalidKeyConstructorError(label, 'key must be a KeyConstructor subclass or a function returning a string');
     const clash = this.engine.methods.byNamespaceOf(key.namespace);

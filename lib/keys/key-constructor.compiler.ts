@@ -65,11 +65,11 @@ export class CompiledKey {
   }
 
   /** Compiles a `KeyConstructor` subclass; throws `InvalidKeyConstructorError` for a bad declaration. */
-  static fromConstructor(type: new () => KeyConstructor<readonly unknown[], readonly string[]>, target: KeyTarget, namespace?: string): CompiledKey {
+  static fromConstructor(type: new () => object, target: KeyTarget, namespace?: string): CompiledKey {
     const where = `${type.name || 'KeyConstructor'} on ${target.className}.${target.methodName}`;
-    let instance: KeyConstructor<readonly unknown[], readonly string[]>;
+    let instance: Pick<KeyConstructor, 'namespace' | 'version' | 'maxLength'>;
     try {
-      instance = new type();
+      instance = new type() as Pick<KeyConstructor, 'namespace' | 'version' | 'maxLength'>;
     } catch (error) {
       throw new InvalidKeyConstructorError(where, `it could not be constructed (${(error as Error).message})`, error);
     }

@@ -1,0 +1,59 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { type LoggerService, type Provider } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { type StoreDefinition, TenantCacheModule, type TenantCacheModuleOptions, TenantCacheService, TenantContext } from '../../lib/index.js';
+
+export const ADVERSARIAL_TENANTS = ['a:b', '*', '{x}', 'ü租户', 't'.repeat(200), 'a', 'tc:t1:a', '4*'];
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const as = <T>(tenant: string, fn: () => Promise<T>) => TenantContext.run(tenant, fn);
+
+/** A real LoggerService that keeps what Nest and the library log, to assert on warnings. */
+export class CapturingLogger implements LoggerService {
+  readonly lines: { level: string; message: string }[] = [];
+  log(message: unknown) {
+    this.lines.push({ level: 'log', message: String(message) });
+  }
+  error(message: unknown) {
+    this.lines.push({ level: 'error', message: String(message) });
+  }
+  warn(message: unknown) {
+    this.lines.push({ level: 'warn', message: String(message) });
+  }
+  debug() {}
+  verbose() {}
+  warnings(): string[] {
+    return this.lines.filter((l) => l.level === 'warn').map((l) => l.message);
+  }
+}
+
+/** A deferred promise: lets a test hold a cached method's body open while it invalidates. */
+export function gate<T = void>() {
+  let open!: (value: T) => void;
+  const promise = new Promise<T>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+/** Boots a Nest testing module with the cache and the given providers (no HTTP). */
+export async function boot(
+  store: StoreDefinition,
+  providers: Provider[],
+  options: Partial<TenantCacheModuleOptions> = {},
+  logger = new CapturingLogger(),
+) {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      TenantCacheModule.forRoot({
+        stores: { default: store },
+        keyPrefix: `dec-${randomUUID().slice(0, 8)}:`,
+        tenant: { pattern: /^[\s\S]+$/u, maxLength: 300 },
+        ...options,
+      }),
+    ],
+    providers,
+  })
+    .setLogger(logger)
+    .compile();
+  await moduleRef.init();
+  return { moduleRef, cache: moduleRef.get(TenantCacheService), logger, close: () => moduleRef.close() };
+}
