@@ -1,6 +1,7 @@
 import type { Type } from '@nestjs/common';
 import type { MethodName } from '../service/cached-method.handle.js';
 import type { TagSpec } from '../service/tags.js';
+import type { AcceptsArguments } from './cache-result.decorator.js';
 import { CACHE_EVICT_METADATA } from './tenant-cache-decorators.constants.js';
 
 /**
@@ -9,7 +10,7 @@ import { CACHE_EVICT_METADATA } from './tenant-cache-decorators.constants.js';
  * name; `R` its parameter tuple.
  */
 export interface CacheEvictOptions<
-  A extends readonly unknown[] = never[],
+  A extends readonly unknown[] = readonly unknown[],
   T extends object = never,
   N extends string = never,
   R extends readonly unknown[] = never,
@@ -42,8 +43,8 @@ type EvictTargetCheck<T, N extends string, R extends readonly unknown[]> = [N] e
 
 /** The decorator `@CacheEvict(...)` returns; the compiler checks the method name and the arguments it maps to. */
 export type CacheEvictDecorator<A extends readonly unknown[], T, N extends string, R extends readonly unknown[]> = <
-  M extends (...args: A) => unknown,
-  C extends EvictTargetCheck<T, N, [R] extends [never] ? Parameters<M> : R>,
+  M extends (...args: never[]) => unknown,
+  C extends EvictTargetCheck<T, N, [R] extends [never] ? Parameters<M> : R> & AcceptsArguments<A, M>,
 >(
   target: C,
   propertyKey: string | symbol,
@@ -62,12 +63,19 @@ export type CacheEvictDecorator<A extends readonly unknown[], T, N extends strin
  * @CacheEvict({ method: 'getProduct', args: (id: string) => [id], tags: [versioned('catalog')] })
  * async updateProduct(id: string, dto: UpdateProductDto) { ... }
  */
+export function CacheEvict<A extends readonly unknown[] = readonly unknown[], T extends object = never, N extends string = never>(
+  options: CacheEvictOptions<A, T, N, never> & { method: NoInfer<MethodOf<T, N>> } & (
+      | { partition: (...args: A) => Readonly<Record<string, unknown>> }
+      | { allEntries: true }
+    ),
+): CacheEvictDecorator<A, T, N, never[]>;
 export function CacheEvict<
-  A extends readonly unknown[] = never[],
+  A extends readonly unknown[] = readonly unknown[],
   T extends object = never,
   N extends string = never,
   R extends readonly unknown[] = never,
->(options: CacheEvictOptions<A, T, N, R> & { method?: NoInfer<[T] extends [never] ? N : MethodName<T>> }): CacheEvictDecorator<A, T, N, R> {
+>(options: CacheEvictOptions<A, T, N, R> & { method?: NoInfer<MethodOf<T, N>>; partition?: undefined; allEntries?: false }): CacheEvictDecorator<A, T, N, R>;
+export function CacheEvict(options: CacheEvictOptions<readonly unknown[], object, string, readonly unknown[]>): MethodDecorator {
   return (target, propertyKey, descriptor) => {
     const fn = descriptor.value;
     const previous = (Reflect.getMetadata(CACHE_EVICT_METADATA, target, propertyKey) as unknown[] | undefined) ?? [];
@@ -76,3 +84,5 @@ export function CacheEvict<
     Reflect.defineMetadata(CACHE_EVICT_METADATA, all, target, propertyKey);
   };
 }
+
+type MethodOf<T, N extends string> = [T] extends [never] ? N : MethodName<T>;

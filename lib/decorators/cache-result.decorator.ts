@@ -3,7 +3,7 @@ import type { TagSpec } from '../service/tags.js';
 import { CACHE_RESULT_METADATA } from './tenant-cache-decorators.constants.js';
 
 /** Options of `@CacheResult`. `A` is the method's parameter tuple, `R` its (awaited) result. */
-export interface CacheResultOptions<A extends readonly unknown[] = never[], R = unknown> {
+export interface CacheResultOptions<A extends readonly unknown[] = readonly unknown[], R = unknown> {
   /**
    * How the key is built: a `KeyConstructor` subclass (checked against the method's parameters), or a
    * function of the arguments returning a string. Default: every argument, canonically encoded.
@@ -28,9 +28,19 @@ export interface CacheResultOptions<A extends readonly unknown[] = never[], R = 
   store?: string;
 }
 
+/**
+ * Fails the compile, with this property's name as the message, when the option functions (key, tags,
+ * condition) cannot take the decorated method's arguments.
+ */
+export type AcceptsArguments<A extends readonly unknown[], M> = M extends (...args: infer P) => unknown
+  ? ((...args: A) => unknown) extends (...args: P) => unknown
+    ? object
+    : { 'the key or option functions do not take this method\'s parameters': never }
+  : never;
+
 /** The decorator `@CacheResult(...)` returns: accepts only methods whose parameters match the key's. */
-export type CacheResultDecorator<A extends readonly unknown[], R> = <M extends (...args: A) => R | PromiseLike<R>>(
-  target: object,
+export type CacheResultDecorator<A extends readonly unknown[], R> = <M extends (...args: never[]) => R | PromiseLike<R>>(
+  target: AcceptsArguments<A, M>,
   propertyKey: string | symbol,
   descriptor: TypedPropertyDescriptor<M>,
 ) => void;
@@ -45,7 +55,7 @@ export type CacheResultDecorator<A extends readonly unknown[], R> = <M extends (
  * @CacheResult({ key: ProductKey, ttl: 60_000, tags: ['products', (id: string) => `product:${id}`] })
  * async getProduct(id: string): Promise<Product> { ... }
  */
-export function CacheResult<A extends readonly unknown[] = never[], R = unknown>(options: CacheResultOptions<A, R> = {}): CacheResultDecorator<A, R> {
+export function CacheResult<A extends readonly unknown[] = readonly unknown[], R = unknown>(options: CacheResultOptions<A, R> = {}): CacheResultDecorator<A, R> {
   return (target, propertyKey, descriptor) => {
     // NOTE: recorded on the function (what Reflector reads) and on (prototype, name), which survives
     // a later decorator replacing the function.
