@@ -13,3 +13,4 @@ export * from './invalid-key-constructor.error.js';
 export * from './invalid-partition.error.js';
 export * from './invalid-tag.error.js';
 export * from './cached-method-not-found.error.js';
+export * from './cache-value-too-large.error.js';

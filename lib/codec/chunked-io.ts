@@ -1,0 +1,269 @@
+import { Logger } from '@nestjs/common';
+import { deserialize } from 'node:v8';
+import { crc32 } from 'node:zlib';
+import type { CacheScope, KeyBuilder } from '../keys/key-builder.js';
+import type { CacheStore, StoreEntry } from '../stores/cache-store.interface.js';
+import type { CodecCallOptions } from './codec.options.js';
+import { decompress } from './compression.js';
+import { type DecodeResult, ENTRY_FORMAT, ENTRY_MAGIC } from './entry-codec.js';
+import { ENTRY_FORMAT_V2, type ChunkedEncoding, type Encoded, type EntryPipeline, FLAG_MANIFEST, type Manifest, chunkKeyBase } from './entry-pipeline.js';
+
+/** One entry of a batch write, encoded (or being encoded). */
+export interface EncodedEntry {
+  key: string;
+  value: Encoded | Promise<Encoded>;
+  ttl?: number;
+}
+
+/**
+ * The codec of one store, with the store calls that chunked entries need: the engine reads and writes
+ * every entry through it. Plain records go to the store in one call, as they always did; chunked
+ * entries write their chunks first and the manifest last, and reads verify every chunk.
+ */
+export class ChunkedIo {
+  private readonly logger = new Logger('TenantCache');
+  private readonly requireEncryption: boolean;
+
+  constructor(
+    readonly pipeline: EntryPipeline,
+    readonly store: CacheStore,
+    readonly keys: KeyBuilder,
+  ) {
+    this.requireEncryption = pipeline.options.encryptionRequired;
+  }
+
+  /** Encodes a value for `physicalKey` (see `EntryPipeline.encode`); `call` overrides the store's codec. */
+  encode(value: unknown, physicalKey: string, logicalKey: string, scope: CacheScope, call?: CodecCallOptions): Encoded | Promise<Encoded> {
+    return this.pipeline.encode(value, physicalKey, logicalKey, scope, this.keys, this.pipeline.settings(call));
+  }
+
+  /** Decodes what `get` returned; a Promise only for chunked entries (it rejects only when the store fails). */
+  decode<T>(raw: Buffer, physicalKey: string, scope: CacheScope): DecodeResult<T> | Promise<DecodeResult<T>> {
+    if ((raw[1] === ENTRY_FORMAT && !this.requireEncryption) || raw[0] !== ENTRY_MAGIC) return this.pipeline.v1.decode<T>(raw);
+    const parsed = this.pipeline.parse<T>(raw, physicalKey, scope);
+    if (parsed.kind === 'value') return parsed.result;
+    if (parsed.kind === 'invalid') return { ok: false, reason: parsed.reason };
+    return this.readChunked<T>(raw, parsed.manifest, physicalKey, scope, true);
+  }
+
+  /** The logical key embedded in an entry (for hashed keys), decrypted when needed. */
+  keyOf(raw: Buffer, physicalKey: string, scope: CacheScope): string | undefined {
+    return this.pipeline.keyOf(raw, physicalKey, scope);
+  }
+
+  set(key: string, scope: CacheScope, value: Encoded | Promise<Encoded>, ttl: number | undefined): Promise<void> {
+    if (value instanceof Buffer) return this.store.set(key, value, ttl);
+    return this.setSlow(key, scope, value, ttl);
+  }
+
+  add(key: string, scope: CacheScope, value: Encoded | Promise<Encoded>, ttl: number | undefined): Promise<boolean> {
+    if (value instanceof Buffer) return this.store.add(key, value, ttl);
+    return this.addSlow(value, key, ttl);
+  }
+
+  /** Writes a batch: every chunk first, then the records and manifests in one `mset`. */
+  mset(scope: CacheScope, batch: readonly EncodedEntry[]): Promise<void> {
+    if (batch.every((e) => e.value instanceof Buffer)) return this.store.mset(batch as readonly StoreEntry[]);
+    return this.msetSlow(scope, batch);
+  }
+
+  /** Deletes an entry and, when it is chunked, its chunks. */
+  async delete(key: string, scope: CacheScope): Promise<boolean> {
+    // NOTE: sent together, the read sees the value the delete removes (one round trip on a pipelined connection).
+    const [raw, existed] = await Promise.all([this.store.get(key), this.store.delete(key)]);
+    if (raw !== undefined && isManifest(raw)) await this.dropChunksOf(raw, key, scope);
+    return existed;
+  }
+
+  /** Deletes entries and the chunks of those that are chunked; resolves to how many entries existed. */
+  async mdel(scope: CacheScope, keys: readonly string[]): Promise<number> {
+    const [raws, n] = await Promise.all([this.store.mget(keys), this.store.mdel(keys)]);
+    for (let i = 0; i < raws.length; i++) {
+      const raw = raws[i];
+      if (raw !== undefined && isManifest(raw)) await this.dropChunksOf(raw, keys[i]!, scope);
+    }
+    return n;
+  }
+
+  /** Gives an entry (and its chunks) a new TTL. */
+  async touch(key: string, scope: CacheScope, ttl: number | undefined): Promise<boolean> {
+    const [raw, touched] = await Promise.all([this.store.get(key), this.store.touch(key, ttl)]);
+    if (touched && raw !== undefined && isManifest(raw)) {
+      const chunks = this.chunkKeysOf(raw, key, scope);
+      await Promise.all(chunks.map((k) => this.store.touch(k, ttl)));
+    }
+    return touched;
+  }
+
+  /** The keys of the chunks a manifest names (empty when it cannot be read). */
+  chunkKeysOf(raw: Buffer, key: string, scope: CacheScope): string[] {
+    const parsed = this.pipeline.parse(raw, key, scope);
+    return parsed.kind === 'manifest' ? this.manifestKeys(parsed.manifest, key, scope) : [];
+  }
+
+  manifestKeys(manifest: Manifest, key: string, scope: CacheScope): string[] {
+    const base = chunkKeyBase(key, scope, this.keys, manifest.writeId);
+    const out: string[] = [];
+    let n = 0;
+    for (const p of manifest.parts) for (let i = 0; i < p.chunks.length; i++) out.push(base + n++);
+    return out;
+  }
+
+  /** Fetches and verifies one part's chunks, then opens and inflates it; a string says why it is unreadable. */
+  async readPart(manifest: Manifest, part: number, keys: readonly string[], key: string, scope: CacheScope): Promise<Buffer | string> {
+    const raws = await this.store.mget(keys);
+    const spec = manifest.parts[part]!;
+    for (let i = 0; i < raws.length; i++) {
+      const c = raws[i];
+      const want = spec.chunks[i]!;
+      if (c === undefined) return `chunk ${i} of part ${part} is missing`;
+      if (c.length !== want.length || crc32(c) !== want.crc) return `chunk ${i} of part ${part} does not match its checksum`;
+    }
+    const sealed = raws.length === 1 ? raws[0]! : Buffer.concat(raws as Buffer[]);
+    const opened = this.pipeline.openPart(sealed, key, manifest.writeId, part, scope, manifest.encrypted);
+    if (!opened) return `part ${part} failed authentication`;
+    try {
+      return await decompress(spec.compression, opened, this.pipeline.options.maxValueBytes);
+    } catch (error) {
+      return `part ${part} cannot be inflated (${(error as Error).message})`;
+    }
+  }
+
+  /** Removes chunks, logging (not throwing) a failure: the caller's operation already happened. */
+  async dropChunks(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    try {
+      await this.store.mdel(keys);
+    } catch (error) {
+      this.logger.warn(`Cache store "${this.store.name}" failed to remove ${keys.length} chunk(s): ${(error as Error).message}`);
+    }
+  }
+
+  private async dropChunksOf(raw: Buffer, key: string, scope: CacheScope): Promise<void> {
+    await this.dropChunks(this.chunkKeysOf(raw, key, scope));
+  }
+
+  private async readChunked<T>(raw: Buffer, manifest: Manifest, key: string, scope: CacheScope, retry: boolean): Promise<DecodeResult<T>> {
+    const all = this.manifestKeys(manifest, key, scope);
+    let offset = 0;
+    const items: unknown[] = [];
+    let value: unknown;
+    for (let p = 0; p < manifest.parts.length; p++) {
+      const keys = all.slice(offset, offset + manifest.parts[p]!.chunks.length);
+      offset += keys.length;
+      const bytes = await this.readPart(manifest, p, keys, key, scope);
+      let reason = typeof bytes === 'string' ? bytes : undefined;
+      if (typeof bytes !== 'string') {
+        try {
+          if (manifest.stream) for (const item of pageItems(bytes)) items.push(item);
+          else value = deserialize(bytes);
+        } catch (error) {
+          reason = `part ${p} is corrupt (${(error as Error).message})`;
+        }
+      }
+      if (reason !== undefined) {
+        // A writer may have replaced the entry (and removed these chunks) meanwhile: read the new one once.
+        if (retry) {
+          const again = await this.store.get(key);
+          if (again !== undefined && !again.equals(raw)) {
+            const next = this.pipeline.parse<T>(again, key, scope);
+            if (next.kind === 'value') return next.result;
+            if (next.kind === 'manifest') return this.readChunked<T>(again, next.manifest, key, scope, false);
+          }
+        }
+        await this.dropChunks(all);
+        return { ok: false, reason };
+      }
+    }
+    return { ok: true, entry: { value: (manifest.stream ? items : value) as T, createdAt: manifest.createdAt } };
+  }
+
+  private async setSlow(key: string, scope: CacheScope, pending: Encoded | Promise<Encoded>, ttl: number | undefined): Promise<void> {
+    const value = await pending;
+    if (isRecord(value)) return this.store.set(key, value, ttl);
+    const old = await this.store.get(key);
+    await this.writeChunked(key, value, ttl, false);
+    if (old !== undefined && isManifest(old)) await this.dropChunksOf(old, key, scope);
+  }
+
+  private async addSlow(pending: Encoded | Promise<Encoded>, key: string, ttl: number | undefined): Promise<boolean> {
+    const value = await pending;
+    if (isRecord(value)) return this.store.add(key, value, ttl);
+    return this.writeChunked(key, value, ttl, true);
+  }
+
+  private async msetSlow(scope: CacheScope, batch: readonly EncodedEntry[]): Promise<void> {
+    const values = await Promise.all(batch.map((e) => e.value));
+    const chunked = batch.filter((_e, i) => !isRecord(values[i]!)).map((e) => e.key);
+    const old = chunked.length > 0 ? await this.store.mget(chunked) : [];
+    const chunks: StoreEntry[] = [];
+    values.forEach((v, i) => {
+      if (!isRecord(v)) for (const c of v.chunks) chunks.push({ key: c.key, value: c.value, ttl: batch[i]!.ttl });
+    });
+    const started = Date.now();
+    await this.store.mset(chunks);
+    try {
+      await this.store.mset(
+        batch.map((e, i) => {
+          const v = values[i]!;
+          return isRecord(v) ? { key: e.key, value: v, ttl: e.ttl } : { key: e.key, value: v.manifest, ttl: remainingTtl(e.ttl, started) };
+        }),
+      );
+    } catch (error) {
+      await this.dropChunks(chunks.map((c) => c.key));
+      throw error;
+    }
+    for (let i = 0; i < old.length; i++) {
+      const raw = old[i];
+      if (raw !== undefined && isManifest(raw)) await this.dropChunksOf(raw, chunked[i]!, scope);
+    }
+  }
+
+  /** Chunks first, manifest last: a reader that finds the manifest finds every chunk it names. */
+  private async writeChunked(key: string, value: ChunkedEncoding, ttl: number | undefined, onlyIfAbsent: boolean): Promise<boolean> {
+    const started = Date.now();
+    const chunkKeys = value.chunks.map((c) => c.key);
+    await this.store.mset(value.chunks.map((c) => ({ key: c.key, value: c.value, ttl })));
+    let written: boolean;
+    try {
+      // NOTE: the manifest's TTL runs from the first chunk's write, so it never outlives a chunk.
+      const remaining = remainingTtl(ttl, started);
+      if (onlyIfAbsent) written = await this.store.add(key, value.manifest, remaining);
+      else {
+        await this.store.set(key, value.manifest, remaining);
+        written = true;
+      }
+    } catch (error) {
+      await this.dropChunks(chunkKeys);
+      throw error;
+    }
+    if (!written) await this.dropChunks(chunkKeys);
+    return written;
+  }
+}
+
+function isRecord(value: Encoded): value is Buffer {
+  return value instanceof Buffer;
+}
+
+/** Whether a record is a manifest (checked on the header alone, without decrypting). */
+export function isManifest(raw: Buffer): boolean {
+  return raw.length > 2 && raw[0] === ENTRY_MAGIC && raw[1] === ENTRY_FORMAT_V2 && (raw[2]! & FLAG_MANIFEST) !== 0;
+}
+
+/** A TTL reduced by the time since `started` (never below 1 ms); `undefined` = no expiry. */
+export function remainingTtl(ttl: number | undefined, started: number): number | undefined {
+  return ttl === undefined ? undefined : Math.max(1, ttl - (Date.now() - started));
+}
+
+/** The items of a stream page: each is a u32 length and its V8 bytes. */
+export function* pageItems(page: Buffer): Generator<unknown> {
+  let at = 0;
+  while (at < page.length) {
+    if (at + 4 > page.length) throw new RangeError('truncated page');
+    const end = at + 4 + page.readUInt32LE(at);
+    if (end > page.length) throw new RangeError('truncated page');
+    yield deserialize(page.subarray(at + 4, end));
+    at = end;
+  }
+}
