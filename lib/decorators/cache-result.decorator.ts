@@ -38,9 +38,19 @@ export type AcceptsArguments<A extends readonly unknown[], M> = M extends (...ar
     : { 'the key or option functions do not take this method\'s parameters': never }
   : never;
 
+/**
+ * Fails the compile when the method is declared to return a plain `T`: the wrapper returns a Promise,
+ * so the declaration must say `Promise<T>` (or `T | Promise<T>`).
+ */
+export type ReturnsPromise<M> = M extends (...args: never[]) => infer T
+  ? Promise<Awaited<T>> extends T
+    ? object
+    : { 'a cached method returns a Promise: declare its result as Promise<T> or T | Promise<T>': never }
+  : never;
+
 /** The decorator `@CacheResult(...)` returns: accepts only methods whose parameters match the key's. */
 export type CacheResultDecorator<A extends readonly unknown[], R> = <M extends (...args: never[]) => R | PromiseLike<R>>(
-  target: AcceptsArguments<A, M>,
+  target: AcceptsArguments<A, M> & ReturnsPromise<M>,
   propertyKey: string | symbol,
   descriptor: TypedPropertyDescriptor<M>,
 ) => void;

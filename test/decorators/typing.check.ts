@@ -89,3 +89,16 @@ export class Svc2 {
   @CacheEvict({ method: 'byNum' })
   async sameArgsWrong(id: string): Promise<void> { void id; }
 }
+
+export class Sync {
+  // @ts-expect-error the wrapper returns a Promise: a plain `number` result type would lie
+  @CacheResult()
+  plain(): number {
+    return 1;
+  }
+
+  @CacheResult()
+  honest(): number | Promise<number> {
+    return 1;
+  }
+}
