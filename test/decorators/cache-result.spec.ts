@@ -478,6 +478,88 @@ describe.each(storeCases())('@CacheResult on $name', ({ definition }) => {
   });
 });
 
+/** A method decorator that replaces the function (as some libraries do) after @CacheResult recorded its options. */
+function CountCalls(): MethodDecorator {
+  return (_target, _key, descriptor) => {
+    const original = descriptor.value as unknown as (...args: unknown[]) => unknown;
+    const wrapped = function (this: { outerCalls: number }, ...args: unknown[]) {
+      this.outerCalls++;
+      return original.apply(this, args);
+    };
+    (descriptor as PropertyDescriptor).value = wrapped;
+  };
+}
+
+class KeyV1 extends KeyConstructor<[id: string]> {
+  override namespace = 'Products.get';
+  id = this.arg(0);
+}
+class KeyV2 extends KeyConstructor<[id: string]> {
+  override namespace = 'Products.get';
+  override version = 2;
+  id = this.arg(0);
+}
+
+describe.each(storeCases())('@CacheResult versions and decorator order on $name', ({ definition }) => {
+  it('purgeOldVersions deletes the entries of earlier key versions, keeping the current ones', async () => {
+    @Injectable()
+    class ProductsV1 {
+      @CacheResult({ key: KeyV1 })
+      async get(id: string): Promise<string> {
+        return `v1:${id}`;
+      }
+    }
+    @Injectable()
+    class ProductsV2 {
+      @CacheResult({ key: KeyV2 })
+      async get(id: string): Promise<string> {
+        return `v2:${id}`;
+      }
+    }
+    const base = definition();
+    const store = await base.create('default');
+    const shared = { create: () => store, description: 'shared' };
+    const keyPrefix = `purge-${Date.now()}:`;
+    const v1 = await boot(shared, [ProductsV1], { keyPrefix });
+    const v2 = await boot(shared, [ProductsV2], { keyPrefix });
+    await as('purge', async () => {
+      await v1.moduleRef.get(ProductsV1).get('a');
+      await v1.moduleRef.get(ProductsV1).get('b');
+      expect(await v2.moduleRef.get(ProductsV2).get('a')).toBe('v2:a');
+      const h2 = v2.cache.method(ProductsV2, 'get');
+      expect(await h2.purgeOldVersions()).toBe(2);
+      expect((await v1.cache.method(ProductsV1, 'get').peek('a')).hit).toBe(false);
+      expect((await h2.peek('a')).hit).toBe(true);
+    });
+    await v2.close();
+    await v1.close();
+  });
+
+  it('still caches when another decorator replaces the function after @CacheResult', async () => {
+    @Injectable()
+    class Wrapped {
+      outerCalls = 0;
+      runs = 0;
+      @CountCalls()
+      @CacheResult()
+      async get(id: string): Promise<string> {
+        this.runs++;
+        return id;
+      }
+    }
+    const app = await boot(definition(), [Wrapped]);
+    const w = app.moduleRef.get(Wrapped);
+    await as('order', async () => {
+      await w.get('x');
+      await w.get('x');
+    });
+    expect(w.runs).toBe(1);
+    // The cache wraps whatever sits on the prototype: on a hit nothing inside runs, the other decorator included.
+    expect(w.outerCalls).toBe(1);
+    await app.close();
+  });
+});
+
 describe('@CacheResult start-up checks', () => {
   const store = (): StoreDefinition => storeCases()[0]!.definition();
 
