@@ -1,0 +1,103 @@
+import 'reflect-metadata';
+import { Injectable } from '@nestjs/common';
+import { describe, expect, it } from 'vitest';
+import {
+  CacheEvict,
+  CacheResult,
+  type CacheStore,
+  MemoryStore,
+  type StoreDefinition,
+  TenantCacheService,
+  versioned,
+} from '../../lib/index.js';
+import { as, boot } from './fixtures.js';
+
+/** A real store that can be switched off: every call rejects while `down` is true. */
+function switchableStore() {
+  const state = { down: false, store: undefined as CacheStore | undefined };
+  const definition: StoreDefinition = {
+    description: 'switchable memory store',
+    create: (alias) => {
+      const inner = new MemoryStore(alias, { maxEntries: 10_000 });
+      const proxy = new Proxy(inner, {
+        get(target, prop, receiver) {
+          const value = Reflect.get(target, prop, receiver) as unknown;
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            if (state.down && prop !== 'close') {
+              if (prop === 'scan' || prop === 'sscan') {
+                return (async function* () {
+                  throw new Error('connection refused');
+                })();
+              }
+              return Promise.reject(new Error('connection refused'));
+            }
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      state.store = proxy;
+      return proxy;
+    },
+  };
+  return { state, definition };
+}
+
+@Injectable()
+class Reports {
+  runs = 0;
+  @CacheResult({ ttl: 60_000, tags: ['reports', versioned('reports-v')] })
+  async build(id: string): Promise<string> {
+    this.runs++;
+    return `${id}#${this.runs}`;
+  }
+
+  @CacheEvict({ method: 'build', tags: ['reports'] })
+  async update(id: string): Promise<string> {
+    return `updated ${id}`;
+  }
+}
+
+export function storeFailureSuite(name: string, make: () => Promise<{ definition: StoreDefinition; stop: () => Promise<void>; start: () => Promise<void> }>) {
+  describe(`a cache that is down never fails the method (${name})`, () => {
+    it('runs the method uncached, logs and emits store:error, then caches again once the store is back', async () => {
+      const { definition, stop, start } = await make();
+      const app = await boot(definition, [Reports]);
+      const reports = app.moduleRef.get(Reports);
+      const cache: TenantCacheService = app.cache;
+      const errors: string[] = [];
+      cache.events.on('store:error', (e) => errors.push(e.operation));
+      await as('down', async () => {
+        expect(await reports.build('a')).toBe('a#1');
+        expect(await reports.build('a')).toBe('a#1');
+        await stop();
+        expect(await reports.build('a')).toBe('a#2');
+        expect(await reports.build('b')).toBe('b#3');
+        // Eviction does not fail the write either
+        expect(await reports.update('a')).toBe('updated a');
+        // Single-flight still holds while the store is down
+        const all = await Promise.all(Array.from({ length: 50 }, () => reports.build('c')));
+        expect(new Set(all).size).toBe(1);
+        expect(errors.length).toBeGreaterThan(0);
+        expect(app.logger.warnings().some((w) => /failed|could not invalidate/.test(w))).toBe(true);
+        await start();
+        const again = await reports.build('d');
+        expect(await reports.build('d')).toBe(again);
+      });
+      await app.close();
+    });
+  });
+}
+
+storeFailureSuite('memory store switched off', async () => {
+  const { state, definition } = switchableStore();
+  return {
+    definition,
+    stop: async () => {
+      state.down = true;
+    },
+    start: async () => {
+      state.down = false;
+    },
+  };
+});
