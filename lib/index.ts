@@ -49,3 +49,12 @@ export {
 export { versioned, isVersionedTag, type VersionedTag, type TagInput, type TagSpec } from './service/tags.js';
 export { CachedMethod, type MethodName } from './service/cached-method.handle.js';
 export type { SetOptions, AddressOptions, CachedMethodOf } from './service/tenant-scoped-cache.js';
+export {
+  validateCodecCallOptions,
+  type CodecOptions,
+  type CodecCallOptions,
+  type CompressionOptions,
+  type CompressionAlgorithm,
+  type EncryptionOptions,
+  type MemoizeIterableOptions,
+} from './codec/index.js';

@@ -1,3 +1,4 @@
+import { normalizeCodecOptions } from './codec/codec.options.js';
 import { InvalidOptionsError } from './errors/invalid-options.error.js';
 import { DEFAULT_KEY_PREFIX, DEFAULT_STORE } from './tenant-cache.constants.js';
 import type { NormalizedTenantCacheOptions, TenantCacheModuleOptions } from './tenant-cache.options.js';
@@ -78,6 +79,9 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
   if (tagIndex !== 'store' && tagIndex !== 'none') {
     throw new InvalidOptionsError('tagIndex', `is ${JSON.stringify(tagIndex)}`, 'Use "store" (index tags in the store) or "none" (CDN-only tags).');
   }
+  // Fails start-up on a missing or short secret, an unknown or unavailable (zstd) algorithm, a bad size.
+  normalizeCodecOptions(options.codec);
+  const codec = Object.fromEntries(Object.entries(stores).map(([alias, def]) => [alias, normalizeCodecOptions(options.codec, def.codec, `stores.${alias}.codec`)]));
   return {
     stores,
     defaultTtl,
@@ -88,5 +92,6 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
     versionCacheTtl,
     provideCacheManager: options.provideCacheManager ?? false,
     tagIndex,
+    codec,
   };
 }

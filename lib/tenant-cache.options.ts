@@ -1,3 +1,4 @@
+import type { CodecOptions, NormalizedCodecOptions } from './codec/codec.options.js';
 import type { TenantAuthorizer, TenantResolver } from './context/tenant-resolver.interface.js';
 import type { TenantClsStore } from './context/tenant-cls.js';
 import type { TenantIdRules } from './context/tenant-id.validator.js';
@@ -49,6 +50,11 @@ export interface TenantCacheModuleOptions {
    * surrogate keys (invalidate cached entries with versioned tags then).
    */
   tagIndex?: 'store' | 'none';
+  /**
+   * Compression, encryption, chunking and key hashing of entries (a store's own `codec` wins over it).
+   * Default: none of them, and values above 1 MiB chunked.
+   */
+  codec?: CodecOptions;
 }
 
 /** Options after defaults are merged and validation passed. */
@@ -62,4 +68,6 @@ export interface NormalizedTenantCacheOptions {
   versionCacheTtl: number;
   provideCacheManager: boolean;
   tagIndex: 'store' | 'none';
+  /** Codec of each store alias (module options merged with the store's). Missing = plain. */
+  codec?: Readonly<Record<string, NormalizedCodecOptions>>;
 }

@@ -148,7 +148,12 @@ export class EntryPipeline {
     const payload = serializeValue(value, logicalKey);
     this.checkSize(payload.length, logicalKey);
     const packed = compress(payload, s.compression);
-    if (packed instanceof Promise) return packed.then((p) => this.finish(p, physicalKey, logicalKey, embed, scope, keys, s, createdAt));
+    if (packed instanceof Promise) {
+      const done = packed.then((p) => this.finish(p, physicalKey, logicalKey, embed, scope, keys, s, createdAt));
+      // NOTE: awaited later (after e.g. a tag index write): marked handled so that a failure meanwhile is no unhandled rejection.
+      done.catch(() => undefined);
+      return done;
+    }
     return this.finish(packed, physicalKey, logicalKey, embed, scope, keys, s, createdAt);
   }
 

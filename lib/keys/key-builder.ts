@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { InvalidCacheKeyError } from '../errors/invalid-cache-key.error.js';
 
 /** Whose entries a key belongs to: one tenant, or the explicit shared namespace. */
@@ -34,13 +34,33 @@ export class KeyBuilder {
     private readonly limits: KeyLimits,
     /** Set for a store reserved to one tenant: its keys carry no tenant segment. */
     private readonly dedicatedTenant?: string,
+    /**
+     * Set (codec `hashKeys`): tenant ids and keys appear in physical keys only as their HMAC-SHA256
+     * (`T<hmac>:`, `h:<hmac>`), so a physical key carries no identifying information.
+     */
+    private readonly hmacKey?: Buffer,
   ) {}
+
+  private readonly hmacTenants = new Map<string, string>();
+
+  private hmac(kind: string, value: string): string {
+    return createHmac('sha256', this.hmacKey!).update(`${kind}\u0000${value}`).digest('hex');
+  }
 
   /** The segment every key of a scope starts with (before the generation). */
   scopePrefix(scope: CacheScope): string {
     if (scope.kind === 'shared') return `${this.prefix}s:`;
     const t = scope.tenantId;
     if (this.dedicatedTenant !== undefined && t === this.dedicatedTenant) return `${this.prefix}d:`;
+    if (this.hmacKey) {
+      let hashed = this.hmacTenants.get(t);
+      if (hashed === undefined) {
+        hashed = `${this.prefix}T${this.hmac('t', t)}:`;
+        if (this.hmacTenants.size >= 10_000) this.hmacTenants.clear();
+        this.hmacTenants.set(t, hashed);
+      }
+      return hashed;
+    }
     if (t.length > MAX_LITERAL_TENANT || (this.limits.allowedKey && !this.limits.allowedKey.test(t))) {
       return `${this.prefix}T${sha256(t)}:`;
     }
@@ -70,6 +90,7 @@ export class KeyBuilder {
 
   /** `k:<key>` when the store takes it as is, else `h:<sha256>`. */
   encode(key: string): string {
+    if (this.hmacKey) return `h:${this.hmac('k', key)}`;
     const literal = `k:${key}`;
     const overhead = this.prefix.length + 100;
     if (

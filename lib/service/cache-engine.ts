@@ -1,5 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { EncodedEntry } from '../codec/chunked-io.js';
+import type { CodecCallOptions } from '../codec/codec.options.js';
 import { EntryCodec } from '../codec/entry-codec.js';
+import type { Encoded } from '../codec/entry-pipeline.js';
+import { type MemoizeIterableOptions, memoizeIterable } from '../codec/memoize-iterable.js';
 import { InvalidCacheValueError } from '../errors/invalid-cache-value.error.js';
 import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
@@ -8,7 +12,6 @@ import { UnsupportedOperationError } from '../errors/unsupported-operation.error
 import { lengthPrefixed, sliceHash } from '../keys/canonical-encoding.js';
 import { type CacheScope, assertKey } from '../keys/key-builder.js';
 import { INTERNAL_KEY_MARK, type PartitionSelector } from '../keys/key-constructor.compiler.js';
-import type { StoreEntry } from '../stores/cache-store.interface.js';
 import { type ResolvedStore, StoreRegistry } from '../stores/store-registry.js';
 import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
@@ -32,6 +35,8 @@ export interface GetOrSetOptions<T> {
    * version in the key, so the same tags must be given to read the entry again.
    */
   tags?: readonly TagInput[];
+  /** Compression, encryption or chunk size for this entry, over the store's codec. */
+  codec?: CodecCallOptions;
 }
 
 /** Options of `fetch`, the read-through call with metadata used by decorators. */
@@ -125,7 +130,16 @@ export class CacheEngine {
       return { hit: false, value: undefined };
     }
     if (raw === undefined) return { hit: false, value: undefined };
-    const decoded = this.codec.decode<T>(raw);
+    let decoded = t.resolved.codec.decode<T>(raw, t.key, t.scope);
+    if (decoded instanceof Promise) {
+      // Chunked: the chunks are read now; a rejection is the store failing.
+      try {
+        decoded = await decoded;
+      } catch (error) {
+        this.storeFailed(t, 'get', error);
+        return { hit: false, value: undefined };
+      }
+    }
     if (!decoded.ok) {
       await this.dropCorrupt(t, decoded.reason);
       return { hit: false, value: undefined };
@@ -144,7 +158,7 @@ export class CacheEngine {
     const bytes = this.encode(t, key, value);
     await this.write(t, 'set', async () => {
       await this.tagIndex.record(t.resolved, scope, t.key, resolvedTags.plain, expires);
-      await t.resolved.store.set(t.key, bytes, expires);
+      await t.resolved.codec.set(t.key, scope, bytes, expires);
     });
   }
 
@@ -152,13 +166,13 @@ export class CacheEngine {
     const t = await this.target(scope, key, alias);
     const expires = this.ttl(ttl);
     const bytes = this.encode(t, key, value);
-    return (await this.write(t, 'add', () => t.resolved.store.add(t.key, bytes, expires))) ?? false;
+    return (await this.write(t, 'add', () => t.resolved.codec.add(t.key, t.scope, bytes, expires))) ?? false;
   }
 
   async delete(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<boolean> {
     const t = await this.target(scope, key, alias, versionedOf(tags));
     this.markInvalidated((k) => k === t.key);
-    return (await this.write(t, 'delete', () => t.resolved.store.delete(t.key))) ?? false;
+    return (await this.write(t, 'delete', () => t.resolved.codec.delete(t.key, t.scope))) ?? false;
   }
 
   async has(scope: CacheScope, key: string, alias?: string): Promise<boolean> {
@@ -187,7 +201,7 @@ export class CacheEngine {
   async touch(scope: CacheScope, key: string, ttl?: number, alias?: string): Promise<boolean> {
     const t = await this.target(scope, key, alias);
     const expires = this.ttl(ttl);
-    return (await this.write(t, 'touch', () => t.resolved.store.touch(t.key, expires))) ?? false;
+    return (await this.write(t, 'touch', () => t.resolved.codec.touch(t.key, t.scope, expires))) ?? false;
   }
 
   async ttlOf(scope: CacheScope, key: string, alias?: string): Promise<number | undefined> {
@@ -247,7 +261,7 @@ export class CacheEngine {
         const value = await loader();
         // NOTE: a value loaded while its key was invalidated may predate the invalidation: not stored.
         if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
-          await this.storeLoaded(t, key, value, ttl, tags.plain, mark);
+          await this.storeLoaded(t, key, value, ttl, tags.plain, mark, opts.codec);
         }
         return { hit: false, value };
       } finally {
@@ -256,10 +270,18 @@ export class CacheEngine {
     });
   }
 
-  private async storeLoaded(t: Target, key: string, value: unknown, ttl: number | undefined, plainTags: readonly string[], mark: LoadMark): Promise<void> {
-    let bytes: Buffer;
+  private async storeLoaded(
+    t: Target,
+    key: string,
+    value: unknown,
+    ttl: number | undefined,
+    plainTags: readonly string[],
+    mark: LoadMark,
+    codec?: CodecCallOptions,
+  ): Promise<void> {
+    let bytes: Encoded;
     try {
-      bytes = this.encode(t, key, value);
+      bytes = await this.encode(t, key, value, codec);
     } catch (error) {
       this.logger.warn(`Not caching "${printable(key)}": ${(error as Error).message}`);
       return;
@@ -267,12 +289,56 @@ export class CacheEngine {
     try {
       // The index is written first: an entry is never reachable without its tag being able to find it.
       await this.tagIndex.record(t.resolved, t.scope, t.key, plainTags, ttl);
-      await t.resolved.store.set(t.key, bytes, ttl);
+      await t.resolved.codec.set(t.key, t.scope, bytes, ttl);
       // An invalidation that landed while the write was in flight wins: the entry goes again.
-      if (mark.invalidated) await t.resolved.store.delete(t.key);
+      if (mark.invalidated) await t.resolved.codec.delete(t.key, t.scope);
     } catch (error) {
       this.storeFailed(t, 'set', error);
     }
+  }
+
+  /**
+   * Yields the items of `loader()` while storing them, or streams them back from the store on a hit.
+   * See `TenantScopedCache.memoizeIterable`. A store that is down makes it a miss: items come from the loader.
+   */
+  async *memoizeIterable<T>(
+    scope: CacheScope,
+    key: string,
+    loader: () => AsyncIterable<T> | Iterable<T>,
+    opts: MemoizeIterableOptions = {},
+  ): AsyncGenerator<T, void, undefined> {
+    const ttl = this.ttl(opts.ttl);
+    let t: Target;
+    try {
+      t = await this.target(scope, key, opts.store);
+    } catch (error) {
+      if (isInputError(error)) throw error;
+      this.storeFailed({ resolved: { alias: this.safeAlias(scope, opts.store) } as ResolvedStore, key, scope }, 'get', error);
+      yield* loader();
+      return;
+    }
+    const target = t;
+    yield* memoizeIterable<T>(t.resolved.codec, t.key, key, scope, loader, ttl, opts, {
+      failed: (operation, error) => this.storeFailed(target, operation, error),
+      corrupt: (reason) => this.dropCorrupt(target, reason),
+      skipped: (reason) => this.logger.warn(`Not caching "${printable(key)}": ${reason}`),
+      track: () => {
+        const mark: LoadMark = {
+          invalidated: false,
+          space: `${target.resolved.alias}\u0000${target.resolved.keys.scopePrefix(scope)}`,
+          logicalKey: key,
+          plain: [],
+          versioned: [],
+        };
+        this.loading.set(target.key, mark);
+        return {
+          invalidated: () => mark.invalidated,
+          done: () => {
+            if (this.loading.get(target.key) === mark) this.loading.delete(target.key);
+          },
+        };
+      },
+    });
   }
 
   async mget<T>(scope: CacheScope, keys: readonly string[], alias?: string): Promise<(T | undefined)[]> {
@@ -294,7 +360,16 @@ export class CacheEngine {
         out.push(undefined);
         continue;
       }
-      const decoded = this.codec.decode<T>(raw);
+      let decoded = resolved.codec.decode<T>(raw, physical[i]!, scope);
+      if (decoded instanceof Promise) {
+        try {
+          decoded = await decoded;
+        } catch (error) {
+          this.storeFailed({ resolved, key: physical[i]!, scope }, 'mget', error);
+          out.push(undefined);
+          continue;
+        }
+      }
       if (decoded.ok) out.push(decoded.entry.value);
       else {
         await this.dropCorrupt({ resolved, key: physical[i]!, scope }, decoded.reason);
@@ -309,11 +384,11 @@ export class CacheEngine {
     const resolved = await this.store(scope, alias);
     const generation = await this.generation(resolved, scope);
     // Encode everything first: one bad value fails the batch before anything is written.
-    const batch: StoreEntry[] = entries.map((e) => {
+    const batch: EncodedEntry[] = entries.map((e) => {
       const key = resolved.keys.entryKey(scope, generation, e.key);
       return { key, value: this.encode({ resolved, key, scope }, e.key, e.value), ttl: this.ttl(e.ttl ?? ttl) };
     });
-    await this.write({ resolved, key: batch[0]!.key, scope }, 'mset', () => resolved.store.mset(batch));
+    await this.write({ resolved, key: batch[0]!.key, scope }, 'mset', () => resolved.codec.mset(scope, batch));
   }
 
   async mdel(scope: CacheScope, keys: readonly string[], alias?: string): Promise<number> {
@@ -322,7 +397,7 @@ export class CacheEngine {
     const generation = await this.generation(resolved, scope);
     const physical = new Set(keys.map((k) => resolved.keys.entryKey(scope, generation, k)));
     this.markInvalidated((k) => physical.has(k));
-    return (await this.write({ resolved, key: [...physical][0]!, scope }, 'mdel', () => resolved.store.mdel([...physical]))) ?? 0;
+    return (await this.write({ resolved, key: [...physical][0]!, scope }, 'mdel', () => resolved.codec.mdel(scope, [...physical]))) ?? 0;
   }
 
   /** Logical keys of the scope's current generation that start with `prefix`, page by page. */
@@ -338,7 +413,7 @@ export class CacheEngine {
     for await (const page of resolved.store.scan(entryPrefix + 'h:')) {
       const out: string[] = [];
       for (const physical of page) {
-        const logical = await this.logicalKeyOf(resolved, physical);
+        const logical = await this.logicalKeyOf(resolved, physical, scope);
         if (logical !== undefined && logical.startsWith(prefix)) out.push(logical);
       }
       if (out.length > 0) yield out;
@@ -356,7 +431,7 @@ export class CacheEngine {
     const hashed: string[] = [];
     for await (const page of resolved.store.scan(entryPrefix + 'h:')) {
       for (const physical of page) {
-        const logical = await this.logicalKeyOf(resolved, physical);
+        const logical = await this.logicalKeyOf(resolved, physical, scope);
         if (logical !== undefined && logical.startsWith(prefix)) hashed.push(physical);
       }
     }
@@ -486,16 +561,10 @@ export class CacheEngine {
     return ttl === 0 || ttl === Infinity ? undefined : Math.max(1, Math.round(ttl));
   }
 
-  private encode(t: Target, key: string, value: unknown): Buffer {
+  /** Serialize -> compress -> encrypt -> chunk (see lib/codec); a Promise only when compressing on the thread pool. */
+  private encode(t: Target, key: string, value: unknown, codec?: CodecCallOptions): Encoded | Promise<Encoded> {
     if (value === undefined) throw new InvalidCacheValueError('undefined means "no entry"; delete the key instead', key);
-    const bytes = this.codec.encode(value, key, !t.resolved.keys.isLiteral(key));
-    if (bytes.length > t.resolved.store.capabilities.maxValueBytes) {
-      throw new InvalidCacheValueError(
-        `it is ${bytes.length} bytes encoded; store "${t.resolved.alias}" takes at most ${t.resolved.store.capabilities.maxValueBytes}`,
-        key,
-      );
-    }
-    return bytes;
+    return t.resolved.codec.encode(value, t.key, key, t.scope, codec);
   }
 
   private async write<R>(t: Target, operation: string, run: () => Promise<R>): Promise<R | undefined> {
@@ -560,10 +629,10 @@ export class CacheEngine {
     }
   }
 
-  private async logicalKeyOf(resolved: ResolvedStore, physical: string): Promise<string | undefined> {
+  private async logicalKeyOf(resolved: ResolvedStore, physical: string, scope: CacheScope): Promise<string | undefined> {
     const raw = await resolved.store.get(physical);
     if (raw === undefined) return undefined;
-    return this.codec.keyOf(raw);
+    return resolved.codec.keyOf(raw, physical, scope);
   }
 }
 

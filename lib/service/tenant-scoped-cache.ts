@@ -1,5 +1,6 @@
 import type { Type } from '@nestjs/common';
 import { CACHE_RESULT_METADATA } from '../decorators/tenant-cache-decorators.constants.js';
+import type { MemoizeIterableOptions } from '../codec/memoize-iterable.js';
 import { CachedMethodNotFoundError } from '../errors/cached-method-not-found.error.js';
 import { InvalidCacheKeyError } from '../errors/invalid-cache-key.error.js';
 import type { CacheScope } from '../keys/key-builder.js';
@@ -105,6 +106,19 @@ export class TenantScopedCache {
    */
   async getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
     return this.engine.getOrSet(this.scopeOf('getOrSet'), userKey(key), loader, options);
+  }
+
+  /**
+   * Memoizes an async (or sync) iterable: on a miss, yields the loader's items as they come while
+   * storing them page by page; the entry becomes visible only once the iteration completed. Stopping
+   * early (`break`) or a loader error stores nothing (the error reaches the caller). On a hit, the
+   * items stream back from the store one page at a time, never all in memory.
+   *
+   * @example
+   * for await (const row of cache.memoizeIterable('report:2026', () => db.streamRows(), { ttl: 600_000 })) res.write(row);
+   */
+  memoizeIterable<T>(key: string, loader: () => AsyncIterable<T> | Iterable<T>, options?: MemoizeIterableOptions): AsyncGenerator<T, void, undefined> {
+    return this.engine.memoizeIterable(this.scopeOf('memoizeIterable'), userKey(key), loader, options);
   }
 
   async mget<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {

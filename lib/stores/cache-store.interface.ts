@@ -1,3 +1,5 @@
+import type { CodecOptions } from '../codec/codec.options.js';
+
 /** What a store can do; the service checks these before an operation and raises a clear error when one is missing. */
 export interface StoreCapabilities {
   /** Shared by several processes (Redis): process-local state such as cached generations must expire. */
@@ -77,4 +79,9 @@ export interface StoreDefinition {
   readonly dedicatedTenant?: string;
   /** Options shown in start-up errors. */
   readonly description: string;
+  /**
+   * Codec of this store's entries, over the module's `codec` (e.g. encrypt only the shared Redis):
+   * `{ ...redisStore({ url }), codec: { encryption: { secrets } } }`.
+   */
+  readonly codec?: CodecOptions;
 }

@@ -1,4 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { ChunkedIo } from '../codec/chunked-io.js';
+import { PLAIN_CODEC, normalizeCodecOptions } from '../codec/codec.options.js';
+import { keyHmacSecret } from '../codec/entry-cipher.js';
+import { EntryPipeline } from '../codec/entry-pipeline.js';
 import { InvalidTenantIdError } from '../errors/invalid-tenant-id.error.js';
 import { UnknownStoreError } from '../errors/unknown-store.error.js';
 import { type CacheScope, KeyBuilder } from '../keys/key-builder.js';
@@ -11,6 +15,8 @@ export interface ResolvedStore {
   alias: string;
   store: CacheStore;
   keys: KeyBuilder;
+  /** Encodes, decodes and writes this store's entries (compression, encryption, chunks). */
+  codec: ChunkedIo;
 }
 
 /**
@@ -78,7 +84,11 @@ export class StoreRegistry implements OnApplicationShutdown {
 
   private async create(alias: string, def: StoreDefinition): Promise<ResolvedStore> {
     const store = await def.create(alias);
-    const keys = new KeyBuilder(this.options.keyPrefix, store.capabilities, def.dedicatedTenant);
-    return { alias, store, keys };
+    const codecOptions = this.options.codec?.[alias] ?? (def.codec ? normalizeCodecOptions(undefined, def.codec, `stores.${alias}.codec`) : PLAIN_CODEC);
+    const hmac = codecOptions.keySecret ? keyHmacSecret(codecOptions.keySecret) : undefined;
+    const keys = new KeyBuilder(this.options.keyPrefix, store.capabilities, def.dedicatedTenant, hmac);
+    const codec = new ChunkedIo(new EntryPipeline(codecOptions, store.capabilities.maxValueBytes, alias), store, keys);
+    return { alias, store, keys, codec };
   }
+
 }
