@@ -168,7 +168,9 @@ export class EntryPipeline {
     const flags = raw[2]!;
     try {
       if (flags & FLAG_MANIFEST) return { kind: 'manifest', manifest: readManifest(body, flags, raw.readDoubleLE(4)) };
-      const payload = decompressSync(raw[3]!, body, this.options.maxValueBytes);
+      const start = flags & FLAG_KEY ? 4 + body.readUInt32LE(0) : 0;
+      if (start > body.length) return invalid('truncated key');
+      const payload = decompressSync(raw[3]!, body.subarray(start), this.options.maxValueBytes);
       return { kind: 'value', result: { ok: true, entry: { value: deserialize(payload) as T, createdAt: raw.readDoubleLE(4) } } };
     } catch (error) {
       return invalid(`corrupt payload (${(error as Error).message})`);

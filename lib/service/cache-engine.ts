@@ -238,6 +238,8 @@ export class CacheEngine {
       this.storeFailed({ resolved: { alias } as ResolvedStore, key, scope }, 'get', error);
       return this.flights.run(`!${alias}\u0000${scopeTag(scope)}\u0000${key}`, async () => ({ hit: false, value: await loader() }));
     }
+    // A bad per-call codec is the caller's error, raised before the loader runs (not a "not cached" warning).
+    if (opts.codec !== undefined) t.resolved.codec.pipeline.settings(opts.codec);
     if (!opts.force) {
       const found = await this.read<T>(t);
       if (found.hit) return found;
