@@ -3,6 +3,7 @@ import { deserialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
 import type { CacheScope, KeyBuilder } from '../keys/key-builder.js';
 import type { CacheStore, StoreEntry } from '../stores/cache-store.interface.js';
+import { chunkCleanupFailed } from './codec.messages.js';
 import type { CodecCallOptions } from './codec.options.js';
 import { decompress } from './compression.js';
 import { type DecodeResult, ENTRY_FORMAT, ENTRY_MAGIC } from './entry-codec.js';
@@ -135,7 +136,7 @@ export class ChunkedIo {
     try {
       await this.store.mdel(keys);
     } catch (error) {
-      this.logger.warn(`Cache store "${this.store.name}" failed to remove ${keys.length} chunk(s): ${(error as Error).message}`);
+      this.logger.warn(chunkCleanupFailed(this.store.name, keys.length, error instanceof Error ? error : new Error(String(error))));
     }
   }
 

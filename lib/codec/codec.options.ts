@@ -1,10 +1,20 @@
 import * as zlib from 'node:zlib';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 
-/** Compression algorithms; `zstd` only where the running Node has `zlib.zstdCompress` (22.15+, 23.8+). */
+/**
+ * Compression algorithms; `zstd` only where the running Node has `zlib.zstdCompress` (22.15+, 23.8+).
+ *
+ * @example
+ * const algorithm: CompressionAlgorithm = 'brotli';
+ */
 export type CompressionAlgorithm = 'gzip' | 'deflate' | 'brotli' | 'zstd';
 
-/** How values are compressed. The algorithm is recorded in each entry, so readers need no configuration. */
+/**
+ * How values are compressed. The algorithm is recorded in each entry, so readers need no configuration.
+ *
+ * @example
+ * compression: { algorithm: 'gzip', threshold: 4096, level: 5 }
+ */
 export interface CompressionOptions {
   /** Default `gzip`. */
   algorithm?: CompressionAlgorithm;
@@ -14,7 +24,12 @@ export interface CompressionOptions {
   level?: number;
 }
 
-/** AES-256-GCM encryption with a key per tenant derived (HKDF-SHA256) from a master secret. */
+/**
+ * AES-256-GCM encryption with a key per tenant derived (HKDF-SHA256) from a master secret.
+ *
+ * @example
+ * encryption: { secrets: [process.env.CACHE_SECRET_NEW!, process.env.CACHE_SECRET_OLD!] }
+ */
 export interface EncryptionOptions {
   /**
    * Master secrets, newest first: entries are written with the first and read with any of them, so a
@@ -62,6 +77,9 @@ export interface CodecOptions {
 /**
  * The part of the codec a single call may change (`getOrSet`, `memoizeIterable`, `@CacheResult`,
  * `@CacheResponse`). Validate it at start-up with `validateCodecCallOptions`.
+ *
+ * @example
+ * cache.getOrSet('report', build, { ttl: 600_000, codec: { compression: { algorithm: 'brotli' } } })
  */
 export interface CodecCallOptions {
   compression?: false | CompressionOptions;
@@ -166,7 +184,13 @@ export function normalizeCodecOptions(module: CodecOptions | undefined, store?: 
   return { compression, secrets, encryptionRequired, chunkSize, maxValueBytes, keySecret };
 }
 
-/** Validates a per-call override; throws `InvalidOptionsError` naming `where` (e.g. `@CacheResult on A.b`). */
+/**
+ * Validates a per-call override; throws `InvalidOptionsError` naming `where`. Decorators call it at
+ * start-up so that a bad `codec` fails boot rather than the first call.
+ *
+ * @example
+ * validateCodecCallOptions(options.codec, '@CacheResult on ReportService.build');
+ */
 export function validateCodecCallOptions(options: CodecCallOptions | undefined, where = 'codec'): void {
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null) {

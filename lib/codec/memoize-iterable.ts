@@ -7,7 +7,12 @@ import { type CodecCallOptions, validateCodecCallOptions } from './codec.options
 import { compress } from './compression.js';
 import { type Manifest, type ManifestPart, WRITE_ID_BYTES, chunkKeyBase } from './entry-pipeline.js';
 
-/** Options of `memoizeIterable`. */
+/**
+ * Options of `memoizeIterable`.
+ *
+ * @example
+ * cache.memoizeIterable('export:2026', () => repo.stream(), { ttl: 3_600_000, pageBytes: 256 * 1024 })
+ */
 export interface MemoizeIterableOptions {
   /** TTL in ms; default the module's `defaultTtl`. */
   ttl?: number;

@@ -3,6 +3,9 @@ import { InvalidCacheValueError } from './invalid-cache-value.error.js';
 /**
  * A value is larger than the configured maximum (`codec.maxValueBytes`, or the store's item limit when
  * chunking is off). Nothing was written.
+ *
+ * @example
+ * try { await cache.set('export', rows); } catch (e) { if (e instanceof CacheValueTooLargeError) log(e.bytes, e.limit); }
  */
 export class CacheValueTooLargeError extends InvalidCacheValueError {
   constructor(
