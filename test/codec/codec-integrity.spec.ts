@@ -349,6 +349,48 @@ describe.each(codecStores())('codec integrity on $name', (store) => {
     });
   });
 
+  it('a store that fails while reading chunks is a miss with store:error, and the entry is kept', async () => {
+    const failing = { mget: false };
+    const def = store.open()();
+    const app = await boot({
+      stores: {
+        default: {
+          ...def,
+          create: async (alias) => {
+            const real = await def.create(alias);
+            return new Proxy(real, {
+              get(target, prop, receiver) {
+                if (prop === 'mget' && failing.mget) return async () => Promise.reject(new Error('injected: mget failed'));
+                const v = Reflect.get(target, prop, receiver) as unknown;
+                return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+              },
+            });
+          },
+        },
+      },
+      keyPrefix: uniquePrefix('down'),
+      codec: { chunkSize: 1024 },
+    });
+    try {
+      const errors: string[] = [];
+      const reasons = corruptions(app);
+      app.engine.events.on('store:error', (e) => errors.push(`${e.operation}: ${e.error.message}`));
+      const value = incompressible(5000);
+      await TenantContext.run('down', async () => {
+        await app.cache.set('big', value);
+        failing.mget = true;
+        expect(await app.cache.get('big')).toBeUndefined();
+        expect(await app.cache.mget(['big'])).toEqual([undefined]);
+        failing.mget = false;
+        expect(Buffer.compare((await app.cache.get<Buffer>('big'))!, value)).toBe(0);
+      });
+      expect(errors).toEqual(['get: injected: mget failed', 'mget: injected: mget failed']);
+      expect(reasons).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('never runs code or rebuilds classes from cache bytes', async () => {
     const app = await boot({ stores: { default: store.open()() }, keyPrefix: uniquePrefix('safe') });
     try {
