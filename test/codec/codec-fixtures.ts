@@ -49,7 +49,14 @@ export function codecStores(): CodecStoreCase[] {
           ...def,
           create: async (alias: string) => {
             const store = await def.create(alias);
-            return Object.assign(Object.create(store) as CacheStore, { capabilities: { ...store.capabilities, maxValueBytes: o.maxValueBytes! } });
+            const capabilities = { ...store.capabilities, maxValueBytes: o.maxValueBytes! };
+            return new Proxy(store, {
+              get(target, prop, receiver) {
+                if (prop === 'capabilities') return capabilities;
+                const v = Reflect.get(target, prop, receiver) as unknown;
+                return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+              },
+            });
           },
         };
       },
