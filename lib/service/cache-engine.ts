@@ -483,7 +483,8 @@ export class CacheEngine {
     if (versioned.length > 0) {
       const name = versioned[0]!;
       this.markInvalidated((_k, m) => m.space === space && m.versioned.includes(name));
-      return (await this.write(t, 'invalidateTag', () => this.counters.bump(resolved.store, resolved.keys.metaKey(scope, 'tv', name))))!;
+      // NOTE: 0 (never a version: versions start at 1 or more) when the store failed and onWriteError is 'ignore'.
+      return (await this.write(t, 'invalidateTag', () => this.counters.bump(resolved.store, resolved.keys.metaKey(scope, 'tv', name)))) ?? 0;
     }
     const name = plain[0]!;
     this.markInvalidated((_k, m) => m.space === space && m.plain.includes(name));

@@ -49,16 +49,25 @@ export class TagIndex {
     if (!store.sadd || !store.sscan) {
       throw new UnsupportedOperationError(resolved.alias, `invalidateTag("${tag}") of a plain tag`, 'Tag the entries with versioned(name) instead: it needs no index.');
     }
-    return this.drain(resolved, this.indexKey(resolved, scope, tag), onBatch);
+    // Through the codec: a chunked entry's chunks go with it.
+    return this.drain(resolved, this.indexKey(resolved, scope, tag), (keys) => resolved.codec.mdel(scope, keys), onBatch);
   }
 
-  /** Deletes the entries listed in the set at `indexKey`, then the set itself. */
-  async drain(resolved: ResolvedStore, indexKey: string, onBatch?: (keys: readonly string[]) => void): Promise<number> {
+  /**
+   * Deletes the entries listed in the set at `indexKey` with `remove` (default: the raw store's `mdel`,
+   * which leaves the chunks of chunked entries to expire), then the set itself.
+   */
+  async drain(
+    resolved: ResolvedStore,
+    indexKey: string,
+    remove: (keys: readonly string[]) => Promise<number> = (keys) => resolved.store.mdel(keys),
+    onBatch?: (keys: readonly string[]) => void,
+  ): Promise<number> {
     let count = 0;
     let batch: string[] = [];
     const flush = async () => {
       onBatch?.(batch);
-      count += await resolved.store.mdel(batch);
+      count += await remove(batch);
       batch = [];
       await new Promise<void>((resolve) => setImmediate(resolve));
     };

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidCacheKeyError, InvalidTagError, TenantCacheService, versioned } from '../../lib/index.js';
+import { CacheEngine } from '../../lib/service/cache-engine.js';
 import { ADVERSARIAL_TENANTS, as, boot, gate, sleep } from '../decorators/fixtures.js';
 import { storeCases } from '../support/store-cases.js';
 
@@ -157,6 +158,27 @@ describe.each(storeCases())('tags on $name', ({ definition }) => {
       await cache.set('plain', 1);
       expect(await cache.keys()).toEqual(['plain']);
     });
+  });
+});
+
+describe.each(storeCases())('tags and chunked entries on $name', ({ definition }) => {
+  it('invalidating a tag deletes a chunked entry together with its chunks', async () => {
+    const { moduleRef, cache, close } = await boot(definition(), [], { codec: { chunkSize: 1024 } });
+    const engine = moduleRef.get(CacheEngine);
+    const scope = { kind: 'tenant', tenantId: 'chunks' } as const;
+    const resolved = await engine.store(scope);
+    const physical = async () => {
+      const all: string[] = [];
+      for await (const page of resolved.store.scan(resolved.keys.scopePrefix(scope))) all.push(...page);
+      return all.filter((k) => !k.includes(':m:') && !k.endsWith('gen'));
+    };
+    await as('chunks', async () => {
+      await cache.set('big', 'x'.repeat(20_000) + Math.random(), { tags: ['big'] });
+      expect((await physical()).length).toBeGreaterThan(2);
+      expect(await cache.invalidateTag('big')).toBe(1);
+      expect(await physical()).toEqual([]);
+    });
+    await close();
   });
 });
 
