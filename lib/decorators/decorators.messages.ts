@@ -10,3 +10,7 @@ export const onController = (method: string): string =>
 
 export const evictionFailed = (method: string, what: string, error: Error): string =>
   `@CacheEvict of ${method} could not invalidate ${what}: ${error.message}. The method's result stands; the entries may be stale until they expire.`;
+
+export const alreadyWrapped = (method: string): string =>
+  `${method} is already wrapped by another TenantCacheModule instance: import TenantCacheModule.forRoot() once (isGlobal: true) ` +
+  'so that one cache serves every module.';

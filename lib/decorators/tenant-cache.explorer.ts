@@ -10,10 +10,22 @@ import { type CacheResultConfig, CachedMethodDefinition, type ScopeResolver } fr
 import { type TagSpec, isVersionedTag, resolveTags, versioned } from '../service/tags.js';
 import { TenantCacheService } from '../service/tenant-cache.service.js';
 import { copyMethodMetadata } from './copy-method-metadata.js';
-import { evictionFailed, notStaticProvider, onController } from './decorators.messages.js';
+import { alreadyWrapped, evictionFailed, notStaticProvider, onController } from './decorators.messages.js';
 import { type RecordedCacheEvict, type RecordedCacheResult, TenantCacheMetadataAccessor } from './tenant-cache-metadata.accessor.js';
 
 type AnyMethod = (...args: unknown[]) => unknown;
+
+/** Marks, on a provider instance, the methods a TenantCacheModule already wrapped (two module instances must not both wrap). */
+const WRAPPED = Symbol.for('nestjs-tenant-cache:wrapped-methods');
+type Marked = { [WRAPPED]?: Set<string> };
+
+function wrappedMethodsOf(instance: object): Set<string> {
+  const existing = (instance as Marked)[WRAPPED];
+  if (existing) return existing;
+  const created = new Set<string>();
+  Object.defineProperty(instance, WRAPPED, { value: created, enumerable: false });
+  return created;
+}
 
 /** One eviction of a `@CacheEvict`, resolved at start-up. */
 interface EvictionSpec {
@@ -72,6 +84,12 @@ export class TenantCacheExplorer implements OnModuleInit {
         seen.set(instance, done);
         if (done.has(name)) continue;
         done.add(name);
+        const marked = wrappedMethodsOf(instance);
+        if (marked.has(name)) {
+          this.logger.warn(alreadyWrapped(label));
+          continue;
+        }
+        marked.add(name);
         if (result) this.wrapResult(instance, prototype, name, result, resolve);
         if (evict) evictions.push({ instance, prototype, name, options: evict });
       }

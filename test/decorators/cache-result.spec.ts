@@ -632,3 +632,34 @@ describe('@CacheResult start-up checks', () => {
     await app.close();
   });
 });
+
+describe('two TenantCacheModule instances in one application', () => {
+  it('wrap each method once and warn', async () => {
+    const { Module: NestModule } = await import('@nestjs/common');
+    const { Test } = await import('@nestjs/testing');
+    const { TenantCacheModule } = await import('../../lib/index.js');
+    const { CapturingLogger } = await import('./fixtures.js');
+    @Injectable()
+    class Once {
+      runs = 0;
+      @CacheResult()
+      async get(): Promise<number> {
+        return ++this.runs;
+      }
+    }
+    @NestModule({ imports: [TenantCacheModule.forRoot({ keyPrefix: 'second:' })] })
+    class Second {}
+    const logger = new CapturingLogger();
+    const moduleRef = await Test.createTestingModule({ imports: [TenantCacheModule.forRoot({ keyPrefix: 'first:' }), Second], providers: [Once] })
+      .setLogger(logger)
+      .compile();
+    await moduleRef.init();
+    const once = moduleRef.get(Once);
+    await as('twice', async () => {
+      expect(await once.get()).toBe(1);
+      expect(await once.get()).toBe(1);
+    });
+    expect(logger.warnings().filter((w) => w.includes('Once.get is already wrapped'))).toHaveLength(1);
+    await moduleRef.close();
+  });
+});
