@@ -1,0 +1,95 @@
+import type { RedisClientType } from '@redis/client';
+
+/** One reply of a raw command: bulk strings come back as Buffers. */
+export type RedisReply = Buffer | string | number | null | RedisReply[];
+
+/**
+ * The few things the Redis store needs from a client, whichever client it is: a raw command, and the
+ * nodes a keyspace scan must visit (every master on a cluster, the client itself otherwise).
+ */
+export interface RedisCommander {
+  readonly kind: 'node-redis' | 'ioredis';
+  readonly cluster: boolean;
+  call(args: readonly (string | Buffer | number)[], firstKey?: string): Promise<RedisReply>;
+  /** One commander per master, for SCAN. */
+  scanNodes(): Promise<RedisCommander[]>;
+  quit(): Promise<void>;
+}
+
+/** The shape of an ioredis client or cluster we rely on (ioredis is an optional peer). */
+export interface IoredisLike {
+  callBuffer(command: string, ...args: (string | Buffer | number)[]): Promise<unknown>;
+  nodes?: (role: 'master') => IoredisLike[];
+  quit(): Promise<unknown>;
+  isCluster?: boolean;
+  status?: string;
+}
+
+/** The shape of a node-redis v5 cluster we rely on. */
+interface NodeRedisClusterLike {
+  masters: unknown[];
+  nodeClient(node: unknown): RedisClientType | Promise<RedisClientType>;
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: readonly (string | Buffer)[], options?: unknown): Promise<unknown>;
+  close?(): Promise<void>;
+  quit?(): Promise<void>;
+}
+
+/** A client a user may hand in: node-redis v5 (client or cluster) or ioredis (client or cluster). */
+export type RedisClientLike = RedisClientType | IoredisLike | NodeRedisClusterLike | object;
+
+const BUFFER_TYPES = { 36: Buffer } as const; // RESP blob strings as Buffers
+
+function toArgs(args: readonly (string | Buffer | number)[]): (string | Buffer)[] {
+  return args.map((a) => (typeof a === 'number' ? String(a) : a));
+}
+
+/** Wraps any supported client; throws a clear TypeError for anything else. */
+export function toCommander(client: RedisClientLike): RedisCommander {
+  const c = client as Record<string, unknown>;
+  if (typeof c.callBuffer === 'function') return ioredisCommander(client as IoredisLike);
+  if (Array.isArray(c.masters) && typeof c.nodeClient === 'function') return nodeRedisClusterCommander(client as NodeRedisClusterLike);
+  if (typeof c.sendCommand === 'function') return nodeRedisCommander(client as RedisClientType);
+  throw new TypeError('redisStore({ client }) takes a node-redis v5 client or cluster, or an ioredis client or cluster.');
+}
+
+function nodeRedisCommander(client: RedisClientType): RedisCommander {
+  const self: RedisCommander = {
+    kind: 'node-redis',
+    cluster: false,
+    call: (args) => client.sendCommand(toArgs(args), { typeMapping: BUFFER_TYPES }) as Promise<RedisReply>,
+    scanNodes: async () => [self],
+    quit: async () => {
+      if (client.isOpen) await client.close();
+    },
+  };
+  return self;
+}
+
+function nodeRedisClusterCommander(cluster: NodeRedisClusterLike): RedisCommander {
+  return {
+    kind: 'node-redis',
+    cluster: true,
+    call: (args, firstKey) => cluster.sendCommand(firstKey, false, toArgs(args), { typeMapping: BUFFER_TYPES }) as Promise<RedisReply>,
+    scanNodes: async () => Promise.all(cluster.masters.map(async (m) => nodeRedisCommander(await cluster.nodeClient(m)))),
+    quit: async () => {
+      await (cluster.close ?? cluster.quit)?.call(cluster);
+    },
+  };
+}
+
+function ioredisCommander(client: IoredisLike): RedisCommander {
+  const cluster = client.isCluster === true || typeof client.nodes === 'function';
+  const self: RedisCommander = {
+    kind: 'ioredis',
+    cluster,
+    call: (args) => {
+      const [command, ...rest] = toArgs(args);
+      return client.callBuffer(String(command), ...rest) as Promise<RedisReply>;
+    },
+    scanNodes: async () => (cluster && client.nodes ? client.nodes('master').map((n) => ioredisCommander(n)) : [self]),
+    quit: async () => {
+      await client.quit();
+    },
+  };
+  return self;
+}

@@ -1,0 +1,221 @@
+import { Logger } from '@nestjs/common';
+import { escapeGlob } from '../keys/key-builder.js';
+import type { CacheStore, StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+import { type RedisClientLike, type RedisCommander, type RedisReply, toCommander } from './redis-commander.js';
+import { ResilientStore, type ResilienceOptions } from './resilient.store.js';
+
+/** Options of `redisStore`. Give either `url` (the store creates and closes its client) or `client`. */
+export interface RedisStoreOptions extends ResilienceOptions {
+  /** `redis://[user:pass@]host:port[/db]`; the store creates a node-redis client for it. */
+  url?: string;
+  /** A client you already have: node-redis v5 or ioredis (client or cluster). Never closed by the store. */
+  client?: RedisClientLike;
+  /** Connect timeout for a client the store creates, ms. Default 2000. */
+  connectTimeout?: number;
+  /** Largest value in one Redis item, bytes. Default 64 MiB (larger values are chunked by the codec). */
+  maxValueBytes?: number;
+  /** Reserve this store for one tenant (keys then skip the tenant segment). */
+  dedicatedTenant?: string;
+  /** Keys per SCAN page and per UNLINK batch. Default 500. */
+  batchSize?: number;
+}
+
+// NOTE: scripts touch only the key they declare (cluster-safe).
+const INCR_WITH_TTL = `local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2], 'NX') end
+return v`;
+// Adds members and keeps the index alive at least as long as its longest-lived entry (0 = no expiry).
+const SADD_KEEP_LONGEST = `local existed = redis.call('EXISTS', KEYS[1])
+redis.call('SADD', KEYS[1], unpack(ARGV, 2))
+local ttl = tonumber(ARGV[1])
+if ttl == 0 then redis.call('PERSIST', KEYS[1])
+elseif existed == 0 then redis.call('PEXPIRE', KEYS[1], ttl)
+else redis.call('PEXPIRE', KEYS[1], ttl, 'GT') end
+return 1`;
+
+/**
+ * Redis (or Valkey) store. Atomic add/incr/touch on the server, pipelined batches, SCAN + UNLINK in
+ * batches for prefixes (never KEYS; every master of a cluster). Wrapped by `redisStore` in timeouts and
+ * a circuit breaker.
+ */
+export class RedisStore implements CacheStore {
+  readonly capabilities: StoreCapabilities;
+  private readonly batch: number;
+
+  constructor(
+    readonly name: string,
+    private readonly redis: RedisCommander,
+    private readonly ownsClient: boolean,
+    options: Pick<RedisStoreOptions, 'maxValueBytes' | 'batchSize'> = {},
+  ) {
+    this.batch = options.batchSize ?? 500;
+    this.capabilities = {
+      distributed: true,
+      atomic: true,
+      scan: true,
+      ttl: true,
+      maxKeyLength: 1024,
+      maxValueBytes: options.maxValueBytes ?? 64 * 1024 * 1024,
+    };
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    return asBuffer(await this.redis.call(['GET', key], key));
+  }
+
+  async set(key: string, value: Buffer, ttl?: number): Promise<void> {
+    await this.redis.call(ttl ? ['SET', key, value, 'PX', ttl] : ['SET', key, value], key);
+  }
+
+  async add(key: string, value: Buffer, ttl?: number): Promise<boolean> {
+    const reply = await this.redis.call(ttl ? ['SET', key, value, 'NX', 'PX', ttl] : ['SET', key, value, 'NX'], key);
+    return reply !== null;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return Number(await this.redis.call(['UNLINK', key], key)) > 0;
+  }
+
+  async has(key: string): Promise<boolean> {
+    return Number(await this.redis.call(['EXISTS', key], key)) > 0;
+  }
+
+  async mget(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
+    if (keys.length === 0) return [];
+    // A cluster spreads keys over slots: one GET each, pipelined by the client, instead of MGET.
+    if (this.redis.cluster) return Promise.all(keys.map((k) => this.get(k)));
+    const reply = (await this.redis.call(['MGET', ...keys], keys[0])) as RedisReply[];
+    return reply.map(asBuffer);
+  }
+
+  async mset(entries: readonly StoreEntry[]): Promise<void> {
+    await Promise.all(entries.map((e) => this.set(e.key, e.value, e.ttl)));
+  }
+
+  async mdel(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    if (this.redis.cluster) return (await Promise.all(keys.map((k) => this.delete(k)))).filter(Boolean).length;
+    let n = 0;
+    for (let i = 0; i < keys.length; i += this.batch) {
+      const page = keys.slice(i, i + this.batch);
+      n += Number(await this.redis.call(['UNLINK', ...page], page[0]));
+    }
+    return n;
+  }
+
+  async incr(key: string, by: number, ttl?: number): Promise<number> {
+    if (!ttl) return Number(await this.redis.call(['INCRBY', key, by], key));
+    return Number(await this.redis.call(['EVAL', INCR_WITH_TTL, 1, key, by, ttl], key));
+  }
+
+  async touch(key: string, ttl?: number): Promise<boolean> {
+    const reply = ttl ? await this.redis.call(['PEXPIRE', key, ttl], key) : await this.redis.call(['PERSIST', key], key);
+    if (Number(reply) > 0) return true;
+    // PERSIST answers 0 for a key that exists without expiry.
+    return ttl ? false : this.has(key);
+  }
+
+  async ttl(key: string): Promise<number | undefined> {
+    const ms = Number(await this.redis.call(['PTTL', key], key));
+    if (ms === -2) return undefined;
+    return ms === -1 ? Infinity : ms;
+  }
+
+  async *scan(prefix: string, pageSize = this.batch): AsyncIterable<string[]> {
+    const match = `${escapeGlob(prefix)}*`;
+    for (const node of await this.redis.scanNodes()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = (await node.call(['SCAN', cursor, 'MATCH', match, 'COUNT', pageSize])) as [Buffer | string, RedisReply[]];
+        cursor = String(next);
+        if (keys.length > 0) yield keys.map((k) => String(k));
+      } while (cursor !== '0');
+    }
+  }
+
+  async deleteByPrefix(prefix: string): Promise<number> {
+    let n = 0;
+    for await (const page of this.scan(prefix)) n += await this.mdel(page);
+    return n;
+  }
+
+  async sadd(key: string, members: readonly string[], ttl?: number): Promise<void> {
+    if (members.length === 0) return;
+    for (let i = 0; i < members.length; i += this.batch) {
+      await this.redis.call(['EVAL', SADD_KEEP_LONGEST, 1, key, ttl ?? 0, ...members.slice(i, i + this.batch)], key);
+    }
+  }
+
+  async *sscan(key: string, pageSize = this.batch): AsyncIterable<string[]> {
+    let cursor = '0';
+    do {
+      const [next, members] = (await this.redis.call(['SSCAN', key, cursor, 'COUNT', pageSize], key)) as [Buffer | string, RedisReply[]];
+      cursor = String(next);
+      if (members.length > 0) yield members.map((m) => String(m));
+    } while (cursor !== '0');
+  }
+
+  async flush(): Promise<void> {
+    for (const node of await this.redis.scanNodes()) await node.call(['FLUSHDB']);
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsClient) await this.redis.quit();
+  }
+}
+
+function asBuffer(reply: RedisReply): Buffer | undefined {
+  if (reply === null || reply === undefined) return undefined;
+  return Buffer.isBuffer(reply) ? reply : Buffer.from(String(reply));
+}
+
+async function connect(url: string, connectTimeout: number, alias: string): Promise<RedisCommander> {
+  const { createClient } = await import('@redis/client');
+  const logger = new Logger('TenantCache');
+  let warned = false;
+  const client = createClient({
+    url,
+    // Fail commands at once while disconnected instead of queueing them (a dead Redis must not hang requests).
+    disableOfflineQueue: true,
+    socket: { connectTimeout, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 5000) },
+  });
+  client.on('error', (error: Error) => {
+    if (!warned) logger.warn(`Redis store "${alias}" connection error: ${error.message}`);
+    warned = true;
+  });
+  client.on('ready', () => (warned = false));
+  try {
+    await client.connect();
+  } catch (error) {
+    // Keep the client: it reconnects in the background and the breaker fails fast meanwhile.
+    logger.warn(`Redis store "${alias}" could not connect to ${redact(url)} (${(error as Error).message}); reads are misses until it can.`);
+  }
+  return toCommander(client as RedisClientType);
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+type RedisClientType = import('@redis/client').RedisClientType;
+
+/**
+ * A Redis (or Valkey) store: `redisStore({ url })` creates and owns a node-redis client; `redisStore({ client })`
+ * uses yours (node-redis v5 or ioredis, e.g. the one BullMQ already runs).
+ *
+ * @example
+ * TenantCacheModule.forRoot({ stores: { default: redisStore({ url: process.env.REDIS_URL }) } })
+ */
+export function redisStore(options: RedisStoreOptions): StoreDefinition {
+  if (!options || (options.url === undefined) === (options.client === undefined)) {
+    throw new TypeError('redisStore() takes exactly one of { url } or { client }.');
+  }
+  return {
+    create: async (alias) => {
+      const commander = options.client ? toCommander(options.client) : await connect(options.url!, options.connectTimeout ?? 2000, alias);
+      return new ResilientStore(new RedisStore(alias, commander, !options.client, options), options);
+    },
+    dedicatedTenant: options.dedicatedTenant,
+    description: `redisStore(${options.url ? redact(options.url) : 'client'})`,
+  };
+}
