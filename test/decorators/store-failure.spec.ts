@@ -10,7 +10,11 @@ import {
   TenantCacheService,
   versioned,
 } from '../../lib/index.js';
-import { as, boot } from './fixtures.js';
+import { spawn } from 'node:child_process';
+import { afterAll } from 'vitest';
+import { redisStore } from '../../lib/index.js';
+import { type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
+import { as, boot, sleep } from './fixtures.js';
 
 /** A real store that can be switched off: every call rejects while `down` is true. */
 function switchableStore() {
@@ -98,6 +102,41 @@ storeFailureSuite('memory store switched off', async () => {
     },
     start: async () => {
       state.down = false;
+    },
+  };
+});
+
+const servers: RedisServerHandle[] = [];
+afterAll(async () => {
+  for (const s of servers) await s.stop();
+});
+
+storeFailureSuite('real redis-server frozen (SIGSTOP): commands time out', async () => {
+  const server = await startRedisServer();
+  servers.push(server);
+  return {
+    definition: redisStore({ url: server.url, commandTimeout: 150, breaker: { failureThreshold: 3, resetAfter: 200 } }),
+    stop: async () => server.pause(),
+    start: async () => {
+      server.resume();
+      // Let the breaker's probe find the server back.
+      await sleep(300);
+    },
+  };
+});
+
+storeFailureSuite('real redis-server killed, then restarted on the same port', async () => {
+  const server = await startRedisServer();
+  servers.push(server);
+  let restarted: ReturnType<typeof spawn> | undefined;
+  return {
+    definition: redisStore({ url: server.url, commandTimeout: 150, connectTimeout: 150, breaker: { failureThreshold: 3, resetAfter: 200 } }),
+    stop: async () => server.stop(),
+    start: async () => {
+      restarted = spawn('redis-server', ['--port', String(server.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      servers.push({ ...server, stop: async () => void restarted?.kill('SIGKILL') });
+      // Reconnect and the breaker's probe.
+      await sleep(1500);
     },
   };
 });
