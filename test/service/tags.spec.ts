@@ -182,6 +182,26 @@ describe.each(storeCases())('tags and chunked entries on $name', ({ definition }
   });
 });
 
+describe.each(storeCases().filter((c) => c.name.startsWith('redis')))('tags across two app instances on $name', ({ definition }) => {
+  it('an invalidation by one instance is seen by the other (plain at once, versioned within versionCacheTtl)', async () => {
+    const keyPrefix = `tags-x-${Math.random().toString(36).slice(2, 8)}:`;
+    const a = await boot(definition(), [], { keyPrefix, versionCacheTtl: 100 });
+    const b = await boot(definition(), [], { keyPrefix, versionCacheTtl: 100 });
+    await as('x', async () => {
+      await a.cache.set('p', 1, { tags: ['shared-tag', versioned('shared-v')] });
+      expect(await b.cache.get('p', { tags: [versioned('shared-v')] })).toBe(1);
+      await b.cache.invalidateTag(versioned('shared-v'));
+      await sleep(150);
+      expect(await a.cache.get('p', { tags: [versioned('shared-v')] })).toBeUndefined();
+      await a.cache.set('q', 2, { tags: ['shared-tag'] });
+      expect(await b.cache.invalidateTag('shared-tag')).toBe(2);
+      expect(await a.cache.get('q')).toBeUndefined();
+    });
+    await a.close();
+    await b.close();
+  });
+});
+
 describe('tagIndex: none (tags only feed CDN surrogate keys)', () => {
   it('records no index: plain invalidation counts 0 and leaves entries; versioned tags still work', async () => {
     const { cache, close } = await boot(storeCases()[0]!.definition(), [], { tagIndex: 'none' });
