@@ -4,7 +4,6 @@ import { createConnection } from 'node:net';
 export default async function globalSetup(): Promise<void> {
   const redis = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   await assertListening('Redis', redis.hostname, Number(redis.port || 6379), 'start it with `redis-server --daemonize yes` or set REDIS_URL');
-  process.env.REDIS_URL ??= redis.toString();
 }
 
 function assertListening(name: string, host: string, port: number, hint: string): Promise<void> {
