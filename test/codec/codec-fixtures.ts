@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Test } from '@nestjs/testing';
-import * as lib from '../../lib/index.js';
-import { type CacheScope, type CacheStore, MemoryStore, type StoreDefinition, TenantCacheModule, type TenantCacheModuleOptions, TenantCacheService } from '../../lib/index.js';
+import { type CacheScope, MemoryStore, type StoreDefinition, TenantCacheModule, type TenantCacheModuleOptions, TenantCacheService, redisStore } from '../../lib/index.js';
 import { CacheEngine } from '../../lib/service/cache-engine.js';
 import type { ResolvedStore } from '../../lib/stores/store-registry.js';
+import { sharedRedisUrl } from '../support/redis-server.js';
 
 export const SECRET_1 = 'first-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 export const SECRET_2 = 'second-secret-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -23,7 +23,7 @@ export interface CodecStoreCase {
   open(options?: { maxValueBytes?: number }): () => StoreDefinition;
 }
 
-/** Memory, and real Redis once `redisStore` exists. */
+/** The embedded memory store and the shared real Redis (unique key prefixes; `close()` removes them). */
 export function codecStores(): CodecStoreCase[] {
   const cases: CodecStoreCase[] = [
     {
@@ -34,34 +34,10 @@ export function codecStores(): CodecStoreCase[] {
       },
     },
   ];
-  const redisStore = (lib as Record<string, unknown>).redisStore as
-    | ((o: { url: string }) => StoreDefinition & { create(alias: string): CacheStore | Promise<CacheStore> })
-    | undefined;
-  if (redisStore) {
-    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-    cases.push({
-      name: 'redis',
-      open: (o = {}) => () => {
-        const def = redisStore({ url });
-        if (o.maxValueBytes === undefined) return def;
-        // Same server, a smaller item limit: exercises chunking below the limit.
-        return {
-          ...def,
-          create: async (alias: string) => {
-            const store = await def.create(alias);
-            const capabilities = { ...store.capabilities, maxValueBytes: o.maxValueBytes! };
-            return new Proxy(store, {
-              get(target, prop, receiver) {
-                if (prop === 'capabilities') return capabilities;
-                const v = Reflect.get(target, prop, receiver) as unknown;
-                return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-              },
-            });
-          },
-        };
-      },
-    });
-  }
+  cases.push({
+    name: 'redis',
+    open: (o = {}) => () => redisStore({ url: sharedRedisUrl(), commandTimeout: 5000, maxValueBytes: o.maxValueBytes }),
+  });
   return cases;
 }
 
@@ -90,7 +66,14 @@ export async function boot(options: TenantCacheModuleOptions & { keyPrefix: stri
   return {
     cache: moduleRef.get(TenantCacheService),
     engine,
-    close: () => moduleRef.close(),
+    async close() {
+      // The shared Redis outlives the test: leave nothing under this prefix.
+      try {
+        await (await engine.store({ kind: 'shared' })).store.deleteByPrefix(options.keyPrefix);
+      } finally {
+        await moduleRef.close();
+      }
+    },
     async physical(scope, key) {
       const resolved = await engine.store(scope);
       return { resolved, key: resolved.keys.entryKey(scope, await engine.generation(resolved, scope), key) };
