@@ -8,14 +8,13 @@
  *   loader waits 5 ms before its first row, like a database query).
  *
  * Standalone: `node --import @swc-node/register/esm-register bench/codec.bench.ts` (set REDIS_URL to add
- * the Redis store when it is available). `bench/run.ts` imports `run`.
+ * the Redis store). `bench/run.ts` imports `run`.
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { Logger, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import * as lib from '../lib/index.js';
-import { type CodecOptions, type StoreDefinition, TenantCacheModule, TenantCacheService, TenantContext, memoryStore } from '../lib/index.js';
+import { type CodecOptions, type StoreDefinition, TenantCacheModule, TenantCacheService, TenantContext, memoryStore, redisStore } from '../lib/index.js';
 import { hasZstd } from '../lib/codec/codec.options.js';
 import { CacheEngine } from '../lib/service/cache-engine.js';
 
@@ -52,17 +51,23 @@ function stores(): { name: string; definition: () => StoreDefinition }[] {
   const out: { name: string; definition: () => StoreDefinition }[] = [
     { name: 'memory', definition: () => memoryStore({ maxEntries: 100_000, maxBytes: 1024 ** 3, maxValueBytes: 16 * 1024 * 1024 }) },
   ];
-  const redisStore = (lib as Record<string, unknown>).redisStore as ((o: { url: string }) => StoreDefinition) | undefined;
-  if (redisStore && process.env.REDIS_URL) out.push({ name: 'redis', definition: () => redisStore({ url: process.env.REDIS_URL! }) });
+  if (process.env.REDIS_URL) out.push({ name: 'redis', definition: () => redisStore({ url: process.env.REDIS_URL! }) });
   return out;
 }
 
 async function app(store: StoreDefinition, codec: CodecOptions) {
-  @Module({
-    imports: [TenantCacheModule.forRoot({ stores: { default: store }, keyPrefix: `bench-${randomUUID().slice(0, 8)}:`, tenant: { middleware: false }, codec })],
-  })
+  const keyPrefix = `bench-codec-${randomUUID().slice(0, 8)}:`;
+  @Module({ imports: [TenantCacheModule.forRoot({ stores: { default: store }, keyPrefix, tenant: { middleware: false }, codec })] })
   class CodecBenchModule {}
-  return NestFactory.createApplicationContext(CodecBenchModule, { logger: false });
+  const ctx = await NestFactory.createApplicationContext(CodecBenchModule, { logger: false });
+  const close = ctx.close.bind(ctx);
+  // A shared Redis outlives the bench: leave nothing behind.
+  return Object.assign(ctx, {
+    close: async () => {
+      await (await ctx.get(CacheEngine).store({ kind: 'shared' })).store.deleteByPrefix(keyPrefix);
+      await close();
+    },
+  });
 }
 
 /** JSON-like text of `bytes` characters (compresses about 10x with gzip). */
