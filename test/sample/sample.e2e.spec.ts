@@ -10,6 +10,8 @@ describe('sample app (real HTTP, memory store)', () => {
   let base: string;
   let repo: ProductRepository;
   const get = (path: string, tenant?: string) => fetch(base + path, { headers: tenant ? { 'x-tenant-id': tenant } : {} });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON bodies of the sample app
+  const json = async (res: Response | Promise<Response>): Promise<any> => (await res).json();
 
   beforeAll(async () => {
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
@@ -21,12 +23,12 @@ describe('sample app (real HTTP, memory store)', () => {
   afterAll(() => app.close());
 
   it('serves each tenant its own catalogue and caches the detail', async () => {
-    const acme = await (await get('/products/1', 'acme')).json();
-    const globex = await (await get('/products/1', 'globex')).json();
+    const acme = await json(get('/products/1', 'acme'));
+    const globex = await json(get('/products/1', 'globex'));
     expect(acme.name).toBe('acme product 1');
     expect(globex.name).toBe('globex product 1');
     const before = repo.queries;
-    expect((await (await get('/products/1', 'acme')).json()).name).toBe('acme product 1');
+    expect((await json(get('/products/1', 'acme'))).name).toBe('acme product 1');
     expect(repo.queries).toBe(before);
   });
 
@@ -39,12 +41,12 @@ describe('sample app (real HTTP, memory store)', () => {
       body: JSON.stringify({ price: 99 }),
     });
     expect(res.status).toBe(200);
-    const detail = await (await get('/products/2', 'acme')).json();
+    const detail = await json(get('/products/2', 'acme'));
     expect(detail).toMatchObject({ name: 'acme product 2', price: 99 });
-    const list = await (await get('/products', 'acme')).json();
+    const list = await json(get('/products', 'acme'));
     expect(list.products.find((p: { id: string }) => p.id === '2').price).toBe(99);
     const queries = repo.queries;
-    const other = await (await get('/products', 'globex')).json();
+    const other = await json(get('/products', 'globex'));
     expect(other.products.find((p: { id: string }) => p.id === '2').price).toBe(20);
     expect(repo.queries).toBe(queries); // globex's list was still cached
   });
@@ -60,7 +62,7 @@ describe('sample app (real HTTP, memory store)', () => {
       headers: { 'x-tenant-id': 'acme', 'content-type': 'application/json' },
       body: JSON.stringify({ theme: 'dark' }),
     });
-    expect((await (await get('/settings', 'acme')).json()).theme).toBe('dark');
-    expect((await (await get('/settings', 'globex')).json()).theme).toBe('light');
+    expect((await json(get('/settings', 'acme'))).theme).toBe('dark');
+    expect((await json(get('/settings', 'globex'))).theme).toBe('light');
   });
 });
