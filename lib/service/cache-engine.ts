@@ -21,6 +21,7 @@ import { TagIndex } from './tag-index.js';
 import { type ResolvedTags, type TagInput, NO_TAGS, isVersionedTag, resolveTags } from './tags.js';
 import { TenantCacheEvents } from './tenant-cache.events.js';
 import { VersionCounters } from './version-counters.js';
+import { type InvalidationEvent, InvalidationHooks } from './invalidation-hooks.js';
 
 /** Options of one read-through call. */
 export interface GetOrSetOptions<T> {
@@ -87,6 +88,10 @@ export class CacheEngine {
   readonly tagIndex: TagIndex;
   /** Methods wrapped by `@CacheResult` in this application (filled by the explorer at start-up). */
   readonly methods = new CachedMethodRegistry();
+  /** Told of every invalidation after the store was updated (CDN purges, the cross-instance bus). */
+  readonly hooks = new InvalidationHooks((error, event) =>
+    this.logger.warn(`An invalidation listener failed on ${event.kind} (store "${event.store}"): ${error.message}`),
+  );
 
   constructor(
     @Inject(TENANT_CACHE_OPTIONS) readonly options: NormalizedTenantCacheOptions,
@@ -170,9 +175,12 @@ export class CacheEngine {
   }
 
   async delete(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<boolean> {
-    const t = await this.target(scope, key, alias, versionedOf(tags));
+    const versionedTags = versionedOf(tags);
+    const t = await this.target(scope, key, alias, versionedTags);
     this.markInvalidated((k) => k === t.key);
-    return (await this.write(t, 'delete', () => t.resolved.codec.delete(t.key, t.scope))) ?? false;
+    const existed = (await this.write(t, 'delete', () => t.resolved.codec.delete(t.key, t.scope))) ?? false;
+    await this.notify({ kind: 'keys', scope, store: t.resolved.alias, keys: [key], ...(versionedTags.length > 0 ? { versionedTags } : {}) });
+    return existed;
   }
 
   async has(scope: CacheScope, key: string, alias?: string): Promise<boolean> {
@@ -396,6 +404,12 @@ export class CacheEngine {
   async mdel(scope: CacheScope, keys: readonly string[], alias?: string): Promise<number> {
     if (keys.length === 0) return 0;
     const resolved = await this.store(scope, alias);
+    const n = await this.deleteKeys(resolved, scope, keys);
+    await this.notify({ kind: 'keys', scope, store: resolved.alias, keys });
+    return n;
+  }
+
+  private async deleteKeys(resolved: ResolvedStore, scope: CacheScope, keys: readonly string[]): Promise<number> {
     const generation = await this.generation(resolved, scope);
     const physical = new Set(keys.map((k) => resolved.keys.entryKey(scope, generation, k)));
     this.markInvalidated((k) => physical.has(k));
@@ -438,6 +452,7 @@ export class CacheEngine {
       }
     }
     if (hashed.length > 0) n += await resolved.store.mdel(hashed);
+    await this.notify({ kind: 'prefix', scope, store: resolved.alias, prefix });
     return n;
   }
 
@@ -449,6 +464,7 @@ export class CacheEngine {
     await this.write({ resolved, key: prefix, scope }, 'invalidateAll', () =>
       this.counters.bump(resolved.store, resolved.keys.generationKey(scope)),
     );
+    await this.notify({ kind: 'all', scope, store: resolved.alias });
   }
 
   /** `invalidateAll`, then deletes the scope's physical entries where the store can list them. */
@@ -484,11 +500,15 @@ export class CacheEngine {
       const name = versioned[0]!;
       this.markInvalidated((_k, m) => m.space === space && m.versioned.includes(name));
       // NOTE: 0 (never a version: versions start at 1 or more) when the store failed and onWriteError is 'ignore'.
-      return (await this.write(t, 'invalidateTag', () => this.counters.bump(resolved.store, resolved.keys.metaKey(scope, 'tv', name)))) ?? 0;
+      const version = (await this.write(t, 'invalidateTag', () => this.counters.bump(resolved.store, resolved.keys.metaKey(scope, 'tv', name)))) ?? 0;
+      await this.notify({ kind: 'tag', scope, store: resolved.alias, tag: name, versioned: true });
+      return version;
     }
     const name = plain[0]!;
     this.markInvalidated((_k, m) => m.space === space && m.plain.includes(name));
-    return (await this.write(t, 'invalidateTag', () => this.tagIndex.invalidate(resolved, scope, name))) ?? 0;
+    const n = (await this.write(t, 'invalidateTag', () => this.tagIndex.invalidate(resolved, scope, name))) ?? 0;
+    await this.notify({ kind: 'tag', scope, store: resolved.alias, tag: name, versioned: false });
+    return n;
   }
 
   /**
@@ -537,11 +557,10 @@ export class CacheEngine {
     let batch: string[] = [];
     for await (const page of this.keys(scope, selector.prefix, alias)) {
       for (const k of page) if (selector.matches(k)) batch.push(k);
-      if (batch.length >= 500) {
-        n += await this.mdel(scope, batch.splice(0), alias);
-      }
+      if (batch.length >= 500) n += await this.deleteKeys(resolved, scope, batch.splice(0));
     }
-    if (batch.length > 0) n += await this.mdel(scope, batch, alias);
+    if (batch.length > 0) n += await this.deleteKeys(resolved, scope, batch);
+    await this.notify({ kind: 'partition', scope, store: resolved.alias, prefix: selector.prefix, matches: selector.matches });
     return n;
   }
 
@@ -600,6 +619,11 @@ export class CacheEngine {
     } catch (error) {
       this.storeFailed(t, 'delete', error);
     }
+  }
+
+  /** Tells the listeners (CDN backends, the cross-instance bus) of an invalidation that is done locally. */
+  private notify(event: InvalidationEvent): Promise<void> {
+    return this.hooks.notify(event);
   }
 
   private markInvalidated(matches: (physicalKey: string, mark: LoadMark) => boolean): void {

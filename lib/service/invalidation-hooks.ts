@@ -1,0 +1,47 @@
+import type { CacheScope } from '../keys/key-builder.js';
+
+/**
+ * An invalidation that just happened in this process, as logical operations on one scope of one store.
+ * Listeners see it after the local store was updated: CDN backends purge tags, the cross-instance bus
+ * publishes it to the other app instances.
+ */
+export type InvalidationEvent = { readonly scope: CacheScope; readonly store: string } & (
+  | { readonly kind: 'keys'; readonly keys: readonly string[]; readonly versionedTags?: readonly string[] }
+  | { readonly kind: 'prefix'; readonly prefix: string }
+  | { readonly kind: 'partition'; readonly prefix: string; readonly matches?: (logicalKey: string) => boolean }
+  | { readonly kind: 'tag'; readonly tag: string; readonly versioned: boolean }
+  | { readonly kind: 'all' }
+);
+
+/** Called after each invalidation; a failure is logged, never raised to the caller. */
+export type InvalidationListener = (event: InvalidationEvent) => void | Promise<void>;
+
+/** The listeners of one module instance (lives on the engine: no global state). */
+export class InvalidationHooks {
+  private readonly listeners: InvalidationListener[] = [];
+
+  constructor(private readonly onError: (error: Error, event: InvalidationEvent) => void) {}
+
+  /** Registers a listener; returns a function that removes it. */
+  add(listener: InvalidationListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const at = this.listeners.indexOf(listener);
+      if (at >= 0) this.listeners.splice(at, 1);
+    };
+  }
+
+  /** Awaits every listener; failures are reported through `onError`. */
+  async notify(event: InvalidationEvent): Promise<void> {
+    if (this.listeners.length === 0) return;
+    await Promise.all(
+      this.listeners.map(async (listener) => {
+        try {
+          await listener(event);
+        } catch (error) {
+          this.onError(error instanceof Error ? error : new Error(String(error)), event);
+        }
+      }),
+    );
+  }
+}
