@@ -1,3 +1,4 @@
+import type { CodecCallOptions } from '../codec/codec.options.js';
 import type { KeyConstructorType, KeyFunction } from '../keys/key-constructor.js';
 import type { TagSpec } from '../service/tags.js';
 import { CACHE_RESULT_METADATA } from './tenant-cache-decorators.constants.js';
@@ -26,7 +27,22 @@ export interface CacheResultOptions<A extends readonly unknown[] = readonly unkn
   scope?: 'tenant' | 'shared';
   /** Store alias; default the tenant's route. */
   store?: string;
+  /** Compression, encryption or chunk size of this method's entries, over the store's codec. */
+  codec?: CodecCallOptions;
+  /**
+   * The method returns an async iterable (e.g. an `async *` generator): its items are streamed to the
+   * caller while stored, and replayed page by page on a hit (see `memoizeIterable`). `true` or
+   * `{ pageBytes }`. Not combinable with `tags`, `unless` and `cacheNullish`.
+   */
+  iterable?: boolean | { pageBytes?: number };
 }
+
+/** The decorator `@CacheResult({ iterable: true, ... })` returns: accepts only methods returning an async iterable. */
+export type CacheIterableDecorator<A extends readonly unknown[]> = <M extends (...args: never[]) => AsyncIterable<unknown>>(
+  target: AcceptsArguments<A, M>,
+  propertyKey: string | symbol,
+  descriptor: TypedPropertyDescriptor<M>,
+) => void;
 
 /**
  * Fails the compile, with this property's name as the message, when the option functions (key, tags,
@@ -65,7 +81,11 @@ export type CacheResultDecorator<A extends readonly unknown[], R> = <M extends (
  * @CacheResult({ key: ProductKey, ttl: 60_000, tags: ['products', (id: string) => `product:${id}`] })
  * async getProduct(id: string): Promise<Product> { ... }
  */
-export function CacheResult<A extends readonly unknown[] = readonly unknown[], R = unknown>(options: CacheResultOptions<A, R> = {}): CacheResultDecorator<A, R> {
+export function CacheResult<A extends readonly unknown[] = readonly unknown[]>(
+  options: Omit<CacheResultOptions<A>, 'iterable' | 'tags' | 'unless' | 'cacheNullish'> & { iterable: true | { pageBytes?: number } },
+): CacheIterableDecorator<A>;
+export function CacheResult<A extends readonly unknown[] = readonly unknown[], R = unknown>(options?: CacheResultOptions<A, R>): CacheResultDecorator<A, R>;
+export function CacheResult(options: CacheResultOptions = {}): (target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor) => void {
   return (target, propertyKey, descriptor) => {
     // NOTE: recorded on the function (what Reflector reads) and on (prototype, name), which survives
     // a later decorator replacing the function.

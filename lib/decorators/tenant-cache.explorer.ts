@@ -9,6 +9,7 @@ import { CacheEngine } from '../service/cache-engine.js';
 import { type CacheResultConfig, CachedMethodDefinition, type ScopeResolver } from '../service/cached-method.js';
 import { type TagSpec, isVersionedTag, resolveTags, versioned } from '../service/tags.js';
 import { TenantCacheService } from '../service/tenant-cache.service.js';
+import { validateCodecCallOptions } from '../codec/codec.options.js';
 import { copyMethodMetadata } from './copy-method-metadata.js';
 import { alreadyWrapped, evictionFailed, notStaticProvider, onController } from './decorators.messages.js';
 import { type RecordedCacheEvict, type RecordedCacheResult, TenantCacheMetadataAccessor } from './tenant-cache-metadata.accessor.js';
@@ -131,9 +132,13 @@ export class TenantCacheExplorer implements OnModuleInit {
       throw new InvalidKeyConstructorError(label, `its key namespace "${key.namespace}" is already used by ${clash.name}; give each method its own`);
     }
     const definition = new CachedMethodDefinition(type, name, instance, original, key, keyType, config, this.engine);
-    const wrapped = function (this: unknown, ...args: unknown[]) {
-      return definition.call(this, args, resolve);
-    };
+    const wrapped = config.iterable
+      ? function (this: unknown, ...args: unknown[]) {
+          return definition.callIterable(this, args, resolve);
+        }
+      : function (this: unknown, ...args: unknown[]) {
+          return definition.call(this, args, resolve);
+        };
     copyMethodMetadata(original, wrapped);
     Object.defineProperty(instance, name, { value: wrapped, writable: true, configurable: true, enumerable: false });
     this.engine.methods.register(definition);
@@ -152,7 +157,15 @@ export class TenantCacheExplorer implements OnModuleInit {
     const scope = options.scope ?? 'tenant';
     if (scope !== 'tenant' && scope !== 'shared') throw fail(`scope must be "tenant" or "shared", got ${JSON.stringify(scope)}`);
     this.validateStore(options.store);
+    try {
+      validateCodecCallOptions(options.codec, 'codec');
+    } catch (error) {
+      throw fail((error as Error).message);
+    }
+    const iterable = this.validateIterable(options, fail);
     return {
+      iterable,
+      codec: options.codec,
       ttl: options.ttl,
       tags: this.validateTags(label, options.tags),
       unless: options.unless as ((result: unknown) => boolean) | undefined,
@@ -161,6 +174,20 @@ export class TenantCacheExplorer implements OnModuleInit {
       scope,
       store: options.store,
     };
+  }
+
+  private validateIterable(options: RecordedCacheResult, fail: (problem: string) => Error): { pageBytes?: number } | undefined {
+    const it = options.iterable;
+    if (it === undefined || it === false) return undefined;
+    if (it !== true && (typeof it !== 'object' || it === null)) throw fail('iterable must be true or { pageBytes }');
+    for (const o of ['tags', 'unless', 'cacheNullish'] as const) {
+      if (options[o] !== undefined) throw fail(`${o} does not apply to an iterable method; remove it (invalidate the entry by its arguments instead)`);
+    }
+    const pageBytes = it === true ? undefined : it.pageBytes;
+    if (pageBytes !== undefined && (!Number.isSafeInteger(pageBytes) || pageBytes <= 0)) {
+      throw fail(`iterable.pageBytes must be a positive whole number of bytes, got ${String(pageBytes)}`);
+    }
+    return { pageBytes };
   }
 
   private validateTags(label: string, tags: unknown): readonly TagSpec[] {

@@ -1,3 +1,4 @@
+import { UnsupportedOperationError } from '../errors/unsupported-operation.error.js';
 import type { CacheLookup } from './cache-engine.js';
 import type { CachedMethodDefinition, ScopeResolver } from './cached-method.js';
 
@@ -24,13 +25,13 @@ export class CachedMethod<A extends readonly unknown[], R, P extends object = Re
 
   /** A call through the cache, with whether it was a hit and when the entry was written. A cached `null` is a hit. */
   async lookup(...args: A): Promise<CacheLookup<R>> {
-    const def = this.definition;
+    const def = this.valueMethod('lookup()');
     return (await def.fetch(def.instance, [...args], def.scopeFrom(this.scopeOf, 'lookup'), false)) as CacheLookup<R>;
   }
 
   /** The entry of a call, without running the method on a miss. */
   async peek(...args: A): Promise<CacheLookup<R>> {
-    return (await this.definition.peek([...args], this.definition.scopeFrom(this.scopeOf, 'peek'))) as CacheLookup<R>;
+    return (await this.valueMethod('peek()').peek([...args], this.definition.scopeFrom(this.scopeOf, 'peek'))) as CacheLookup<R>;
   }
 
   /** Deletes the entry of one call; true when it existed. A load of it in flight is not stored. */
@@ -40,12 +41,21 @@ export class CachedMethod<A extends readonly unknown[], R, P extends object = Re
 
   /** Runs the method, stores the result (subject to `unless`/`cacheNullish`) and returns it. */
   async refresh(...args: A): Promise<R> {
-    return (await this.definition.refresh([...args], this.definition.scopeFrom(this.scopeOf, 'refresh'))) as R;
+    return (await this.valueMethod('refresh()').refresh([...args], this.definition.scopeFrom(this.scopeOf, 'refresh'))) as R;
   }
 
   /** Runs the method without reading or writing the cache. */
   async bypass(...args: A): Promise<R> {
     return (await this.definition.bypass([...args], this.definition.scopeFrom(this.scopeOf, 'bypass'))) as R;
+  }
+
+  /** The definition, refusing operations that read or write a single value on an `iterable` method. */
+  private valueMethod(operation: string): CachedMethodDefinition {
+    const def = this.definition;
+    if (def.config.iterable) {
+      throw new UnsupportedOperationError(def.config.store ?? 'default', `${operation} on ${def.name}`, 'It caches an iterable: call the method to stream it, or invalidate(...args) to drop its entry.');
+    }
+    return def;
   }
 
   /**

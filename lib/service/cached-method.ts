@@ -1,3 +1,4 @@
+import type { CodecCallOptions } from '../codec/codec.options.js';
 import { TenantContext } from '../context/tenant-context.js';
 import { TenantContextMissingError } from '../errors/tenant-context-missing.error.js';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
@@ -15,6 +16,9 @@ export interface CacheResultConfig {
   cacheNullish: boolean;
   scope: 'tenant' | 'shared';
   store?: string;
+  codec?: CodecCallOptions;
+  /** Set when the method returns an async iterable that is memoized item by item. */
+  iterable?: { pageBytes?: number };
 }
 
 /** Resolves the scope of an operation (the ambient tenant, an explicit tenant, or shared). */
@@ -58,6 +62,21 @@ export class CachedMethodDefinition {
     return (await this.fetch(self, args, scope, false)).value;
   }
 
+  /** The body of a wrapped `iterable` method: items streamed while stored, or replayed from the entry. */
+  callIterable(self: unknown, args: unknown[], resolve: ScopeResolver): AsyncIterable<unknown> {
+    const definition = this;
+    return (async function* () {
+      if (definition.config.condition && !definition.config.condition(...args)) {
+        yield* definition.original.apply(self, args) as AsyncIterable<unknown>;
+        return;
+      }
+      const scope = definition.scopeFrom(resolve, 'call');
+      const key = definition.key.build(args, definition.context(scope));
+      const { ttl, store, codec, iterable } = definition.config;
+      yield* definition.engine.memoizeIterable(scope, key, () => definition.iterate(self, args, scope), { ttl, store, codec, pageBytes: iterable?.pageBytes });
+    })();
+  }
+
   /** A call through the cache, with whether it was a hit and when the entry was written. */
   async fetch(self: unknown, args: unknown[], scope: CacheScope, force: boolean): Promise<CacheLookup<unknown>> {
     const key = this.key.build(args, this.context(scope));
@@ -67,6 +86,7 @@ export class CachedMethodDefinition {
       store: this.config.store,
       tags,
       force,
+      codec: this.config.codec,
       shouldCache: ([result]) =>
         (this.config.cacheNullish || (result !== null && result !== undefined)) && !(this.config.unless?.(result) ?? false),
     });
@@ -124,6 +144,26 @@ export class CachedMethodDefinition {
 
   context(scope: CacheScope): KeyContext {
     return { tenantId: scope.kind === 'tenant' ? scope.tenantId : undefined, className: this.type.name, methodName: this.methodName };
+  }
+
+  /** The items of the original iterable method, produced inside the scope's tenant. */
+  private async *iterate(self: unknown, args: unknown[], scope: CacheScope): AsyncGenerator<unknown> {
+    const source = (await this.run(self, args, scope)) as AsyncIterable<unknown>;
+    if (scope.kind !== 'tenant' || TenantContext.current() === scope.tenantId) {
+      yield* source;
+      return;
+    }
+    // NOTE: a generator's body runs at each next(); keep the tenant in context for all of them.
+    const iterator = source[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const step = await TenantContext.run(scope.tenantId, () => iterator.next());
+        if (step.done) return;
+        yield step.value;
+      }
+    } finally {
+      await iterator.return?.();
+    }
   }
 
   /** Runs the original method as `self`, inside the scope's tenant when it is not the current one. */
