@@ -21,8 +21,10 @@ export interface RedisStoreOptions extends ResilienceOptions {
 }
 
 // NOTE: scripts touch only the key they declare (cluster-safe).
-const INCR_WITH_TTL = `local v = redis.call('INCRBY', KEYS[1], ARGV[1])
-if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2], 'NX') end
+// The TTL applies only when this call created the key (an existing counter without expiry keeps none).
+const INCR_WITH_TTL = `local existed = redis.call('EXISTS', KEYS[1])
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+if existed == 0 and tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return v`;
 // Adds members and keeps the index alive at least as long as its longest-lived entry (0 = no expiry).
 const SADD_KEEP_LONGEST = `local existed = redis.call('EXISTS', KEYS[1])
