@@ -1,0 +1,201 @@
+import type { Cache } from 'cache-manager';
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import {
+  type AdapterStoreOptions,
+  BackendGuard,
+  KeyedLock,
+  type KeyvListing,
+  adapterCapabilities,
+  backendTtl,
+  fromText,
+  isInProcessMap,
+  nextCounter,
+  remaining,
+  toText,
+  unsupportedScan,
+} from './adapter-support.js';
+import type { CacheStore, StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+
+/** Options of `cacheManagerStore`. */
+export type CacheManagerStoreOptions = AdapterStoreOptions;
+
+const NO_LISTING_HINT =
+  'Not every Keyv store of this cache-manager Cache can iterate its keys: use invalidateAll() (needs no listing), Keyv stores that iterate (Map, @keyv/redis), or redisStore().';
+
+/**
+ * A `CacheStore` over a cache-manager v7 `Cache` (`createCache({ stores: [...] })`), tiers included:
+ * reads go through the Cache (first tier that has the entry), writes to every tier. Values are stored
+ * as base64 text. The Cache has no add/incr/touch: they read then write, serialized per key in this
+ * process only. Listing walks every tier's Keyv iterator (when all tiers have one). No tag sets.
+ * An entry written without TTL is stored with TTL 0 (no expiry), so the Cache's default `ttl` does
+ * not apply to it.
+ */
+export class CacheManagerStore implements CacheStore {
+  readonly capabilities: StoreCapabilities;
+  private readonly lock = new KeyedLock();
+  private readonly io: BackendGuard;
+
+  constructor(
+    readonly name: string,
+    private readonly cache: Cache,
+    options: CacheManagerStoreOptions = {},
+  ) {
+    const tiers = cache.stores ?? [];
+    const distributed = options.distributed ?? !tiers.every((k) => isInProcessMap(k.store));
+    const scan = tiers.length > 0 && tiers.every((k) => typeof k.iterator === 'function');
+    this.capabilities = adapterCapabilities(options, distributed, scan);
+    this.io = new BackendGuard(name, options, distributed);
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    return fromText(await this.read(key));
+  }
+
+  async set(key: string, value: Buffer, ttl?: number): Promise<void> {
+    await this.io.run('set', () => this.cache.set(key, toText(value), backendTtl(ttl)));
+  }
+
+  add(key: string, value: Buffer, ttl?: number): Promise<boolean> {
+    return this.lock.run(key, async () => {
+      if ((await this.read(key)) !== undefined) return false;
+      await this.set(key, value, ttl);
+      return true;
+    });
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const existed = (await this.read(key)) !== undefined;
+    await this.io.run('del', () => this.cache.del(key));
+    return existed;
+  }
+
+  async has(key: string): Promise<boolean> {
+    return (await this.read(key)) !== undefined;
+  }
+
+  async mget(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
+    if (keys.length === 0) return [];
+    const values = await this.io.run('mget', () => this.cache.mget<unknown>([...keys]));
+    return keys.map((_, i) => fromText(values[i]));
+  }
+
+  async mset(entries: readonly StoreEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const list = entries.map((e) => ({ key: e.key, value: toText(e.value), ttl: backendTtl(e.ttl) }));
+    await this.io.run('mset', () => this.cache.mset(list));
+  }
+
+  async mdel(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    const present = await this.io.run('mget', () => this.cache.mget<unknown>([...keys]));
+    const existing = keys.filter((_, i) => present[i] !== undefined);
+    if (existing.length > 0) await this.io.run('mdel', () => this.cache.mdel(existing));
+    return existing.length;
+  }
+
+  incr(key: string, by: number, ttl?: number): Promise<number> {
+    return this.lock.run(key, async () => {
+      const stored = await this.read(key);
+      const next = nextCounter(key, fromText(stored), by);
+      // An existing counter keeps its expiry; `ttl` applies only to a counter this call creates.
+      const keep = stored === undefined ? ttl : await this.remainingOrNone(key);
+      await this.set(key, next, keep);
+      return Number(next.toString('latin1'));
+    });
+  }
+
+  touch(key: string, ttl?: number): Promise<boolean> {
+    return this.lock.run(key, async () => {
+      const stored = await this.read(key);
+      if (stored === undefined) return false;
+      await this.io.run('set', () => this.cache.set(key, stored, backendTtl(ttl)));
+      return true;
+    });
+  }
+
+  async ttl(key: string): Promise<number | undefined> {
+    // cache-manager's ttl() is the expiry time, and undefined both for "missing" and "no expiry".
+    const expires = await this.io.run('ttl', () => this.cache.ttl(key));
+    if (expires !== undefined) return remaining(expires);
+    return (await this.read(key)) === undefined ? undefined : Infinity;
+  }
+
+  scan(prefix: string, pageSize = 500): AsyncIterable<string[]> {
+    if (!this.capabilities.scan) return unsupportedScan(this.name, NO_LISTING_HINT);
+    const tiers = this.cache.stores;
+    const io = this.io;
+    return (async function* () {
+      // A key may sit in several tiers: each is listed once.
+      const seen = new Set<string>();
+      let page: string[] = [];
+      for (const tier of tiers) {
+        const entries = (tier.iterator as KeyvListing).call(tier)[Symbol.asyncIterator]();
+        for (;;) {
+          const next = await io.run('iterator', () => entries.next());
+          if (next.done) break;
+          const [key] = next.value;
+          if (typeof key !== 'string' || !key.startsWith(prefix) || seen.has(key)) continue;
+          seen.add(key);
+          page.push(key);
+          if (page.length >= pageSize) {
+            yield page;
+            page = [];
+          }
+        }
+      }
+      if (page.length > 0) yield page;
+    })();
+  }
+
+  async deleteByPrefix(prefix: string): Promise<number> {
+    const doomed: string[] = [];
+    for await (const page of this.scan(prefix)) doomed.push(...page);
+    for (let i = 0; i < doomed.length; i += 500) {
+      const batch = doomed.slice(i, i + 500);
+      await this.io.run('mdel', () => this.cache.mdel(batch));
+    }
+    return doomed.length;
+  }
+
+  /** `cache.clear()`: clears every tier's namespace (every tenant). Admin only. */
+  async flush(): Promise<void> {
+    await this.io.run('clear', () => this.cache.clear());
+  }
+
+  /** Leaves the Cache open: it is the application's (call `cache.disconnect()` yourself). */
+  async close(): Promise<void> {}
+
+  private read(key: string): Promise<unknown> {
+    return this.io.run('get', () => this.cache.get<unknown>(key));
+  }
+
+  private async remainingOrNone(key: string): Promise<number | undefined> {
+    const expires = await this.io.run('ttl', () => this.cache.ttl(key));
+    return expires === undefined ? undefined : remaining(expires);
+  }
+}
+
+/**
+ * A store over a cache-manager v7 `Cache` you already have, so that its Keyv stores (memory, Redis,
+ * tiers) hold the tenant-isolated entries. The Cache stays yours: it is not disconnected on shutdown.
+ * Capabilities: ttl yes; listing when every tier can iterate; add/incr atomic only in one process; no tag sets.
+ *
+ * @example
+ * const cache = createCache({ stores: [new Keyv({ store: new KeyvRedis(url), namespace: 'app' })] });
+ * TenantCacheModule.forRoot({ stores: { default: cacheManagerStore(cache) } })
+ */
+export function cacheManagerStore(cache: Cache, options: CacheManagerStoreOptions = {}): StoreDefinition {
+  const c = cache as Partial<Cache> | null | undefined;
+  if (typeof c !== 'object' || c === null || typeof c.get !== 'function' || typeof c.mget !== 'function' || typeof c.ttl !== 'function') {
+    throw new InvalidOptionsError(
+      'cacheManagerStore(cache)',
+      'is not a cache-manager v7 Cache (get, mget, ttl, stores)',
+      'Pass createCache({ stores: [...] }) from cache-manager 7; for a cache-manager v5 store use legacyStore(store).',
+    );
+  }
+  return {
+    create: (alias) => new CacheManagerStore(alias, cache, options),
+    dedicatedTenant: options.dedicatedTenant,
+    description: 'cacheManagerStore(cache)',
+  };
+}
