@@ -5,7 +5,7 @@
  * - invalidating a versioned tag vs a plain (indexed) tag that tags 10^3 and 10^5 entries, in ms.
  *
  * Standalone: `node --import @swc-node/register/esm-register bench/decorators.bench.ts`
- * (set REDIS_URL to add the Redis store when it is available). `bench/run.ts` imports `runDecoratorBench`.
+ * (set REDIS_URL to add the Redis store when it is available). `npm run bench` (bench/run.ts) calls `run`.
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
@@ -14,6 +14,7 @@ import { NestFactory } from '@nestjs/core';
 import * as lib from '../lib/index.js';
 import { CacheResult, KeyConstructor, type StoreDefinition, TenantCacheModule, TenantCacheService, TenantContext, memoryStore, versioned } from '../lib/index.js';
 import { CacheEngine } from '../lib/service/cache-engine.js';
+import { compare } from './support/measure.js';
 
 /** One line of the bench table. */
 export interface Row {
@@ -37,26 +38,6 @@ class BenchService {
   }
 }
 
-async function opsPerSecond(fn: () => Promise<unknown>, ms: number): Promise<number> {
-  let n = 0;
-  const start = performance.now();
-  let now = start;
-  while (now - start < ms) {
-    for (let i = 0; i < 200; i++) await fn();
-    n += 200;
-    now = performance.now();
-  }
-  return (n / (now - start)) * 1000;
-}
-
-/** Ops/s of each case: warmed up, then measured in interleaved rounds (median), so drift hits every case alike. */
-async function compare(cases: readonly (() => Promise<unknown>)[], rounds = 7, ms = 250): Promise<number[]> {
-  for (const fn of cases) for (let i = 0; i < 2000; i++) await fn();
-  const samples: number[][] = cases.map(() => []);
-  for (let r = 0; r < rounds; r++) for (let c = 0; c < cases.length; c++) samples[c]!.push(await opsPerSecond(cases[c]!, ms));
-  return samples.map((s) => s.sort((a, b) => a - b)[Math.floor(s.length / 2)]!);
-}
-
 async function app(store: StoreDefinition, prefix: string) {
   @Module({ imports: [TenantCacheModule.forRoot({ stores: { default: store }, keyPrefix: prefix, tenant: { middleware: false } })], providers: [BenchService] })
   class BenchModule {}
@@ -72,7 +53,7 @@ function stores(): { name: string; definition: () => StoreDefinition }[] {
 }
 
 /** Runs every case on every available store and returns the rows (ratios filled in). */
-export async function runDecoratorBench(sizes: readonly number[] = [1_000, 100_000]): Promise<Row[]> {
+export async function measureDecorators(sizes: readonly number[] = [1_000, 100_000]): Promise<Row[]> {
   const rows: Row[] = [];
   for (const { name, definition } of stores()) {
     const prefix = `bench-${randomUUID().slice(0, 8)}:`;
@@ -145,8 +126,12 @@ export function formatRows(rows: readonly Row[]): string {
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 
+/** Prints the decorator and tag table (the bench contract of `npm run bench`). */
+export async function run(): Promise<void> {
+  console.log(formatRows(await measureDecorators()));
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   Logger.overrideLogger(false);
-  const rows = await runDecoratorBench();
-  console.log(formatRows(rows));
+  await run();
 }
