@@ -3,10 +3,10 @@
 // integrations. Each load runs in a fresh process (support/probe.mjs) confined to this project.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -119,4 +119,18 @@ describe('the main entry loads no optional integration', () => {
       assert.ok(loaded.some((file) => file.startsWith(PACKAGE_DIR + sep)), 'the probe saw none of the package\'s files');
     });
   }
+});
+
+describe('the tarball\'s files', () => {
+  it('are the build, README, LICENSE and package.json only: no specs, tests, sample or bench', () => {
+    const files = readdirSync(PACKAGE_DIR, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => relative(PACKAGE_DIR, join(entry.parentPath ?? entry.path, entry.name)).split(sep).join('/'))
+      .filter((file) => !file.startsWith('node_modules/')); // dependencies npm nested here, not the tarball's
+    const unexpected = files.filter((file) => !file.startsWith('dist/') && !['README.md', 'LICENSE', 'package.json'].includes(file));
+    assert.deepEqual(unexpected, []);
+    assert.deepEqual(files.filter((file) => /\.(spec|test)\.|(^|\/)(sample|bench|test|__tests__)\//.test(file)), []);
+    assert.ok(files.includes('LICENSE'), 'LICENSE is not in the tarball');
+    assert.ok(files.includes('dist/index.d.ts'), 'the types are not in the tarball');
+  });
 });
