@@ -3,6 +3,7 @@ import { TenantContextMiddleware } from './context/tenant-context.middleware.js'
 import { TenantGuard } from './context/tenant.guard.js';
 import { DiscoveryModule } from '@nestjs/core';
 import { TenantCacheExplorer } from './decorators/tenant-cache.explorer.js';
+import { ResponseCacheSetup } from './http/response-cache.setup.js';
 import { TenantCacheMetadataAccessor } from './decorators/tenant-cache-metadata.accessor.js';
 import { CacheEngine } from './service/cache-engine.js';
 import { TenantCacheService } from './service/tenant-cache.service.js';
@@ -16,6 +17,11 @@ import {
 } from './tenant-cache.module-definition.js';
 import type { NormalizedTenantCacheOptions, TenantCacheModuleOptions } from './tenant-cache.options.js';
 import { normalizeOptions } from './tenant-cache.options-validator.js';
+import { cacheManagerProviders } from './interop/cache-manager.provider.js';
+import { EntityChangeBus } from './invalidation/entity-change.bus.js';
+import { InvalidationBusHost } from './invalidation/invalidation-bus.host.js';
+import { InvalidationRegistry } from './invalidation/invalidation.registry.js';
+import { InvalidationRunner } from './invalidation/invalidation.runner.js';
 
 const providers: Provider[] = [
   {
@@ -29,8 +35,13 @@ const providers: Provider[] = [
   TenantGuard,
   TenantCacheMetadataAccessor,
   TenantCacheExplorer,
+  InvalidationRegistry,
+  InvalidationRunner,
+  EntityChangeBus,
+  InvalidationBusHost,
+  ResponseCacheSetup,
 ];
-const exported = [TENANT_CACHE_OPTIONS, TenantCacheService, CacheEngine, TenantGuard];
+const exported = [TENANT_CACHE_OPTIONS, TenantCacheService, CacheEngine, TenantGuard, EntityChangeBus];
 
 /**
  * Tenant-isolated caching for a Nest application. Import once, in the root module.
@@ -50,19 +61,25 @@ export class TenantCacheModule extends ConfigurableTenantCacheModule implements 
   }
 
   static forRoot(options: typeof TENANT_CACHE_OPTIONS_TYPE = {}): DynamicModule {
-    return extend(super.forRoot(options));
+    return extend(super.forRoot(options), options.provideCacheManager === true);
   }
 
-  static forRootAsync(options: typeof TENANT_CACHE_ASYNC_OPTIONS_TYPE): DynamicModule {
-    return extend(super.forRootAsync(options));
+  /**
+   * Options from a factory. `provideCacheManager` goes next to `useFactory` (not in its result): the
+   * `CACHE_MANAGER` provider is decided before the factory runs.
+   */
+  static forRootAsync(options: typeof TENANT_CACHE_ASYNC_OPTIONS_TYPE & { provideCacheManager?: boolean }): DynamicModule {
+    const { provideCacheManager, ...rest } = options;
+    return extend(super.forRootAsync(rest), provideCacheManager === true);
   }
 }
 
-function extend(base: DynamicModule): DynamicModule {
+function extend(base: DynamicModule, provideCacheManager: boolean): DynamicModule {
+  const interop = cacheManagerProviders(provideCacheManager);
   return {
     ...base,
     imports: [...(base.imports ?? []), DiscoveryModule],
-    providers: [...(base.providers ?? []), ...providers],
-    exports: [...(base.exports ?? []), ...exported],
+    providers: [...(base.providers ?? []), ...providers, ...interop.providers],
+    exports: [...(base.exports ?? []), ...exported, ...interop.exports],
   };
 }

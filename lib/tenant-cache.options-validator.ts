@@ -1,8 +1,10 @@
 import { normalizeCodecOptions } from './codec/codec.options.js';
+import { normalizeHttpOptions } from './http/http.options.js';
 import { InvalidOptionsError } from './errors/invalid-options.error.js';
 import { DEFAULT_KEY_PREFIX, DEFAULT_STORE } from './tenant-cache.constants.js';
 import type { NormalizedTenantCacheOptions, TenantCacheModuleOptions } from './tenant-cache.options.js';
 import { memoryStore } from './stores/memory.store.js';
+import { normalizeInvalidationOptions } from './invalidation/invalidation.options.js';
 
 /** Merges defaults and validates once, at start-up; a bad option fails boot with what to write instead. */
 export function normalizeOptions(options: TenantCacheModuleOptions = {}): NormalizedTenantCacheOptions {
@@ -93,5 +95,7 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
     provideCacheManager: options.provideCacheManager ?? false,
     tagIndex,
     codec,
+    invalidation: normalizeInvalidationOptions(options.invalidation),
+    http: normalizeHttpOptions(options.http),
   };
 }

@@ -1,8 +1,10 @@
+import type { HttpCacheOptions, NormalizedHttpOptions } from './http/http.options.js';
 import type { CodecOptions, NormalizedCodecOptions } from './codec/codec.options.js';
 import type { TenantAuthorizer, TenantResolver } from './context/tenant-resolver.interface.js';
 import type { TenantClsStore } from './context/tenant-cls.js';
 import type { TenantIdRules } from './context/tenant-id.validator.js';
 import type { StoreDefinition } from './stores/cache-store.interface.js';
+import type { InvalidationModuleOptions, NormalizedInvalidationOptions } from './invalidation/invalidation.options.js';
 
 /** How tenants are found on a request, checked and authorized. */
 export interface TenantOptions extends TenantIdRules {
@@ -55,6 +57,13 @@ export interface TenantCacheModuleOptions {
    * Default: none of them, and values above 1 MiB chunked.
    */
   codec?: CodecOptions;
+  /**
+   * Invalidation on entity changes: sources (TypeORM, your own), dispatchers (inline, background,
+   * BullMQ), the failure policy, tag rules, and the cross-instance bus. See docs/invalidation.md.
+   */
+  invalidation?: InvalidationModuleOptions;
+  /** HTTP response caching: CDN backends and purges, surrogate keys, per-user ids, headers. See docs/http.md. */
+  http?: HttpCacheOptions;
 }
 
 /** Options after defaults are merged and validation passed. */
@@ -70,4 +79,8 @@ export interface NormalizedTenantCacheOptions {
   tagIndex: 'store' | 'none';
   /** Codec of each store alias (module options merged with the store's). Missing = plain. */
   codec?: Readonly<Record<string, NormalizedCodecOptions>>;
+  /** The `invalidation` group (missing = defaults: inline and background dispatchers, `log`). */
+  invalidation?: NormalizedInvalidationOptions;
+  /** The `http` group (missing = defaults: no CDN backend). */
+  http?: NormalizedHttpOptions;
 }

@@ -1,6 +1,7 @@
 import type { CodecCallOptions } from '../codec/codec.options.js';
 import type { KeyConstructorType, KeyFunction } from '../keys/key-constructor.js';
 import type { TagSpec } from '../service/tags.js';
+import type { InvalidationRule } from '../invalidation/invalidation-rule.js';
 import { CACHE_RESULT_METADATA } from './tenant-cache-decorators.constants.js';
 
 /** Options of `@CacheResult`. `A` is the method's parameter tuple, `R` its (awaited) result. */
@@ -35,6 +36,11 @@ export interface CacheResultOptions<A extends readonly unknown[] = readonly unkn
    * `{ pageBytes }`. Not combinable with `tags`, `unless` and `cacheNullish`.
    */
   iterable?: boolean | { pageBytes?: number };
+  /**
+   * Entity changes that make this method's entries stale (see docs/invalidation.md): each rule names
+   * an entity, the events, and how the row addresses entries (`fields: { keyField: 'column' }`).
+   */
+  invalidatesOn?: readonly InvalidationRule[];
 }
 
 /** The decorator `@CacheResult({ iterable: true, ... })` returns: accepts only methods returning an async iterable. */

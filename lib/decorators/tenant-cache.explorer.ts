@@ -11,6 +11,7 @@ import { type TagSpec, isVersionedTag, resolveTags, versioned } from '../service
 import { TenantCacheService } from '../service/tenant-cache.service.js';
 import { validateCodecCallOptions } from '../codec/codec.options.js';
 import { copyMethodMetadata } from './copy-method-metadata.js';
+import { InvalidationRegistry } from '../invalidation/invalidation.registry.js';
 import { alreadyWrapped, evictionFailed, notStaticProvider, onController } from './decorators.messages.js';
 import { type RecordedCacheEvict, type RecordedCacheResult, TenantCacheMetadataAccessor } from './tenant-cache-metadata.accessor.js';
 
@@ -61,6 +62,7 @@ export class TenantCacheExplorer implements OnModuleInit {
     private readonly metadata: TenantCacheMetadataAccessor,
     private readonly engine: CacheEngine,
     private readonly service: TenantCacheService,
+    private readonly invalidation: InvalidationRegistry,
   ) {}
 
   onModuleInit(): void {
@@ -142,6 +144,8 @@ export class TenantCacheExplorer implements OnModuleInit {
     copyMethodMetadata(original, wrapped);
     Object.defineProperty(instance, name, { value: wrapped, writable: true, configurable: true, enumerable: false });
     this.engine.methods.register(definition);
+    // Rules are checked against the method's key now: a bad one fails start-up naming the method.
+    this.invalidation.attach(definition, options.invalidatesOn, label);
   }
 
   private validateResult(label: string, options: RecordedCacheResult): CacheResultConfig {

@@ -14,3 +14,8 @@ export * from './invalid-partition.error.js';
 export * from './invalid-tag.error.js';
 export * from './cached-method-not-found.error.js';
 export * from './cache-value-too-large.error.js';
+export * from './invalid-invalidation-rule.error.js';
+export * from './invalidation-failed.error.js';
+export * from './invalid-entity-change.error.js';
+export * from './cdn-purge-failed.error.js';
+export * from './unknown-response-backend.error.js';

@@ -1,0 +1,8 @@
+import { TenantCacheError } from './tenant-cache.error.js';
+
+/** A change given to `EntityChangeBus.publish()` is malformed (no entity, an unknown event, ...); nothing was published. */
+export class InvalidEntityChangeError extends TenantCacheError {
+  constructor(problem: string) {
+    super('E_ENTITY_CHANGE_INVALID', `Cannot publish an entity change: ${problem}.`);
+  }
+}

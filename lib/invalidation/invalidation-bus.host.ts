@@ -1,0 +1,173 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
+import { CacheEngine } from '../service/cache-engine.js';
+import type { InvalidationEvent } from '../service/invalidation-hooks.js';
+import { versioned } from '../service/tags.js';
+import { TenantCacheService } from '../service/tenant-cache.service.js';
+import type { InvalidationTransport } from './invalidation-bus.js';
+import { InvalidationRegistry } from './invalidation.registry.js';
+import { busApplyFailed, busMessageRejected, busPublishFailed } from './invalidation.messages.js';
+
+/** What travels: the invalidation as data (a partition filter travels as its literal prefix, a superset). */
+type WireEvent = { scope: CacheScope; store: string } & (
+  | { kind: 'keys'; keys: string[]; versionedTags?: string[] }
+  | { kind: 'prefix'; prefix: string }
+  | { kind: 'tag'; tag: string; versioned: boolean }
+  | { kind: 'all' }
+);
+
+interface WireMessage {
+  v: 1;
+  from: string;
+  event: WireEvent;
+}
+
+/**
+ * Connects this application to the cross-instance bus (`invalidation.bus`): publishes every local
+ * invalidation of a process-local store, and applies the other instances' ones locally without
+ * publishing them again (no loops; each instance ignores its own messages by id).
+ */
+@Injectable()
+export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicationShutdown {
+  /** This instance's id on the bus. */
+  readonly instanceId = randomUUID();
+  private readonly logger = new Logger('TenantCache');
+  // NOTE: per instance (not module state): marks the invalidations this instance applies for a remote one.
+  private readonly applyingRemote = new AsyncLocalStorage<true>();
+  private readonly travels = new Map<string, Promise<boolean>>();
+  private transport?: InvalidationTransport;
+  private unhook?: () => void;
+
+  constructor(
+    private readonly registry: InvalidationRegistry,
+    private readonly engine: CacheEngine,
+    private readonly service: TenantCacheService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const bus = this.registry.options.bus;
+    if (!bus) return;
+    this.transport = await bus.create(`${this.engine.options.keyPrefix}invalidation`);
+    await this.transport.subscribe((message) => void this.receive(message));
+    this.unhook = this.engine.hooks.add((event) => this.send(event));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.unhook?.();
+    this.unhook = undefined;
+    const transport = this.transport;
+    this.transport = undefined;
+    await transport?.close();
+  }
+
+  private async send(event: InvalidationEvent): Promise<void> {
+    if (!this.transport || this.applyingRemote.getStore()) return;
+    if (!(await this.travelsFor(event.store))) return;
+    const wire = toWire(event);
+    try {
+      await this.transport.publish(JSON.stringify({ v: 1, from: this.instanceId, event: wire } satisfies WireMessage));
+    } catch (error) {
+      this.logger.warn(busPublishFailed(event.kind, error as Error));
+    }
+  }
+
+  private async receive(raw: string): Promise<void> {
+    let message: WireMessage;
+    try {
+      message = JSON.parse(raw) as WireMessage;
+    } catch {
+      this.logger.warn(busMessageRejected('not JSON'));
+      return;
+    }
+    if (message?.v !== 1 || typeof message.from !== 'string' || typeof message.event !== 'object' || message.event === null) {
+      this.logger.warn(busMessageRejected('unknown format'));
+      return;
+    }
+    if (message.from === this.instanceId) return;
+    const event = message.event;
+    if (typeof event.store !== 'string' || !(event.store in this.engine.options.stores)) return;
+    if (!(await this.travelsFor(event.store))) return;
+    try {
+      const scope = this.scopeOf(event.scope);
+      await this.applyingRemote.run(true, () => this.apply(scope, event));
+    } catch (error) {
+      this.logger.warn(busApplyFailed(String(event.kind), event.store, error as Error));
+    }
+  }
+
+  private async apply(scope: CacheScope, event: WireEvent): Promise<void> {
+    const e = this.engine;
+    switch (event.kind) {
+      case 'keys': {
+        const keys = strings(event.keys, 'keys');
+        const tags = event.versionedTags === undefined ? [] : strings(event.versionedTags, 'versionedTags');
+        if (tags.length === 0) await e.mdel(scope, keys, event.store);
+        else for (const k of keys) await e.delete(scope, k, event.store, tags.map((t) => versioned(t)));
+        return;
+      }
+      case 'prefix':
+        await e.deleteByPrefix(scope, strings([event.prefix], 'prefix')[0]!, event.store);
+        return;
+      case 'tag': {
+        const tag = strings([event.tag], 'tag')[0]!;
+        await e.invalidateTag(scope, event.versioned === true ? versioned(tag) : tag, event.store);
+        return;
+      }
+      case 'all':
+        await e.invalidateAll(scope, event.store);
+        return;
+      default:
+        throw new Error(`unknown kind ${JSON.stringify((event as { kind: unknown }).kind)}`);
+    }
+  }
+
+  /** A scope from the wire, its tenant id checked like any other. */
+  private scopeOf(scope: unknown): CacheScope {
+    const s = scope as Partial<{ kind: string; tenantId: unknown }> | null;
+    if (s?.kind === 'shared') return SHARED_SCOPE;
+    if (s?.kind === 'tenant' && typeof s.tenantId === 'string') {
+      this.service.forTenant(s.tenantId);
+      return { kind: 'tenant', tenantId: s.tenantId };
+    }
+    throw new Error('bad scope');
+  }
+
+  /** Whether a store's invalidations travel: listed in `bus.stores`, or (by default) not shared between processes. */
+  private travelsFor(alias: string): Promise<boolean> {
+    let found = this.travels.get(alias);
+    if (!found) {
+      const listed = this.registry.options.bus?.stores;
+      found = listed
+        ? Promise.resolve(listed.includes(alias))
+        : this.engine.registry.get(alias).then(
+            (r) => !r.store.capabilities.distributed,
+            () => false,
+          );
+      this.travels.set(alias, found);
+    }
+    return found;
+  }
+}
+
+function toWire(event: InvalidationEvent): WireEvent {
+  const base = { scope: event.scope, store: event.store };
+  switch (event.kind) {
+    case 'keys':
+      return { ...base, kind: 'keys', keys: [...event.keys], ...(event.versionedTags?.length ? { versionedTags: [...event.versionedTags] } : {}) };
+    case 'prefix':
+    case 'partition':
+      // NOTE: a partition with a filter travels as its literal prefix: remote instances drop a superset.
+      return { ...base, kind: 'prefix', prefix: event.prefix };
+    case 'tag':
+      return { ...base, kind: 'tag', tag: event.tag, versioned: event.versioned };
+    case 'all':
+      return { ...base, kind: 'all' };
+  }
+}
+
+function strings(value: unknown, what: string): string[] {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new Error(`${what} must be strings`);
+  return value as string[];
+}
