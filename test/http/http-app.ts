@@ -28,6 +28,10 @@ export interface CallInit {
 export interface CallResult {
   status: number;
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON of the app under test
+  /** Response headers, lower-case names. */
+  headers: Record<string, string>;
+  /** The body's bytes as received. */
+  bytes: Buffer;
 }
 
 /** Keeps every log line, so tests can assert what the library logged. */
@@ -67,15 +71,19 @@ export async function startApp(
         headers,
         body: init.json === undefined ? undefined : JSON.stringify(init.json),
       });
-      return { status: response.status, body: parse(await response.text()) };
+      const bytes = Buffer.from(await response.arrayBuffer());
+      return { status: response.status, body: parse(bytes.toString('utf8')), headers: Object.fromEntries(response.headers), bytes };
     },
     callWithHost(path, host) {
       return new Promise<CallResult>((resolve, reject) => {
         const request = httpRequest(url + path, { headers: { host } }, (response) => {
-          let text = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => (text += chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: parse(text) }));
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => {
+            const bytes = Buffer.concat(chunks);
+            const headers = Object.fromEntries(Object.entries(response.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]));
+            resolve({ status: response.statusCode ?? 0, body: parse(bytes.toString('utf8')), headers, bytes });
+          });
         });
         request.on('error', reject);
         request.end();

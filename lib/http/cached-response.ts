@@ -1,0 +1,106 @@
+import { StreamableFile } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+
+/** How a body is stored: JSON text, text, bytes, a primitive, or nothing. */
+export type BodyKind = 'json' | 'text' | 'bin' | 'prim' | 'empty';
+
+/** A response as stored in the cache (structured-clone friendly: plain data only). */
+export interface StoredResponse {
+  /** Format version. */
+  readonly v: 1;
+  /** Status code. */
+  readonly s: number;
+  readonly k: BodyKind;
+  /** JSON text, text, bytes, the primitive, or null/undefined. */
+  readonly b: unknown;
+  /** Stored headers, lower-case names. */
+  readonly h: readonly (readonly [string, string])[];
+  /** Strong ETag (quoted). */
+  readonly e: string;
+  /** Whether the entry belongs to one user (never advertised as shared-cacheable). */
+  readonly u: boolean;
+  /** Tenant-qualified surrogate keys. */
+  readonly t: readonly string[];
+}
+
+/** A body turned into what is stored, or why it cannot be. */
+export type EncodedBody = { ok: true; kind: BodyKind; body: unknown; bytes: Buffer | string } | { ok: false; reason: string };
+
+/** Serializes a handler's result the way the platforms would send it. */
+export function encodeBody(value: unknown, maxBytes: number): EncodedBody {
+  if (value === undefined || value === null) return { ok: true, kind: 'empty', body: value, bytes: '' };
+  if (typeof value === 'string') return sized({ ok: true, kind: 'text', body: value, bytes: value }, maxBytes);
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) {
+    const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    return sized({ ok: true, kind: 'bin', body: bytes, bytes }, maxBytes);
+  }
+  if (typeof value === 'number' || typeof value === 'boolean') return { ok: true, kind: 'prim', body: value, bytes: String(value) };
+  if (typeof value !== 'object') return { ok: false, reason: `a ${typeof value} body cannot be stored` };
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    return { ok: false, reason: `the body is not serializable (${(error as Error).message})` };
+  }
+  if (text === undefined) return { ok: false, reason: 'the body serializes to nothing' };
+  return sized({ ok: true, kind: 'json', body: text, bytes: text }, maxBytes);
+}
+
+function sized(encoded: EncodedBody & { ok: true }, maxBytes: number): EncodedBody {
+  const size = typeof encoded.bytes === 'string' ? (encoded.bytes.length > maxBytes / 3 ? Buffer.byteLength(encoded.bytes) : encoded.bytes.length) : encoded.bytes.length;
+  return size > maxBytes ? { ok: false, reason: `the body is ${size} bytes, over http.maxBodyBytes (${maxBytes})` } : encoded;
+}
+
+/** A strong ETag of the bytes sent: `"<base64url sha256, 128 bits>"`. */
+export function strongEtag(kind: BodyKind, bytes: Buffer | string): string {
+  return `"${createHash('sha256').update(kind).update(bytes).digest('base64url').slice(0, 22)}"`;
+}
+
+/** What the interceptor returns for Nest to send: the same bytes on a hit as on the miss that stored them. */
+export function replayBody(entry: StoredResponse): unknown {
+  switch (entry.k) {
+    case 'json':
+    case 'text':
+    case 'prim':
+    case 'empty':
+      return entry.b;
+    case 'bin': {
+      const b = entry.b as Uint8Array;
+      const bytes = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+      return new StreamableFile(bytes);
+    }
+  }
+}
+
+/** Whether an `If-None-Match` header matches an ETag (weak comparison, `*` matches anything). */
+export function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false;
+  if (ifNoneMatch.trim() === '*') return true;
+  for (let tag of ifNoneMatch.split(',')) {
+    tag = tag.trim();
+    if (tag.startsWith('W/')) tag = tag.slice(2);
+    if (tag === etag) return true;
+  }
+  return false;
+}
+
+/** Whether a `Cache-Control` value forbids storing. */
+export function forbidsStoring(cacheControl: string): boolean {
+  return /(?:^|[\s,])(?:private|no-store|no-cache)(?:$|[\s,=])/i.test(cacheControl);
+}
+
+/** Reads a `StreamableFile`'s stream whole, up to `maxBytes`; `undefined` when over the limit. */
+export async function readStream(file: StreamableFile, maxBytes: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of file.getStream()) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
+    size += buf.length;
+    if (size > maxBytes) {
+      file.getStream().destroy();
+      return undefined;
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}

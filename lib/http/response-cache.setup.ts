@@ -1,0 +1,80 @@
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { CacheEngine } from '../service/cache-engine.js';
+import type { InvalidationEvent } from '../service/invalidation-hooks.js';
+import { versioned } from '../service/tags.js';
+import type { CacheResponseOptions } from './cache-response.decorator.js';
+import { CACHE_RESPONSE_METADATA } from './http.constants.js';
+import * as messages from './http.messages.js';
+import { type NormalizedHttpOptions, normalizeHttpOptions } from './http.options.js';
+import { compilePlan } from './route-plan.js';
+import { scopeSurrogateKey, surrogateKeyFor } from './surrogate-keys.js';
+
+/**
+ * Start-up work of the response cache: checks every `@CacheResponse` of the application's controllers
+ * (a bad option fails boot, naming the route), and registers the CDN backends with the engine's
+ * invalidation hooks, so that `invalidateTag(s)` and `invalidateAll` purge the CDNs too.
+ */
+@Injectable()
+export class ResponseCacheSetup implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('TenantCache');
+  private unhook?: () => void;
+  private readonly http: NormalizedHttpOptions;
+
+  constructor(
+    private readonly engine: CacheEngine,
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly reflector: Reflector,
+  ) {
+    this.http = engine.options.http ?? normalizeHttpOptions(undefined);
+  }
+
+  onModuleInit(): void {
+    this.checkRoutes();
+    if (this.http.purged.length > 0) this.unhook = this.engine.hooks.add((event) => this.purge(event));
+  }
+
+  onModuleDestroy(): void {
+    this.unhook?.();
+  }
+
+  /** Purges the surrogate keys an invalidation makes stale, on every purged backend; failures are logged. */
+  async purge(event: InvalidationEvent): Promise<void> {
+    const http = this.http;
+    const ns = this.engine.options.keyPrefix;
+    let keys: string[];
+    let tags: string[];
+    if (event.kind === 'tag') {
+      keys = [surrogateKeyFor(ns, event.scope, event.versioned ? versioned(event.tag) : event.tag, http.surrogateKeyPrefix)];
+      tags = [event.versioned ? `v:${event.tag}` : event.tag];
+    } else if (event.kind === 'all') {
+      keys = [scopeSurrogateKey(ns, event.scope, http.surrogateKeyPrefix)];
+      tags = ['*'];
+    } else return;
+    const tenant = event.scope.kind === 'tenant' ? event.scope.tenantId : undefined;
+    await Promise.all(
+      http.purged.map(async ({ name, backend }) => {
+        try {
+          await backend.purge({ keys, tenant, tags });
+        } catch (error) {
+          this.logger.warn(messages.purgeFailed(name, error instanceof Error ? error : new Error(String(error))));
+        }
+      }),
+    );
+  }
+
+  private checkRoutes(): void {
+    for (const wrapper of this.discovery.getControllers()) {
+      const type = wrapper.metatype as (new (...args: never[]) => object) | undefined;
+      if (!type?.prototype) continue;
+      const onClass = this.reflector.get<CacheResponseOptions | undefined>(CACHE_RESPONSE_METADATA, type);
+      for (const name of this.scanner.getAllMethodNames(type.prototype)) {
+        const fn = (type.prototype as Record<string, unknown>)[name];
+        if (typeof fn !== 'function') continue;
+        const options = this.reflector.get<CacheResponseOptions | undefined>(CACHE_RESPONSE_METADATA, fn) ?? onClass;
+        if (options !== undefined) compilePlan(options, `${type.name}.${name}`, this.engine, this.http);
+      }
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import type { CacheEngine } from '../service/cache-engine.js';
+import { type ResolvedTags, type TagSpec, NO_TAGS, resolveTags } from '../service/tags.js';
+import type { CacheResponseOptions } from './cache-response.decorator.js';
+import type { CacheRequest } from './cache-request.js';
+import { NEVER_STORED_HEADERS, SAFE_HEADERS } from './http.constants.js';
+import type { NormalizedHttpOptions } from './http.options.js';
+import { type CompiledResponseKey, compileResponseKey } from './response-key.js';
+
+/** What a route's options compile to, once per handler. */
+export interface RoutePlan {
+  readonly where: string;
+  readonly options: CacheResponseOptions;
+  readonly key: CompiledResponseKey;
+  readonly tags: readonly TagSpec<[CacheRequest]>[] | undefined;
+  /** Tags resolved once when none is a function. */
+  readonly staticTags: ResolvedTags | undefined;
+  readonly ttl: number | undefined;
+  readonly statuses: ReadonlySet<number> | undefined;
+  readonly storeHeaders: readonly string[];
+  readonly vary: string | undefined;
+  readonly cacheControl: { perUser: string; shared: string } | undefined;
+  readonly staleIfError: number;
+}
+
+/** Validates and compiles a route's options (throws a typed error naming the route for a bad option). */
+export function compilePlan(options: CacheResponseOptions, where: string, engine: CacheEngine, http: NormalizedHttpOptions): RoutePlan {
+  const [className = '', methodName = ''] = where.split('.');
+  const bad = (option: string, problem: string, fix: string) => new InvalidOptionsError(`@CacheResponse(${option}) on ${where}`, problem, fix);
+  if (options.scope !== undefined && !['user', 'tenant', 'shared'].includes(options.scope)) {
+    throw bad('scope', `is ${JSON.stringify(options.scope)}`, 'Use "user" (default), "tenant" or "shared".');
+  }
+  if (options.statuses !== undefined && (!Array.isArray(options.statuses) || options.statuses.some((s) => !Number.isInteger(s) || s < 100 || s > 599))) {
+    throw bad('statuses', 'must be a list of HTTP status codes', 'Write statuses: [200, 203].');
+  }
+  if (options.onlyIf !== undefined && typeof options.onlyIf !== 'function') throw bad('onlyIf', 'must be a function', 'Write onlyIf: (req) => boolean.');
+  if (options.staleIfError !== undefined && !(typeof options.staleIfError === 'number' && options.staleIfError >= 0)) {
+    throw bad('staleIfError', `is ${String(options.staleIfError)}`, 'Give milliseconds >= 0.');
+  }
+  for (const [name, v] of Object.entries(options.cacheControl ?? {})) {
+    if (name !== 'public' && !(typeof v === 'number' && v >= 0 && Number.isFinite(v))) throw bad(`cacheControl.${name}`, `is ${String(v)}`, 'Give seconds >= 0.');
+  }
+  if (options.store !== undefined && !engine.registry.aliases.includes(options.store)) {
+    throw bad('store', `names no store "${options.store}"`, `Use one of ${engine.registry.aliases.map((a) => `"${a}"`).join(', ')}.`);
+  }
+  const key = compileResponseKey(options.key, { className, methodName });
+  const tags = options.tags as readonly TagSpec<[CacheRequest]>[] | undefined;
+  const staticTags = tags === undefined ? NO_TAGS : tags.some((t) => typeof t === 'function') ? undefined : resolveTags(tags, [] as unknown as [CacheRequest], where);
+  const ttl = engine.ttl(options.ttl ?? http.ttl);
+  const storeHeaders = [...new Set([...SAFE_HEADERS, ...(options.storeHeaders ?? []).map((h) => h.toLowerCase())])].filter((h) => !NEVER_STORED_HEADERS.has(h));
+  let cacheControl: RoutePlan['cacheControl'];
+  const cc = options.cacheControl;
+  if (cc !== undefined) {
+    const parts = (extra: string[]) => [...extra, ...(cc.maxAge !== undefined ? [`max-age=${Math.floor(cc.maxAge)}`] : [])];
+    const shared = parts([cc.public ? 'public' : 'private']);
+    if (cc.public && cc.sMaxAge !== undefined) shared.push(`s-maxage=${Math.floor(cc.sMaxAge)}`);
+    if (cc.staleWhileRevalidate !== undefined) shared.push(`stale-while-revalidate=${Math.floor(cc.staleWhileRevalidate)}`);
+    // NOTE: a per-user entry is never advertised to shared caches: private, no s-maxage.
+    cacheControl = { perUser: parts(['private']).join(', '), shared: shared.join(', ') };
+  }
+  return {
+    where,
+    options,
+    key,
+    tags,
+    staticTags,
+    ttl,
+    statuses: options.statuses === undefined ? undefined : new Set(options.statuses),
+    storeHeaders,
+    vary: key.vary.length === 0 ? undefined : key.vary.join(', '),
+    cacheControl,
+    staleIfError: options.staleIfError ?? 0,
+  };
+}
+

@@ -1,0 +1,392 @@
+import {
+  type CallHandler,
+  type ExecutionContext,
+  Injectable,
+  Logger,
+  type NestInterceptor,
+  StreamableFile,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { type Observable, from, lastValueFrom } from 'rxjs';
+import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
+import { CacheEngine } from '../service/cache-engine.js';
+import { type ResolvedTags, resolveTags, versioned } from '../service/tags.js';
+import { TenantCacheService } from '../service/tenant-cache.service.js';
+import type { CacheResponseOptions } from './cache-response.decorator.js';
+import { type CacheRequest, headerOf } from './cache-request.js';
+import {
+  type StoredResponse,
+  encodeBody,
+  etagMatches,
+  forbidsStoring,
+  readStream,
+  replayBody,
+  strongEtag,
+} from './cached-response.js';
+import { CACHE_RESPONSE_METADATA, type CacheStatus, NO_CACHE_METADATA } from './http.constants.js';
+import * as messages from './http.messages.js';
+import { type NormalizedHttpOptions, normalizeHttpOptions } from './http.options.js';
+import { withUser } from './response-key.js';
+import { type RoutePlan, compilePlan } from './route-plan.js';
+import { scopeSurrogateKey, surrogateKeyFor } from './surrogate-keys.js';
+
+/** A load's own outcome, kept by the request that ran the handler. */
+type Outcome =
+  | { readonly kind: 'stored'; readonly entry: StoredResponse }
+  | { readonly kind: 'uncacheable'; readonly body: unknown }
+  | { readonly kind: 'error'; readonly error: unknown };
+
+/** What the engine's single flight hands every caller: an entry, or "run your own handler". */
+type Loaded = StoredResponse | typeof UNCACHEABLE;
+const UNCACHEABLE = Object.freeze({ uncacheable: true as const });
+
+/** Stored alongside an entry when `staleIfError` is set: the entry outlives its freshness. */
+interface StaleEnvelope {
+  readonly r: StoredResponse;
+  /** Fresh until (ms since epoch). */
+  readonly f: number;
+}
+
+type AnyResponse = {
+  statusCode: number;
+  raw?: AnyResponse;
+  getHeader?(name: string): unknown;
+  writeHead?: (...args: unknown[]) => unknown;
+};
+
+/**
+ * Caches HTTP responses of routes marked `@CacheResponse`, per tenant (and per user for authenticated
+ * requests), in the module's stores. Bind it globally (`APP_INTERCEPTOR`), on a controller or on a
+ * route with `@UseInterceptors(TenantCacheInterceptor)`; routes without `@CacheResponse` pass through.
+ * Works on Express and Fastify.
+ *
+ * @example
+ * providers: [{ provide: APP_INTERCEPTOR, useClass: TenantCacheInterceptor }]
+ */
+@Injectable()
+export class TenantCacheInterceptor implements NestInterceptor {
+  private readonly logger = new Logger('TenantCache');
+  private readonly plans = new WeakMap<object, RoutePlan | null>();
+  private readonly warned = new Set<string>();
+  private readonly http: NormalizedHttpOptions;
+  private readonly namespace: string;
+
+  constructor(
+    private readonly engine: CacheEngine,
+    private readonly cache: TenantCacheService,
+    private readonly reflector: Reflector,
+  ) {
+    this.http = engine.options.http ?? normalizeHttpOptions(undefined);
+    this.namespace = engine.options.keyPrefix;
+  }
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() !== 'http') return next.handle();
+    const plan = this.plan(context);
+    if (plan === null) return next.handle();
+    const http = context.switchToHttp();
+    const req = http.getRequest<CacheRequest>();
+    const res = http.getResponse<AnyResponse>();
+    const method = req.method;
+    // NOTE: whatever the key, only GET and HEAD are ever read or stored.
+    if (method !== 'GET' && method !== 'HEAD') return next.handle();
+    if (plan === undefined || this.noCache(context) || req.doNotCache === true || (plan.options.onlyIf !== undefined && !plan.options.onlyIf(req))) {
+      return this.bypass(res, next);
+    }
+    let scope: CacheScope;
+    if (plan.options.scope === 'shared') scope = SHARED_SCOPE;
+    else {
+      const tenantId = this.cache.currentTenant();
+      if (tenantId === undefined) {
+        this.warnOnce(plan.where, messages.noTenant(plan.where));
+        return this.bypass(res, next);
+      }
+      scope = { kind: 'tenant', tenantId };
+    }
+    let key: string;
+    let perUser = false;
+    let tags: ResolvedTags;
+    try {
+      key = plan.key.build(req, 'GET');
+      if (plan.options.scope !== 'tenant' && plan.options.scope !== 'shared') {
+        const user = this.http.userId(req);
+        perUser = user !== undefined;
+        key = withUser(key, user);
+      }
+      tags = plan.staticTags ?? resolveTags(plan.tags, [req], plan.where);
+    } catch (error) {
+      this.logger.warn(messages.keyFailed(plan.where, error as Error));
+      return this.bypass(res, next);
+    }
+    return from(this.serve(plan, req, res, next, scope, key, perUser, tags));
+  }
+
+  private async serve(
+    plan: RoutePlan,
+    req: CacheRequest,
+    res: AnyResponse,
+    next: CallHandler,
+    scope: CacheScope,
+    key: string,
+    perUser: boolean,
+    tags: ResolvedTags,
+  ): Promise<unknown> {
+    if (plan.staleIfError > 0) return this.serveWithStale(plan, req, res, next, scope, key, perUser, tags);
+    let own: Outcome | undefined;
+    const found = await this.engine.fetch<Loaded>(
+      scope,
+      key,
+      async () => {
+        own = await this.load(plan, req, res, next, scope, perUser, tags);
+        return own.kind === 'stored' ? own.entry : UNCACHEABLE;
+      },
+      { ttl: plan.ttl, store: plan.options.store, tags, shouldCache: (v) => v !== UNCACHEABLE },
+    );
+    if (found.hit) return this.replay(plan, req, res, found.value as StoredResponse, found.cachedAt ?? Date.now(), 'HIT', scope);
+    if (own !== undefined) return this.settle(plan, req, res, own, scope);
+    // A follower of another request's load: an entry it may share, or run its own handler.
+    if (isEntry(found.value)) return this.replay(plan, req, res, found.value, Date.now(), 'MISS', scope);
+    return this.runOwn(res, next);
+  }
+
+  /** `staleIfError`: the entry is stored for ttl + staleIfError; past its freshness the handler runs, and its error serves the stale copy. */
+  private async serveWithStale(
+    plan: RoutePlan,
+    req: CacheRequest,
+    res: AnyResponse,
+    next: CallHandler,
+    scope: CacheScope,
+    key: string,
+    perUser: boolean,
+    tags: ResolvedTags,
+  ): Promise<unknown> {
+    const ttl = plan.ttl ?? this.engine.ttl(undefined);
+    const found = await this.engine.lookup<StaleEnvelope>(scope, key, plan.options.store, [...tags.plain, ...tags.versioned.map(versioned)]);
+    const now = Date.now();
+    if (found.hit && found.value !== undefined && found.value.f > now) {
+      return this.replay(plan, req, res, found.value.r, found.cachedAt ?? now, 'HIT', scope);
+    }
+    let own: Outcome | undefined;
+    const loaded = await this.engine.fetch<StaleEnvelope | typeof UNCACHEABLE>(
+      scope,
+      key,
+      async () => {
+        own = await this.load(plan, req, res, next, scope, perUser, tags);
+        return own.kind === 'stored' ? { r: own.entry, f: Date.now() + (ttl ?? Number.MAX_SAFE_INTEGER / 2) } : UNCACHEABLE;
+      },
+      {
+        ttl: ttl === undefined ? undefined : ttl + plan.staleIfError,
+        store: plan.options.store,
+        tags,
+        force: true,
+        shouldCache: (v) => v !== UNCACHEABLE,
+      },
+    );
+    if (own?.kind === 'error' && found.hit && found.value !== undefined) {
+      return this.replay(plan, req, res, found.value.r, found.cachedAt ?? now, 'STALE', scope);
+    }
+    if (own !== undefined) return this.settle(plan, req, res, own, scope);
+    const value = loaded.value;
+    if (value !== undefined && 'r' in value) return this.replay(plan, req, res, value.r, Date.now(), 'MISS', scope);
+    return this.runOwn(res, next);
+  }
+
+  /** Runs the handler and turns its result into an entry, or says why it cannot be stored. Never throws. */
+  private async load(
+    plan: RoutePlan,
+    req: CacheRequest,
+    res: AnyResponse,
+    next: CallHandler,
+    scope: CacheScope,
+    perUser: boolean,
+    tags: ResolvedTags,
+  ): Promise<Outcome> {
+    let body: unknown;
+    try {
+      body = await lastValueFrom(next.handle(), { defaultValue: undefined });
+    } catch (error) {
+      return { kind: 'error', error };
+    }
+    const refuse = (reason: string, log = false): Outcome => {
+      if (log) this.logger.warn(messages.notCached(plan.where, reason));
+      else this.logger.debug(messages.notCached(plan.where, reason));
+      return { kind: 'uncacheable', body };
+    };
+    if (req.doNotCache === true) return refuse('request.doNotCache is set');
+    const status = res.statusCode;
+    if (plan.statuses ? !plan.statuses.has(status) : status < 200 || status > 299) return refuse(`status ${status}`);
+    if (getHeader(res, 'set-cookie') !== undefined) return refuse('it sets a cookie');
+    const cacheControl = getHeader(res, 'cache-control');
+    if (cacheControl !== undefined && forbidsStoring(cacheControl)) return refuse(`Cache-Control: ${cacheControl}`);
+    let headersSource = body;
+    if (body instanceof StreamableFile || isStream(body)) {
+      if (!plan.options.streams || !(body instanceof StreamableFile)) return refuse('the body is a stream (set streams: true to cache StreamableFile bodies)');
+      const bytes = await readStream(body, this.http.maxBodyBytes).catch((error: Error) => error);
+      if (bytes instanceof Error) return { kind: 'error', error: bytes };
+      const fileHeaders = body.getHeaders();
+      if (bytes === undefined) return { kind: 'error', error: new Error(messages.streamTooLarge(this.http.maxBodyBytes)) };
+      headersSource = bytes;
+      if (fileHeaders.type !== undefined && getHeader(res, 'content-type') === undefined) setHeader(res, 'content-type', fileHeaders.type);
+      if (typeof fileHeaders.disposition === 'string' && getHeader(res, 'content-disposition') === undefined) setHeader(res, 'content-disposition', fileHeaders.disposition);
+      body = bytes;
+    }
+    const encoded = encodeBody(headersSource, this.http.maxBodyBytes);
+    if (!encoded.ok) return refuse(encoded.reason, true);
+    const headers: [string, string][] = [];
+    for (const name of plan.storeHeaders) {
+      const value = getHeader(res, name);
+      if (value !== undefined) headers.push([name, value]);
+    }
+    if (encoded.kind === 'json' && getHeader(res, 'content-type') === undefined) headers.push(['content-type', 'application/json; charset=utf-8']);
+    if (encoded.kind === 'bin' && getHeader(res, 'content-type') === undefined) headers.push(['content-type', 'application/octet-stream']);
+    const surrogate =
+      this.http.surrogateHeaders.length === 0
+        ? []
+        : [
+            ...tags.plain.map((t) => surrogateKeyFor(this.namespace, scope, t, this.http.surrogateKeyPrefix)),
+            ...tags.versioned.map((t) => surrogateKeyFor(this.namespace, scope, versioned(t), this.http.surrogateKeyPrefix)),
+            scopeSurrogateKey(this.namespace, scope, this.http.surrogateKeyPrefix),
+          ];
+    const entry: StoredResponse = {
+      v: 1,
+      s: status,
+      k: encoded.kind,
+      b: encoded.body,
+      h: headers,
+      e: strongEtag(encoded.kind, encoded.bytes),
+      u: perUser,
+      t: surrogate,
+    };
+    return { kind: 'stored', entry };
+  }
+
+  /** The response of the request that ran the handler. */
+  private settle(plan: RoutePlan, req: CacheRequest, res: AnyResponse, own: Outcome, scope: CacheScope): unknown {
+    if (own.kind === 'error') throw own.error;
+    if (own.kind === 'uncacheable') {
+      this.mark(res, 'BYPASS');
+      return own.body;
+    }
+    return this.replay(plan, req, res, own.entry, Date.now(), 'MISS', scope);
+  }
+
+  /** Sets the entry's headers and returns the body for Nest to send (or forces a 304). */
+  private replay(plan: RoutePlan, req: CacheRequest, res: AnyResponse, entry: StoredResponse, cachedAt: number, status: CacheStatus, scope: CacheScope): unknown {
+    const opts = this.http.headers;
+    for (const [name, value] of entry.h) setHeader(res, name, value);
+    if (opts.xCache) setHeader(res, 'x-cache', status);
+    if (opts.age) {
+      setHeader(res, 'age', String(Math.max(0, Math.floor((Date.now() - cachedAt) / 1000))));
+      setHeader(res, 'x-cached-at', new Date(cachedAt).toUTCString());
+    }
+    const shared = plan.cacheControl !== undefined && !entry.u && plan.options.cacheControl?.public === true;
+    if (plan.cacheControl !== undefined) setHeader(res, 'cache-control', entry.u ? plan.cacheControl.perUser : plan.cacheControl.shared);
+    let vary = plan.vary;
+    if (shared && scope.kind === 'tenant' && this.http.tenantHeaders.length > 0) vary = [vary, ...this.http.tenantHeaders].filter(Boolean).join(', ');
+    if (vary) appendVary(res, vary);
+    if (entry.t.length > 0) for (const h of this.http.surrogateHeaders) setHeader(res, h.name, entry.t.join(h.separator));
+    if (opts.etag) {
+      setHeader(res, 'etag', entry.e);
+      if (etagMatches(headerOf(req, 'if-none-match'), entry.e)) {
+        forceStatus(res, 304);
+        return undefined;
+      }
+    }
+    if (entry.s !== res.statusCode) forceStatus(res, entry.s);
+    return replayBody(entry);
+  }
+
+  private bypass(res: AnyResponse, next: CallHandler): Observable<unknown> {
+    this.mark(res, 'BYPASS');
+    return next.handle();
+  }
+
+  /** A follower whose leader's response could not be shared runs its own handler. */
+  private runOwn(res: AnyResponse, next: CallHandler): Promise<unknown> {
+    this.mark(res, 'BYPASS');
+    return lastValueFrom(next.handle(), { defaultValue: undefined });
+  }
+
+  private mark(res: AnyResponse, status: CacheStatus): void {
+    if (this.http.headers.xCache) setHeader(res, 'x-cache', status);
+  }
+
+  private noCache(context: ExecutionContext): boolean {
+    return this.reflector.getAllAndOverride<boolean>(NO_CACHE_METADATA, [context.getHandler(), context.getClass()]) === true;
+  }
+
+  /** The compiled options of a route: `null` = not cached, `undefined` = an option is wrong (bypass). */
+  private plan(context: ExecutionContext): RoutePlan | null | undefined {
+    const handler = context.getHandler();
+    const known = this.plans.get(handler);
+    if (known !== undefined) return known;
+    const options = this.reflector.getAllAndOverride<CacheResponseOptions | undefined>(CACHE_RESPONSE_METADATA, [handler, context.getClass()]);
+    let plan: RoutePlan | null = null;
+    if (options !== undefined) {
+      const where = `${context.getClass().name}.${handler.name}`;
+      plan = compilePlan(options, where, this.engine, this.http);
+    }
+    this.plans.set(handler, plan);
+    return plan;
+  }
+
+  private warnOnce(where: string, message: string): void {
+    if (this.warned.has(where)) return;
+    if (this.warned.size < 1000) this.warned.add(where);
+    this.logger.warn(message);
+  }
+}
+
+function isEntry(value: unknown): value is StoredResponse {
+  return typeof value === 'object' && value !== null && (value as { v?: unknown }).v === 1;
+}
+
+function isStream(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && typeof (body as { pipe?: unknown }).pipe === 'function';
+}
+
+/** A response header as one string (Express `res.getHeader`, Fastify `reply.getHeader`). */
+function getHeader(res: AnyResponse, name: string): string | undefined {
+  const value = res.getHeader?.(name);
+  if (value === undefined || value === null) return undefined;
+  return Array.isArray(value) ? value.join(', ') : String(value);
+}
+
+function setHeader(res: AnyResponse, name: string, value: string): void {
+  const r = res as unknown as { header?: (n: string, v: string) => unknown; setHeader?: (n: string, v: string) => unknown; raw?: unknown };
+  // Fastify's reply has header() and raw; Express's response is a ServerResponse with setHeader().
+  if (r.raw !== undefined && typeof r.header === 'function') r.header(name, value);
+  else r.setHeader!(name, value);
+}
+
+function appendVary(res: AnyResponse, vary: string): void {
+  const existing = getHeader(res, 'vary');
+  setHeader(res, 'vary', existing ? `${existing}, ${vary}` : vary);
+}
+
+/**
+ * Makes the response go out with `status` although Nest applies the route's own status when it sends:
+ * the underlying ServerResponse's `writeHead` is wrapped for this one response. A 304 drops the body
+ * and its Content-Length (Node sends no body for 304).
+ */
+function forceStatus(res: AnyResponse, status: number): void {
+  const raw = (res.raw ?? res) as AnyResponse & { writeHead: (...args: unknown[]) => unknown; removeHeader(name: string): void };
+  const original = raw.writeHead;
+  raw.writeHead = function (this: unknown, _code: unknown, ...rest: unknown[]) {
+    raw.writeHead = original;
+    let args = rest;
+    if (status === 304) {
+      raw.removeHeader('content-length');
+      raw.removeHeader('content-type');
+      args = rest.map((a) => (typeof a === 'object' && a !== null && !Array.isArray(a) ? withoutBodyHeaders(a as Record<string, unknown>) : a));
+    }
+    if (typeof args[0] === 'string') args = args.slice(1);
+    return original.call(raw, status, ...args);
+  };
+}
+
+function withoutBodyHeaders(headers: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() !== 'content-length' && k.toLowerCase() !== 'content-type') out[k] = v;
+  return out;
+}
