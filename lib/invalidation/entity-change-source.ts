@@ -4,6 +4,8 @@ import type { EntityChange, EntityTarget } from './entity-change.js';
 export interface EntityChangePublisher {
   /** Applies the rules matching these changes through their dispatchers. */
   publish(changes: EntityChange | readonly EntityChange[]): Promise<void>;
+  /** The tenant in context now (TenantContext, or the nestjs-cls store), for sources that capture it at change time. */
+  currentTenant(): string | undefined;
 }
 
 /**

@@ -104,13 +104,22 @@ export class EntityChangeBus implements EntityChangePublisher, OnApplicationBoot
     if (raised) throw raised;
   }
 
+  /** The tenant in context now, validated; `undefined` when there is none (or it is not a valid id). */
+  currentTenant(): string | undefined {
+    try {
+      return this.service.currentTenant();
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Starts collecting the changes of one unit of work (e.g. a Prisma `$transaction`). */
   collect(): EntityChangeBatch {
     let pending: EntityChange[] = [];
     return {
       add: (change) => {
         assertChange(change);
-        pending.push({ ...change, tenantId: change.tenantId ?? this.service.currentTenant(), data: snapshot(change.data), previous: snapshot(change.previous) });
+        pending.push({ ...change, tenantId: change.tenantId ?? this.currentTenant(), data: snapshot(change.data), previous: snapshot(change.previous) });
       },
       commit: async () => {
         const changes = pending;

@@ -106,7 +106,8 @@ export class InvalidationRunner implements InvalidationJobRunner {
         }
         const { key } = method.address(args, scope);
         const refresh = rule.action === 'refresh' && i === 0 && job.event !== 'remove';
-        push(`m\u0000${refresh ? 'r' : 'd'}\u0000${key}`, refresh ? () => this.refresh(rule, args, scope) : () => method.invalidate(args, scope));
+        // NOTE: one id per entry whatever the action: the row after the change (first) decides.
+        push(`m\u0000e\u0000${key}`, refresh ? () => this.refresh(rule, args, scope) : () => method.invalidate(args, scope));
       } else if (method && rule.mode === 'partition') {
         if (!complete(rule, row)) {
           all();

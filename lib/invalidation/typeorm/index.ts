@@ -1,0 +1,2 @@
+export { typeOrmSource } from './typeorm.source.js';
+export { TypeOrmInvalidationSubscriber } from './typeorm-invalidation.subscriber.js';
