@@ -1,0 +1,1 @@
+export { bullmqDispatcher, type BullmqDispatcherOptions } from './bullmq.dispatcher.js';
