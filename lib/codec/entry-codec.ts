@@ -69,7 +69,7 @@ export class EntryCodec {
     if (bytes[1] !== ENTRY_FORMAT) return { ok: false, reason: `entry format ${bytes[1]} is not readable by this version` };
     const flags = bytes[2]!;
     if ((flags & ~KNOWN_FLAGS) !== 0) return { ok: false, reason: `unknown flags ${flags}` };
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const buf = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let start = HEADER;
     if (flags & FLAG_KEY) {
       if (buf.length < HEADER + 4) return { ok: false, reason: 'truncated key' };

@@ -41,7 +41,10 @@ export class KeyBuilder {
     private readonly hmacKey?: Buffer,
   ) {}
 
-  private readonly hmacTenants = new Map<string, string>();
+  /** Scope prefixes of recent tenants: built (and hashed) once per tenant, not on every call. */
+  private readonly tenantPrefixes = new Map<string, string>();
+  /** Generation keys of recent tenants, likewise. */
+  private readonly generationKeys = new Map<string, string>();
 
   private hmac(kind: string, value: string): string {
     return createHmac('sha256', this.hmacKey!).update(`${kind}\u0000${value}`).digest('hex');
@@ -52,15 +55,17 @@ export class KeyBuilder {
     if (scope.kind === 'shared') return `${this.prefix}s:`;
     const t = scope.tenantId;
     if (this.dedicatedTenant !== undefined && t === this.dedicatedTenant) return `${this.prefix}d:`;
-    if (this.hmacKey) {
-      let hashed = this.hmacTenants.get(t);
-      if (hashed === undefined) {
-        hashed = `${this.prefix}T${this.hmac('t', t)}:`;
-        if (this.hmacTenants.size >= 10_000) this.hmacTenants.clear();
-        this.hmacTenants.set(t, hashed);
-      }
-      return hashed;
+    let prefix = this.tenantPrefixes.get(t);
+    if (prefix === undefined) {
+      prefix = this.tenantPrefix(t);
+      if (this.tenantPrefixes.size >= 10_000) this.tenantPrefixes.clear();
+      this.tenantPrefixes.set(t, prefix);
     }
+    return prefix;
+  }
+
+  private tenantPrefix(t: string): string {
+    if (this.hmacKey) return `${this.prefix}T${this.hmac('t', t)}:`;
     if (t.length > MAX_LITERAL_TENANT || (this.limits.allowedKey && !this.limits.allowedKey.test(t))) {
       return `${this.prefix}T${sha256(t)}:`;
     }
@@ -69,7 +74,14 @@ export class KeyBuilder {
 
   /** Key of the scope's generation counter (see `invalidateAll`). Never shaped like an entry key. */
   generationKey(scope: CacheScope): string {
-    return `${this.scopePrefix(scope)}gen`;
+    if (scope.kind === 'shared') return `${this.scopePrefix(scope)}gen`;
+    let key = this.generationKeys.get(scope.tenantId);
+    if (key === undefined) {
+      key = `${this.scopePrefix(scope)}gen`;
+      if (this.generationKeys.size >= 10_000) this.generationKeys.clear();
+      this.generationKeys.set(scope.tenantId, key);
+    }
+    return key;
   }
 
   /** Key of a scope-level internal record (tag versions, tag indexes, ...). `name` must be internal. */

@@ -113,6 +113,19 @@ export class CacheEngine {
     return { resolved, key: resolved.keys.entryKey(scope, generation, logical), scope };
   }
 
+  /**
+   * `target` without an await, when the store is created and the scope's generation is cached (the
+   * common case); `undefined` otherwise (the caller then awaits `target`). No versioned tags.
+   */
+  private targetNow(scope: CacheScope, key: string, alias?: string): Target | undefined {
+    assertKey(key);
+    const resolved = this.registry.getNow(this.registry.aliasFor(scope, alias));
+    if (resolved === undefined) return undefined;
+    const generation = this.counters.peek(resolved.store, resolved.keys.generationKey(scope));
+    if (generation === undefined) return undefined;
+    return { resolved, key: resolved.keys.entryKey(scope, generation, key), scope };
+  }
+
   async store(scope: CacheScope, alias?: string): Promise<ResolvedStore> {
     return this.registry.get(this.registry.aliasFor(scope, alias));
   }
@@ -122,7 +135,8 @@ export class CacheEngine {
   }
 
   async lookup<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<CacheLookup<T>> {
-    const t = await this.target(scope, key, alias, versionedOf(tags));
+    const versioned = versionedOf(tags);
+    const t = (versioned.length === 0 ? this.targetNow(scope, key, alias) : undefined) ?? (await this.target(scope, key, alias, versioned));
     return this.read<T>(t);
   }
 
@@ -153,14 +167,27 @@ export class CacheEngine {
   }
 
   async get<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<T | undefined> {
-    return (await this.lookup<T>(scope, key, alias, tags)).value;
+    const versioned = versionedOf(tags);
+    const t = (versioned.length === 0 ? this.targetNow(scope, key, alias) : undefined) ?? (await this.target(scope, key, alias, versioned));
+    return (await this.read<T>(t)).value;
   }
 
   async set(scope: CacheScope, key: string, value: unknown, ttl?: number, alias?: string, tags?: readonly TagInput[]): Promise<void> {
     const resolvedTags = tags === undefined ? NO_TAGS : resolveTags(tags, []);
     const expires = this.ttl(ttl);
-    const t = await this.target(scope, key, alias, resolvedTags.versioned);
+    const t =
+      (resolvedTags.versioned.length === 0 ? this.targetNow(scope, key, alias) : undefined) ??
+      (await this.target(scope, key, alias, resolvedTags.versioned));
     const bytes = this.encode(t, key, value);
+    if (resolvedTags.plain.length === 0 || this.tagIndex.mode === 'none') {
+      // NOTE: no tag index to record: one store call, without the closure and extra awaits of `write`.
+      try {
+        await t.resolved.codec.set(t.key, scope, bytes, expires);
+      } catch (error) {
+        this.writeFailed(t, 'set', error);
+      }
+      return;
+    }
     await this.write(t, 'set', async () => {
       await this.tagIndex.record(t.resolved, scope, t.key, resolvedTags.plain, expires);
       await t.resolved.codec.set(t.key, scope, bytes, expires);
@@ -224,7 +251,9 @@ export class CacheEngine {
 
   async getOrSet<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: GetOrSetOptions<T> = {}): Promise<T> {
     const tags = opts.tags === undefined ? NO_TAGS : resolveTags(opts.tags, []);
-    return (await this.fetch(scope, key, loader, { ...opts, tags })).value as T;
+    // NOTE: a literal of one shape rather than a spread: keeps `fetch`'s property reads monomorphic.
+    const fetchOptions: FetchOptions<T> = { ttl: opts.ttl, store: opts.store, shouldCache: opts.shouldCache, tags, codec: opts.codec };
+    return (await this.fetch(scope, key, loader, fetchOptions)).value as T;
   }
 
   /**
@@ -238,7 +267,7 @@ export class CacheEngine {
     const tags = opts.tags ?? NO_TAGS;
     let t: Target;
     try {
-      t = await this.target(scope, key, opts.store, tags.versioned);
+      t = (tags.versioned.length === 0 ? this.targetNow(scope, key, opts.store) : undefined) ?? (await this.target(scope, key, opts.store, tags.versioned));
     } catch (error) {
       if (isInputError(error)) throw error;
       // NOTE: the store is down (its generation or a tag version cannot be read): fail open, uncached.
@@ -593,14 +622,19 @@ export class CacheEngine {
     try {
       return await run();
     } catch (error) {
-      // Our own typed errors (bad input) are the caller's to see, not a store failure.
-      if (error instanceof TenantCacheError && !(error instanceof StoreUnavailableError)) throw error;
-      this.storeFailed(t, operation, error);
-      if (this.options.onWriteError === 'ignore') return undefined;
-      throw error instanceof StoreUnavailableError
-        ? error
-        : new StoreUnavailableError(t.resolved.alias, `${operation} failed: ${(error as Error).message}`, error);
+      return this.writeFailed(t, operation, error);
     }
+  }
+
+  /** A write that failed: input errors are rethrown, store failures logged, then dropped or thrown per `onWriteError`. */
+  private writeFailed(t: Target, operation: string, error: unknown): undefined {
+    // Our own typed errors (bad input) are the caller's to see, not a store failure.
+    if (error instanceof TenantCacheError && !(error instanceof StoreUnavailableError)) throw error;
+    this.storeFailed(t, operation, error);
+    if (this.options.onWriteError === 'ignore') return undefined;
+    throw error instanceof StoreUnavailableError
+      ? error
+      : new StoreUnavailableError(t.resolved.alias, `${operation} failed: ${(error as Error).message}`, error);
   }
 
   private storeFailed(t: Target, operation: string, error: unknown): void {

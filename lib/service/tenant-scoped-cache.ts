@@ -51,8 +51,13 @@ export class TenantScopedCache {
   ) {}
 
   /** The value, or `undefined` on a miss. `null`, `0`, `false` and `''` are values. */
-  async get<T = unknown>(key: string, options?: AddressOptions): Promise<T | undefined> {
-    return this.engine.get<T>(this.scopeOf('get'), userKey(key), undefined, options?.tags);
+  get<T = unknown>(key: string, options?: AddressOptions): Promise<T | undefined> {
+    // NOTE: not `async`: one promise less per call on the hot path; a synchronous throw still rejects.
+    try {
+      return this.engine.get<T>(this.scopeOf('get'), userKey(key), undefined, options?.tags);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** The entry with whether it was a hit and when it was cached. */
@@ -61,9 +66,15 @@ export class TenantScopedCache {
   }
 
   /** Writes an entry; the third argument is a TTL in ms or `{ ttl, tags }`. */
-  async set(key: string, value: unknown, ttlOrOptions?: number | SetOptions): Promise<void> {
-    const options = typeof ttlOrOptions === 'object' && ttlOrOptions !== null ? ttlOrOptions : { ttl: ttlOrOptions };
-    return this.engine.set(this.scopeOf('set'), userKey(key), value, options.ttl, undefined, options.tags);
+  set(key: string, value: unknown, ttlOrOptions?: number | SetOptions): Promise<void> {
+    try {
+      if (typeof ttlOrOptions === 'object' && ttlOrOptions !== null) {
+        return this.engine.set(this.scopeOf('set'), userKey(key), value, ttlOrOptions.ttl, undefined, ttlOrOptions.tags);
+      }
+      return this.engine.set(this.scopeOf('set'), userKey(key), value, ttlOrOptions);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Writes only when the key is absent (atomic on Redis); true when it wrote. */
@@ -104,8 +115,12 @@ export class TenantScopedCache {
    * process run the loader once. `undefined` results are returned but not stored. With
    * `{ ttl, tags }`, the entry is tagged (see `invalidateTag`).
    */
-  async getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
-    return this.engine.getOrSet(this.scopeOf('getOrSet'), userKey(key), loader, options);
+  getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
+    try {
+      return this.engine.getOrSet(this.scopeOf('getOrSet'), userKey(key), loader, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**

@@ -9,22 +9,29 @@ import type { CacheStore } from '../stores/cache-store.interface.js';
  * are seen at once.
  */
 export class VersionCounters {
-  private readonly cache = new Map<string, { value: number; at: number }>();
+  /** By store name, then counter key: the key strings are reused by the key builder, so lookups hash nothing new. */
+  private readonly cache = new Map<string, Map<string, { value: number; at: number }>>();
+  private size = 0;
 
   constructor(private readonly ttl: number) {}
 
+  /** The cached value when it is still fresh (no store call), else `undefined`: the fast path of `read`. */
+  peek(store: CacheStore, key: string): number | undefined {
+    const cached = this.cache.get(store.name)?.get(key);
+    if (cached && (!store.capabilities.distributed || Date.now() - cached.at < this.ttl)) return cached.value;
+    return undefined;
+  }
+
   async read(store: CacheStore, key: string): Promise<number> {
-    const cacheKey = `${store.name}\u0000${key}`;
-    const cached = this.cache.get(cacheKey);
-    const now = Date.now();
-    if (cached && (!store.capabilities.distributed || now - cached.at < this.ttl)) return cached.value;
+    const cached = this.peek(store, key);
+    if (cached !== undefined) return cached;
     let raw = await store.get(key);
     if (raw === undefined) {
       await store.add(key, Buffer.from(String(randomStart()), 'latin1'));
       raw = await store.get(key);
     }
     const value = parse(raw);
-    this.remember(cacheKey, value);
+    this.remember(store.name, key, value);
     return value;
   }
 
@@ -32,19 +39,35 @@ export class VersionCounters {
   async bump(store: CacheStore, key: string): Promise<number> {
     await store.add(key, Buffer.from(String(randomStart()), 'latin1'));
     const value = await store.incr(key, 1);
-    this.remember(`${store.name}\u0000${key}`, value);
+    this.remember(store.name, key, value);
     return value;
   }
 
   /** Forgets the cached copy (e.g. when another instance announced a change). */
   forget(store: CacheStore, key: string): void {
-    this.cache.delete(`${store.name}\u0000${key}`);
+    if (this.cache.get(store.name)?.delete(key)) this.size--;
   }
 
-  private remember(cacheKey: string, value: number): void {
-    // NOTE: bounded so that a process serving many tenants does not grow this map without limit.
-    if (this.cache.size >= 100_000) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(cacheKey, { value, at: Date.now() });
+  private remember(storeName: string, key: string, value: number): void {
+    let counters = this.cache.get(storeName);
+    if (!counters) this.cache.set(storeName, (counters = new Map()));
+    if (!counters.has(key)) {
+      // NOTE: bounded so that a process serving many tenants does not grow these maps without limit.
+      if (this.size >= 100_000) this.evictOldest();
+      this.size++;
+    }
+    counters.set(key, { value, at: Date.now() });
+  }
+
+  private evictOldest(): void {
+    for (const counters of this.cache.values()) {
+      const oldest = counters.keys().next();
+      if (!oldest.done) {
+        counters.delete(oldest.value);
+        this.size--;
+        return;
+      }
+    }
   }
 }
 

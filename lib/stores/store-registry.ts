@@ -27,6 +27,8 @@ export interface ResolvedStore {
 export class StoreRegistry implements OnApplicationShutdown {
   private readonly logger = new Logger('TenantCache');
   private readonly created = new Map<string, Promise<ResolvedStore>>();
+  /** Stores whose creation finished, for the synchronous fast path of every cache operation. */
+  private readonly ready = new Map<string, ResolvedStore>();
 
   constructor(@Inject(TENANT_CACHE_OPTIONS) private readonly options: NormalizedTenantCacheOptions) {}
 
@@ -59,18 +61,30 @@ export class StoreRegistry implements OnApplicationShutdown {
     if (!pending) {
       const def = this.options.stores[alias];
       if (!def) throw new UnknownStoreError(alias, this.aliases);
-      pending = this.create(alias, def);
-      this.created.set(alias, pending);
-      // A failed creation is retried on the next call rather than cached forever.
-      pending.catch(() => this.created.delete(alias));
+      const creating = this.create(alias, def);
+      pending = creating;
+      this.created.set(alias, creating);
+      creating.then(
+        (resolved) => {
+          if (this.created.get(alias) === creating) this.ready.set(alias, resolved);
+        },
+        // A failed creation is retried on the next call rather than cached forever.
+        () => this.created.delete(alias),
+      );
     }
     return pending;
+  }
+
+  /** The store behind an alias if it is created already (no await), else `undefined`. */
+  getNow(alias: string): ResolvedStore | undefined {
+    return this.ready.get(alias);
   }
 
   /** Closes every store that was created. */
   async onApplicationShutdown(): Promise<void> {
     const all = [...this.created.values()];
     this.created.clear();
+    this.ready.clear();
     await Promise.all(
       all.map(async (p) => {
         try {
