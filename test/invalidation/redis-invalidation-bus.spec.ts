@@ -1,0 +1,134 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { createClient } from '@redis/client';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CacheResult,
+  EntityChangeBus,
+  KeyConstructor,
+  type TenantScopedCache,
+  memoryStore,
+  redisInvalidationBus,
+  versioned,
+} from '../../lib/index.js';
+import { sharedRedisUrl } from '../support/redis-server.js';
+import { ADVERSARIAL_TENANTS, as, boot, sleep } from '../decorators/fixtures.js';
+
+class ShelfKey extends KeyConstructor.params('shelf', 'slot')<[shelf: string, slot: number]> {
+  shelf = this.arg('shelf', { partition: true });
+  slot = this.arg('slot');
+}
+
+@Injectable()
+class Shelves {
+  @CacheResult({ key: ShelfKey, tags: [versioned('shelves')], invalidatesOn: [{ entity: 'Book', fields: { shelf: 'shelf', slot: 'slot' }, tenantField: 'tenantId' }] })
+  async at(shelf: string, slot: number): Promise<string> {
+    return `${shelf}/${slot}`;
+  }
+}
+
+type App = Awaited<ReturnType<typeof boot>>;
+
+/** ioredis clients handed to the bus: the user's, so the test closes them (the bus closes only its duplicate). */
+const userClients: Redis[] = [];
+function userClient(): Redis {
+  const client = new Redis(sharedRedisUrl());
+  userClients.push(client);
+  return client;
+}
+afterAll(async () => {
+  for (const c of userClients) await c.quit();
+});
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not seen in time: ${what}`);
+    await sleep(10);
+  }
+}
+
+describe.each([
+  ['node-redis (url)', (channel: string) => redisInvalidationBus({ url: sharedRedisUrl(), channel })],
+  ['ioredis (client)', (channel: string) => redisInvalidationBus({ client: userClient(), channel })],
+])('cross-instance invalidation bus, %s: two app instances, each on its own memory store', (_name, makeBus) => {
+  let a: App;
+  let b: App;
+  const channel = `tc-test-bus-${randomUUID()}`;
+  const messages: string[] = [];
+  const listener = createClient({ url: sharedRedisUrl() });
+
+  beforeAll(async () => {
+    const keyPrefix = `bus-${randomUUID().slice(0, 8)}:`;
+    await listener.connect();
+    await listener.subscribe(channel, (m) => messages.push(m));
+    // Two instances of one configuration: same key prefix, same channel, each its own memory store.
+    a = await boot(memoryStore(), [Shelves], { keyPrefix, invalidation: { bus: makeBus(channel) } });
+    b = await boot(memoryStore(), [Shelves], { keyPrefix, invalidation: { bus: makeBus(channel) } });
+  });
+  afterAll(async () => {
+    await listener.close();
+    await a?.close();
+    await b?.close();
+  });
+
+  const cached = (app: App, tenant: string, shelf: string, slot: number) =>
+    as(tenant, async () => (await app.cache.method(Shelves, 'at').peek(shelf, slot)).hit);
+  const warm = async (tenants: readonly string[]) => {
+    for (const app of [a, b]) for (const t of tenants) for (const [s, n] of [['s1', 1], ['s1', 2], ['s2', 1]] as const) await as(t, () => app.moduleRef.get(Shelves).at(s, n));
+  };
+
+  it('an entity change handled by one instance drops the entry in the other, for that tenant only', async () => {
+    const tenants = ['acme', ...ADVERSARIAL_TENANTS.slice(0, 4)];
+    await warm(tenants);
+    await a.moduleRef.get(EntityChangeBus).publish({ entity: 'Book', event: 'update', data: { shelf: 's1', slot: 2, tenantId: tenants[2] } });
+    await waitFor(async () => !(await cached(b, tenants[2]!, 's1', 2)), 'remote delete');
+    expect(await cached(a, tenants[2]!, 's1', 2)).toBe(false);
+    expect(await cached(b, tenants[2]!, 's1', 1)).toBe(true);
+    for (const t of tenants.filter((x) => x !== tenants[2])) expect(await cached(b, t, 's1', 2)).toBe(true);
+    await waitFor(async () => messages.length === 1, 'the one message on the channel');
+    expect(JSON.parse(messages[0]!)).toMatchObject({ v: 1, event: { kind: 'keys', store: 'default', scope: { kind: 'tenant', tenantId: tenants[2] } } });
+  });
+
+  it('partitions, tags, prefixes and whole tenants travel too; remote events are not published again', async () => {
+    await warm(['acme', 'globex']);
+    const view = (app: App): TenantScopedCache => app.cache.forTenant('acme');
+    const before = messages.length;
+    await view(a).method(Shelves, 'at').invalidatePartition({ shelf: 's1' });
+    await waitFor(async () => !(await cached(b, 'acme', 's1', 1)) && !(await cached(b, 'acme', 's1', 2)), 'remote partition');
+    expect(await cached(b, 'acme', 's2', 1)).toBe(true);
+    expect(await cached(b, 'globex', 's1', 1)).toBe(true);
+
+    await view(b).invalidateTag(versioned('shelves'));
+    await waitFor(async () => !(await cached(a, 'acme', 's2', 1)), 'remote versioned tag');
+    expect(await cached(a, 'globex', 's2', 1)).toBe(true);
+
+    await as('globex', () => a.cache.set('note', 'x'));
+    await as('globex', () => b.cache.set('note', 'x'));
+    await a.cache.forTenant('globex').invalidateAll();
+    await waitFor(async () => (await as('globex', () => b.cache.get('note'))) === undefined, 'remote invalidateAll');
+    expect(await cached(b, 'acme', 's2', 1)).toBe(false); // (dropped by the tag above, not by globex's invalidateAll)
+    await sleep(100);
+    // One message per local invalidation: the instance that applied a remote one stays quiet.
+    const sent = messages.slice(before).map((m) => JSON.parse(m) as { from: string; event: { kind: string } });
+    expect(sent.map((m) => m.event.kind)).toEqual(['prefix', 'tag', 'all']);
+    expect(new Set(sent.map((m) => m.from)).size).toBe(2);
+  });
+
+  it('ignores malformed messages and scopes with invalid tenant ids (logged)', async () => {
+    await warm(['acme']);
+    const pub = createClient({ url: sharedRedisUrl() });
+    await pub.connect();
+    try {
+      await pub.publish(channel, 'not json');
+      await pub.publish(channel, JSON.stringify({ v: 1, from: 'x', event: { kind: 'all', store: 'default', scope: { kind: 'tenant', tenantId: '' } } }));
+      await pub.publish(channel, JSON.stringify({ v: 2 }));
+    } finally {
+      await pub.close();
+    }
+    await waitFor(async () => b.logger.warnings().filter((w) => w.includes('invalidation bus message') || w.includes('remote invalidation')).length >= 3, 'warnings');
+    expect(await cached(b, 'acme', 's1', 1)).toBe(true);
+  });
+});
