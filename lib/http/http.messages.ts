@@ -9,6 +9,7 @@ export const notCached = (route: string, reason: string): string => `Not caching
 export const keyFailed = (route: string, error: Error): string =>
   `${route}: the response key could not be built (${error.message}); served uncached.`;
 
-export const purgeFailed = (backend: string, error: Error): string => `CDN purge through "${backend}" failed: ${error.message}`;
+export const purgeFailed = (backend: string, error: Error): string =>
+  `CDN purge through "${backend}" failed: ${error instanceof AggregateError ? error.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))).join(' | ') : error.message}`;
 
 export const streamTooLarge = (limit: number): string => `the streamed body exceeds http.maxBodyBytes (${limit} bytes)`;

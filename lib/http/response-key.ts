@@ -29,7 +29,7 @@ export interface ResponseKeyPart {
 export type ResponseKeySpec =
   | readonly ResponseKeyPart[]
   | ((req: CacheRequest) => string)
-  | (new () => KeyConstructor<readonly [CacheRequest], readonly string[]>);
+  | (new () => KeyConstructor<[req: CacheRequest], readonly string[]>);
 
 /** Finds the authenticated user's id on a request; `undefined` = anonymous. */
 export type UserIdResolver = (req: CacheRequest) => string | undefined;
