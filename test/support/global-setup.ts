@@ -4,6 +4,13 @@ import { createConnection } from 'node:net';
 export default async function globalSetup(): Promise<void> {
   const redis = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   await assertListening('Redis', redis.hostname, Number(redis.port || 6379), 'start it with `redis-server --daemonize yes` or set REDIS_URL');
+  const postgres = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
+  await assertListening(
+    'PostgreSQL',
+    postgres.hostname,
+    Number(postgres.port || 5432),
+    'the entity-change invalidation suites (TypeORM) need it: start PostgreSQL (user postgres, database "test") or set DATABASE_URL',
+  );
 }
 
 function assertListening(name: string, host: string, port: number, hint: string): Promise<void> {
