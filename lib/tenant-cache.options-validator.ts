@@ -24,7 +24,7 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
       throw new InvalidOptionsError(
         `stores.${alias}`,
         'is not a store definition',
-        'Use memoryStore(), redisStore({ url }), keyvStore(keyv) or legacyStore(store).',
+        'Use memoryStore(), redisStore({ url }), keyvStore(keyv), cacheManagerStore(cache) or legacyStore(store).',
       );
     }
   }

@@ -21,7 +21,7 @@ export interface TenantCacheManagerRawEntry<T> {
   expires?: number | null;
 }
 
-/** Events of the cache, as cache-manager v7 emits them (payloads with `error` on failure). */
+/** Events of the cache, as cache-manager v7 types them (payloads with `error` on failure; `mdel` is emitted too, untyped as there). */
 export interface TenantCacheManagerEvents {
   get: <T>(data: { key: string; value?: T; error?: unknown }) => void;
   mget: <T>(data: { keys: string[]; value?: T[]; error?: unknown }) => void;

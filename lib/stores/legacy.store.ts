@@ -37,7 +37,7 @@ export interface LegacyStoreOptions extends AdapterStoreOptions {
    * server for the whole key space. Turn it on only for small or in-process v5 stores.
    */
   allowKeysListing?: boolean;
-  /** Whether several processes share the store. Default true (set false for a v5 memory store). */
+  /** Whether several processes share the store. Default true, except for cache-manager 5's memory store. */
   distributed?: boolean;
 }
 
@@ -63,7 +63,8 @@ export class LegacyStore implements CacheStore {
     private readonly store: LegacyCacheStore,
     options: LegacyStoreOptions = {},
   ) {
-    const distributed = options.distributed ?? true;
+    // cache-manager 5's own memory store names itself "memory": in-process, not shared.
+    const distributed = options.distributed ?? (store as { name?: unknown }).name !== 'memory';
     this.capabilities = adapterCapabilities(options, distributed, options.allowKeysListing === true);
     this.io = new BackendGuard(name, options, distributed);
   }
