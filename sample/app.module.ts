@@ -1,6 +1,11 @@
+import { mkdirSync } from 'node:fs';
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { TenantCacheModule, TenantGuard, memoryStore, redisStore } from '../lib/index.js';
+import { typeOrmSource } from '../lib/invalidation/typeorm/index.js';
+import { Product } from './catalog/product.entity.js';
 import { ProductRepository } from './catalog/product.repository.js';
 import { ProductService } from './catalog/product.service.js';
 import { ProductsController } from './catalog/products.controller.js';
@@ -12,16 +17,29 @@ export function sampleStore() {
   return url ? redisStore({ url }) : memoryStore({ maxEntries: 10_000 });
 }
 
+/** SQLite, embedded: in memory by default; a file under sample/data/ with SAMPLE_DB=file. */
+export function sampleDatabase(): string {
+  if (process.env.SAMPLE_DB !== 'file') return ':memory:';
+  mkdirSync('sample/data', { recursive: true });
+  return 'sample/data/catalog.sqlite';
+}
+
 @Module({
   imports: [
-    TenantCacheModule.forRoot({
+    TypeOrmModule.forRoot({ type: 'better-sqlite3', database: sampleDatabase(), entities: [Product], synchronize: true }),
+    TenantCacheModule.forRootAsync({
       isGlobal: true,
-      stores: { default: sampleStore() },
-      keyPrefix: 'sample:',
-      defaultTtl: 5 * 60_000,
-      // Tenants come from the x-tenant-id header (the default resolver). An app with logins would add
-      // `authorize: (user, tenantId) => ...` or read the tenant from the verified JWT (fromJwtClaim()).
-      tenant: { pattern: /^[a-z0-9-]{1,32}$/ },
+      inject: [DataSource],
+      useFactory: (dataSource: DataSource) => ({
+        stores: { default: sampleStore() },
+        keyPrefix: 'sample:',
+        defaultTtl: 5 * 60_000,
+        // Tenants come from the x-tenant-id header (the default resolver). An app with logins would add
+        // `authorize: (user, tenantId) => ...` or read the tenant from the verified JWT (fromJwtClaim()).
+        tenant: { pattern: /^[a-z0-9-]{1,32}$/ },
+        // Product rows saved through TypeORM invalidate the cached reads that depend on them, after commit.
+        invalidation: { sources: [typeOrmSource(dataSource)] },
+      }),
     }),
   ],
   controllers: [ProductsController, SettingsController],

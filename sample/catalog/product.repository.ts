@@ -1,52 +1,61 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
+import { DataSource, type Repository } from 'typeorm';
 import { TenantContext } from '../../lib/index.js';
-import type { Product } from './product.entity.js';
+import { Product } from './product.entity.js';
 
 const SLOW_QUERY_MS = 50;
 
 /**
- * Stands in for a database: one catalogue per tenant, with a delay per query so cache hits show.
- * Counts queries so the sample can show what the cache saves.
+ * The catalogue in SQLite through TypeORM, one tenant's rows at a time, with a delay per query so cache
+ * hits show. Counts queries so the sample can show what the cache saves. A tenant's catalogue is
+ * created on its first query.
  */
 @Injectable()
 export class ProductRepository {
-  private readonly tables = new Map<string, Map<string, Product>>();
+  private readonly seeded = new Set<string>();
   queries = 0;
 
+  constructor(private readonly dataSource: DataSource) {}
+
   async findAll(): Promise<Product[]> {
-    await this.slowQuery();
-    return [...this.table().values()];
+    const tenantId = await this.slowQuery();
+    return this.rows.find({ where: { tenantId }, order: { id: 'ASC' } });
   }
 
   async findOne(id: string): Promise<Product | null> {
-    await this.slowQuery();
-    return this.table().get(id) ?? null;
+    const tenantId = await this.slowQuery();
+    return this.rows.findOneBy({ tenantId, id });
   }
 
+  /** Saves through the repository: the TypeORM subscriber sees the update and the invalidation rules act after commit. */
   async update(id: string, patch: Partial<Pick<Product, 'name' | 'price'>>): Promise<Product> {
-    await this.slowQuery();
-    const current = this.table().get(id);
+    const tenantId = await this.slowQuery();
+    const current = await this.rows.findOneBy({ tenantId, id });
     if (!current) throw new NotFoundException(`No product ${id}`);
-    const changes = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
-    const next = { ...current, ...changes, updatedAt: new Date() };
-    this.table().set(id, next);
-    return next;
+    for (const [k, v] of Object.entries(patch)) if (v !== undefined) Object.assign(current, { [k]: v });
+    return this.rows.save(current);
   }
 
-  private table(): Map<string, Product> {
-    const tenant = TenantContext.require('ProductRepository');
-    let table = this.tables.get(tenant);
-    if (!table) {
-      table = new Map(
-        ['1', '2', '3'].map((id) => [id, { id, name: `${tenant} product ${id}`, price: Number(id) * 10, updatedAt: new Date() }]),
-      );
-      this.tables.set(tenant, table);
-    }
-    return table;
+  private get rows(): Repository<Product> {
+    return this.dataSource.getRepository(Product);
   }
 
-  private async slowQuery(): Promise<void> {
+  private async slowQuery(): Promise<string> {
+    const tenantId = TenantContext.require('ProductRepository');
     this.queries++;
     await new Promise((r) => setTimeout(r, SLOW_QUERY_MS));
+    if (!this.seeded.has(tenantId)) {
+      this.seeded.add(tenantId);
+      // NOTE: demo data, not a change: inserted without entity events, so no invalidation runs.
+      await this.dataSource
+        .createQueryBuilder()
+        .insert()
+        .into(Product)
+        .values(['1', '2', '3'].map((id) => ({ tenantId, id, name: `${tenantId} product ${id}`, price: Number(id) * 10 })))
+        .orIgnore()
+        .callListeners(false)
+        .execute();
+    }
+    return tenantId;
   }
 }

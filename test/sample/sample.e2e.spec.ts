@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TenantContext } from '../../lib/index.js';
 import { AppModule } from '../../sample/app.module.js';
 import { ProductRepository } from '../../sample/catalog/product.repository.js';
 
@@ -35,6 +36,7 @@ describe('sample app (real HTTP, memory store)', () => {
   it('evicts the detail and the list when a product is updated, for that tenant only', async () => {
     await get('/products', 'acme');
     await get('/products', 'globex');
+    await get('/products/2', 'globex');
     const res = await fetch(`${base}/products/2`, {
       method: 'PATCH',
       headers: { 'x-tenant-id': 'acme', 'content-type': 'application/json' },
@@ -46,9 +48,29 @@ describe('sample app (real HTTP, memory store)', () => {
     const list = await json(get('/products', 'acme'));
     expect(list.products.find((p: { id: string }) => p.id === '2').price).toBe(99);
     const queries = repo.queries;
+    expect((await json(get('/products/2', 'globex'))).price).toBe(20);
     const other = await json(get('/products', 'globex'));
     expect(other.products.find((p: { id: string }) => p.id === '2').price).toBe(20);
     expect(repo.queries).toBe(queries); // globex's list was still cached
+  });
+
+  it('a product saved in the database (not through the service) invalidates its detail and the list, of that tenant only', async () => {
+    for (const t of ['acme', 'globex']) {
+      await get('/products/3', t);
+      await get('/products', t);
+    }
+    // Straight to the repository: no @CacheEvict runs; the TypeORM subscriber and the rules do the work.
+    await TenantContext.run('acme', () => repo.update('3', { name: 'renamed' }));
+    let queries = repo.queries;
+    expect((await json(get('/products/3', 'acme'))).name).toBe('renamed');
+    expect(repo.queries).toBe(queries + 1);
+    queries = repo.queries;
+    expect((await json(get('/products', 'acme'))).products.find((p: { id: string }) => p.id === '3').name).toBe('renamed');
+    expect(repo.queries).toBe(queries + 1);
+    queries = repo.queries;
+    expect((await json(get('/products/3', 'globex'))).name).toBe('globex product 3');
+    expect((await json(get('/products', 'globex'))).products.find((p: { id: string }) => p.id === '3').name).toBe('globex product 3');
+    expect(repo.queries).toBe(queries); // globex's entries were not touched
   });
 
   it('refuses requests without a valid tenant', async () => {
