@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { type CacheStore, MemoryStore, type StoreCapabilities } from '../../lib/index.js';
+import { type ConformanceTestApi, runStoreConformanceSuite } from '../../lib/testing/index.js';
+
+/** Runs the conformance suite on a store with a test API that records each test's outcome instead of reporting it. */
+async function outcomes(store: () => CacheStore): Promise<Map<string, boolean>> {
+  const before: (() => unknown)[] = [];
+  const after: (() => unknown)[] = [];
+  const tests: [string, () => Promise<void>][] = [];
+  const api: ConformanceTestApi = {
+    describe: (_name, fn) => fn(),
+    it: (name, fn) => void tests.push([name, fn]),
+    beforeAll: (fn) => void before.push(fn),
+    afterAll: (fn) => void after.push(fn),
+  };
+  runStoreConformanceSuite('probe', { test: api, store, flush: true });
+  for (const fn of before) await fn();
+  const result = new Map<string, boolean>();
+  for (const [name, fn] of tests) {
+    try {
+      await fn();
+      result.set(name, true);
+    } catch {
+      result.set(name, false);
+    }
+  }
+  for (const fn of after) await fn();
+  return result;
+}
+
+const failed = (results: Map<string, boolean>) => [...results].filter(([, ok]) => !ok).map(([name]) => name);
+
+/** Loses bytes that are not valid UTF-8 (a store that keeps text, not bytes). */
+class TextStore extends MemoryStore {
+  override async set(key: string, value: Buffer, ttl?: number) {
+    return super.set(key, Buffer.from(value.toString('utf8'), 'utf8'), ttl);
+  }
+}
+
+/** Treats the prefix as a glob pattern (`p*` lists `pa1`). */
+class GlobScanStore extends MemoryStore {
+  override scan(prefix: string, pageSize?: number): AsyncIterable<string[]> {
+    const cut = prefix.search(/[*?[]/);
+    return super.scan(cut < 0 ? prefix : prefix.slice(0, cut), pageSize);
+  }
+}
+
+/** Claims atomic add, but reads and writes in two steps. */
+class RacyAddStore extends MemoryStore {
+  override async add(key: string, value: Buffer, ttl?: number) {
+    const present = await this.has(key);
+    await new Promise((resolve) => setImmediate(resolve));
+    if (present) return false;
+    await this.set(key, value, ttl);
+    return true;
+  }
+}
+
+/** Gives an existing counter the TTL of the call (the bug the suite found in the Redis store's script). */
+class IncrTtlStore extends MemoryStore {
+  override async incr(key: string, by: number, ttl?: number) {
+    const n = await super.incr(key, by, ttl);
+    if (ttl) await this.touch(key, ttl);
+    return n;
+  }
+}
+
+/** Says it cannot list, but lists anyway (no UnsupportedOperationError). */
+class DishonestScanStore extends MemoryStore {
+  override readonly capabilities: StoreCapabilities = { ...new MemoryStore('x').capabilities, scan: false };
+}
+
+// Concurrent: each run sleeps through the suite's TTL checks.
+describe.concurrent('the store conformance suite catches broken stores', () => {
+  it('passes a correct store (memory)', async () => {
+    expect(failed(await outcomes(() => new MemoryStore('ok')))).toEqual([]);
+  });
+
+  it.each([
+    ['bytes kept as text', () => new TextStore('text'), /round-trips bytes/],
+    ['prefix taken as a glob', () => new GlobScanStore('glob'), /literally/],
+    ['a racy add claimed atomic', () => new RacyAddStore('racy'), /concurrent adds/],
+    ['incr moving the TTL of an existing counter', () => new IncrTtlStore('incr'), /^incr:/],
+    ['listing that capabilities deny but the store does anyway', () => new DishonestScanStore('dishonest'), /literally/],
+  ] as const)('%s', async (_, store, test) => {
+    const broken = failed(await outcomes(store));
+    expect(broken.length).toBeGreaterThan(0);
+    expect(broken.every((name) => test.test(name))).toBe(true);
+  });
+});
