@@ -16,7 +16,7 @@ import {
   TenantContextMissingError,
   TenantGuard,
 } from '../../lib/index.js';
-import { CapturingLogger, type RunningApp, startApp } from '../http/http-app.js';
+import { ADAPTERS, type AdapterKind, CapturingLogger, type RunningApp, startApp } from '../http/http-app.js';
 import { sharedRedisUrl } from '../support/redis-server.js';
 import { type StoreCase, storeCases } from '../support/store-cases.js';
 
@@ -117,8 +117,11 @@ function appFor(store: StoreCase, keyPrefix: string): Type {
 }
 
 const STORES = storeCases().filter((s) => !s.name.includes('ioredis'));
+const MATRIX: { store: StoreCase; adapter: AdapterKind; name: string }[] = STORES.flatMap((store) =>
+  ADAPTERS.map((adapter) => ({ store, adapter, name: `${store.name}, ${adapter}` })),
+);
 
-describe.each(STORES)('CACHE_MANAGER from TenantCacheModule on $name (real HTTP)', (store) => {
+describe.each(MATRIX)('CACHE_MANAGER from TenantCacheModule on $name (real HTTP)', ({ store, adapter }) => {
   let app: RunningApp;
   const as = (tenant: string) => ({ headers: { 'x-tenant-id': tenant } });
   const call = (tenant: string, path: string, method = 'GET', json?: unknown) => app.call(path, { method, json, ...as(tenant) });
@@ -126,7 +129,7 @@ describe.each(STORES)('CACHE_MANAGER from TenantCacheModule on $name (real HTTP)
   const keyPrefix = `cm-${randomUUID().slice(0, 8)}:`;
 
   beforeAll(async () => {
-    app = await startApp('express', appFor(store, keyPrefix));
+    app = await startApp(adapter, appFor(store, keyPrefix));
   });
   afterAll(async () => {
     await app.close();
