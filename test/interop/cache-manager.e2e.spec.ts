@@ -214,8 +214,9 @@ describe('TenantCacheManager outside HTTP', () => {
   }
 
   it('follows cache-manager semantics where they differ from the service: ttl() is an expiry time, set(undefined) deletes, wrap with raw/ttl function/refresh', async () => {
-    const { moduleRef } = await boot([TenantCacheModule.forRoot({ provideCacheManager: true })]);
+    const { moduleRef, logger } = await boot([TenantCacheModule.forRoot({ provideCacheManager: true })]);
     const cache = moduleRef.get<Cache>(CACHE_MANAGER);
+    expect(logger.lines.some((l) => /Another CACHE_MANAGER/.test(l.message))).toBe(false);
     await TenantContext.run('acme', async () => {
       expect(await cache.set('d', new Date(0))).toEqual(new Date(0));
       expect(await cache.get('d')).toBeInstanceOf(Date);
