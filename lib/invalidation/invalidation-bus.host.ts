@@ -8,7 +8,10 @@ import { versioned } from '../service/tags.js';
 import { TenantCacheService } from '../service/tenant-cache.service.js';
 import type { InvalidationTransport } from './invalidation-bus.js';
 import { InvalidationRegistry } from './invalidation.registry.js';
-import { busApplyFailed, busMessageRejected, busPublishFailed } from './invalidation.messages.js';
+import { busApplyFailed, busMessageRejected, busNotSubscribed, busPublishFailed } from './invalidation.messages.js';
+
+const SUBSCRIBE_WAIT_MS = 2000;
+const PUBLISH_WAIT_MS = 1000;
 
 /** What travels: the invalidation as data (a partition filter travels as its literal prefix, a superset). */
 type WireEvent = { scope: CacheScope; store: string } & (
@@ -50,7 +53,9 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
     const bus = this.registry.options.bus;
     if (!bus) return;
     this.transport = await bus.create(`${this.engine.options.keyPrefix}invalidation`);
-    await this.transport.subscribe((message) => void this.receive(message));
+    const subscribed = this.transport.subscribe((message) => void this.receive(message));
+    // NOTE: start-up does not wait for a Redis that does not answer: the cache works without the bus.
+    if (!(await settlesWithin(subscribed, SUBSCRIBE_WAIT_MS))) this.logger.warn(busNotSubscribed(SUBSCRIBE_WAIT_MS));
     this.unhook = this.engine.hooks.add((event) => this.send(event));
   }
 
@@ -66,11 +71,10 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
     if (!this.transport || this.applyingRemote.getStore()) return;
     if (!(await this.travelsFor(event.store))) return;
     const wire = toWire(event);
-    try {
-      await this.transport.publish(JSON.stringify({ v: 1, from: this.instanceId, event: wire } satisfies WireMessage));
-    } catch (error) {
-      this.logger.warn(busPublishFailed(event.kind, error as Error));
-    }
+    const sent = this.transport.publish(JSON.stringify({ v: 1, from: this.instanceId, event: wire } satisfies WireMessage));
+    sent.catch((error: unknown) => this.logger.warn(busPublishFailed(event.kind, error instanceof Error ? error : new Error(String(error)))));
+    // Bounded: a local invalidation never waits long on the bus.
+    if (!(await settlesWithin(sent, PUBLISH_WAIT_MS))) this.logger.warn(busPublishFailed(event.kind, new Error(`no answer within ${PUBLISH_WAIT_MS} ms`)));
   }
 
   private async receive(raw: string): Promise<void> {
@@ -170,4 +174,18 @@ function toWire(event: InvalidationEvent): WireEvent {
 function strings(value: unknown, what: string): string[] {
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new Error(`${what} must be strings`);
   return value as string[];
+}
+
+/** Whether the promise settles (either way) within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,4 +1,6 @@
+import { Logger } from '@nestjs/common';
 import type { InvalidationBusDefinition, InvalidationTransport } from './invalidation-bus.js';
+import { busUnreachable } from './invalidation.messages.js';
 
 /** Options of `redisInvalidationBus`. */
 export interface RedisInvalidationBusOptions {
@@ -14,8 +16,10 @@ export interface RedisInvalidationBusOptions {
 
 interface NodeRedisLike {
   isOpen?: boolean;
+  isReady?: boolean;
+  destroy?(): void;
   connect(): Promise<unknown>;
-  duplicate(): NodeRedisLike;
+  duplicate(overrides?: object): NodeRedisLike;
   publish(channel: string, message: string): Promise<unknown>;
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
   on(event: 'error', listener: (error: Error) => void): unknown;
@@ -62,20 +66,35 @@ export function redisInvalidationBus(options: RedisInvalidationBusOptions): Inva
       }
       if (client) throw new TypeError('redisInvalidationBus({ client }) takes a node-redis v5 or ioredis client.');
       const { createClient } = await import('@redis/client');
-      const own = createClient({ url: options.url, socket: { connectTimeout: 2000 } }) as unknown as NodeRedisLike;
+      const own = createClient({
+        url: options.url,
+        // Publishing fails at once while disconnected (a dead Redis must not hold up invalidations).
+        disableOfflineQueue: true,
+        socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 5000) },
+      }) as unknown as NodeRedisLike;
       own.on('error', () => undefined);
-      await own.connect();
+      // NOTE: not waited for past the connect timeout: the client keeps reconnecting in the background,
+      // and until then other instances are not told (logged).
+      const connecting = own.connect().then(
+        () => undefined,
+        (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+      );
+      const outcome = await Promise.race([connecting, new Promise<Error>((r) => setTimeout(() => r(new Error('connect timed out')), 2000).unref())]);
+      if (outcome) new Logger('TenantCache').warn(busUnreachable(redact(options.url!), outcome));
       return nodeRedisTransport(own, true, channel);
     },
   };
 }
 
 async function nodeRedisTransport(publisher: NodeRedisLike, owned: boolean, channel: string): Promise<InvalidationTransport> {
-  const subscriber = publisher.duplicate();
+  // The subscriber queues SUBSCRIBE until it is connected, and node-redis subscribes again after a reconnect.
+  const subscriber = publisher.duplicate({ disableOfflineQueue: false });
   subscriber.on('error', () => undefined);
-  await subscriber.connect();
+  subscriber.connect().catch(() => undefined);
   const quit = async (c: NodeRedisLike) => {
     if (c.isOpen === false) return;
+    // A client still reconnecting is dropped at once (a graceful close would wait for Redis).
+    if (c.isReady === false && c.destroy) return void c.destroy();
     await (c.close ?? c.quit)?.call(c);
   };
   return {

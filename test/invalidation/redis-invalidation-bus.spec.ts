@@ -13,7 +13,7 @@ import {
   redisInvalidationBus,
   versioned,
 } from '../../lib/index.js';
-import { sharedRedisUrl } from '../support/redis-server.js';
+import { sharedRedisUrl, startRedisServer } from '../support/redis-server.js';
 import { ADVERSARIAL_TENANTS, as, boot, sleep } from '../decorators/fixtures.js';
 
 class ShelfKey extends KeyConstructor.params('shelf', 'slot')<[shelf: string, slot: number]> {
@@ -132,3 +132,31 @@ describe.each([
     expect(await cached(b, 'acme', 's1', 1)).toBe(true);
   });
 });
+
+describe('cross-instance bus when Redis goes away', () => {
+  it('local invalidations still complete (logged), and the app starts even when Redis is down', async () => {
+    const server = await startRedisServer();
+    const keyPrefix = `bus-down-${randomUUID().slice(0, 8)}:`;
+    const a = await boot(memoryStore(), [Shelves], { keyPrefix, invalidation: { bus: redisInvalidationBus({ url: server.url }) } });
+    let late: App | undefined;
+    try {
+      await as('acme', () => a.moduleRef.get(Shelves).at('s1', 1));
+      await server.stop();
+      await a.moduleRef.get(EntityChangeBus).publish({ entity: 'Book', event: 'remove', data: { shelf: 's1', slot: 1, tenantId: 'acme' } });
+      expect(await cached(a, 'acme', 's1', 1)).toBe(false);
+      await waitFor(async () => a.logger.warnings().some((w) => w.includes('Could not publish an invalidation (keys)')), 'publish warning');
+      // A second instance starting while Redis is down still starts, and caches.
+      late = await boot(memoryStore(), [Shelves], { keyPrefix, invalidation: { bus: redisInvalidationBus({ url: server.url }) } });
+      expect(await as('acme', () => late!.moduleRef.get(Shelves).at('s1', 1))).toBe('s1/1');
+      expect(late.logger.warnings().some((w) => w.includes('invalidation bus could not connect'))).toBe(true);
+    } finally {
+      await late?.close();
+      await a.close();
+      await server.stop();
+    }
+  });
+});
+
+function cached(app: App, tenant: string, shelf: string, slot: number): Promise<boolean> {
+  return as(tenant, async () => (await app.cache.method(Shelves, 'at').peek(shelf, slot)).hit);
+}
