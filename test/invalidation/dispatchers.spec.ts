@@ -189,6 +189,30 @@ describe('BullMQ dispatcher (isolated redis-server)', () => {
       await app.close();
     }
   });
+
+  it('applies the invalidations inline when the queue cannot take them (Redis down), and says so', async () => {
+    const server = await startRedisServer();
+    const probe = new Probe();
+    const Orders = servicesFor(probe, 'queue');
+    const app = await boot(memoryStore(), [Orders], {
+      invalidation: {
+        dispatchers: {
+          queue: bullmqDispatcher({ connection: { host: '127.0.0.1', port: server.port, }, worker: false, enqueueTimeout: 500 }),
+        },
+      },
+    });
+    try {
+      await as('acme', () => app.moduleRef.get(Orders).order(3));
+      await server.stop();
+      await as('acme', () => app.moduleRef.get(EntityChangeBus).publish({ entity: 'Order', event: 'update', data: { id: 3 } }));
+      expect((await app.cache.forTenant('acme').method(Orders, 'order').peek(3)).hit).toBe(false);
+      expect(probe.done).toEqual([{ tenant: 'acme', id: 3 }]);
+      expect(app.logger.warnings().some((w) => w.includes('could not enqueue') && w.includes('inline instead'))).toBe(true);
+    } finally {
+      await app.close().catch(() => undefined);
+      await server.stop();
+    }
+  });
 });
 
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {

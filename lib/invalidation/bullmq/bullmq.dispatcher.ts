@@ -25,8 +25,10 @@ export interface BullmqDispatcherOptions {
   keepCompleted?: number;
   /** Failed jobs kept for inspection (count, or `true` for all). Default true. */
   keepFailed?: number | true;
-  /** When enqueueing fails (Redis down): apply the invalidations `inline` (default) or `drop` them (logged). */
+  /** When enqueueing fails or times out (Redis down): apply the invalidations `inline` (default) or `drop` them (logged). */
   onEnqueueError?: 'inline' | 'drop';
+  /** Longest wait for Redis to take the jobs, ms. Default 2000. (A late enqueue may still land: invalidating twice is harmless.) */
+  enqueueTimeout?: number;
 }
 
 /**
@@ -70,19 +72,20 @@ class BullmqDispatcher implements InvalidationDispatcher {
 
   async dispatch(jobs: readonly InvalidationJob[], runner: InvalidationJobRunner): Promise<void> {
     const keepFailed = this.options.keepFailed ?? true;
+    const enqueued = this.queue.addBulk(
+      jobs.map((data) => ({
+        name: data.rule,
+        data,
+        opts: {
+          attempts: this.attempts,
+          backoff: this.options.backoff ?? { type: 'exponential', delay: 1000 },
+          removeOnComplete: this.options.keepCompleted === undefined ? true : { count: this.options.keepCompleted },
+          removeOnFail: keepFailed === true ? false : { count: keepFailed },
+        },
+      })),
+    );
     try {
-      await this.queue.addBulk(
-        jobs.map((data) => ({
-          name: data.rule,
-          data,
-          opts: {
-            attempts: this.attempts,
-            backoff: this.options.backoff ?? { type: 'exponential', delay: 1000 },
-            removeOnComplete: this.options.keepCompleted === undefined ? true : { count: this.options.keepCompleted },
-            removeOnFail: keepFailed === true ? false : { count: keepFailed },
-          },
-        })),
-      );
+      await withTimeout(enqueued, this.options.enqueueTimeout ?? 2000);
     } catch (error) {
       const err = error instanceof Error ? error : new Error(String(error));
       if ((this.options.onEnqueueError ?? 'inline') === 'drop') throw err;
@@ -112,7 +115,24 @@ class BullmqDispatcher implements InvalidationDispatcher {
 
   /** Lets the worker finish its active jobs, then closes the connections (queued jobs stay in Redis). */
   async close(): Promise<void> {
-    await this.worker?.close();
-    await this.queue.close();
+    // NOTE: bounded: with Redis gone, BullMQ would wait for it to come back.
+    await withTimeout(Promise.all([this.worker?.close(), this.queue.close()]), 5000).catch(async () => {
+      await Promise.allSettled([this.worker?.disconnect(), this.queue.disconnect()]);
+    });
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  promise.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
