@@ -116,34 +116,54 @@ export class ResilientStore implements CacheStore {
     return this.inner.close();
   }
 
-  private async guard<T>(operation: string, run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one command with the breaker and the timeout. One promise per call (no `Promise.race`, no async
+   * wrapper): this sits under every cache operation on a remote store.
+   */
+  private guard<T>(operation: string, run: () => Promise<T>): Promise<T> {
     if (!this.breaker.allow()) {
-      throw new StoreUnavailableError(this.inner.name, `circuit open after repeated failures (${operation} not sent)`);
+      return Promise.reject(new StoreUnavailableError(this.inner.name, `circuit open after repeated failures (${operation} not sent)`));
     }
-    let timer: NodeJS.Timeout | undefined;
+    let pending: Promise<T>;
     try {
-      const result = await Promise.race([
-        run(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new StoreUnavailableError(this.inner.name, `${operation} timed out after ${this.timeout} ms`)),
-            this.timeout,
-          );
-        }),
-      ]);
-      this.breaker.success();
-      return result;
+      pending = run();
     } catch (error) {
-      // A reply that says "wrong type" is the caller's problem, not the server's health.
-      if (isCommandError(error)) {
-        this.breaker.success();
-        throw error;
-      }
-      this.breaker.failure();
-      throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(this.inner.name, `${operation} failed: ${(error as Error).message}`, error);
-    } finally {
-      clearTimeout(timer);
+      return Promise.reject(this.failed(operation, error));
     }
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        reject(this.failed(operation, new StoreUnavailableError(this.inner.name, `${operation} timed out after ${this.timeout} ms`)));
+      }, this.timeout);
+      pending.then(
+        (result) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.breaker.success();
+          resolve(result);
+        },
+        (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          reject(this.failed(operation, error));
+        },
+      );
+    });
+  }
+
+  /** Counts a failure against the breaker and returns the error to raise. */
+  private failed(operation: string, error: unknown): unknown {
+    // A reply that says "wrong type" is the caller's problem, not the server's health.
+    if (isCommandError(error)) {
+      this.breaker.success();
+      return error;
+    }
+    this.breaker.failure();
+    return error instanceof StoreUnavailableError ? error : new StoreUnavailableError(this.inner.name, `${operation} failed: ${(error as Error).message}`, error);
   }
 }
 
