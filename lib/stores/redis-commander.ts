@@ -39,8 +39,13 @@ export type RedisClientLike = RedisClientType | IoredisLike | NodeRedisClusterLi
 
 const BUFFER_TYPES = { 36: Buffer } as const; // RESP blob strings as Buffers
 
+/** Options of every node-redis command: bulk strings as Buffers. */
+const BUFFER_REPLIES = { typeMapping: BUFFER_TYPES } as const;
+
 function toArgs(args: readonly (string | Buffer | number)[]): (string | Buffer)[] {
-  return args.map((a) => (typeof a === 'number' ? String(a) : a));
+  // NOTE: most commands (GET, SET) carry no numbers: no copy for them.
+  for (let i = 0; i < args.length; i++) if (typeof args[i] === 'number') return args.map((a) => (typeof a === 'number' ? String(a) : a));
+  return args as (string | Buffer)[];
 }
 
 /** Wraps any supported client; throws a clear TypeError for anything else. */
@@ -56,7 +61,7 @@ function nodeRedisCommander(client: RedisClientType): RedisCommander {
   const self: RedisCommander = {
     kind: 'node-redis',
     cluster: false,
-    call: (args) => client.sendCommand(toArgs(args), { typeMapping: BUFFER_TYPES }) as Promise<RedisReply>,
+    call: (args) => client.sendCommand(toArgs(args), BUFFER_REPLIES) as Promise<RedisReply>,
     scanNodes: async () => [self],
     quit: async () => {
       if (client.isOpen) await client.close();
@@ -69,7 +74,7 @@ function nodeRedisClusterCommander(cluster: NodeRedisClusterLike): RedisCommande
   return {
     kind: 'node-redis',
     cluster: true,
-    call: (args, firstKey) => cluster.sendCommand(firstKey, false, toArgs(args), { typeMapping: BUFFER_TYPES }) as Promise<RedisReply>,
+    call: (args, firstKey) => cluster.sendCommand(firstKey, false, toArgs(args), BUFFER_REPLIES) as Promise<RedisReply>,
     scanNodes: async () => Promise.all(cluster.masters.map(async (m) => nodeRedisCommander(await cluster.nodeClient(m)))),
     quit: async () => {
       await (cluster.close ?? cluster.quit)?.call(cluster);

@@ -61,12 +61,13 @@ export class RedisStore implements CacheStore {
     };
   }
 
-  async get(key: string): Promise<Buffer | undefined> {
-    return asBuffer(await this.redis.call(['GET', key], key));
+  // NOTE: get and set chain on the client's promise instead of being async: one promise less per call.
+  get(key: string): Promise<Buffer | undefined> {
+    return this.redis.call(['GET', key], key).then(asBuffer);
   }
 
-  async set(key: string, value: Buffer, ttl?: number): Promise<void> {
-    await this.redis.call(ttl ? ['SET', key, value, 'PX', ttl] : ['SET', key, value], key);
+  set(key: string, value: Buffer, ttl?: number): Promise<void> {
+    return this.redis.call(ttl ? ['SET', key, value, 'PX', String(ttl)] : ['SET', key, value], key).then(nothing);
   }
 
   async add(key: string, value: Buffer, ttl?: number): Promise<boolean> {
@@ -165,6 +166,8 @@ export class RedisStore implements CacheStore {
     if (this.ownsClient) await this.redis.quit();
   }
 }
+
+function nothing(): void {}
 
 function asBuffer(reply: RedisReply): Buffer | undefined {
   if (reply === null || reply === undefined) return undefined;
