@@ -23,6 +23,34 @@ export interface StoredResponse {
   readonly t: readonly string[];
 }
 
+/** What goes to the store: text bodies as one string (cheaper to decode on every hit), bytes as the object. */
+export type PackedResponse = string | StoredResponse;
+const PACKED = '\u0001';
+
+/** Packs an entry for the store: `\u0001<meta JSON>\n<body>` for JSON and text bodies. */
+export function packResponse(entry: StoredResponse): PackedResponse {
+  if (entry.k !== 'json' && entry.k !== 'text') return entry;
+  const { b, ...meta } = entry;
+  // NOTE: JSON never holds a raw newline, so the first one ends the meta part.
+  return `${PACKED}${JSON.stringify(meta)}\n${b as string}`;
+}
+
+/** Unpacks what the store held; `undefined` for anything that is not an entry of ours. */
+export function unpackResponse(value: unknown): StoredResponse | undefined {
+  if (typeof value === 'string') {
+    if (!value.startsWith(PACKED)) return undefined;
+    const end = value.indexOf('\n');
+    if (end < 0) return undefined;
+    try {
+      const meta = JSON.parse(value.slice(1, end)) as Omit<StoredResponse, 'b'>;
+      return meta.v === 1 ? { ...meta, b: value.slice(end + 1) } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return typeof value === 'object' && value !== null && (value as { v?: unknown }).v === 1 ? (value as StoredResponse) : undefined;
+}
+
 /** A body turned into what is stored, or why it cannot be. */
 export type EncodedBody = { ok: true; kind: BodyKind; body: unknown; bytes: Buffer | string } | { ok: false; reason: string };
 

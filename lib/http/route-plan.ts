@@ -21,10 +21,12 @@ export interface RoutePlan {
   readonly vary: string | undefined;
   readonly cacheControl: { perUser: string; shared: string } | undefined;
   readonly staleIfError: number;
+  /** `@NoCache()` on the method or the controller. */
+  readonly noCache: boolean;
 }
 
 /** Validates and compiles a route's options (throws a typed error naming the route for a bad option). */
-export function compilePlan(options: CacheResponseOptions, where: string, engine: CacheEngine, http: NormalizedHttpOptions): RoutePlan {
+export function compilePlan(options: CacheResponseOptions, where: string, engine: CacheEngine, http: NormalizedHttpOptions, noCache = false): RoutePlan {
   const [className = '', methodName = ''] = where.split('.');
   const bad = (option: string, problem: string, fix: string) => new InvalidOptionsError(`@CacheResponse(${option}) on ${where}`, problem, fix);
   if (options.scope !== undefined && !['user', 'tenant', 'shared'].includes(options.scope)) {
@@ -70,6 +72,7 @@ export function compilePlan(options: CacheResponseOptions, where: string, engine
     vary: key.vary.length === 0 ? undefined : key.vary.join(', '),
     cacheControl,
     staleIfError: options.staleIfError ?? 0,
+    noCache,
   };
 }
 

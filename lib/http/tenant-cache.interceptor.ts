@@ -15,8 +15,11 @@ import { TenantCacheService } from '../service/tenant-cache.service.js';
 import type { CacheResponseOptions } from './cache-response.decorator.js';
 import { type CacheRequest, headerOf } from './cache-request.js';
 import {
+  type PackedResponse,
   type StoredResponse,
   encodeBody,
+  packResponse,
+  unpackResponse,
   etagMatches,
   forbidsStoring,
   readStream,
@@ -37,12 +40,12 @@ type Outcome =
   | { readonly kind: 'error'; readonly error: unknown };
 
 /** What the engine's single flight hands every caller: an entry, or "run your own handler". */
-type Loaded = StoredResponse | typeof UNCACHEABLE;
+type Loaded = PackedResponse | typeof UNCACHEABLE;
 const UNCACHEABLE = Object.freeze({ uncacheable: true as const });
 
 /** Stored alongside an entry when `staleIfError` is set: the entry outlives its freshness. */
 interface StaleEnvelope {
-  readonly r: StoredResponse;
+  readonly r: PackedResponse;
   /** Fresh until (ms since epoch). */
   readonly f: number;
 }
@@ -66,7 +69,10 @@ type AnyResponse = {
 @Injectable()
 export class TenantCacheInterceptor implements NestInterceptor {
   private readonly logger = new Logger('TenantCache');
-  private readonly plans = new WeakMap<object, RoutePlan | null>();
+  /** Compiled options by handler, then by controller class (a handler may be inherited by several). */
+  private readonly plans = new WeakMap<object, WeakMap<object, RoutePlan | null>>();
+  /** `X-Cached-At` of the last entry seen: most hits in a row are of one entry. */
+  private lastCachedAt = { at: 0, text: '' };
   private readonly warned = new Set<string>();
   private readonly http: NormalizedHttpOptions;
   private readonly namespace: string;
@@ -90,7 +96,7 @@ export class TenantCacheInterceptor implements NestInterceptor {
     const method = req.method;
     // NOTE: whatever the key, only GET and HEAD are ever read or stored.
     if (method !== 'GET' && method !== 'HEAD') return next.handle();
-    if (plan === undefined || this.noCache(context) || req.doNotCache === true || (plan.options.onlyIf !== undefined && !plan.options.onlyIf(req))) {
+    if (plan.noCache || req.doNotCache === true || (plan.options.onlyIf !== undefined && !plan.options.onlyIf(req))) {
       return this.bypass(res, next);
     }
     let scope: CacheScope;
@@ -138,14 +144,19 @@ export class TenantCacheInterceptor implements NestInterceptor {
       key,
       async () => {
         own = await this.load(plan, req, res, next, scope, perUser, tags);
-        return own.kind === 'stored' ? own.entry : UNCACHEABLE;
+        return own.kind === 'stored' ? packResponse(own.entry) : UNCACHEABLE;
       },
       { ttl: plan.ttl, store: plan.options.store, tags, shouldCache: (v) => v !== UNCACHEABLE },
     );
-    if (found.hit) return this.replay(plan, req, res, found.value as StoredResponse, found.cachedAt ?? Date.now(), 'HIT', scope);
+    if (found.hit) {
+      const entry = unpackResponse(found.value);
+      if (entry !== undefined) return this.replay(plan, req, res, entry, found.cachedAt ?? Date.now(), 'HIT', scope);
+      return this.runOwn(res, next);
+    }
     if (own !== undefined) return this.settle(plan, req, res, own, scope);
     // A follower of another request's load: an entry it may share, or run its own handler.
-    if (isEntry(found.value)) return this.replay(plan, req, res, found.value, Date.now(), 'MISS', scope);
+    const shared = found.value === UNCACHEABLE ? undefined : unpackResponse(found.value);
+    if (shared !== undefined) return this.replay(plan, req, res, shared, Date.now(), 'MISS', scope);
     return this.runOwn(res, next);
   }
 
@@ -163,16 +174,15 @@ export class TenantCacheInterceptor implements NestInterceptor {
     const ttl = plan.ttl ?? this.engine.ttl(undefined);
     const found = await this.engine.lookup<StaleEnvelope>(scope, key, plan.options.store, [...tags.plain, ...tags.versioned.map(versioned)]);
     const now = Date.now();
-    if (found.hit && found.value !== undefined && found.value.f > now) {
-      return this.replay(plan, req, res, found.value.r, found.cachedAt ?? now, 'HIT', scope);
-    }
+    const stale = found.hit ? unpackResponse(found.value?.r) : undefined;
+    if (stale !== undefined && found.value!.f > now) return this.replay(plan, req, res, stale, found.cachedAt ?? now, 'HIT', scope);
     let own: Outcome | undefined;
     const loaded = await this.engine.fetch<StaleEnvelope | typeof UNCACHEABLE>(
       scope,
       key,
       async () => {
         own = await this.load(plan, req, res, next, scope, perUser, tags);
-        return own.kind === 'stored' ? { r: own.entry, f: Date.now() + (ttl ?? Number.MAX_SAFE_INTEGER / 2) } : UNCACHEABLE;
+        return own.kind === 'stored' ? { r: packResponse(own.entry), f: Date.now() + (ttl ?? Number.MAX_SAFE_INTEGER / 2) } : UNCACHEABLE;
       },
       {
         ttl: ttl === undefined ? undefined : ttl + plan.staleIfError,
@@ -182,12 +192,11 @@ export class TenantCacheInterceptor implements NestInterceptor {
         shouldCache: (v) => v !== UNCACHEABLE,
       },
     );
-    if (own?.kind === 'error' && found.hit && found.value !== undefined) {
-      return this.replay(plan, req, res, found.value.r, found.cachedAt ?? now, 'STALE', scope);
-    }
+    if (own?.kind === 'error' && stale !== undefined) return this.replay(plan, req, res, stale, found.cachedAt ?? now, 'STALE', scope);
     if (own !== undefined) return this.settle(plan, req, res, own, scope);
     const value = loaded.value;
-    if (value !== undefined && 'r' in value) return this.replay(plan, req, res, value.r, Date.now(), 'MISS', scope);
+    const sharedEntry = value !== undefined && 'r' in value ? unpackResponse(value.r) : undefined;
+    if (sharedEntry !== undefined) return this.replay(plan, req, res, sharedEntry, Date.now(), 'MISS', scope);
     return this.runOwn(res, next);
   }
 
@@ -277,7 +286,7 @@ export class TenantCacheInterceptor implements NestInterceptor {
     if (opts.xCache) setHeader(res, 'x-cache', status);
     if (opts.age) {
       setHeader(res, 'age', String(Math.max(0, Math.floor((Date.now() - cachedAt) / 1000))));
-      setHeader(res, 'x-cached-at', new Date(cachedAt).toUTCString());
+      setHeader(res, 'x-cached-at', this.httpDate(cachedAt));
     }
     const shared = plan.cacheControl !== undefined && !entry.u && plan.options.cacheControl?.public === true;
     if (plan.cacheControl !== undefined) setHeader(res, 'cache-control', entry.u ? plan.cacheControl.perUser : plan.cacheControl.shared);
@@ -311,22 +320,27 @@ export class TenantCacheInterceptor implements NestInterceptor {
     if (this.http.headers.xCache) setHeader(res, 'x-cache', status);
   }
 
-  private noCache(context: ExecutionContext): boolean {
-    return this.reflector.getAllAndOverride<boolean>(NO_CACHE_METADATA, [context.getHandler(), context.getClass()]) === true;
+  private httpDate(at: number): string {
+    if (this.lastCachedAt.at !== at) this.lastCachedAt = { at, text: new Date(at).toUTCString() };
+    return this.lastCachedAt.text;
   }
 
-  /** The compiled options of a route: `null` = not cached, `undefined` = an option is wrong (bypass). */
-  private plan(context: ExecutionContext): RoutePlan | null | undefined {
+  /** The compiled options of a route; `null` = not cached (no `@CacheResponse`). */
+  private plan(context: ExecutionContext): RoutePlan | null {
     const handler = context.getHandler();
-    const known = this.plans.get(handler);
+    const type = context.getClass();
+    let byClass = this.plans.get(handler);
+    const known = byClass?.get(type);
     if (known !== undefined) return known;
-    const options = this.reflector.getAllAndOverride<CacheResponseOptions | undefined>(CACHE_RESPONSE_METADATA, [handler, context.getClass()]);
+    const targets = [handler, type];
+    const options = this.reflector.getAllAndOverride<CacheResponseOptions | undefined>(CACHE_RESPONSE_METADATA, targets);
     let plan: RoutePlan | null = null;
     if (options !== undefined) {
-      const where = `${context.getClass().name}.${handler.name}`;
-      plan = compilePlan(options, where, this.engine, this.http);
+      const noCache = this.reflector.getAllAndOverride<boolean>(NO_CACHE_METADATA, targets) === true;
+      plan = compilePlan(options, `${type.name}.${handler.name}`, this.engine, this.http, noCache);
     }
-    this.plans.set(handler, plan);
+    if (byClass === undefined) this.plans.set(handler, (byClass = new WeakMap()));
+    byClass.set(type, plan);
     return plan;
   }
 
@@ -335,10 +349,6 @@ export class TenantCacheInterceptor implements NestInterceptor {
     if (this.warned.size < 1000) this.warned.add(where);
     this.logger.warn(message);
   }
-}
-
-function isEntry(value: unknown): value is StoredResponse {
-  return typeof value === 'object' && value !== null && (value as { v?: unknown }).v === 1;
 }
 
 function isStream(body: unknown): boolean {

@@ -28,10 +28,17 @@ export interface CallInit {
 export interface CallResult {
   status: number;
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON of the app under test
-  /** Response headers, lower-case names. */
+  /** Response headers, lower-case names (non-enumerable: `toEqual({ status, body })` still holds). */
   headers: Record<string, string>;
-  /** The body's bytes as received. */
+  /** The body's bytes as received (non-enumerable). */
   bytes: Buffer;
+}
+
+/** A result whose headers and bytes do not take part in deep equality. */
+function result(status: number, bytes: Buffer, headers: Record<string, string>): CallResult {
+  const out = { status, body: parse(bytes.toString('utf8')) } as CallResult;
+  Object.defineProperties(out, { headers: { value: headers, enumerable: false }, bytes: { value: bytes, enumerable: false } });
+  return out;
 }
 
 /** Keeps every log line, so tests can assert what the library logged. */
@@ -72,7 +79,7 @@ export async function startApp(
         body: init.json === undefined ? undefined : JSON.stringify(init.json),
       });
       const bytes = Buffer.from(await response.arrayBuffer());
-      return { status: response.status, body: parse(bytes.toString('utf8')), headers: Object.fromEntries(response.headers), bytes };
+      return result(response.status, bytes, Object.fromEntries(response.headers));
     },
     callWithHost(path, host) {
       return new Promise<CallResult>((resolve, reject) => {
@@ -82,7 +89,7 @@ export async function startApp(
           response.on('end', () => {
             const bytes = Buffer.concat(chunks);
             const headers = Object.fromEntries(Object.entries(response.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]));
-            resolve({ status: response.statusCode ?? 0, body: parse(bytes.toString('utf8')), headers, bytes });
+            resolve(result(response.statusCode ?? 0, bytes, headers));
           });
         });
         request.on('error', reject);

@@ -199,6 +199,14 @@ class CachedController {
     return { id, run: this.runs.hit(`product:${id}`) };
   }
 
+  @CacheResponse({ ttl: 1, staleIfError: 60_000 })
+  @Get('stale')
+  stale(@Query('fail') fail?: string) {
+    const run = this.runs.hit('stale');
+    if (fail && run > 1) throw new Error('upstream down');
+    return { run };
+  }
+
   @CacheResponse({ ttl: 60_000, cacheControl: { maxAge: 30, sMaxAge: 300, public: true } })
   @Get('public')
   publicPage() {
@@ -459,6 +467,19 @@ describe.each(STORES.flatMap((store) => ADAPTERS.map((adapter) => [adapter, stor
     expect(anon.headers.vary).toMatch(/x-tenant-id/i);
     const user = await get('/public', 'acme', { 'x-user': 'alice' });
     expect(user.headers['cache-control']).toBe('private, max-age=30');
+  });
+
+  it('serves the expired entry with X-Cache: STALE when the handler throws (staleIfError), and refreshes when it succeeds', async () => {
+    const first = await get('/stale?fail=1');
+    expect(first.headers['x-cache']).toBe('MISS');
+    await new Promise((resolve) => setTimeout(resolve, 10)); // past the 1 ms freshness
+    const stale = await get('/stale?fail=1');
+    expect(stale.status).toBe(200);
+    expect(stale.headers['x-cache']).toBe('STALE');
+    expect(stale.body).toEqual(first.body);
+    const fresh = await get('/stale');
+    expect(fresh.headers['x-cache']).toBe('MISS');
+    expect(fresh.body.run).toBeGreaterThan(first.body.run);
   });
 
   it('hashes malformed and huge query strings into a bounded key without failing', async () => {

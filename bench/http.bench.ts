@@ -1,0 +1,153 @@
+/**
+ * HTTP response cache benchmark, side by side in one run against the same app: a cached response
+ * served through our `TenantCacheInterceptor` vs `@nestjs/cache-manager`'s `CacheInterceptor`
+ * (cache-manager 7, in-memory Keyv) vs no cache (the handler does a simulated 5 ms data call), over
+ * real HTTP on loopback with autocannon (same connections and duration for each case, cases
+ * interleaved over several rounds, median reported), on Express and Fastify. Both caches use an
+ * in-memory store; every request goes through the same guard (TenantGuard) and carries a tenant.
+ *
+ * Standalone: `node --import @swc-node/register/esm-register bench/http.bench.ts`.
+ * `npm run bench` (bench/run.ts) calls `run`.
+ */
+import 'reflect-metadata';
+import { CacheInterceptor, CacheModule, CacheTTL } from '@nestjs/cache-manager';
+import { Controller, Get, type INestApplication, Logger, Module, UseInterceptors } from '@nestjs/common';
+import { APP_GUARD, NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import autocannon from 'autocannon';
+import { CacheResponse, TenantCacheInterceptor, TenantCacheModule, TenantGuard, memoryStore } from '../lib/index.js';
+
+/** One line of the table. */
+export interface HttpRow {
+  platform: string;
+  case: string;
+  'req/s': number;
+  'p50 ms': number;
+  'p99 ms': number;
+  'vs Nest CacheInterceptor': string;
+}
+
+/** Few enough connections that the 5 ms data call, not the CPU, bounds the uncached case. */
+const CONNECTIONS = Number(process.env.HTTP_BENCH_CONNECTIONS ?? 10);
+const SECONDS = Number(process.env.HTTP_BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.HTTP_BENCH_ROUNDS ?? 3);
+/** autocannon runs in its own worker thread, so the load generator does not share the server's event loop. */
+const WORKERS = Number(process.env.HTTP_BENCH_WORKERS ?? 1);
+
+/** A catalogue page of about 2 KB of JSON. */
+function page() {
+  return {
+    page: 1,
+    items: Array.from({ length: 20 }, (_, i) => ({ id: `p-${i}`, name: `Product ${i}`, price: 10 + i, tags: ['a', 'b'], inStock: i % 2 === 0 })),
+  };
+}
+
+const dataCall = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
+
+@Controller()
+class BenchController {
+  @UseInterceptors(TenantCacheInterceptor)
+  @CacheResponse({ ttl: 600_000, scope: 'tenant' })
+  @Get('ours')
+  async ours() {
+    await dataCall();
+    return page();
+  }
+
+  @UseInterceptors(CacheInterceptor)
+  @CacheTTL(600_000)
+  @Get('nest')
+  async nest() {
+    await dataCall();
+    return page();
+  }
+
+  @Get('none')
+  async none() {
+    await dataCall();
+    return page();
+  }
+}
+
+@Module({
+  imports: [
+    TenantCacheModule.forRoot({ stores: { default: memoryStore({ maxEntries: 10_000 }) }, keyPrefix: 'bench-http:' }),
+    CacheModule.register({ ttl: 600_000 }),
+  ],
+  controllers: [BenchController],
+  providers: [{ provide: APP_GUARD, useClass: TenantGuard }],
+})
+class BenchModule {}
+
+export async function start(platform: 'express' | 'fastify'): Promise<{ app: INestApplication; url: string }> {
+  const app =
+    platform === 'fastify'
+      ? await NestFactory.create(BenchModule, new FastifyAdapter(), { logger: false })
+      : await NestFactory.create(BenchModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  return { app, url: (await app.getUrl()).replace('[::1]', '127.0.0.1') };
+}
+
+interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+async function load(url: string, seconds: number): Promise<Sample> {
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers: { 'x-tenant-id': 'acme' }, workers: WORKERS });
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Measures the three cases on one platform, interleaved. */
+export async function measureHttp(platform: 'express' | 'fastify'): Promise<HttpRow[]> {
+  const { app, url } = await start(platform);
+  try {
+    const cases = [
+      { name: 'hit: TenantCacheInterceptor (ours)', path: '/ours' },
+      { name: 'hit: @nestjs/cache-manager CacheInterceptor', path: '/nest' },
+      { name: 'no cache (5 ms data call)', path: '/none' },
+    ];
+    // Warm-up: fills both caches, JIT, connections.
+    for (const c of cases) await load(url + c.path, 1);
+    const samples = cases.map((): Sample[] => []);
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let i = 0; i < cases.length; i++) samples[i]!.push(await load(url + cases[i]!.path, SECONDS));
+    }
+    const rows = cases.map((c, i) => ({
+      name: c.name,
+      rps: median(samples[i]!.map((s) => s.rps)),
+      p50: median(samples[i]!.map((s) => s.p50)),
+      p99: median(samples[i]!.map((s) => s.p99)),
+    }));
+    const nest = rows[1]!.rps;
+    return rows.map((r) => ({
+      platform,
+      case: r.name,
+      'req/s': Math.round(r.rps),
+      'p50 ms': r.p50,
+      'p99 ms': r.p99,
+      'vs Nest CacheInterceptor': `${(r.rps / nest).toFixed(2)}x`,
+    }));
+  } finally {
+    await app.close();
+  }
+}
+
+/** Prints the HTTP table (the bench contract of `npm run bench`). */
+export async function run(): Promise<void> {
+  const rows = [...(await measureHttp('express')), ...(await measureHttp('fastify'))];
+  console.log(`HTTP response cache: ${CONNECTIONS} connections, ${SECONDS} s per case per round, ${ROUNDS} interleaved rounds (median), loopback, same process`);
+  console.table(rows);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  Logger.overrideLogger(false);
+  await run();
+}
