@@ -69,6 +69,7 @@ export class EntityChangeBus implements EntityChangePublisher, OnApplicationBoot
         this.logger.warn(`Dispatcher "${name}" failed to close: ${(error as Error).message}`);
       }
     }
+    await this.runner.idle();
   }
 
   /**

@@ -4,7 +4,7 @@ export const invalidationFailed = (message: string, context?: string): string =>
   `${context ? `[${context}] ` : ''}${message}. The cached entries may be stale until they expire.`;
 
 export const refreshFailed = (rule: string, method: string, error: Error): string =>
-  `Invalidation rule "${rule}" could not refresh an entry of ${method} (${error.message}); the entry is deleted instead.`;
+  `Invalidation rule "${rule}" could not recompute an entry of ${method} (${error.message}); the entry stays deleted.`;
 
 export const publishFailed = (source: string, error: Error): string =>
   `${source}: invalidating after a committed change failed: ${error.message}. The change stands; cached entries may be stale until they expire.`;

@@ -30,6 +30,7 @@ interface Operation {
 @Injectable()
 export class InvalidationRunner implements InvalidationJobRunner {
   private readonly logger = new Logger('TenantCache');
+  private readonly recomputing = new Set<Promise<void>>();
 
   constructor(
     private readonly registry: InvalidationRegistry,
@@ -92,7 +93,8 @@ export class InvalidationRunner implements InvalidationJobRunner {
     const method = rule.method;
     const group = method ? `${method.name}\u0000${tenantId ?? ''}` : undefined;
     const push = (suffix: string, run: () => Promise<unknown>) =>
-      ops.push({ id: (group && suffix.startsWith('m') ? group + '\u0000' : base) + suffix, group, job, rule, run: async () => void (await run()) });
+      // NOTE: only method operations join the method's group: a wipe of the method (`all`) must not drop tag operations.
+      ops.push({ id: (group && suffix.startsWith('m') ? group + '\u0000' : base) + suffix, group: suffix.startsWith('m') ? group : undefined, job, rule, run: async () => void (await run()) });
     const all = () => push('m\u0000all', () => method!.invalidateAll(scope));
     if (method && rule.mode === 'all') all();
     for (const [i, row] of rows.entries()) {
@@ -135,15 +137,25 @@ export class InvalidationRunner implements InvalidationJobRunner {
     return ops;
   }
 
-  /** Recomputes an entry; when that fails, the entry is deleted so nothing stale stays. */
+  /** Resolves once every recompute started by `refresh` rules is done (shutdown drains them). */
+  async idle(): Promise<void> {
+    while (this.recomputing.size > 0) await Promise.allSettled([...this.recomputing]);
+  }
+
+  /**
+   * Deletes the entry now, then recomputes it in the background (the next reader hits). Not awaited:
+   * an ORM calls this while still holding the committing connection, and a recompute needing another
+   * connection from a busy pool must not wait on it. A failed recompute leaves the entry deleted.
+   */
   private async refresh(rule: CompiledRule, args: unknown[], scope: CacheScope): Promise<void> {
     const method = rule.method!;
-    try {
-      await method.refresh(args, scope);
-    } catch (error) {
-      this.logger.warn(refreshFailed(rule.name, method.name, error instanceof Error ? error : new Error(String(error))));
-      await method.invalidate(args, scope);
-    }
+    await method.invalidate(args, scope);
+    const recompute = method.refresh(args, scope).then(
+      () => undefined,
+      (error: unknown) => this.logger.warn(refreshFailed(rule.name, method.name, error instanceof Error ? error : new Error(String(error)))),
+    );
+    this.recomputing.add(recompute);
+    void recompute.finally(() => this.recomputing.delete(recompute));
   }
 }
 

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { Column, DataSource, Entity, PrimaryColumn } from 'typeorm';
+import { Column, DataSource, DeleteDateColumn, Entity, PrimaryColumn } from 'typeorm';
 import { CacheResult, KeyConstructor, TenantContext } from '../../lib/index.js';
 
 /** PostgreSQL for the TypeORM suites: DATABASE_URL or the local server. */
@@ -23,6 +23,9 @@ export class Product {
 
   @Column({ type: 'varchar', length: 16, default: 'published' })
   status!: string;
+
+  @DeleteDateColumn({ type: 'timestamptz', nullable: true })
+  deletedAt?: Date | null;
 }
 
 /** A DataSource on a schema of its own (dropped by `close`). */

@@ -154,11 +154,12 @@ describe('TypeORM source on real PostgreSQL', () => {
     expect(await as('acme', () => catalog.category('books', 1))).toEqual(['b1', 'b2', 'b3']);
   });
 
-  it('refresh recomputes the entry from the committed row', async () => {
+  it('refresh deletes at commit and recomputes the entry from the committed row right after', async () => {
     await seed('acme', 'p1', { price: 10 });
     expect(await as('acme', () => catalog.price('p1'))).toBe(10);
     await repo().update({ tenantId: 'acme', sku: 'p1' }, { price: 10 }); // query builder: see the next test
     await repo().save({ tenantId: 'acme', sku: 'p1', category: 'books', price: 77 });
+    await waitUntil(() => hit('acme', 'price', 'p1'));
     const before = catalog.queries;
     expect(await as('acme', () => catalog.price('p1'))).toBe(77);
     expect(catalog.queries).toBe(before); // a hit: the refresh already stored it
@@ -173,6 +174,41 @@ describe('TypeORM source on real PostgreSQL', () => {
     expect(await hit('acme', 'product', 'p1')).toBe(false);
     expect(await hit('acme', 'product', 'p2')).toBe(false);
     expect(await hit('globex', 'product', 'p1')).toBe(true);
+  });
+
+  it('concurrent transactions of many tenants: only the committed ones invalidate, each its own entry', async () => {
+    const tenants = [...Array.from({ length: 8 }, (_, i) => `t${i}`), ...ADVERSARIAL_TENANTS.slice(0, 4)];
+    for (const t of tenants) {
+      await seed(t, 'p1', { price: 1 });
+      await as(t, () => catalog.product('p1'));
+    }
+    await Promise.all(
+      tenants.map((t, i) =>
+        ds
+          .transaction(async (m) => {
+            const row = await m.findOneByOrFail(Product, { tenantId: t, sku: 'p1' });
+            row.price = 100 + i;
+            await m.save(row);
+            if (i % 2 === 1) throw new Error('rolled back');
+          })
+          .catch(() => undefined),
+      ),
+    );
+    for (const [i, t] of tenants.entries()) {
+      expect(await hit(t, 'product', 'p1')).toBe(i % 2 === 1);
+      expect((await as(t, () => catalog.product('p1')))?.price).toBe(i % 2 === 1 ? 1 : 100 + i);
+    }
+  });
+
+  it('a soft remove invalidates like a remove, a recover like an insert', async () => {
+    const row = await seed('acme', 'p1');
+    await as('acme', () => catalog.product('p1'));
+    await repo().softRemove(row);
+    expect(await hit('acme', 'product', 'p1')).toBe(false);
+    expect(await as('acme', () => catalog.product('p1'))).toBeNull();
+    await repo().recover(row);
+    expect(await hit('acme', 'product', 'p1')).toBe(false);
+    expect((await as('acme', () => catalog.product('p1')))?.sku).toBe('p1');
   });
 
   it('a failing invalidation is logged with the rule and entity and never fails the committed save', async () => {
@@ -194,7 +230,15 @@ describe('TypeORM source on real PostgreSQL', () => {
     const error = await boot(memoryStore(), [Wrong], { invalidation: { sources: [typeOrmSource(ds)] } }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidInvalidationRuleError);
     expect((error as Error).message).toMatch(/field "sku" of SkuKey maps to column "code", which entity Product does not have/);
-    expect((error as Error).message).toContain('tenantId, sku, category, price, status');
+    expect((error as Error).message).toContain('tenantId, sku, category, price, status, deletedAt');
     expect(app.moduleRef.get(TenantCacheService)).toBeDefined();
   });
 });
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
