@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EncodedEntry } from '../codec/chunked-io.js';
 import type { CodecCallOptions } from '../codec/codec.options.js';
-import { EntryCodec } from '../codec/entry-codec.js';
+import { type DecodeResult, EntryCodec } from '../codec/entry-codec.js';
 import type { Encoded } from '../codec/entry-pipeline.js';
 import { type MemoizeIterableOptions, memoizeIterable } from '../codec/memoize-iterable.js';
 import { InvalidCacheValueError } from '../errors/invalid-cache-value.error.js';
@@ -140,36 +140,76 @@ export class CacheEngine {
     return this.read<T>(t);
   }
 
-  private async read<T>(t: Target): Promise<CacheLookup<T>> {
-    let raw: Buffer | undefined;
+  // NOTE: read, readValue and get chain on the store's promise instead of being async: these run on every
+  // hit, and each async layer costs a promise (and the AsyncLocalStorage hooks on it).
+  private read<T>(t: Target): Promise<CacheLookup<T>> {
+    let pending: Promise<Buffer | undefined>;
     try {
-      raw = await t.resolved.store.get(t.key);
+      pending = t.resolved.store.get(t.key);
     } catch (error) {
       this.storeFailed(t, 'get', error);
-      return { hit: false, value: undefined };
+      return Promise.resolve(miss<T>());
     }
-    if (raw === undefined) return { hit: false, value: undefined };
-    let decoded = t.resolved.codec.decode<T>(raw, t.key, t.scope);
+    return pending.then(
+      (raw) => (raw === undefined ? miss<T>() : this.decoded<T>(t, raw)),
+      (error: unknown) => {
+        this.storeFailed(t, 'get', error);
+        return miss<T>();
+      },
+    );
+  }
+
+  /** `read`, resolving to the value alone (one promise less for `get`). */
+  private readValue<T>(t: Target): Promise<T | undefined> {
+    let pending: Promise<Buffer | undefined>;
+    try {
+      pending = t.resolved.store.get(t.key);
+    } catch (error) {
+      this.storeFailed(t, 'get', error);
+      return Promise.resolve(undefined);
+    }
+    return pending.then(
+      (raw) => {
+        if (raw === undefined) return undefined;
+        const found = this.decoded<T>(t, raw);
+        return found instanceof Promise ? found.then(valueOf) : found.value;
+      },
+      (error: unknown) => {
+        this.storeFailed(t, 'get', error);
+        return undefined;
+      },
+    );
+  }
+
+  /** The lookup of bytes read from the store: synchronous unless the entry is chunked or unreadable. */
+  private decoded<T>(t: Target, raw: Buffer): CacheLookup<T> | Promise<CacheLookup<T>> {
+    const decoded = t.resolved.codec.decode<T>(raw, t.key, t.scope);
     if (decoded instanceof Promise) {
       // Chunked: the chunks are read now; a rejection is the store failing.
-      try {
-        decoded = await decoded;
-      } catch (error) {
-        this.storeFailed(t, 'get', error);
-        return { hit: false, value: undefined };
-      }
+      return decoded.then(
+        (d) => this.found(t, d),
+        (error: unknown) => {
+          this.storeFailed(t, 'get', error);
+          return miss<T>();
+        },
+      );
     }
-    if (!decoded.ok) {
-      await this.dropCorrupt(t, decoded.reason);
-      return { hit: false, value: undefined };
-    }
+    return this.found(t, decoded);
+  }
+
+  private found<T>(t: Target, decoded: DecodeResult<T>): CacheLookup<T> | Promise<CacheLookup<T>> {
+    if (!decoded.ok) return this.dropCorrupt(t, decoded.reason).then(() => miss<T>());
     return { hit: true, value: decoded.entry.value, cachedAt: decoded.entry.createdAt };
   }
 
-  async get<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<T | undefined> {
-    const versioned = versionedOf(tags);
-    const t = (versioned.length === 0 ? this.targetNow(scope, key, alias) : undefined) ?? (await this.target(scope, key, alias, versioned));
-    return (await this.read<T>(t)).value;
+  get<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<T | undefined> {
+    let t: Target | undefined;
+    try {
+      t = tags === undefined ? this.targetNow(scope, key, alias) : undefined;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return t === undefined ? this.lookup<T>(scope, key, alias, tags).then(valueOf) : this.readValue<T>(t);
   }
 
   async set(scope: CacheScope, key: string, value: unknown, ttl?: number, alias?: string, tags?: readonly TagInput[]): Promise<void> {
@@ -249,11 +289,16 @@ export class CacheEngine {
     }
   }
 
-  async getOrSet<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: GetOrSetOptions<T> = {}): Promise<T> {
-    const tags = opts.tags === undefined ? NO_TAGS : resolveTags(opts.tags, []);
-    // NOTE: a literal of one shape rather than a spread: keeps `fetch`'s property reads monomorphic.
-    const fetchOptions: FetchOptions<T> = { ttl: opts.ttl, store: opts.store, shouldCache: opts.shouldCache, tags, codec: opts.codec };
-    return (await this.fetch(scope, key, loader, fetchOptions)).value as T;
+  getOrSet<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: GetOrSetOptions<T> = {}): Promise<T> {
+    let fetchOptions: FetchOptions<T>;
+    try {
+      const tags = opts.tags === undefined ? NO_TAGS : resolveTags(opts.tags, []);
+      // NOTE: a literal of one shape rather than a spread: keeps `fetch`'s property reads monomorphic.
+      fetchOptions = { ttl: opts.ttl, store: opts.store, shouldCache: opts.shouldCache, tags, codec: opts.codec };
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.fetch(scope, key, loader, fetchOptions).then(valueOf) as Promise<T>;
   }
 
   /**
@@ -700,6 +745,14 @@ export class CacheEngine {
 /** Our own typed errors (bad input) reach the caller; anything else is the store failing. */
 function isInputError(error: unknown): boolean {
   return error instanceof TenantCacheError && !(error instanceof StoreUnavailableError);
+}
+
+function miss<T>(): CacheLookup<T> {
+  return { hit: false, value: undefined };
+}
+
+function valueOf<T>(lookup: CacheLookup<T>): T | undefined {
+  return lookup.value;
 }
 
 function versionedOf(tags: readonly TagInput[] | undefined): readonly string[] {
