@@ -31,6 +31,8 @@ export class InvalidationRegistry {
   attach(method: CachedMethodDefinition, rules: unknown, label: string): void {
     if (rules === undefined) return;
     if (!Array.isArray(rules)) throw new InvalidInvalidationRuleError(label, 'invalidatesOn must be a list of rules');
+    // A class provided under two tokens has two instances with the same keys: the first one's rules serve both.
+    if (this.all().some((r) => r.method?.type === method.type && r.method.methodName === method.methodName)) return;
     for (const rule of rules as InvalidationRule[]) this.add(compileRule(rule, method, this.dispatcherNames, label));
   }
 

@@ -77,6 +77,18 @@ describe('InvalidationRule start-up checks', () => {
     expect(((await startWith([{ entity: Item, events: ['upsert'] } as unknown as InvalidationRule])) as Error).message).toMatch(/events must be/);
   });
 
+  it('a class provided under two tokens registers its rules once (no duplicate-name error)', async () => {
+    @Injectable()
+    class Twice {
+      @CacheResult({ invalidatesOn: [{ entity: Item }] })
+      async all(): Promise<number> {
+        return 1;
+      }
+    }
+    const app = await boot(memoryStore(), [Twice, { provide: 'TWICE', useClass: Twice }]);
+    await app.close();
+  });
+
   it('module rules need a name and something to do; bad option groups name the option', async () => {
     const noName = await startWith([], { invalidation: { rules: [{ entity: Item, tags: ['x'] }] } });
     expect(noName).toBeInstanceOf(InvalidInvalidationRuleError);
