@@ -216,6 +216,35 @@ describe('EntityChangeBus (ORM-agnostic seam, memory store)', () => {
   });
 });
 
+describe('methods cached in the shared namespace', () => {
+  class CodeKey extends KeyConstructor.params('code')<[code: string]> {
+    code = this.arg('code');
+  }
+  @Injectable()
+  class Currencies {
+    calls = 0;
+    @CacheResult({ key: CodeKey, scope: 'shared', invalidatesOn: [{ entity: 'Currency', fields: { code: 'code' } }] })
+    async rate(code: string): Promise<string> {
+      this.calls++;
+      return `${code}:${this.calls}`;
+    }
+  }
+
+  it('a change needs no tenant and invalidates the shared entry, whatever tenant is in context', async () => {
+    const app = await boot(memoryStore(), [Currencies]);
+    try {
+      const rates = app.moduleRef.get(Currencies);
+      expect(await rates.rate('EUR')).toBe('EUR:1');
+      expect(await rates.rate('USD')).toBe('USD:2');
+      await as('acme', () => app.moduleRef.get(EntityChangeBus).publish({ entity: 'Currency', event: 'update', data: { code: 'EUR' } }));
+      expect(await rates.rate('EUR')).toBe('EUR:3');
+      expect(await rates.rate('USD')).toBe('USD:2');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('onError: raise', () => {
   class Key extends KeyConstructor.params('id')<[id: number]> {
     id = this.arg('id');

@@ -29,6 +29,20 @@ class Shelves {
   }
 }
 
+class WideKey extends KeyConstructor.params('org', 'shelf', 'slot')<[org: string, shelf: string, slot: number]> {
+  org = this.arg('org', { partition: true });
+  shelf = this.arg('shelf', { partition: true });
+  slot = this.arg('slot');
+}
+
+@Injectable()
+class Wide {
+  @CacheResult({ key: WideKey })
+  async at(org: string, shelf: string, slot: number): Promise<string> {
+    return `${org}/${shelf}/${slot}`;
+  }
+}
+
 type App = Awaited<ReturnType<typeof boot>>;
 
 /** ioredis clients handed to the bus: the user's, so the test closes them (the bus closes only its duplicate). */
@@ -65,8 +79,8 @@ describe.each([
     await listener.connect();
     await listener.subscribe(channel, (m) => messages.push(m));
     // Two instances of one configuration: same key prefix, same channel, each its own memory store.
-    a = await boot(memoryStore(), [Shelves], { keyPrefix, invalidation: { bus: makeBus(channel) } });
-    b = await boot(memoryStore(), [Shelves], { keyPrefix, invalidation: { bus: makeBus(channel) } });
+    a = await boot(memoryStore(), [Shelves, Wide], { keyPrefix, invalidation: { bus: makeBus(channel) } });
+    b = await boot(memoryStore(), [Shelves, Wide], { keyPrefix, invalidation: { bus: makeBus(channel) } });
   });
   afterAll(async () => {
     await listener.close();
@@ -115,6 +129,21 @@ describe.each([
     const sent = messages.slice(before).map((m) => JSON.parse(m) as { from: string; event: { kind: string } });
     expect(sent.map((m) => m.event.kind)).toEqual(['prefix', 'tag', 'all']);
     expect(new Set(sent.map((m) => m.from)).size).toBe(2);
+  });
+
+  it('a partition addressed by a non-leading field travels as its prefix: other instances drop a superset, never less', async () => {
+    await warm(['acme']);
+    const wide = async (app: App) => as('acme', () => app.moduleRef.get(Wide).at('org1', 's1', 1));
+    for (const app of [a, b]) {
+      await wide(app);
+      await as('acme', () => app.moduleRef.get(Wide).at('org1', 's2', 1));
+    }
+    await a.cache.forTenant('acme').method(Wide, 'at').invalidatePartition({ shelf: 's1' });
+    const onB = b.cache.forTenant('acme').method(Wide, 'at');
+    await waitFor(async () => !(await onB.peek('org1', 's1', 1)).hit, 'remote partition (filtered)');
+    expect((await a.cache.forTenant('acme').method(Wide, 'at').peek('org1', 's2', 1)).hit).toBe(true); // exact locally
+    expect((await onB.peek('org1', 's2', 1)).hit).toBe(false); // superset remotely
+    expect(await cached(b, 'acme', 's1', 1)).toBe(true); // other methods untouched
   });
 
   it('ignores malformed messages and scopes with invalid tenant ids (logged)', async () => {

@@ -13,6 +13,10 @@ export interface BackgroundDispatcherOptions {
  * Runs invalidations off the request path, in this process, with bounded concurrency. Jobs waiting
  * together are applied as one deduplicated batch. Drained on application shutdown (`app.close()` or a
  * signal with `enableShutdownHooks()`), so nothing accepted is lost on a graceful stop; failures are logged.
+ *
+ * @example
+ * invalidation: { dispatchers: { background: backgroundDispatcher({ concurrency: 8 }) } }
+ * // on a rule: { entity: Product, dispatcher: 'background' }
  */
 export function backgroundDispatcher(options: BackgroundDispatcherOptions = {}): InvalidationDispatcherDefinition {
   const concurrency = options.concurrency ?? 4;

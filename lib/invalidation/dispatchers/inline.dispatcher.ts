@@ -3,6 +3,9 @@ import type { InvalidationDispatcher, InvalidationDispatcherDefinition } from '.
 /**
  * Runs invalidations in the committing flow, after commit: `save()` resolves once the cache is fresh.
  * The default. Failures are logged, or raised to an explicit `publish()` with `onError: 'raise'`.
+ *
+ * @example
+ * invalidation: { dispatchers: { inline: inlineDispatcher() } } // already there; rules use it unless they name another
  */
 export function inlineDispatcher(): InvalidationDispatcherDefinition {
   return {
