@@ -111,10 +111,12 @@ describe('EntityChangeBus (ORM-agnostic seam, memory store)', () => {
     const acme = app.cache.forTenant('acme');
     expect((await acme.method(ItemService, 'published').peek()).hit).toBe(true);
     expect((await acme.method(ItemService, 'drafts').peek()).hit).toBe(false);
-    // Unpublishing: the row was published before, so "published" acts too.
+    // Unpublishing: the row was published before, so "published" acts too, with its tags.
     await as('acme', () => items.drafts());
+    await as('acme', () => items.statusCount());
     await as('acme', () => bus.publish({ entity: Item, event: 'update', data: row('acme', 1, { status: 'draft' }), previous: row('acme', 1) }));
     expect((await acme.method(ItemService, 'published').peek()).hit).toBe(false);
+    expect((await acme.method(ItemService, 'statusCount').peek()).hit).toBe(false);
     // onCreate: false -> an insert leaves "drafts" alone.
     await as('acme', () => items.drafts());
     await as('acme', () => bus.publish({ entity: Item, event: 'insert', data: row('acme', 9, { status: 'draft' }) }));

@@ -59,7 +59,7 @@ export class ItemService {
     return [...this.table.read('byCategory').values()].filter((r) => r.category === category).map((r) => `${r.name}@${page}`);
   }
 
-  @CacheResult({ invalidatesOn: [{ entity: Item, tenantField: 'tenantId', when: { status: 'published' } }] })
+  @CacheResult({ invalidatesOn: [{ entity: Item, tenantField: 'tenantId', when: { status: 'published' }, tags: ['by-status'] }] })
   async published(): Promise<number[]> {
     return [...this.table.read('published').values()].filter((r) => r.status === 'published').map((r) => r.id);
   }
@@ -73,6 +73,11 @@ export class ItemService {
   async priceOf(id: number): Promise<number | null> {
     if (this.table.failRefresh) throw new Error('price service down');
     return this.table.read('priceOf').get(id)?.price ?? null;
+  }
+
+  @CacheResult({ tags: ['by-status'] })
+  async statusCount(): Promise<number> {
+    return this.table.read('statusCount').size;
   }
 
   @CacheResult({ tags: [versioned('items')] })
