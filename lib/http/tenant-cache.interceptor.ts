@@ -271,7 +271,10 @@ export class TenantCacheInterceptor implements NestInterceptor {
 
   /** The response of the request that ran the handler. */
   private settle(plan: RoutePlan, req: CacheRequest, res: AnyResponse, own: Outcome, scope: CacheScope): unknown {
-    if (own.kind === 'error') throw own.error;
+    if (own.kind === 'error') {
+      this.mark(res, 'BYPASS');
+      throw own.error;
+    }
     if (own.kind === 'uncacheable') {
       this.mark(res, 'BYPASS');
       return own.body;
