@@ -13,7 +13,7 @@ export interface StoredResponse {
   readonly k: BodyKind;
   /** JSON text, text, bytes, the primitive, or null/undefined. */
   readonly b: unknown;
-  /** Stored headers, lower-case names. */
+  /** Stored headers, names as displayed (`Content-Type`). */
   readonly h: readonly (readonly [string, string])[];
   /** Strong ETag (quoted). */
   readonly e: string;

@@ -244,10 +244,10 @@ export class TenantCacheInterceptor implements NestInterceptor {
     const headers: [string, string][] = [];
     for (const name of plan.storeHeaders) {
       const value = getHeader(res, name);
-      if (value !== undefined) headers.push([name, value]);
+      if (value !== undefined) headers.push([displayName(name), value]);
     }
-    if (encoded.kind === 'json' && getHeader(res, 'content-type') === undefined) headers.push(['content-type', 'application/json; charset=utf-8']);
-    if (encoded.kind === 'bin' && getHeader(res, 'content-type') === undefined) headers.push(['content-type', 'application/octet-stream']);
+    if (encoded.kind === 'json' && getHeader(res, 'content-type') === undefined) headers.push(['Content-Type', 'application/json; charset=utf-8']);
+    if (encoded.kind === 'bin' && getHeader(res, 'content-type') === undefined) headers.push(['Content-Type', 'application/octet-stream']);
     const surrogate =
       this.http.surrogateHeaders.length === 0
         ? []
@@ -286,19 +286,19 @@ export class TenantCacheInterceptor implements NestInterceptor {
   private replay(plan: RoutePlan, req: CacheRequest, res: AnyResponse, entry: StoredResponse, cachedAt: number, status: CacheStatus, scope: CacheScope): unknown {
     const opts = this.http.headers;
     for (const [name, value] of entry.h) setHeader(res, name, value);
-    if (opts.xCache) setHeader(res, 'x-cache', status);
+    if (opts.xCache) setHeader(res, 'X-Cache', status);
     if (opts.age) {
-      setHeader(res, 'age', String(Math.max(0, Math.floor((Date.now() - cachedAt) / 1000))));
-      setHeader(res, 'x-cached-at', this.httpDate(cachedAt));
+      setHeader(res, 'Age', String(Math.max(0, Math.floor((Date.now() - cachedAt) / 1000))));
+      setHeader(res, 'X-Cached-At', this.httpDate(cachedAt));
     }
     const shared = plan.cacheControl !== undefined && !entry.u && plan.options.cacheControl?.public === true;
-    if (plan.cacheControl !== undefined) setHeader(res, 'cache-control', entry.u ? plan.cacheControl.perUser : plan.cacheControl.shared);
+    if (plan.cacheControl !== undefined) setHeader(res, 'Cache-Control', entry.u ? plan.cacheControl.perUser : plan.cacheControl.shared);
     let vary = plan.vary;
     if (shared && scope.kind === 'tenant' && this.http.tenantHeaders.length > 0) vary = [vary, ...this.http.tenantHeaders].filter(Boolean).join(', ');
     if (vary) appendVary(res, vary);
     if (entry.t.length > 0) for (const h of this.http.surrogateHeaders) setHeader(res, h.name, entry.t.join(h.separator));
     if (opts.etag) {
-      setHeader(res, 'etag', entry.e);
+      setHeader(res, 'ETag', entry.e);
       if (etagMatches(headerOf(req, 'if-none-match'), entry.e)) {
         forceStatus(res, 304);
         return undefined;
@@ -320,7 +320,7 @@ export class TenantCacheInterceptor implements NestInterceptor {
   }
 
   private mark(res: AnyResponse, status: CacheStatus): void {
-    if (this.http.headers.xCache) setHeader(res, 'x-cache', status);
+    if (this.http.headers.xCache) setHeader(res, 'X-Cache', status);
   }
 
   private httpDate(at: number): string {
@@ -372,9 +372,14 @@ function setHeader(res: AnyResponse, name: string, value: string): void {
   else r.setHeader!(name, value);
 }
 
+/** `content-type` -> `Content-Type` (headers are case-insensitive; this is for people reading them). */
+function displayName(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+}
+
 function appendVary(res: AnyResponse, vary: string): void {
   const existing = getHeader(res, 'vary');
-  setHeader(res, 'vary', existing ? `${existing}, ${vary}` : vary);
+  setHeader(res, 'Vary', existing ? `${existing}, ${vary}` : vary);
 }
 
 /**
