@@ -1,4 +1,4 @@
-import { deserialize, serialize } from 'node:v8';
+import { DefaultSerializer, deserialize } from 'node:v8';
 import { InvalidCacheValueError } from '../errors/invalid-cache-value.error.js';
 
 /**
@@ -30,11 +30,26 @@ export type DecodeResult<T = unknown> = { ok: true; entry: DecodedEntry<T> } | {
 
 /** Encodes and decodes cache entries. Stateless; one instance per module. */
 export class EntryCodec {
+  /** Scratch space for the header of an entry without an embedded key (copied into the entry at once). */
+  private readonly header = Buffer.alloc(HEADER);
+
   /** Encodes a value; `embedKey` stores the logical key too (for keys the store only sees hashed). */
   encode(value: unknown, key?: string, embedKey = false, createdAt = Date.now()): Buffer {
-    let payload: Buffer;
+    const keyBytes = embedKey && key !== undefined ? Buffer.from(key, 'utf8') : undefined;
+    // NOTE: the header goes into the serializer's own buffer ahead of the V8 payload (`v8.serialize`
+    // plus the raw bytes in front), so the entry is built in one allocation, without copying the payload.
+    const header = keyBytes ? Buffer.allocUnsafe(HEADER + 4) : this.header;
+    header[0] = ENTRY_MAGIC;
+    header[1] = ENTRY_FORMAT;
+    header[2] = keyBytes ? FLAG_KEY : 0;
+    header.writeDoubleLE(createdAt, 3);
+    if (keyBytes) header.writeUInt32LE(keyBytes.length, HEADER);
+    const serializer = new DefaultSerializer();
+    serializer.writeRawBytes(header);
+    if (keyBytes) serializer.writeRawBytes(keyBytes);
     try {
-      payload = serialize(value);
+      serializer.writeHeader();
+      serializer.writeValue(value);
     } catch (error) {
       throw new InvalidCacheValueError(
         `it cannot be serialized (${(error as Error).message}); functions, symbols, class instances with private state and promises cannot be cached`,
@@ -42,19 +57,7 @@ export class EntryCodec {
         error,
       );
     }
-    const keyBytes = embedKey && key !== undefined ? Buffer.from(key, 'utf8') : undefined;
-    const start = keyBytes ? HEADER + 4 + keyBytes.length : HEADER;
-    const out = Buffer.allocUnsafe(start + payload.length);
-    out[0] = ENTRY_MAGIC;
-    out[1] = ENTRY_FORMAT;
-    out[2] = keyBytes ? FLAG_KEY : 0;
-    out.writeDoubleLE(createdAt, 3);
-    if (keyBytes) {
-      out.writeUInt32LE(keyBytes.length, HEADER);
-      keyBytes.copy(out, HEADER + 4);
-    }
-    payload.copy(out, start);
-    return out;
+    return serializer.releaseBuffer();
   }
 
   decode<T = unknown>(bytes: Uint8Array): DecodeResult<T> {
