@@ -26,27 +26,34 @@ export interface StoredResponse {
 /** What goes to the store: text bodies as one string (cheaper to decode on every hit), bytes as the object. */
 export type PackedResponse = string | StoredResponse;
 const PACKED = '\u0001';
+const FIELD = '\u0002';
+const PAIR = '\u0003';
+const KINDS: ReadonlySet<string> = new Set(['json', 'text']);
 
-/** Packs an entry for the store: `\u0001<meta JSON>\n<body>` for JSON and text bodies. */
+/**
+ * Packs an entry for the store: `\u0001` + `1,status,kind,etag,perUser,headers,keys` (fields split by
+ * `\u0002`, header names and values by `\u0003`, keys by spaces) + `\n` + the body, for JSON and text
+ * bodies. None of these control characters can occur in a header (Node refuses them), an ETag or a
+ * surrogate key, and the first newline ends the fields.
+ */
 export function packResponse(entry: StoredResponse): PackedResponse {
   if (entry.k !== 'json' && entry.k !== 'text') return entry;
-  const { b, ...meta } = entry;
-  // NOTE: JSON never holds a raw newline, so the first one ends the meta part.
-  return `${PACKED}${JSON.stringify(meta)}\n${b as string}`;
+  const headers = entry.h.map(([n, v]) => `${n}${PAIR}${v}`).join(PAIR);
+  return `${PACKED}1${FIELD}${entry.s}${FIELD}${entry.k}${FIELD}${entry.e}${FIELD}${entry.u ? 1 : 0}${FIELD}${headers}${FIELD}${entry.t.join(' ')}\n${entry.b as string}`;
 }
 
 /** Unpacks what the store held; `undefined` for anything that is not an entry of ours. */
 export function unpackResponse(value: unknown): StoredResponse | undefined {
   if (typeof value === 'string') {
-    if (!value.startsWith(PACKED)) return undefined;
+    if (value.charCodeAt(0) !== 1) return undefined;
     const end = value.indexOf('\n');
     if (end < 0) return undefined;
-    try {
-      const meta = JSON.parse(value.slice(1, end)) as Omit<StoredResponse, 'b'>;
-      return meta.v === 1 ? { ...meta, b: value.slice(end + 1) } : undefined;
-    } catch {
-      return undefined;
-    }
+    const f = value.slice(1, end).split(FIELD);
+    if (f.length !== 7 || f[0] !== '1' || !KINDS.has(f[2]!)) return undefined;
+    const pairs = f[5] === '' ? [] : f[5]!.split(PAIR);
+    const h: [string, string][] = [];
+    for (let i = 0; i + 1 < pairs.length; i += 2) h.push([pairs[i]!, pairs[i + 1]!]);
+    return { v: 1, s: Number(f[1]), k: f[2] as 'json' | 'text', e: f[3]!, u: f[4] === '1', h, t: f[6] === '' ? [] : f[6]!.split(' '), b: value.slice(end + 1) };
   }
   return typeof value === 'object' && value !== null && (value as { v?: unknown }).v === 1 ? (value as StoredResponse) : undefined;
 }
