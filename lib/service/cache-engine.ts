@@ -212,7 +212,31 @@ export class CacheEngine {
     return t === undefined ? this.lookup<T>(scope, key, alias, tags).then(valueOf) : this.readValue<T>(t);
   }
 
-  async set(scope: CacheScope, key: string, value: unknown, ttl?: number, alias?: string, tags?: readonly TagInput[]): Promise<void> {
+  set(scope: CacheScope, key: string, value: unknown, ttl?: number, alias?: string, tags?: readonly TagInput[]): Promise<void> {
+    // Fast path (no tags, store created, generation known): one promise chain on the store's write.
+    let t: Target | undefined;
+    let bytes: Encoded | Promise<Encoded>;
+    let expires: number | undefined;
+    try {
+      if (tags !== undefined) return this.setSlow(scope, key, value, ttl, alias, tags);
+      expires = this.ttl(ttl);
+      t = this.targetNow(scope, key, alias);
+      if (t === undefined) return this.setSlow(scope, key, value, ttl, alias, tags);
+      bytes = this.encode(t, key, value);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const target = t;
+    let pending: Promise<void>;
+    try {
+      pending = target.resolved.codec.set(target.key, scope, bytes, expires);
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    return pending.catch((error: unknown) => this.writeFailed(target, 'set', error));
+  }
+
+  private async setSlow(scope: CacheScope, key: string, value: unknown, ttl?: number, alias?: string, tags?: readonly TagInput[]): Promise<void> {
     const resolvedTags = tags === undefined ? NO_TAGS : resolveTags(tags, []);
     const expires = this.ttl(ttl);
     const t =
