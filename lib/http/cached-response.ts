@@ -1,5 +1,6 @@
 import { StreamableFile } from '@nestjs/common';
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 
 /** How a body is stored: JSON text, text, bytes, a primitive, or nothing. */
 export type BodyKind = 'json' | 'text' | 'bin' | 'prim' | 'empty';
@@ -124,18 +125,37 @@ export function forbidsStoring(cacheControl: string): boolean {
   return /(?:^|[\s,])(?:private|no-store|no-cache)(?:$|[\s,=])/i.test(cacheControl);
 }
 
-/** Reads a `StreamableFile`'s stream whole, up to `maxBytes`; `undefined` when over the limit. */
-export async function readStream(file: StreamableFile, maxBytes: number): Promise<Buffer | undefined> {
+/**
+ * Reads a `StreamableFile`'s stream whole, up to `maxBytes`. Over the limit, what was read and the rest
+ * of the stream come back as a new stream to send (nothing is lost, nothing is stored).
+ */
+export async function readStream(file: StreamableFile, maxBytes: number): Promise<{ bytes: Buffer } | { rest: StreamableFile }> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of file.getStream()) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
+  const iterator = (file.getStream() as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  for (;;) {
+    const { value, done } = await iterator.next();
+    if (done) return { bytes: Buffer.concat(chunks) };
+    const buf = typeof value === 'string' ? Buffer.from(value) : Buffer.from(value as Uint8Array);
+    chunks.push(buf);
     size += buf.length;
     if (size > maxBytes) {
-      file.getStream().destroy();
-      return undefined;
+      async function* replay(): AsyncGenerator<Buffer> {
+        yield* chunks;
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done) return;
+          yield typeof next.value === 'string' ? Buffer.from(next.value) : Buffer.from(next.value as Uint8Array);
+        }
+      }
+      const headers = file.getHeaders();
+      return {
+        rest: new StreamableFile(Readable.from(replay()), {
+          type: headers.type,
+          disposition: typeof headers.disposition === 'string' ? headers.disposition : undefined,
+          length: headers.length,
+        }),
+      };
     }
-    chunks.push(buf);
   }
-  return Buffer.concat(chunks);
 }

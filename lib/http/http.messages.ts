@@ -13,3 +13,7 @@ export const purgeFailed = (backend: string, error: Error): string =>
   `CDN purge through "${backend}" failed: ${error instanceof AggregateError ? error.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))).join(' | ') : error.message}`;
 
 export const streamTooLarge = (limit: number): string => `the streamed body exceeds http.maxBodyBytes (${limit} bytes)`;
+
+export const ownsResponse = (route: string): string =>
+  `${route} has @CacheResponse but injects @Res() (or @Next()) without passthrough: it sends the response itself, which is never cached. ` +
+  'Use @Res({ passthrough: true }) and return the body.';

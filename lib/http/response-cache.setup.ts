@@ -7,7 +7,7 @@ import type { CacheResponseOptions } from './cache-response.decorator.js';
 import { CACHE_RESPONSE_METADATA } from './http.constants.js';
 import * as messages from './http.messages.js';
 import { type NormalizedHttpOptions, normalizeHttpOptions } from './http.options.js';
-import { compilePlan } from './route-plan.js';
+import { compilePlan, ownsResponse } from './route-plan.js';
 import { scopeSurrogateKey, surrogateKeyFor } from './surrogate-keys.js';
 
 /**
@@ -73,7 +73,9 @@ export class ResponseCacheSetup implements OnModuleInit, OnModuleDestroy {
         const fn = (type.prototype as Record<string, unknown>)[name];
         if (typeof fn !== 'function') continue;
         const options = this.reflector.get<CacheResponseOptions | undefined>(CACHE_RESPONSE_METADATA, fn) ?? onClass;
-        if (options !== undefined) compilePlan(options, `${type.name}.${name}`, this.engine, this.http);
+        if (options === undefined) continue;
+        compilePlan(options, `${type.name}.${name}`, this.engine, this.http);
+        if (ownsResponse(type, name)) this.logger.warn(messages.ownsResponse(`${type.name}.${name}`));
       }
     }
   }

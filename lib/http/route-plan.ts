@@ -23,10 +23,19 @@ export interface RoutePlan {
   readonly staleIfError: number;
   /** `@NoCache()` on the method or the controller. */
   readonly noCache: boolean;
+  /** The handler takes `@Res()` / `@Next()` without passthrough: it sends the response itself, never cached. */
+  readonly ownsResponse: boolean;
 }
 
 /** Validates and compiles a route's options (throws a typed error naming the route for a bad option). */
-export function compilePlan(options: CacheResponseOptions, where: string, engine: CacheEngine, http: NormalizedHttpOptions, noCache = false): RoutePlan {
+export function compilePlan(
+  options: CacheResponseOptions,
+  where: string,
+  engine: CacheEngine,
+  http: NormalizedHttpOptions,
+  noCache = false,
+  ownsResponse = false,
+): RoutePlan {
   const [className = '', methodName = ''] = where.split('.');
   const bad = (option: string, problem: string, fix: string) => new InvalidOptionsError(`@CacheResponse(${option}) on ${where}`, problem, fix);
   if (options.scope !== undefined && !['user', 'tenant', 'shared'].includes(options.scope)) {
@@ -73,6 +82,27 @@ export function compilePlan(options: CacheResponseOptions, where: string, engine
     cacheControl,
     staleIfError: options.staleIfError ?? 0,
     noCache,
+    ownsResponse,
   };
 }
 
+
+/** Nest's metadata keys (strings: `@nestjs/common/constants` is not a public entry point). */
+const ROUTE_ARGS_METADATA = '__routeArguments__';
+const RESPONSE_PASSTHROUGH_METADATA = '__responsePassthrough__';
+const RESPONSE_PARAM = 1;
+const NEXT_PARAM = 2;
+
+/**
+ * Whether a handler injects the response (`@Res()`) or `@Next()` without `passthrough`: it then sends
+ * the response itself, and there is nothing the interceptor could store or replay.
+ */
+export function ownsResponse(type: abstract new (...args: never[]) => unknown, methodName: string): boolean {
+  let owner: object | null = type.prototype as object;
+  while (owner && !Object.prototype.hasOwnProperty.call(owner, methodName)) owner = Object.getPrototypeOf(owner) as object | null;
+  const host = (owner as { constructor?: object } | null)?.constructor ?? type;
+  const args = Reflect.getMetadata(ROUTE_ARGS_METADATA, host, methodName) as Record<string, unknown> | undefined;
+  if (!args) return false;
+  const injects = Object.keys(args).some((k) => k.startsWith(`${RESPONSE_PARAM}:`) || k.startsWith(`${NEXT_PARAM}:`));
+  return injects && Reflect.getMetadata(RESPONSE_PASSTHROUGH_METADATA, host, methodName) !== true;
+}

@@ -30,7 +30,7 @@ import { CACHE_RESPONSE_METADATA, type CacheStatus, NO_CACHE_METADATA } from './
 import * as messages from './http.messages.js';
 import { type NormalizedHttpOptions, normalizeHttpOptions } from './http.options.js';
 import { withUser } from './response-key.js';
-import { type RoutePlan, compilePlan } from './route-plan.js';
+import { type RoutePlan, compilePlan, ownsResponse } from './route-plan.js';
 import { scopeSurrogateKey, surrogateKeyFor } from './surrogate-keys.js';
 
 /** A load's own outcome, kept by the request that ran the handler. */
@@ -96,6 +96,8 @@ export class TenantCacheInterceptor implements NestInterceptor {
     const method = req.method;
     // NOTE: whatever the key, only GET and HEAD are ever read or stored.
     if (method !== 'GET' && method !== 'HEAD') return next.handle();
+    // NOTE: a handler that sends the response itself (@Res() without passthrough) cannot be replayed.
+    if (plan.ownsResponse) return this.bypass(res, next);
     if (plan.noCache || req.doNotCache === true || (plan.options.onlyIf !== undefined && !plan.options.onlyIf(req))) {
       return this.bypass(res, next);
     }
@@ -230,10 +232,14 @@ export class TenantCacheInterceptor implements NestInterceptor {
     let headersSource = body;
     if (body instanceof StreamableFile || isStream(body)) {
       if (!plan.options.streams || !(body instanceof StreamableFile)) return refuse('the body is a stream (set streams: true to cache StreamableFile bodies)');
-      const bytes = await readStream(body, this.http.maxBodyBytes).catch((error: Error) => error);
-      if (bytes instanceof Error) return { kind: 'error', error: bytes };
+      const read = await readStream(body, this.http.maxBodyBytes).catch((error: Error) => error);
+      if (read instanceof Error) return { kind: 'error', error: read };
       const fileHeaders = body.getHeaders();
-      if (bytes === undefined) return { kind: 'error', error: new Error(messages.streamTooLarge(this.http.maxBodyBytes)) };
+      if ('rest' in read) {
+        body = read.rest;
+        return refuse(messages.streamTooLarge(this.http.maxBodyBytes), true);
+      }
+      const bytes = read.bytes;
       headersSource = bytes;
       if (fileHeaders.type !== undefined && getHeader(res, 'content-type') === undefined) setHeader(res, 'content-type', fileHeaders.type);
       if (typeof fileHeaders.disposition === 'string' && getHeader(res, 'content-disposition') === undefined) setHeader(res, 'content-disposition', fileHeaders.disposition);
@@ -340,7 +346,7 @@ export class TenantCacheInterceptor implements NestInterceptor {
     let plan: RoutePlan | null = null;
     if (options !== undefined) {
       const noCache = this.reflector.getAllAndOverride<boolean>(NO_CACHE_METADATA, targets) === true;
-      plan = compilePlan(options, `${type.name}.${handler.name}`, this.engine, this.http, noCache);
+      plan = compilePlan(options, `${type.name}.${handler.name}`, this.engine, this.http, noCache, ownsResponse(type, handler.name));
     }
     if (byClass === undefined) this.plans.set(handler, (byClass = new WeakMap()));
     byClass.set(type, plan);

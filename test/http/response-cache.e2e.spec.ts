@@ -103,6 +103,20 @@ class CachedController {
     return new StreamableFile(Readable.from([Buffer.from('a,b\n'), Buffer.from('1,2\n')]), { type: 'text/csv' });
   }
 
+  @CacheResponse({ ttl: 60_000, streams: true })
+  @Get('stream-big')
+  streamBig() {
+    this.runs.hit('stream-big');
+    return new StreamableFile(Readable.from(Array.from({ length: 100 }, (_, i) => Buffer.alloc(1024, 97 + (i % 26)))), { type: 'application/octet-stream' });
+  }
+
+  @CacheResponse({ ttl: 60_000 })
+  @Get('raw')
+  raw(@Res() res: { send?: (b: string) => void; status(n: number): { send(b: string): void } }) {
+    this.runs.hit('raw');
+    res.status(200).send('sent by the handler');
+  }
+
   @CacheResponse({ ttl: 60_000 })
   @Get('cookie')
   cookie(@Res({ passthrough: true }) res: Res) {
@@ -236,7 +250,7 @@ class FakeAuthGuard {
 
 function appFor(store: StoreCase, prefix: string): Type {
   @Module({
-    imports: [TenantCacheModule.forRoot({ keyPrefix: prefix, stores: { default: store.definition() }, tenant: { authorize: () => true } })],
+    imports: [TenantCacheModule.forRoot({ keyPrefix: prefix, stores: { default: store.definition() }, tenant: { authorize: () => true }, http: { maxBodyBytes: 64 * 1024 } })],
     controllers: [CachedController, UncachedController],
     providers: [Runs, { provide: APP_GUARD, useClass: FakeAuthGuard }, { provide: APP_GUARD, useClass: TenantGuard }],
   })
@@ -381,6 +395,25 @@ describe.each(STORES.flatMap((store) => ADAPTERS.map((adapter) => [adapter, stor
     expect(ok2.bytes.toString()).toBe('a,b\n1,2\n');
     expect(ok2.headers['content-type']).toBe('text/csv');
     expect(s1.status).toBe(200);
+  });
+
+  it('serves a streamed body over http.maxBodyBytes whole, uncached', async () => {
+    const a = await get('/stream-big');
+    const b = await get('/stream-big');
+    expect(a.bytes.length).toBe(100 * 1024);
+    expect(a.bytes.subarray(0, 3).toString()).toBe('aaa');
+    expect(a.bytes.subarray(99 * 1024, 99 * 1024 + 3).toString()).toBe('vvv');
+    expect(b.headers['x-cache']).toBe('BYPASS');
+    expect(runs.of('stream-big')).toBe(2);
+  });
+
+  it('never caches a handler that sends the response itself (@Res() without passthrough)', async () => {
+    const a = await get('/raw');
+    const b = await get('/raw');
+    expect(a.bytes.toString()).toBe('sent by the handler');
+    expect(b.bytes.toString()).toBe('sent by the handler');
+    expect(b.headers['x-cache']).toBe('BYPASS');
+    expect(runs.of('raw')).toBe(2);
   });
 
   it.each([
