@@ -6,7 +6,9 @@
  * interleaved over several rounds, median reported), on Express and Fastify. Both caches use an
  * in-memory store; every request goes through the same guard (TenantGuard) and carries a tenant.
  *
- * Standalone: `node --import @swc-node/register/esm-register bench/http.bench.ts`.
+ * Standalone: `node --import @swc-node/register/esm-register bench/http.bench.ts`. Knobs:
+ * HTTP_BENCH_CONNECTIONS (10), HTTP_BENCH_SECONDS (3), HTTP_BENCH_ROUNDS (3), HTTP_BENCH_WORKERS (1),
+ * HTTP_BENCH_HEADERS=off (our X-Cache/Age/X-Cached-At/ETag headers off, to see what they cost).
  * `npm run bench` (bench/run.ts) calls `run`.
  */
 import 'reflect-metadata';
@@ -71,7 +73,11 @@ class BenchController {
 
 @Module({
   imports: [
-    TenantCacheModule.forRoot({ stores: { default: memoryStore({ maxEntries: 10_000 }) }, keyPrefix: 'bench-http:' }),
+    TenantCacheModule.forRoot({
+      stores: { default: memoryStore({ maxEntries: 10_000 }) },
+      keyPrefix: 'bench-http:',
+      ...(process.env.HTTP_BENCH_HEADERS === 'off' ? { http: { headers: { xCache: false, age: false, etag: false } } } : {}),
+    }),
     CacheModule.register({ ttl: 600_000 }),
   ],
   controllers: [BenchController],
