@@ -38,6 +38,9 @@ export type UserIdResolver = (req: CacheRequest) => string | undefined;
  * The id of the authenticated user: `req.user.id` (or `sub`, `userId`, `_id`), a hash of the whole
  * `req.user` when it has none of them, else a hash of the `Authorization` header; `undefined` when the
  * request carries neither.
+ *
+ * @example
+ * TenantCacheModule.forRoot({ http: { userId: (req) => defaultUserId(req) ?? (req.headers['x-api-key'] as string | undefined) } })
  */
 export const defaultUserId: UserIdResolver = (req) => {
   const user = req.user;

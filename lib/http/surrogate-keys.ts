@@ -51,6 +51,10 @@ export const Surrogate = Object.freeze({
  * The surrogate key (Fastly `Surrogate-Key`, Cloudflare `Cache-Tag`) of a tag in one scope: a hash of
  * the namespace, the tenant and the tag, so that no two tenants (or a plain and a versioned tag of the
  * same name) ever share one, whatever characters they hold, and a tenant's purge cannot reach another's.
+ * `namespace` is the module's `keyPrefix`.
+ *
+ * @example
+ * surrogateKeyFor('tc:', { kind: 'tenant', tenantId: 'acme' }, versioned('catalog')) // 'tc-3f0c…' (32 hex)
  */
 export function surrogateKeyFor(namespace: string, scope: CacheScope, tag: TagInput, prefix = 'tc-'): string {
   const kind = isVersionedTag(tag) ? 'v' : 'p';
@@ -58,7 +62,12 @@ export function surrogateKeyFor(namespace: string, scope: CacheScope, tag: TagIn
   return `${prefix}${sliceHash(`${lengthPrefixed(namespace)}${scopeSlice(scope)}${kind}${lengthPrefixed(name)}`)}`;
 }
 
-/** The surrogate key every cached response of a scope carries: purged by `invalidateAll()`. */
+/**
+ * The surrogate key every cached response of a scope carries: purged by `invalidateAll()`.
+ *
+ * @example
+ * scopeSurrogateKey('tc:', { kind: 'tenant', tenantId: 'acme' })
+ */
 export function scopeSurrogateKey(namespace: string, scope: CacheScope, prefix = 'tc-'): string {
   return `${prefix}${sliceHash(`${lengthPrefixed(namespace)}${scopeSlice(scope)}a`)}`;
 }
