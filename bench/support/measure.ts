@@ -45,13 +45,20 @@ export async function repeat(fn: () => Promise<unknown>, calls: number, concurre
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, calls)) }, worker));
 }
 
-/** Ops/s of each case: warmed up, then measured in interleaved rounds; the median round of each. */
+/**
+ * Ops/s of each case: warmed up, then measured in interleaved rounds; the median round of each. Each
+ * round starts at the next case, so no case always follows the same neighbour (and inherits its
+ * garbage to collect).
+ */
 export async function compare(cases: readonly (() => Promise<unknown>)[], options: CompareOptions = {}): Promise<number[]> {
   const { rounds = 7, ms = 250, concurrency = 1, warmup = 2000 } = options;
   for (const fn of cases) await repeat(fn, warmup, concurrency);
   const samples: number[][] = cases.map(() => []);
   for (let r = 0; r < rounds; r++) {
-    for (let c = 0; c < cases.length; c++) samples[c]!.push(await opsPerSecond(cases[c]!, ms, concurrency));
+    for (let i = 0; i < cases.length; i++) {
+      const c = (r + i) % cases.length;
+      samples[c]!.push(await opsPerSecond(cases[c]!, ms, concurrency));
+    }
   }
   return samples.map(median);
 }
@@ -92,6 +99,11 @@ export function compareSync(cases: readonly (() => unknown)[], options: Pick<Com
   const { rounds = 7, ms = 200, warmup = 5000 } = options;
   for (const fn of cases) for (let i = 0; i < warmup; i++) fn();
   const samples: number[][] = cases.map(() => []);
-  for (let r = 0; r < rounds; r++) for (let c = 0; c < cases.length; c++) samples[c]!.push(syncOpsPerSecond(cases[c]!, ms));
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < cases.length; i++) {
+      const c = (r + i) % cases.length;
+      samples[c]!.push(syncOpsPerSecond(cases[c]!, ms));
+    }
+  }
   return samples.map(median);
 }
