@@ -19,6 +19,8 @@ export interface RoutePlan {
   readonly statuses: ReadonlySet<number> | undefined;
   readonly storeHeaders: readonly string[];
   readonly vary: string | undefined;
+  /** Request headers the key holds (lower case). */
+  readonly varySet: ReadonlySet<string>;
   readonly cacheControl: { perUser: string; shared: string } | undefined;
   readonly staleIfError: number;
   /** `@NoCache()` on the method or the controller. */
@@ -79,6 +81,7 @@ export function compilePlan(
     statuses: options.statuses === undefined ? undefined : new Set(options.statuses),
     storeHeaders,
     vary: key.vary.length === 0 ? undefined : key.vary.join(', '),
+    varySet: new Set(key.vary),
     cacheControl,
     staleIfError: options.staleIfError ?? 0,
     noCache,

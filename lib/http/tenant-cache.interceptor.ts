@@ -229,6 +229,8 @@ export class TenantCacheInterceptor implements NestInterceptor {
     if (getHeader(res, 'set-cookie') !== undefined) return refuse('it sets a cookie');
     const cacheControl = getHeader(res, 'cache-control');
     if (cacheControl !== undefined && forbidsStoring(cacheControl)) return refuse(`Cache-Control: ${cacheControl}`);
+    const varies = unkeyedVary(getHeader(res, 'vary'), plan.varySet, perUser);
+    if (varies !== undefined) return refuse(`it varies on ${varies}, which the key does not hold (add it with ResponseKey.headers())`, true);
     let headersSource = body;
     if (body instanceof StreamableFile || isStream(body)) {
       if (!plan.options.streams || !(body instanceof StreamableFile)) return refuse('the body is a stream (set streams: true to cache StreamableFile bodies)');
@@ -383,9 +385,27 @@ function displayName(name: string): string {
   return name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
 }
 
+/** Vary entries that only concern headers the cache neither stores nor keys on. */
+const VARY_IGNORED: ReadonlySet<string> = new Set(['origin', 'accept-encoding']);
+const VARY_PER_USER: ReadonlySet<string> = new Set(['authorization', 'cookie']);
+
+/** The first header a response varies on that the key does not hold (`*` included), or `undefined`. */
+function unkeyedVary(vary: string | undefined, keyed: ReadonlySet<string>, perUser: boolean): string | undefined {
+  if (vary === undefined) return undefined;
+  for (const raw of vary.split(',')) {
+    const name = raw.trim().toLowerCase();
+    if (name === '' || VARY_IGNORED.has(name) || keyed.has(name) || (perUser && VARY_PER_USER.has(name))) continue;
+    return name === '*' ? 'everything (Vary: *)' : `"${name}"`;
+  }
+  return undefined;
+}
+
 function appendVary(res: AnyResponse, vary: string): void {
   const existing = getHeader(res, 'vary');
-  setHeader(res, 'Vary', existing ? `${existing}, ${vary}` : vary);
+  if (!existing) return setHeader(res, 'Vary', vary);
+  const present = new Set(existing.split(',').map((v) => v.trim().toLowerCase()));
+  const added = vary.split(', ').filter((v) => !present.has(v.toLowerCase()));
+  if (added.length > 0) setHeader(res, 'Vary', `${existing}, ${added.join(', ')}`);
 }
 
 /**

@@ -118,6 +118,20 @@ class CachedController {
   }
 
   @CacheResponse({ ttl: 60_000 })
+  @Get('session')
+  @Header('Vary', 'Cookie')
+  session() {
+    return { run: this.runs.hit('session') };
+  }
+
+  @CacheResponse({ ttl: 60_000, key: [ResponseKey.path(), ResponseKey.headers('accept-language')] })
+  @Get('localized')
+  @Header('Vary', 'Origin, Accept-Language')
+  localized() {
+    return { run: this.runs.hit('localized') };
+  }
+
+  @CacheResponse({ ttl: 60_000 })
   @Get('cookie')
   cookie(@Res({ passthrough: true }) res: Res) {
     if (res.setHeader) res.setHeader('set-cookie', 'sid=1');
@@ -428,6 +442,18 @@ describe.each(STORES.flatMap((store) => ADAPTERS.map((adapter) => [adapter, stor
     expect(b.headers['x-cache']).toBe('BYPASS');
     expect(b.body.run).toBe(a.body.run + 1);
     expect(runs.of(name)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('never stores a response that varies on a header the key does not hold (e.g. a session cookie)', async () => {
+    const a = await get('/session');
+    const b = await get('/session');
+    expect(b.headers['x-cache']).toBe('BYPASS');
+    expect(b.body.run).toBe(a.body.run + 1);
+    expect(logger.lines.some((l) => l.level === 'warn' && /varies on "cookie"/.test(l.message))).toBe(true);
+    await get('/localized', 'acme', { 'accept-language': 'de' });
+    const hit = await get('/localized', 'acme', { 'accept-language': 'de' });
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.headers.vary!.toLowerCase().split(', ').sort()).toEqual(['accept-language', 'origin']);
   });
 
   it('stores a 2xx status other than 200 and replays it', async () => {
