@@ -2,6 +2,8 @@
 // test/compat/nest11 (a plain-JS Nest 11 project with its own lock), then `node --test` there.
 // Usage: node test/compat/run.mjs   (`npm run test:compat`; part of `npm test`)
 // Exit code: the test runner's; its TAP output ends with `# pass N` / `# fail N`.
+// With --with-unit-summary (what `npm test` passes), the last line adds the Vitest counts that
+// test/support/summary-reporter.ts left behind: `total: N passed, N failed, N skipped` for the whole suite.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +27,15 @@ function run(command, args, options = {}) {
   if (result.error) throw result.error;
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${result.status ?? result.signal}`);
   return result;
+}
+
+/** The counts the Vitest run before this one wrote (see test/support/summary-reporter.ts); read once. */
+function readUnitSummary() {
+  const file = join(REPO, 'node_modules', '.cache', 'nestjs-tenant-cache', 'vitest-summary.json');
+  if (!existsSync(file)) return undefined;
+  const summary = JSON.parse(readFileSync(file, 'utf8'));
+  rmSync(file, { force: true });
+  return summary;
 }
 
 function installHash() {
@@ -69,9 +80,17 @@ try {
   // TAP explicitly: its closing `# pass N` / `# fail N` lines are what CI reads, on every Node version.
   const result = spawnSync(process.execPath, ['--test', '--test-reporter=tap', ...tests], {
     cwd: COMPAT,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
   });
+  process.stdout.write(result.stdout ?? '');
   status = result.status ?? 1;
+  const count = (name) => Number(result.stdout.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0);
+  const smoke = { passed: count('pass'), failed: count('fail') + (status !== 0 && count('fail') === 0 ? 1 : 0), skipped: count('skipped') + count('todo') };
+  const unit = process.argv.includes('--with-unit-summary') ? readUnitSummary() : undefined;
+  const total = unit ? { passed: unit.passed + smoke.passed, failed: unit.failed + smoke.failed, skipped: unit.skipped + smoke.skipped } : smoke;
+  process.stdout.write(`\n${unit ? 'total' : 'compat'}: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped\n`);
 } catch (error) {
   process.stderr.write(`\n[compat] ${error.message}\n`);
   status = 1;
