@@ -13,7 +13,7 @@
  */
 import 'reflect-metadata';
 import { CacheInterceptor, CacheModule, CacheTTL } from '@nestjs/cache-manager';
-import { Controller, Get, type INestApplication, Logger, Module, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, type INestApplication, Logger, Module, Query, UseInterceptors } from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import autocannon from 'autocannon';
@@ -22,6 +22,7 @@ import { CacheResponse, TenantCacheInterceptor, TenantCacheModule, TenantGuard, 
 /** One line of the table. */
 export interface HttpRow {
   platform: string;
+  body: string;
   case: string;
   'req/s': number;
   'p50 ms': number;
@@ -31,18 +32,24 @@ export interface HttpRow {
 
 /** Few enough connections that the 5 ms data call, not the CPU, bounds the uncached case. */
 const CONNECTIONS = Number(process.env.HTTP_BENCH_CONNECTIONS ?? 10);
-const SECONDS = Number(process.env.HTTP_BENCH_SECONDS ?? 3);
+const SECONDS = Number(process.env.HTTP_BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.HTTP_BENCH_ROUNDS ?? 3);
 /** autocannon runs in its own worker thread, so the load generator does not share the server's event loop. */
 const WORKERS = Number(process.env.HTTP_BENCH_WORKERS ?? 1);
 
-/** A catalogue page of about 2 KB of JSON. */
-function page() {
+/** A catalogue page of `items` products: 20 items is about 2 KB of JSON, 200 about 20 KB. */
+function page(items: number) {
   return {
     page: 1,
-    items: Array.from({ length: 20 }, (_, i) => ({ id: `p-${i}`, name: `Product ${i}`, price: 10 + i, tags: ['a', 'b'], inStock: i % 2 === 0 })),
+    items: Array.from({ length: items }, (_, i) => ({ id: `p-${i}`, name: `Product ${i}`, price: 10 + i, tags: ['a', 'b'], inStock: i % 2 === 0 })),
   };
 }
+
+/** Page sizes measured: `?items=` of every route. */
+const SIZES = [
+  { items: 20, label: '~2 KB' },
+  { items: 200, label: '~20 KB' },
+];
 
 const dataCall = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
 
@@ -51,23 +58,23 @@ class BenchController {
   @UseInterceptors(TenantCacheInterceptor)
   @CacheResponse({ ttl: 600_000, scope: 'tenant' })
   @Get('ours')
-  async ours() {
+  async ours(@Query('items') items: string) {
     await dataCall();
-    return page();
+    return page(Number(items));
   }
 
   @UseInterceptors(CacheInterceptor)
   @CacheTTL(600_000)
   @Get('nest')
-  async nest() {
+  async nest(@Query('items') items: string) {
     await dataCall();
-    return page();
+    return page(Number(items));
   }
 
   @Get('none')
-  async none() {
+  async none(@Query('items') items: string) {
     await dataCall();
-    return page();
+    return page(Number(items));
   }
 }
 
@@ -111,36 +118,44 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** Measures the three cases on one platform, interleaved. */
+/** Measures the three cases on one platform for each page size, interleaved. */
 export async function measureHttp(platform: 'express' | 'fastify'): Promise<HttpRow[]> {
   const { app, url } = await start(platform);
   try {
-    const cases = [
+    const kinds = [
       { name: 'hit: TenantCacheInterceptor (ours)', path: '/ours' },
       { name: 'hit: @nestjs/cache-manager CacheInterceptor', path: '/nest' },
       { name: 'no cache (5 ms data call)', path: '/none' },
     ];
-    // Warm-up: fills both caches, JIT, connections.
-    for (const c of cases) await load(url + c.path, 1);
-    const samples = cases.map((): Sample[] => []);
-    for (let r = 0; r < ROUNDS; r++) {
-      for (let i = 0; i < cases.length; i++) samples[i]!.push(await load(url + cases[i]!.path, SECONDS));
+    const rows: HttpRow[] = [];
+    for (const size of SIZES) {
+      const cases = kinds.map((k) => ({ ...k, url: `${url}${k.path}?items=${size.items}` }));
+      // Warm-up: fills both caches, JIT, connections.
+      for (const c of cases) await load(c.url, 1);
+      const samples = cases.map((): Sample[] => []);
+      for (let r = 0; r < ROUNDS; r++) {
+        for (let i = 0; i < cases.length; i++) samples[i]!.push(await load(cases[i]!.url, SECONDS));
+      }
+      const medians = cases.map((c, i) => ({
+        name: c.name,
+        rps: median(samples[i]!.map((s) => s.rps)),
+        p50: median(samples[i]!.map((s) => s.p50)),
+        p99: median(samples[i]!.map((s) => s.p99)),
+      }));
+      const nest = medians[1]!.rps;
+      for (const m of medians) {
+        rows.push({
+          platform,
+          body: size.label,
+          case: m.name,
+          'req/s': Math.round(m.rps),
+          'p50 ms': m.p50,
+          'p99 ms': m.p99,
+          'vs Nest CacheInterceptor': `${(m.rps / nest).toFixed(2)}x`,
+        });
+      }
     }
-    const rows = cases.map((c, i) => ({
-      name: c.name,
-      rps: median(samples[i]!.map((s) => s.rps)),
-      p50: median(samples[i]!.map((s) => s.p50)),
-      p99: median(samples[i]!.map((s) => s.p99)),
-    }));
-    const nest = rows[1]!.rps;
-    return rows.map((r) => ({
-      platform,
-      case: r.name,
-      'req/s': Math.round(r.rps),
-      'p50 ms': r.p50,
-      'p99 ms': r.p99,
-      'vs Nest CacheInterceptor': `${(r.rps / nest).toFixed(2)}x`,
-    }));
+    return rows;
   } finally {
     await app.close();
   }
