@@ -15,5 +15,5 @@ export const purgeFailed = (backend: string, error: Error): string =>
 export const streamTooLarge = (limit: number): string => `the streamed body exceeds http.maxBodyBytes (${limit} bytes)`;
 
 export const ownsResponse = (route: string): string =>
-  `${route} has @CacheResponse but injects @Res() (or @Next()) without passthrough: it sends the response itself, which is never cached. ` +
-  'Use @Res({ passthrough: true }) and return the body.';
+  `${route} has @CacheResponse but sends its response itself (@Res() or @Next() without passthrough, @Sse, @Render or @Redirect): it is never cached. ` +
+  'Use @Res({ passthrough: true }) and return the body, or drop @CacheResponse from this route.';

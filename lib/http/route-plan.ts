@@ -93,14 +93,19 @@ export function compilePlan(
 /** Nest's metadata keys (strings: `@nestjs/common/constants` is not a public entry point). */
 const ROUTE_ARGS_METADATA = '__routeArguments__';
 const RESPONSE_PASSTHROUGH_METADATA = '__responsePassthrough__';
+/** Handlers Nest answers in its own way (`@Sse()`, `@Render()`, `@Redirect()`): nothing to store or replay. */
+const SELF_ANSWERING_METADATA = ['__sse__', '__renderTemplate__', '__redirect__'];
 const RESPONSE_PARAM = 1;
 const NEXT_PARAM = 2;
 
 /**
- * Whether a handler injects the response (`@Res()`) or `@Next()` without `passthrough`: it then sends
- * the response itself, and there is nothing the interceptor could store or replay.
+ * Whether a handler sends its response itself: it injects the response (`@Res()`) or `@Next()` without
+ * `passthrough`, or is an `@Sse()`, `@Render()` or `@Redirect()` route. There is nothing the interceptor
+ * could store or replay: it passes through (`X-Cache: BYPASS`).
  */
 export function ownsResponse(type: abstract new (...args: never[]) => unknown, methodName: string): boolean {
+  const fn = (type.prototype as Record<string, unknown>)[methodName];
+  if (typeof fn === 'function' && SELF_ANSWERING_METADATA.some((key) => Reflect.getMetadata(key, fn) !== undefined)) return true;
   let owner: object | null = type.prototype as object;
   while (owner && !Object.prototype.hasOwnProperty.call(owner, methodName)) owner = Object.getPrototypeOf(owner) as object | null;
   const host = (owner as { constructor?: object } | null)?.constructor ?? type;

@@ -11,12 +11,14 @@ import {
   Query,
   Req,
   Res,
+  Sse,
   StreamableFile,
   type Type,
   UseInterceptors,
 } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { Readable } from 'node:stream';
+import { interval, map, take } from 'rxjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   CacheResponse,
@@ -115,6 +117,16 @@ class CachedController {
   raw(@Res() res: { send?: (b: string) => void; status(n: number): { send(b: string): void } }) {
     this.runs.hit('raw');
     res.status(200).send('sent by the handler');
+  }
+
+  @CacheResponse({ ttl: 60_000 })
+  @Sse('events')
+  events() {
+    this.runs.hit('events');
+    return interval(5).pipe(
+      take(3),
+      map((i) => ({ data: { i } })),
+    );
   }
 
   @CacheResponse({ ttl: 60_000 })
@@ -419,6 +431,16 @@ describe.each(STORES.flatMap((store) => ADAPTERS.map((adapter) => [adapter, stor
     expect(a.bytes.subarray(99 * 1024, 99 * 1024 + 3).toString()).toBe('vvv');
     expect(b.headers['x-cache']).toBe('BYPASS');
     expect(runs.of('stream-big')).toBe(2);
+  });
+
+  it('passes @Sse() streams through untouched (every event, as they come)', async () => {
+    const a = await get('/events');
+    const b = await get('/events');
+    for (const r of [a, b]) {
+      expect(r.headers['content-type']).toMatch(/^text\/event-stream/);
+      expect(r.bytes.toString().match(/data: \{"i":\d\}/g)).toEqual(['data: {"i":0}', 'data: {"i":1}', 'data: {"i":2}']);
+    }
+    expect(runs.of('events')).toBe(2);
   });
 
   it('never caches a handler that sends the response itself (@Res() without passthrough)', async () => {
