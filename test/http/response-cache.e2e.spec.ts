@@ -21,7 +21,9 @@ import { Readable } from 'node:stream';
 import { interval, map, take } from 'rxjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  type CacheRequest,
   CacheResponse,
+  KeyConstructor,
   NoCache,
   ResponseKey,
   Surrogate,
@@ -34,6 +36,11 @@ import {
 } from '../../lib/index.js';
 import { type StoreCase, storeCases } from '../support/store-cases.js';
 import { ADAPTERS, type AdapterKind, CapturingLogger, type RunningApp, startApp } from './http-app.js';
+
+/** A key constructor over the request: only the page parameter counts. */
+class PageKey extends KeyConstructor.params('req')<[req: CacheRequest]> {
+  page = this.arg('req.query');
+}
 
 /** Counts handler runs per route, so a test can tell a hit (no run) from a miss. */
 class Runs {
@@ -219,6 +226,18 @@ class CachedController {
   @Get('never')
   never() {
     return { run: this.runs.hit('never') };
+  }
+
+  @CacheResponse({ ttl: 60_000, key: () => 'same for everyone', scope: 'tenant' })
+  @Get('custom-key')
+  customKey(@Req() req: Req) {
+    return { tenant: TenantContext.current(), user: req.user?.id ?? null, run: this.runs.hit('custom-key') };
+  }
+
+  @CacheResponse({ ttl: 60_000, key: PageKey })
+  @Get('constructor-key')
+  constructorKey(@Query('page') page: string) {
+    return { tenant: TenantContext.current(), page, run: this.runs.hit('constructor-key') };
   }
 
   @CacheResponse({ ttl: 60_000, key: () => 'fixed' })
@@ -516,6 +535,22 @@ describe.each(STORES.flatMap((store) => ADAPTERS.map((adapter) => [adapter, stor
     const p2 = await app.call('/post-with-key', { method: 'POST', headers: { 'x-tenant-id': 'acme' } });
     expect(p2.body.run).toBe(p1.body.run + 1);
     expect(p2.headers['x-cache']).toBeUndefined();
+  });
+
+  it('keeps the tenant in the key whatever the custom key says (function or KeyConstructor)', async () => {
+    const acme = await get('/custom-key', 'acme');
+    const globex = await get('/custom-key', 'globex');
+    expect(acme.body.tenant).toBe('acme');
+    expect(globex.body.tenant).toBe('globex');
+    expect(globex.headers['x-cache']).toBe('MISS');
+    expect((await get('/custom-key', 'globex')).body.tenant).toBe('globex');
+    const p1 = await get('/constructor-key?page=1&x=1', 'acme');
+    const p1b = await get('/constructor-key?page=1&x=1', 'acme');
+    const g1 = await get('/constructor-key?page=1&x=1', 'globex');
+    expect(p1b.headers['x-cache']).toBe('HIT');
+    expect(p1b.body).toEqual(p1.body);
+    expect(g1.body.tenant).toBe('globex');
+    expect((await get('/constructor-key?page=2', 'acme')).body.page).toBe('2');
   });
 
   it('keys on the allowed query parameters and the selected headers, and varies on them', async () => {
