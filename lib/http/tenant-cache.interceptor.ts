@@ -98,9 +98,7 @@ export class TenantCacheInterceptor implements NestInterceptor {
     if (method !== 'GET' && method !== 'HEAD') return next.handle();
     // NOTE: a handler that sends the response itself (@Res() without passthrough) cannot be replayed.
     if (plan.ownsResponse) return this.bypass(res, next);
-    if (plan.noCache || req.doNotCache === true || (plan.options.onlyIf !== undefined && !plan.options.onlyIf(req))) {
-      return this.bypass(res, next);
-    }
+    if (plan.noCache || req.doNotCache === true || !this.allowed(plan, req)) return this.bypass(res, next);
     let scope: CacheScope;
     if (plan.options.scope === 'shared') scope = SHARED_SCOPE;
     else {
@@ -329,6 +327,17 @@ export class TenantCacheInterceptor implements NestInterceptor {
 
   private mark(res: AnyResponse, status: CacheStatus): void {
     if (this.http.headers.xCache) setHeader(res, 'X-Cache', status);
+  }
+
+  /** `onlyIf`; a predicate that throws bypasses the cache (logged), it does not fail the request. */
+  private allowed(plan: RoutePlan, req: CacheRequest): boolean {
+    if (plan.options.onlyIf === undefined) return true;
+    try {
+      return Boolean(plan.options.onlyIf(req));
+    } catch (error) {
+      this.logger.warn(messages.notCached(plan.where, `onlyIf threw (${(error as Error).message})`));
+      return false;
+    }
   }
 
   private httpDate(at: number): string {
