@@ -32,7 +32,8 @@ export class ResponseCacheSetup implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     this.checkRoutes();
-    if (this.http.purged.length > 0) this.unhook = this.engine.hooks.add((event) => this.purge(event));
+    // NOTE: a CDN is shared by every instance: only the instance where an invalidation started purges it.
+    if (this.http.purged.length > 0) this.unhook = this.engine.hooks.add((event, origin) => (origin === 'local' ? this.purge(event) : undefined));
   }
 
   onModuleDestroy(): void {

@@ -1,9 +1,8 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import { CacheEngine } from '../service/cache-engine.js';
-import type { InvalidationEvent } from '../service/invalidation-hooks.js';
+import type { InvalidationEvent, InvalidationOrigin } from '../service/invalidation-hooks.js';
 import { versioned } from '../service/tags.js';
 import { TenantCacheService } from '../service/tenant-cache.service.js';
 import type { InvalidationTransport } from './invalidation-bus.js';
@@ -37,8 +36,6 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
   /** This instance's id on the bus. */
   readonly instanceId = randomUUID();
   private readonly logger = new Logger('TenantCache');
-  // NOTE: per instance (not module state): marks the invalidations this instance applies for a remote one.
-  private readonly applyingRemote = new AsyncLocalStorage<true>();
   private readonly travels = new Map<string, Promise<boolean>>();
   private transport?: InvalidationTransport;
   private unhook?: () => void;
@@ -56,7 +53,7 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
     const subscribed = this.transport.subscribe((message) => void this.receive(message));
     // NOTE: start-up does not wait for a Redis that does not answer: the cache works without the bus.
     if (!(await settlesWithin(subscribed, SUBSCRIBE_WAIT_MS))) this.logger.warn(busNotSubscribed(SUBSCRIBE_WAIT_MS));
-    this.unhook = this.engine.hooks.add((event) => this.send(event));
+    this.unhook = this.engine.hooks.add((event, origin) => this.send(event, origin));
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -67,8 +64,8 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
     await transport?.close();
   }
 
-  private async send(event: InvalidationEvent): Promise<void> {
-    if (!this.transport || this.applyingRemote.getStore()) return;
+  private async send(event: InvalidationEvent, origin: InvalidationOrigin): Promise<void> {
+    if (!this.transport || origin === 'remote') return;
     if (!(await this.travelsFor(event.store))) return;
     const wire = toWire(event);
     const sent = this.transport.publish(JSON.stringify({ v: 1, from: this.instanceId, event: wire } satisfies WireMessage));
@@ -95,7 +92,7 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
     if (!(await this.travelsFor(event.store))) return;
     try {
       const scope = this.scopeOf(event.scope);
-      await this.applyingRemote.run(true, () => this.apply(scope, event));
+      await this.engine.hooks.replaying(() => this.apply(scope, event));
     } catch (error) {
       this.logger.warn(busApplyFailed(String(event.kind), event.store, error as Error));
     }

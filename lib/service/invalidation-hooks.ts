@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CacheScope } from '../keys/key-builder.js';
 
 /**
@@ -13,12 +14,20 @@ export type InvalidationEvent = { readonly scope: CacheScope; readonly store: st
   | { readonly kind: 'all' }
 );
 
+/**
+ * Where an invalidation started: `local` (this instance's code) or `remote` (replayed here for another
+ * instance, by the cross-instance bus). Shared side effects such as CDN purges act on `local` only.
+ */
+export type InvalidationOrigin = 'local' | 'remote';
+
 /** Called after each invalidation; a failure is logged, never raised to the caller. */
-export type InvalidationListener = (event: InvalidationEvent) => void | Promise<void>;
+export type InvalidationListener = (event: InvalidationEvent, origin: InvalidationOrigin) => void | Promise<void>;
 
 /** The listeners of one module instance (lives on the engine: no global state). */
 export class InvalidationHooks {
   private readonly listeners: InvalidationListener[] = [];
+  // NOTE: per module instance, not module state: marks invalidations replayed for another instance.
+  private readonly replay = new AsyncLocalStorage<true>();
 
   constructor(private readonly onError: (error: Error, event: InvalidationEvent) => void) {}
 
@@ -31,13 +40,19 @@ export class InvalidationHooks {
     };
   }
 
+  /** Runs `fn`, whose invalidations replay another instance's: listeners see them as `remote`. */
+  replaying<T>(fn: () => Promise<T>): Promise<T> {
+    return this.replay.run(true, fn);
+  }
+
   /** Awaits every listener; failures are reported through `onError`. */
   async notify(event: InvalidationEvent): Promise<void> {
     if (this.listeners.length === 0) return;
+    const origin: InvalidationOrigin = this.replay.getStore() ? 'remote' : 'local';
     await Promise.all(
       this.listeners.map(async (listener) => {
         try {
-          await listener(event);
+          await listener(event, origin);
         } catch (error) {
           this.onError(error instanceof Error ? error : new Error(String(error)), event);
         }

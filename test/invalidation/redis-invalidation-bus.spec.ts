@@ -7,12 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CacheResult,
   EntityChangeBus,
+  fastlyBackend,
   KeyConstructor,
   type TenantScopedCache,
   memoryStore,
   redisInvalidationBus,
   versioned,
 } from '../../lib/index.js';
+import { FakeCdn } from '../support/fake-cdn.js';
 import { sharedRedisUrl, startRedisServer } from '../support/redis-server.js';
 import { ADVERSARIAL_TENANTS, as, boot, sleep } from '../decorators/fixtures.js';
 
@@ -189,3 +191,36 @@ describe('cross-instance bus when Redis goes away', () => {
 function cached(app: App, tenant: string, shelf: string, slot: number): Promise<boolean> {
   return as(tenant, async () => (await app.cache.method(Shelves, 'at').peek(shelf, slot)).hit);
 }
+
+describe('cross-instance bus with a CDN backend on every instance', () => {
+  let a: App;
+  let b: App;
+  let cdn: FakeCdn;
+
+  beforeAll(async () => {
+    cdn = await new FakeCdn({ fastly: { serviceId: 'svc', token: 'tok' } }).start();
+    const keyPrefix = `bus-cdn-${randomUUID().slice(0, 8)}:`;
+    const channel = `tc-test-bus-cdn-${randomUUID()}`;
+    const options = () => ({
+      keyPrefix,
+      invalidation: { bus: redisInvalidationBus({ url: sharedRedisUrl(), channel }) },
+      http: { backends: { fastly: fastlyBackend({ serviceId: 'svc', apiToken: 'tok', baseUrl: cdn.url }) } },
+    });
+    a = await boot(memoryStore(), [], options());
+    b = await boot(memoryStore(), [], options());
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await cdn?.stop();
+  });
+
+  it('purges the CDN once, from the instance where the invalidation started, while the other instance still drops its entry', async () => {
+    await as('acme', () => b.cache.set('p', 1, { tags: ['products'] }));
+    await as('acme', () => a.cache.invalidateTag('products'));
+    await waitFor(async () => (await as('acme', () => b.cache.get('p'))) === undefined, 'remote tag invalidation');
+    await sleep(200);
+    expect(cdn.purges).toHaveLength(1);
+    expect(cdn.purges[0]!.keys).toHaveLength(1);
+  });
+});
