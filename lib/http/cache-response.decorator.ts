@@ -1,3 +1,4 @@
+import type { InvalidationRule } from '../invalidation/invalidation-rule.js';
 import type { CacheRequest } from './cache-request.js';
 import { CACHE_RESPONSE_METADATA } from './http.constants.js';
 import type { ResponseKeySpec } from './response-key.js';
@@ -61,6 +62,12 @@ export interface CacheResponseOptions {
    * `X-Cache: STALE`. Default 0 (an error is an error).
    */
   staleIfError?: number;
+  /**
+   * Entity changes that make this route's responses stale: rules with `tags` (functions of the changed
+   * row, e.g. `(row) => \`product:${row.id}\``) matching this route's tags, acted on after commit for the
+   * row's tenant. Named `Controller.handler<-Entity` unless given a `name`. See docs/invalidation.md.
+   */
+  invalidatesOn?: readonly InvalidationRule[];
 }
 
 /**

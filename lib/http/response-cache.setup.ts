@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { InvalidationRegistry } from '../invalidation/invalidation.registry.js';
 import { CacheEngine } from '../service/cache-engine.js';
 import type { InvalidationEvent } from '../service/invalidation-hooks.js';
 import { versioned } from '../service/tags.js';
@@ -26,6 +27,7 @@ export class ResponseCacheSetup implements OnModuleInit, OnModuleDestroy {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly reflector: Reflector,
+    private readonly invalidation: InvalidationRegistry,
   ) {
     this.http = engine.options.http ?? normalizeHttpOptions(undefined);
   }
@@ -73,9 +75,12 @@ export class ResponseCacheSetup implements OnModuleInit, OnModuleDestroy {
       for (const name of this.scanner.getAllMethodNames(type.prototype)) {
         const fn = (type.prototype as Record<string, unknown>)[name];
         if (typeof fn !== 'function') continue;
-        const options = this.reflector.get<CacheResponseOptions | undefined>(CACHE_RESPONSE_METADATA, fn) ?? onClass;
+        const onMethod = this.reflector.get<CacheResponseOptions | undefined>(CACHE_RESPONSE_METADATA, fn);
+        const options = onMethod ?? onClass;
         if (options === undefined) continue;
         compilePlan(options, `${type.name}.${name}`, this.engine, this.http);
+        // A controller-level decorator's rules are registered once, under the controller's name.
+        this.invalidation.attachRoute(onMethod ? `${type.name}.${name}` : type.name, options.invalidatesOn);
         if (ownsResponse(type, name)) this.logger.warn(messages.ownsResponse(`${type.name}.${name}`));
       }
     }

@@ -17,6 +17,7 @@ export class InvalidationRegistry {
   readonly options: NormalizedInvalidationOptions;
   private readonly byName = new Map<string, CompiledRule>();
   private readonly byEntity = new Map<string, CompiledRule[]>();
+  private readonly routes = new Set<string>();
 
   constructor(@Inject(TENANT_CACHE_OPTIONS) moduleOptions: NormalizedTenantCacheOptions) {
     this.options = moduleOptions.invalidation ?? normalizeInvalidationOptions(undefined);
@@ -34,6 +35,23 @@ export class InvalidationRegistry {
     // A class provided under two tokens has two instances with the same keys: the first one's rules serve both.
     if (this.all().some((r) => r.method?.type === method.type && r.method.methodName === method.methodName)) return;
     for (const rule of rules as InvalidationRule[]) this.add(compileRule(rule, method, this.dispatcherNames, label));
+  }
+
+  /**
+   * Compiles and registers the rules of a cached route (`@CacheResponse({ invalidatesOn })`): rules that
+   * invalidate tags, named `<route><-<entity>` unless they carry a name. Throws on a bad rule (start-up).
+   */
+  attachRoute(route: string, rules: unknown): void {
+    if (rules === undefined) return;
+    const label = `@CacheResponse on ${route}`;
+    if (!Array.isArray(rules)) throw new InvalidInvalidationRuleError(label, 'invalidatesOn must be a list of rules');
+    if (this.routes.has(route)) return;
+    this.routes.add(route);
+    for (const rule of rules as InvalidationRule[]) {
+      const entity: unknown = rule?.entity;
+      const entityName = typeof entity === 'function' ? entity.name : String(entity);
+      this.add(compileRule({ ...rule, name: rule?.name ?? `${route}<-${entityName}` }, undefined, this.dispatcherNames, label));
+    }
   }
 
   get(name: string): CompiledRule | undefined {
