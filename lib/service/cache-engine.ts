@@ -331,7 +331,25 @@ export class CacheEngine {
    * miss: the loader runs, uncached, and the failure is logged and emitted. A value loaded while its
    * key, one of its tags or its partition was invalidated is not stored.
    */
-  async fetch<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T> = {}): Promise<CacheLookup<T>> {
+  fetch<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T> = {}): Promise<CacheLookup<T>> {
+    // Fast path (store created, generation known, no versioned tags, no refresh): a hit is one promise chain.
+    let t: Target | undefined;
+    let ttl: number | undefined;
+    const tags = opts.tags ?? NO_TAGS;
+    try {
+      ttl = this.ttl(opts.ttl);
+      if (!opts.force && tags.versioned.length === 0) t = this.targetNow(scope, key, opts.store);
+      // A bad per-call codec is the caller's error, raised before the loader runs (not a "not cached" warning).
+      if (t !== undefined && opts.codec !== undefined) t.resolved.codec.pipeline.settings(opts.codec);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (t === undefined) return this.fetchSlow(scope, key, loader, opts);
+    const target = t;
+    return this.read<T>(target).then((found) => (found.hit ? found : this.load(target, scope, key, loader, opts, ttl, tags)));
+  }
+
+  private async fetchSlow<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T>): Promise<CacheLookup<T>> {
     const ttl = this.ttl(opts.ttl);
     const tags = opts.tags ?? NO_TAGS;
     let t: Target;
@@ -350,6 +368,19 @@ export class CacheEngine {
       const found = await this.read<T>(t);
       if (found.hit) return found;
     }
+    return this.load(t, scope, key, loader, opts, ttl, tags);
+  }
+
+  /** The miss of a read-through: one load per key in this process, stored unless invalidated meanwhile. */
+  private load<T>(
+    t: Target,
+    scope: CacheScope,
+    key: string,
+    loader: () => T | Promise<T>,
+    opts: FetchOptions<T>,
+    ttl: number | undefined,
+    tags: ResolvedTags,
+  ): Promise<CacheLookup<T>> {
     const flight = `${opts.force ? 'r' : 'l'}${t.resolved.alias}\u0000${t.key}`;
     return this.flights.run(flight, async (): Promise<CacheLookup<T>> => {
       // NOTE: a caller whose read missed just before another load stored the entry finds it here.
