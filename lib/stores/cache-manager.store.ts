@@ -3,18 +3,16 @@ import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import {
   type AdapterStoreOptions,
   BackendGuard,
-  KeyedLock,
   type KeyvListing,
   adapterCapabilities,
   backendTtl,
-  fromText,
   isInProcessMap,
-  nextCounter,
   remaining,
   toText,
   unsupportedScan,
 } from './adapter-support.js';
-import type { CacheStore, StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+import type { StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+import { TextValueStore } from './text-value.store.js';
 
 /** Options of `cacheManagerStore`. */
 export type CacheManagerStoreOptions = AdapterStoreOptions;
@@ -30,16 +28,16 @@ const NO_LISTING_HINT =
  * An entry written without TTL is stored with TTL 0 (no expiry), so the Cache's default `ttl` does
  * not apply to it.
  */
-export class CacheManagerStore implements CacheStore {
+export class CacheManagerStore extends TextValueStore {
   readonly capabilities: StoreCapabilities;
-  private readonly lock = new KeyedLock();
   private readonly io: BackendGuard;
 
   constructor(
-    readonly name: string,
+    name: string,
     private readonly cache: Cache,
     options: CacheManagerStoreOptions = {},
   ) {
+    super(name);
     const tiers = cache.stores ?? [];
     const distributed = options.distributed ?? !tiers.every((k) => isInProcessMap(k.store));
     const scan = tiers.length > 0 && tiers.every((k) => typeof k.iterator === 'function');
@@ -47,36 +45,20 @@ export class CacheManagerStore implements CacheStore {
     this.io = new BackendGuard(name, options, distributed);
   }
 
-  async get(key: string): Promise<Buffer | undefined> {
-    return fromText(await this.read(key));
+  protected readRaw(key: string): Promise<unknown> {
+    return this.io.run('get', () => this.cache.get<unknown>(key));
   }
 
-  async set(key: string, value: Buffer, ttl?: number): Promise<void> {
-    await this.io.run('set', () => this.cache.set(key, toText(value), backendTtl(ttl)));
+  protected async writeRaw(key: string, value: unknown, ttl: number): Promise<void> {
+    await this.io.run('set', () => this.cache.set(key, value, ttl));
   }
 
-  add(key: string, value: Buffer, ttl?: number): Promise<boolean> {
-    return this.lock.run(key, async () => {
-      if ((await this.read(key)) !== undefined) return false;
-      await this.set(key, value, ttl);
-      return true;
-    });
+  protected readManyRaw(keys: readonly string[]): Promise<unknown[]> {
+    return this.io.run('mget', () => this.cache.mget<unknown>([...keys]));
   }
 
-  async delete(key: string): Promise<boolean> {
-    const existed = (await this.read(key)) !== undefined;
-    await this.io.run('del', () => this.cache.del(key));
-    return existed;
-  }
-
-  async has(key: string): Promise<boolean> {
-    return (await this.read(key)) !== undefined;
-  }
-
-  async mget(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
-    if (keys.length === 0) return [];
-    const values = await this.io.run('mget', () => this.cache.mget<unknown>([...keys]));
-    return keys.map((_, i) => fromText(values[i]));
+  protected async removeRaw(keys: readonly string[]): Promise<void> {
+    await this.io.run('mdel', () => this.cache.mdel([...keys]));
   }
 
   async mset(entries: readonly StoreEntry[]): Promise<void> {
@@ -85,39 +67,11 @@ export class CacheManagerStore implements CacheStore {
     await this.io.run('mset', () => this.cache.mset(list));
   }
 
-  async mdel(keys: readonly string[]): Promise<number> {
-    if (keys.length === 0) return 0;
-    const present = await this.io.run('mget', () => this.cache.mget<unknown>([...keys]));
-    const existing = keys.filter((_, i) => present[i] !== undefined);
-    if (existing.length > 0) await this.io.run('mdel', () => this.cache.mdel(existing));
-    return existing.length;
-  }
-
-  incr(key: string, by: number, ttl?: number): Promise<number> {
-    return this.lock.run(key, async () => {
-      const stored = await this.read(key);
-      const next = nextCounter(key, fromText(stored), by);
-      // An existing counter keeps its expiry; `ttl` applies only to a counter this call creates.
-      const keep = stored === undefined ? ttl : await this.remainingOrNone(key);
-      await this.set(key, next, keep);
-      return Number(next.toString('latin1'));
-    });
-  }
-
-  touch(key: string, ttl?: number): Promise<boolean> {
-    return this.lock.run(key, async () => {
-      const stored = await this.read(key);
-      if (stored === undefined) return false;
-      await this.io.run('set', () => this.cache.set(key, stored, backendTtl(ttl)));
-      return true;
-    });
-  }
-
   async ttl(key: string): Promise<number | undefined> {
     // cache-manager's ttl() is the expiry time, and undefined both for "missing" and "no expiry".
     const expires = await this.io.run('ttl', () => this.cache.ttl(key));
     if (expires !== undefined) return remaining(expires);
-    return (await this.read(key)) === undefined ? undefined : Infinity;
+    return (await this.has(key)) ? Infinity : undefined;
   }
 
   scan(prefix: string, pageSize = 500): AsyncIterable<string[]> {
@@ -165,14 +119,6 @@ export class CacheManagerStore implements CacheStore {
   /** Leaves the Cache open: it is the application's (call `cache.disconnect()` yourself). */
   async close(): Promise<void> {}
 
-  private read(key: string): Promise<unknown> {
-    return this.io.run('get', () => this.cache.get<unknown>(key));
-  }
-
-  private async remainingOrNone(key: string): Promise<number | undefined> {
-    const expires = await this.io.run('ttl', () => this.cache.ttl(key));
-    return expires === undefined ? undefined : remaining(expires);
-  }
 }
 
 /**

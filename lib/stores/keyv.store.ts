@@ -4,18 +4,16 @@ import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import {
   type AdapterStoreOptions,
   BackendGuard,
-  KeyedLock,
   type KeyvListing,
   adapterCapabilities,
   backendTtl,
-  fromText,
   isInProcessMap,
-  nextCounter,
   remaining,
   toText,
   unsupportedScan,
 } from './adapter-support.js';
-import type { CacheStore, StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+import type { StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+import { TextValueStore } from './text-value.store.js';
 
 /** Options of `keyvStore`. */
 export type KeyvStoreOptions = AdapterStoreOptions;
@@ -30,52 +28,35 @@ const NO_LISTING_HINT =
  * whole namespace; without one, `scan`/`deleteByPrefix` fail with `UnsupportedOperationError`.
  * No sets: plain tags cannot be indexed here (use versioned tags).
  */
-export class KeyvStore implements CacheStore {
+export class KeyvStore extends TextValueStore {
   readonly capabilities: StoreCapabilities;
-  private readonly lock = new KeyedLock();
   private readonly io: BackendGuard;
 
   constructor(
-    readonly name: string,
+    name: string,
     private readonly keyv: Keyv,
     options: KeyvStoreOptions = {},
   ) {
+    super(name);
     const distributed = options.distributed ?? !isInProcessMap(keyv.store);
     this.capabilities = adapterCapabilities(options, distributed, typeof keyv.iterator === 'function');
     this.io = new BackendGuard(name, options, distributed);
   }
 
-  async get(key: string): Promise<Buffer | undefined> {
-    return fromText(await this.read(key));
+  protected readRaw(key: string): Promise<unknown> {
+    return this.io.run('get', () => this.keyv.get(key));
   }
 
-  async set(key: string, value: Buffer, ttl?: number): Promise<void> {
-    await this.write(key, value, ttl);
+  protected async writeRaw(key: string, value: unknown, ttl: number): Promise<void> {
+    if (!(await this.io.run('set', () => this.keyv.set(key, value, ttl)))) throw this.failed('set');
   }
 
-  add(key: string, value: Buffer, ttl?: number): Promise<boolean> {
-    return this.lock.run(key, async () => {
-      if ((await this.read(key)) !== undefined) return false;
-      await this.write(key, value, ttl);
-      return true;
-    });
+  protected readManyRaw(keys: readonly string[]): Promise<unknown[]> {
+    return this.io.run('getMany', () => this.keyv.getMany([...keys]));
   }
 
-  async delete(key: string): Promise<boolean> {
-    // NOTE: Keyv's delete resolves true for missing keys on some stores: ask first.
-    const existed = (await this.read(key)) !== undefined;
-    await this.io.run('delete', () => this.keyv.delete(key));
-    return existed;
-  }
-
-  async has(key: string): Promise<boolean> {
-    return (await this.read(key)) !== undefined;
-  }
-
-  async mget(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
-    if (keys.length === 0) return [];
-    const values: unknown[] = await this.io.run('getMany', () => this.keyv.getMany([...keys]));
-    return keys.map((_, i) => fromText(values[i]));
+  protected async removeRaw(keys: readonly string[]): Promise<void> {
+    await this.io.run('deleteMany', () => this.keyv.deleteMany([...keys]));
   }
 
   async mset(entries: readonly StoreEntry[]): Promise<void> {
@@ -84,34 +65,6 @@ export class KeyvStore implements CacheStore {
     const results = await this.io.run('setMany', () => this.keyv.setMany(list));
     // NOTE: Keyv resolves to booleans, or to nothing when the store writes the batch itself.
     if (Array.isArray(results) && results.some((ok) => ok === false)) throw this.failed('setMany');
-  }
-
-  async mdel(keys: readonly string[]): Promise<number> {
-    if (keys.length === 0) return 0;
-    const present: unknown[] = await this.io.run('getMany', () => this.keyv.getMany([...keys]));
-    const existing = keys.filter((_, i) => present[i] !== undefined);
-    if (existing.length > 0) await this.io.run('deleteMany', () => this.keyv.deleteMany(existing));
-    return existing.length;
-  }
-
-  incr(key: string, by: number, ttl?: number): Promise<number> {
-    return this.lock.run(key, async () => {
-      const raw = await this.io.run('getRaw', () => this.keyv.getRaw<unknown>(key));
-      const current = raw === undefined ? undefined : fromText(raw.value);
-      const next = nextCounter(key, current, by);
-      // An existing counter keeps its expiry; `ttl` applies only to a counter this call creates.
-      await this.write(key, next, raw === undefined ? ttl : expiryToTtl(raw.expires));
-      return Number(next.toString('latin1'));
-    });
-  }
-
-  touch(key: string, ttl?: number): Promise<boolean> {
-    return this.lock.run(key, async () => {
-      const value = await this.read(key);
-      if (value === undefined) return false;
-      if (!(await this.io.run('set', () => this.keyv.set(key, value, backendTtl(ttl))))) throw this.failed('set');
-      return true;
-    });
   }
 
   async ttl(key: string): Promise<number | undefined> {
@@ -164,22 +117,9 @@ export class KeyvStore implements CacheStore {
   /** Leaves the Keyv instance open: it is the application's (disconnect it yourself). */
   async close(): Promise<void> {}
 
-  private read(key: string): Promise<unknown> {
-    return this.io.run('get', () => this.keyv.get(key));
-  }
-
-  private async write(key: string, value: Buffer, ttl: number | undefined): Promise<void> {
-    if (!(await this.io.run('set', () => this.keyv.set(key, toText(value), backendTtl(ttl))))) throw this.failed('set');
-  }
-
   private failed(operation: string): StoreUnavailableError {
     return new StoreUnavailableError(this.name, `Keyv ${operation} reported a failure (set throwOnErrors: true on the Keyv instance to see why)`);
   }
-}
-
-function expiryToTtl(expires: number | null | undefined): number | undefined {
-  const left = remaining(expires);
-  return left === Infinity ? undefined : left;
 }
 
 /** Whether `input` is a Keyv instance rather than a bare Keyv store adapter (duck-typed: two copies of keyv may be loaded). */

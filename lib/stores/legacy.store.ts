@@ -3,15 +3,13 @@ import { escapeGlob } from '../keys/key-builder.js';
 import {
   type AdapterStoreOptions,
   BackendGuard,
-  KeyedLock,
   adapterCapabilities,
   backendTtl,
-  fromText,
-  nextCounter,
   toText,
   unsupportedScan,
 } from './adapter-support.js';
-import type { CacheStore, StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+import type { StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+import { TextValueStore } from './text-value.store.js';
 
 /**
  * A cache-manager v5 store (`Store` of cache-manager 5, e.g. `cache-manager-redis-yet`'s `redisStore`):
@@ -53,52 +51,37 @@ const NO_LISTING_HINT =
  * Do not give the v5 store its own `keyPrefix`: `cache-manager-redis-yet` ignores it in `mget`, `mdel`
  * and `ttl` (use the module's `keyPrefix`).
  */
-export class LegacyStore implements CacheStore {
+export class LegacyStore extends TextValueStore {
   readonly capabilities: StoreCapabilities;
-  private readonly lock = new KeyedLock();
   private readonly io: BackendGuard;
 
   constructor(
-    readonly name: string,
+    name: string,
     private readonly store: LegacyCacheStore,
     options: LegacyStoreOptions = {},
   ) {
+    super(name);
     // cache-manager 5's own memory store names itself "memory": in-process, not shared.
     const distributed = options.distributed ?? (store as { name?: unknown }).name !== 'memory';
     this.capabilities = adapterCapabilities(options, distributed, options.allowKeysListing === true);
     this.io = new BackendGuard(name, options, distributed);
   }
 
-  async get(key: string): Promise<Buffer | undefined> {
-    return fromText(await this.read(key));
+  protected readRaw(key: string): Promise<unknown> {
+    return this.io.run('get', () => this.store.get<unknown>(key));
   }
 
-  async set(key: string, value: Buffer, ttl?: number): Promise<void> {
-    await this.io.run('set', () => this.store.set(key, toText(value), backendTtl(ttl)));
+  protected async writeRaw(key: string, value: unknown, ttl: number): Promise<void> {
+    await this.io.run('set', () => this.store.set(key, value, ttl));
   }
 
-  add(key: string, value: Buffer, ttl?: number): Promise<boolean> {
-    return this.lock.run(key, async () => {
-      if ((await this.read(key)) !== undefined) return false;
-      await this.set(key, value, ttl);
-      return true;
-    });
+  protected readManyRaw(keys: readonly string[]): Promise<unknown[]> {
+    return this.io.run('mget', () => this.store.mget(...keys));
   }
 
-  async delete(key: string): Promise<boolean> {
-    const existed = (await this.read(key)) !== undefined;
-    await this.io.run('del', () => this.store.del(key));
-    return existed;
-  }
-
-  async has(key: string): Promise<boolean> {
-    return (await this.read(key)) !== undefined;
-  }
-
-  async mget(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
-    if (keys.length === 0) return [];
-    const values = await this.io.run('mget', () => this.store.mget(...keys));
-    return keys.map((_, i) => fromText(values[i]));
+  protected async removeRaw(keys: readonly string[]): Promise<void> {
+    // NOTE: one del per key (pipelined by the client): redis-yet's mdel drops its keyPrefix.
+    await this.io.run('del', () => Promise.all(keys.map((k) => this.store.del(k))));
   }
 
   async mset(entries: readonly StoreEntry[]): Promise<void> {
@@ -112,35 +95,6 @@ export class LegacyStore implements CacheStore {
       group.push([e.key, toText(e.value)]);
     }
     for (const [ttl, group] of groups) await this.io.run('mset', () => this.store.mset(group, ttl));
-  }
-
-  async mdel(keys: readonly string[]): Promise<number> {
-    if (keys.length === 0) return 0;
-    const present = await this.io.run('mget', () => this.store.mget(...keys));
-    const existing = keys.filter((_, i) => present[i] !== undefined && present[i] !== null);
-    // NOTE: one del per key (pipelined by the client): redis-yet's mdel drops its keyPrefix.
-    await this.io.run('del', () => Promise.all(existing.map((k) => this.store.del(k))));
-    return existing.length;
-  }
-
-  incr(key: string, by: number, ttl?: number): Promise<number> {
-    return this.lock.run(key, async () => {
-      const stored = await this.read(key);
-      const next = nextCounter(key, fromText(stored), by);
-      // An existing counter keeps its expiry; `ttl` applies only to a counter this call creates.
-      const keep = stored === undefined ? ttl : await this.ttl(key);
-      await this.set(key, next, keep === Infinity ? undefined : keep);
-      return Number(next.toString('latin1'));
-    });
-  }
-
-  touch(key: string, ttl?: number): Promise<boolean> {
-    return this.lock.run(key, async () => {
-      const stored = await this.read(key);
-      if (stored === undefined) return false;
-      await this.io.run('set', () => this.store.set(key, stored, backendTtl(ttl)));
-      return true;
-    });
   }
 
   async ttl(key: string): Promise<number | undefined> {
@@ -176,10 +130,6 @@ export class LegacyStore implements CacheStore {
 
   /** Leaves the v5 store (and its client) open: it is the application's. */
   async close(): Promise<void> {}
-
-  private read(key: string): Promise<unknown> {
-    return this.io.run('get', () => this.store.get<unknown>(key));
-  }
 }
 
 /**
