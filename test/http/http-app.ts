@@ -108,3 +108,10 @@ function parse(text: string): unknown {
     return text; // not JSON: keep the text
   }
 }
+
+/** Resolves after 0-3 ms, or on the next turn: concurrent requests interleave at every await. */
+export function jitter(): Promise<void> {
+  const roll = Math.random();
+  if (roll < 0.2) return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => setTimeout(resolve, Math.floor(roll * 4)));
+}

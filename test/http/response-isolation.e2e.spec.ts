@@ -13,14 +13,8 @@ import {
   TenantGuard,
 } from '../../lib/index.js';
 import { type StoreCase, storeCases } from '../support/store-cases.js';
-import { ADAPTERS, type AdapterKind, type RunningApp, startApp } from './http-app.js';
+import { ADAPTERS, type AdapterKind, type RunningApp, jitter, startApp } from './http-app.js';
 
-/** Resolves after 0-3 ms, or on the next turn: concurrent requests interleave at every await. */
-function jitter(): Promise<void> {
-  const roll = Math.random();
-  if (roll < 0.2) return new Promise((resolve) => setImmediate(resolve));
-  return new Promise((resolve) => setTimeout(resolve, Math.floor(roll * 4)));
-}
 
 type Req = { user?: { id: string }; headers: Record<string, string | undefined> };
 
