@@ -15,7 +15,6 @@ import {
 import { type StoreCase, storeCases } from '../support/store-cases.js';
 import { ADAPTERS, type AdapterKind, type RunningApp, jitter, startApp } from './http-app.js';
 
-
 type Req = { user?: { id: string }; headers: Record<string, string | undefined> };
 
 class Runs {

@@ -15,7 +15,6 @@ import {
 import { storeCases, type StoreCase } from '../support/store-cases.js';
 import { ADAPTERS, type AdapterKind, type RunningApp, jitter, startApp } from './http-app.js';
 
-
 @Controller()
 class ProbeController {
   constructor(private readonly cache: TenantCacheService) {}
