@@ -21,7 +21,7 @@ import { TagIndex } from './tag-index.js';
 import { type ResolvedTags, type TagInput, NO_TAGS, isVersionedTag, resolveTags } from './tags.js';
 import { TenantCacheEvents } from './tenant-cache.events.js';
 import { VersionCounters } from './version-counters.js';
-import { type InvalidationEvent, InvalidationHooks } from './invalidation-hooks.js';
+import { InvalidationHooks } from './invalidation-hooks.js';
 
 /** Options of one read-through call. */
 export interface GetOrSetOptions<T> {
@@ -143,40 +143,32 @@ export class CacheEngine {
   // NOTE: read, readValue and get chain on the store's promise instead of being async: these run on every
   // hit, and each async layer costs a promise (and the AsyncLocalStorage hooks on it).
   private read<T>(t: Target): Promise<CacheLookup<T>> {
-    let pending: Promise<Buffer | undefined>;
-    try {
-      pending = t.resolved.store.get(t.key);
-    } catch (error) {
-      this.storeFailed(t, 'get', error);
-      return Promise.resolve(miss<T>());
-    }
-    return pending.then(
-      (raw) => (raw === undefined ? miss<T>() : this.decoded<T>(t, raw)),
-      (error: unknown) => {
-        this.storeFailed(t, 'get', error);
-        return miss<T>();
-      },
-    );
+    return this.readAs<T, CacheLookup<T>>(t, (found) => found, miss);
   }
 
   /** `read`, resolving to the value alone (one promise less for `get`). */
   private readValue<T>(t: Target): Promise<T | undefined> {
+    return this.readAs<T, T | undefined>(t, valueOf, () => undefined);
+  }
+
+  /** Reads and decodes an entry, mapping the lookup; a store failure is logged and is `none()`. */
+  private readAs<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: () => R): Promise<R> {
     let pending: Promise<Buffer | undefined>;
     try {
       pending = t.resolved.store.get(t.key);
     } catch (error) {
       this.storeFailed(t, 'get', error);
-      return Promise.resolve(undefined);
+      return Promise.resolve(none());
     }
     return pending.then(
       (raw) => {
-        if (raw === undefined) return undefined;
+        if (raw === undefined) return none();
         const found = this.decoded<T>(t, raw);
-        return found instanceof Promise ? found.then(valueOf) : found.value;
+        return found instanceof Promise ? found.then(map) : map(found);
       },
       (error: unknown) => {
         this.storeFailed(t, 'get', error);
-        return undefined;
+        return none();
       },
     );
   }
@@ -226,14 +218,18 @@ export class CacheEngine {
     } catch (error) {
       return Promise.reject(error);
     }
-    const target = t;
+    return this.writeEntry(t, bytes, expires);
+  }
+
+  /** Writes one encoded entry (no tag index): a failure goes through `writeFailed`. */
+  private writeEntry(t: Target, bytes: Encoded | Promise<Encoded>, expires: number | undefined): Promise<void> {
     let pending: Promise<void>;
     try {
-      pending = target.resolved.codec.set(target.key, scope, bytes, expires);
+      pending = t.resolved.codec.set(t.key, t.scope, bytes, expires);
     } catch (error) {
       pending = Promise.reject(error);
     }
-    return pending.catch((error: unknown) => this.writeFailed(target, 'set', error));
+    return pending.catch((error: unknown) => this.writeFailed(t, 'set', error));
   }
 
   private async setSlow(scope: CacheScope, key: string, value: unknown, ttl?: number, alias?: string, tags?: readonly TagInput[]): Promise<void> {
@@ -243,15 +239,8 @@ export class CacheEngine {
       (resolvedTags.versioned.length === 0 ? this.targetNow(scope, key, alias) : undefined) ??
       (await this.target(scope, key, alias, resolvedTags.versioned));
     const bytes = this.encode(t, key, value);
-    if (resolvedTags.plain.length === 0 || this.tagIndex.mode === 'none') {
-      // NOTE: no tag index to record: one store call, without the closure and extra awaits of `write`.
-      try {
-        await t.resolved.codec.set(t.key, scope, bytes, expires);
-      } catch (error) {
-        this.writeFailed(t, 'set', error);
-      }
-      return;
-    }
+    // NOTE: no tag index to record: one store call, without the closure and extra awaits of `write`.
+    if (resolvedTags.plain.length === 0 || this.tagIndex.mode === 'none') return this.writeEntry(t, bytes, expires);
     await this.write(t, 'set', async () => {
       await this.tagIndex.record(t.resolved, scope, t.key, resolvedTags.plain, expires);
       await t.resolved.codec.set(t.key, scope, bytes, expires);
@@ -270,7 +259,7 @@ export class CacheEngine {
     const t = await this.target(scope, key, alias, versionedTags);
     this.markInvalidated((k) => k === t.key);
     const existed = (await this.write(t, 'delete', () => t.resolved.codec.delete(t.key, t.scope))) ?? false;
-    await this.notify({ kind: 'keys', scope, store: t.resolved.alias, keys: [key], ...(versionedTags.length > 0 ? { versionedTags } : {}) });
+    await this.hooks.notify({ kind: 'keys', scope, store: t.resolved.alias, keys: [key], ...(versionedTags.length > 0 ? { versionedTags } : {}) });
     return existed;
   }
 
@@ -534,7 +523,7 @@ export class CacheEngine {
     if (keys.length === 0) return 0;
     const resolved = await this.store(scope, alias);
     const n = await this.deleteKeys(resolved, scope, keys);
-    await this.notify({ kind: 'keys', scope, store: resolved.alias, keys });
+    await this.hooks.notify({ kind: 'keys', scope, store: resolved.alias, keys });
     return n;
   }
 
@@ -581,7 +570,7 @@ export class CacheEngine {
       }
     }
     if (hashed.length > 0) n += await resolved.store.mdel(hashed);
-    await this.notify({ kind: 'prefix', scope, store: resolved.alias, prefix });
+    await this.hooks.notify({ kind: 'prefix', scope, store: resolved.alias, prefix });
     return n;
   }
 
@@ -593,7 +582,7 @@ export class CacheEngine {
     await this.write({ resolved, key: prefix, scope }, 'invalidateAll', () =>
       this.counters.bump(resolved.store, resolved.keys.generationKey(scope)),
     );
-    await this.notify({ kind: 'all', scope, store: resolved.alias });
+    await this.hooks.notify({ kind: 'all', scope, store: resolved.alias });
   }
 
   /** `invalidateAll`, then deletes the scope's physical entries where the store can list them. */
@@ -630,13 +619,13 @@ export class CacheEngine {
       this.markInvalidated((_k, m) => m.space === space && m.versioned.includes(name));
       // NOTE: 0 (never a version: versions start at 1 or more) when the store failed and onWriteError is 'ignore'.
       const version = (await this.write(t, 'invalidateTag', () => this.counters.bump(resolved.store, resolved.keys.metaKey(scope, 'tv', name)))) ?? 0;
-      await this.notify({ kind: 'tag', scope, store: resolved.alias, tag: name, versioned: true });
+      await this.hooks.notify({ kind: 'tag', scope, store: resolved.alias, tag: name, versioned: true });
       return version;
     }
     const name = plain[0]!;
     this.markInvalidated((_k, m) => m.space === space && m.plain.includes(name));
     const n = (await this.write(t, 'invalidateTag', () => this.tagIndex.invalidate(resolved, scope, name))) ?? 0;
-    await this.notify({ kind: 'tag', scope, store: resolved.alias, tag: name, versioned: false });
+    await this.hooks.notify({ kind: 'tag', scope, store: resolved.alias, tag: name, versioned: false });
     return n;
   }
 
@@ -689,7 +678,7 @@ export class CacheEngine {
       if (batch.length >= 500) n += await this.deleteKeys(resolved, scope, batch.splice(0));
     }
     if (batch.length > 0) n += await this.deleteKeys(resolved, scope, batch);
-    await this.notify({ kind: 'partition', scope, store: resolved.alias, prefix: selector.prefix, matches: selector.matches });
+    await this.hooks.notify({ kind: 'partition', scope, store: resolved.alias, prefix: selector.prefix, matches: selector.matches });
     return n;
   }
 
@@ -728,8 +717,7 @@ export class CacheEngine {
 
   /** A write that failed: input errors are rethrown, store failures logged, then dropped or thrown per `onWriteError`. */
   private writeFailed(t: Target, operation: string, error: unknown): undefined {
-    // Our own typed errors (bad input) are the caller's to see, not a store failure.
-    if (error instanceof TenantCacheError && !(error instanceof StoreUnavailableError)) throw error;
+    if (isInputError(error)) throw error;
     this.storeFailed(t, operation, error);
     if (this.options.onWriteError === 'ignore') return undefined;
     throw error instanceof StoreUnavailableError
@@ -753,11 +741,6 @@ export class CacheEngine {
     } catch (error) {
       this.storeFailed(t, 'delete', error);
     }
-  }
-
-  /** Tells the listeners (CDN backends, the cross-instance bus) of an invalidation that is done locally. */
-  private notify(event: InvalidationEvent): Promise<void> {
-    return this.hooks.notify(event);
   }
 
   private markInvalidated(matches: (physicalKey: string, mark: LoadMark) => boolean): void {
