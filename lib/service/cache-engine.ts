@@ -179,7 +179,7 @@ export class CacheEngine {
     if (decoded instanceof Promise) {
       // Chunked: the chunks are read now; a rejection is the store failing.
       return decoded.then(
-        (d) => this.found(t, d),
+        (d) => this.found(t, d, raw),
         (error: unknown) => {
           this.storeFailed(t, 'get', error);
           return miss<T>();
@@ -189,8 +189,9 @@ export class CacheEngine {
     return this.found(t, decoded);
   }
 
-  private found<T>(t: Target, decoded: DecodeResult<T>): CacheLookup<T> | Promise<CacheLookup<T>> {
-    if (!decoded.ok) return this.dropCorrupt(t, decoded.reason).then(() => miss<T>());
+  /** `raw` is given for chunked entries, whose chunks a concurrent overwrite may have removed. */
+  private found<T>(t: Target, decoded: DecodeResult<T>, raw?: Buffer): CacheLookup<T> | Promise<CacheLookup<T>> {
+    if (!decoded.ok) return this.dropCorrupt(t, decoded.reason, raw).then(() => miss<T>());
     return { hit: true, value: decoded.entry.value, cachedAt: decoded.entry.createdAt };
   }
 
@@ -489,6 +490,7 @@ export class CacheEngine {
         continue;
       }
       let decoded = resolved.codec.decode<T>(raw, physical[i]!, scope);
+      const chunked = decoded instanceof Promise;
       if (decoded instanceof Promise) {
         try {
           decoded = await decoded;
@@ -500,7 +502,7 @@ export class CacheEngine {
       }
       if (decoded.ok) out.push(decoded.entry.value);
       else {
-        await this.dropCorrupt({ resolved, key: physical[i]!, scope }, decoded.reason);
+        await this.dropCorrupt({ resolved, key: physical[i]!, scope }, decoded.reason, chunked ? raw : undefined);
         out.push(undefined);
       }
     }
@@ -732,7 +734,21 @@ export class CacheEngine {
     this.events.emit('store:error', { store: t.resolved.alias, operation, error: err, tenant });
   }
 
-  private async dropCorrupt(t: Target, reason: string): Promise<void> {
+  /**
+   * Removes an unreadable entry. With `read` (the manifest of a chunked entry), only while the key still
+   * holds those bytes: a writer that replaced the entry meanwhile (and removed its chunks) left a newer
+   * entry there, which must not be deleted for the old one's missing chunks.
+   */
+  private async dropCorrupt(t: Target, reason: string, read?: Buffer): Promise<void> {
+    if (read !== undefined) {
+      try {
+        const current = await t.resolved.store.get(t.key);
+        if (current === undefined || !current.equals(read)) return;
+      } catch (error) {
+        this.storeFailed(t, 'get', error);
+        return;
+      }
+    }
     const tenant = t.scope.kind === 'tenant' ? t.scope.tenantId : undefined;
     this.logger.warn(`Removed an unreadable cache entry in "${t.resolved.alias}": ${reason}`);
     this.events.emit('entry:corrupt', { store: t.resolved.alias, key: t.key, reason, tenant });
