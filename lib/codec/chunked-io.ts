@@ -24,6 +24,12 @@ export interface EncodedEntry {
 export class ChunkedIo {
   private readonly logger = new Logger('TenantCache');
   private readonly requireEncryption: boolean;
+  /**
+   * Decoded immutable values (strings, numbers, booleans, bigints, null) by the bytes they came from, for
+   * stores that hand back the very bytes they hold (`getSync`): a repeated hit then skips deserializing.
+   * Weak: an entry the store drops takes its decoded value with it.
+   */
+  private readonly immutable: WeakMap<Buffer, DecodeResult<unknown>> | undefined;
 
   constructor(
     readonly pipeline: EntryPipeline,
@@ -31,6 +37,7 @@ export class ChunkedIo {
     readonly keys: KeyBuilder,
   ) {
     this.requireEncryption = pipeline.options.encryptionRequired;
+    this.immutable = typeof store.getSync === 'function' ? new WeakMap() : undefined;
   }
 
   /** Encodes a value for `physicalKey` (see `EntryPipeline.encode`); `call` overrides the store's codec. */
@@ -40,7 +47,14 @@ export class ChunkedIo {
 
   /** Decodes what `get` returned; a Promise only for chunked entries (it rejects only when the store fails). */
   decode<T>(raw: Buffer, physicalKey: string, scope: CacheScope): DecodeResult<T> | Promise<DecodeResult<T>> {
-    if ((raw[1] === ENTRY_FORMAT && !this.requireEncryption) || raw[0] !== ENTRY_MAGIC) return this.pipeline.v1.decode<T>(raw);
+    if ((raw[1] === ENTRY_FORMAT && !this.requireEncryption) || raw[0] !== ENTRY_MAGIC) {
+      if (this.immutable === undefined) return this.pipeline.v1.decode<T>(raw);
+      const known = this.immutable.get(raw) as DecodeResult<T> | undefined;
+      if (known !== undefined) return known;
+      const result = this.pipeline.v1.decode<T>(raw);
+      if (result.ok && isImmutable(result.entry.value)) this.immutable.set(raw, result);
+      return result;
+    }
     const parsed = this.pipeline.parse<T>(raw, physicalKey, scope);
     if (parsed.kind === 'value') return parsed.result;
     if (parsed.kind === 'invalid') return { ok: false, reason: parsed.reason };
@@ -267,4 +281,9 @@ export function* pageItems(page: Buffer): Generator<unknown> {
     yield deserialize(page.subarray(at + 4, end));
     at = end;
   }
+}
+
+/** Values a caller cannot change in place, so one decoded copy can be handed to every reader. */
+function isImmutable(value: unknown): boolean {
+  return value === null || (typeof value !== 'object' && typeof value !== 'function');
 }

@@ -6,18 +6,21 @@ import { InvalidCacheValueError } from '../errors/invalid-cache-value.error.js';
  *   byte 0      MAGIC (0xC7, never an ASCII digit or '-', so raw counters are told apart)
  *   byte 1      format version
  *   byte 2      flags: 0x01 = the logical key follows the header (stored for hashed keys, so they can be listed)
+ *                      0x02 = the value is a string and the payload is its UTF-8 text
  *   bytes 3-10  createdAt, float64 ms since epoch
  *   [u32 length + UTF-8 logical key when flag 0x01]
- *   rest        payload: V8 structured-clone bytes
+ *   rest        payload: V8 structured-clone bytes, or UTF-8 text with flag 0x02
  *
  * V8's structured clone keeps Date, Map, Set, BigInt, Buffer, typed arrays, undefined inside objects
- * and cycles, and never runs code or builds class instances from the bytes.
+ * and cycles, and never runs code or builds class instances from the bytes. A string (the most common
+ * cached value after objects) is written as text instead: 3-4x cheaper both ways, same value back.
  */
 export const ENTRY_MAGIC = 0xc7;
 export const ENTRY_FORMAT = 1;
 const HEADER = 11;
 const FLAG_KEY = 0x01;
-const KNOWN_FLAGS = FLAG_KEY;
+export const FLAG_TEXT = 0x02;
+const KNOWN_FLAGS = FLAG_KEY | FLAG_TEXT;
 
 /** A decoded entry: the value and when it was written. */
 export interface DecodedEntry<T = unknown> {
@@ -28,21 +31,38 @@ export interface DecodedEntry<T = unknown> {
 /** Result of decoding bytes that may be corrupt, of an old format, or a raw counter. */
 export type DecodeResult<T = unknown> = { ok: true; entry: DecodedEntry<T> } | { ok: false; reason: string };
 
+/** How an `EntryCodec` allocates entries. */
+export interface EntryCodecOptions {
+  /**
+   * Give each text entry memory of its own rather than a slice of Node's shared buffer pool. Set for
+   * stores that keep the bytes (a slice would keep its whole pool slab alive); a store that only sends
+   * them (Redis) is faster with the pool.
+   */
+  ownMemory?: boolean;
+}
+
 /** Encodes and decodes cache entries. Stateless; one instance per module. */
 export class EntryCodec {
   /** Scratch space for the header of an entry without an embedded key (copied into the entry at once). */
   private readonly header = Buffer.alloc(HEADER);
+  private readonly alloc: (size: number) => Buffer;
 
-  /** Encodes a value; `embedKey` stores the logical key too (for keys the store only sees hashed). */
-  encode(value: unknown, key?: string, embedKey = false, createdAt = Date.now()): Buffer {
+  constructor(options: EntryCodecOptions = {}) {
+    this.alloc = options.ownMemory ? Buffer.allocUnsafeSlow : Buffer.allocUnsafe;
+  }
+
+  /**
+   * Encodes a value; `embedKey` stores the logical key too (for keys the store only sees hashed). A
+   * well-formed string becomes a text entry unless `text` is false (chunked entries need V8 bytes).
+   */
+  encode(value: unknown, key?: string, embedKey = false, createdAt = Date.now(), text = true): Buffer {
     const keyBytes = embedKey && key !== undefined ? Buffer.from(key, 'utf8') : undefined;
+    // NOTE: lone surrogates do not survive UTF-8: such strings take the structured-clone path.
+    if (text && typeof value === 'string' && value.isWellFormed()) return this.encodeText(value, keyBytes, createdAt);
     // NOTE: the header goes into the serializer's own buffer ahead of the V8 payload (`v8.serialize`
     // plus the raw bytes in front), so the entry is built in one allocation, without copying the payload.
     const header = keyBytes ? Buffer.allocUnsafe(HEADER + 4) : this.header;
-    header[0] = ENTRY_MAGIC;
-    header[1] = ENTRY_FORMAT;
-    header[2] = keyBytes ? FLAG_KEY : 0;
-    header.writeDoubleLE(createdAt, 3);
+    writeHeader(header, keyBytes ? FLAG_KEY : 0, createdAt);
     if (keyBytes) header.writeUInt32LE(keyBytes.length, HEADER);
     const serializer = new DefaultSerializer();
     serializer.writeRawBytes(header);
@@ -58,6 +78,18 @@ export class EntryCodec {
       );
     }
     return serializer.releaseBuffer();
+  }
+
+  private encodeText(value: string, keyBytes: Buffer | undefined, createdAt: number): Buffer {
+    const start = keyBytes ? HEADER + 4 + keyBytes.length : HEADER;
+    const entry = this.alloc(start + Buffer.byteLength(value, 'utf8'));
+    writeHeader(entry, FLAG_TEXT | (keyBytes ? FLAG_KEY : 0), createdAt);
+    if (keyBytes) {
+      entry.writeUInt32LE(keyBytes.length, HEADER);
+      keyBytes.copy(entry, HEADER + 4);
+    }
+    entry.write(value, start, 'utf8');
+    return entry;
   }
 
   decode<T = unknown>(bytes: Uint8Array): DecodeResult<T> {
@@ -79,6 +111,7 @@ export class EntryCodec {
       start = HEADER + 4 + buf.readUInt32LE(HEADER);
       if (start > buf.length) return { ok: false, reason: 'truncated key' };
     }
+    if (flags & FLAG_TEXT) return { ok: true, entry: { value: buf.toString('utf8', start) as T, createdAt: buf.readDoubleLE(3) } };
     try {
       return { ok: true, entry: { value: deserialize(buf.subarray(start)) as T, createdAt: buf.readDoubleLE(3) } };
     } catch (error) {
@@ -93,4 +126,11 @@ export class EntryCodec {
     const end = HEADER + 4 + buf.readUInt32LE(HEADER);
     return end > buf.length ? undefined : buf.toString('utf8', HEADER + 4, end);
   }
+}
+
+function writeHeader(into: Buffer, flags: number, createdAt: number): void {
+  into[0] = ENTRY_MAGIC;
+  into[1] = ENTRY_FORMAT;
+  into[2] = flags;
+  into.writeDoubleLE(createdAt, 3);
 }

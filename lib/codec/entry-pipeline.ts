@@ -14,7 +14,7 @@ import {
 } from './codec.options.js';
 import { NOT_COMPRESSED, compress, decompressSync } from './compression.js';
 import { EntryCipher, SEAL_OVERHEAD } from './entry-cipher.js';
-import { type DecodeResult, ENTRY_FORMAT, ENTRY_MAGIC, EntryCodec } from './entry-codec.js';
+import { type DecodeResult, ENTRY_FORMAT, ENTRY_MAGIC, EntryCodec, FLAG_TEXT } from './entry-codec.js';
 
 /**
  * Format 2, for entries that are compressed, encrypted or chunked (plain entries keep format 1):
@@ -88,7 +88,7 @@ export type Parsed<T> =
  * and no class instances or functions.
  */
 export class EntryPipeline {
-  readonly v1 = new EntryCodec();
+  readonly v1: EntryCodec;
   readonly cipher: EntryCipher | undefined;
   readonly base: CodecSettings;
   /** Format-1 records up to this size need no further look. */
@@ -100,7 +100,10 @@ export class EntryPipeline {
     /** The store's `capabilities.maxValueBytes`. */
     readonly storeMaxValueBytes: number,
     readonly storeAlias: string,
+    /** The store keeps the bytes it is given (in-process): see `EntryCodecOptions.ownMemory`. */
+    keepsBytes = false,
   ) {
+    this.v1 = new EntryCodec({ ownMemory: keepsBytes });
     this.cipher = options.secrets ? new EntryCipher(options.secrets) : undefined;
     this.base = this.settingsOf(options.compression, options.secrets !== undefined, options.chunkSize);
     this.fastLimit = Math.min(this.base.chunkBytes, options.maxValueBytes);
@@ -138,11 +141,15 @@ export class EntryPipeline {
     const embed = !keys.isLiteral(logicalKey);
     const createdAt = Date.now();
     if (s.plain) {
-      const record = this.v1.encode(value, logicalKey, embed, createdAt);
+      let record = this.v1.encode(value, logicalKey, embed, createdAt);
       if (record.length <= this.fastLimit && record.length <= s.chunkBytes) return record;
-      const payload = record.subarray(embed ? V1_HEADER + 4 + Buffer.byteLength(logicalKey) : V1_HEADER);
-      this.checkSize(payload.length, logicalKey);
+      const headerLength = embed ? V1_HEADER + 4 + Buffer.byteLength(logicalKey) : V1_HEADER;
+      this.checkSize(record.length - headerLength, logicalKey);
       if (record.length <= s.chunkBytes) return record;
+      // NOTE: chunks carry V8 bytes: a text entry too large for one record is encoded again as such.
+      if (record[2]! & FLAG_TEXT) record = this.v1.encode(value, logicalKey, embed, createdAt, false);
+      const payload = record.subarray(headerLength);
+      this.checkSize(payload.length, logicalKey);
       return this.chunked({ id: NOT_COMPRESSED, bytes: payload }, physicalKey, logicalKey, embed, scope, keys, s, createdAt);
     }
     const payload = serializeValue(value, logicalKey);

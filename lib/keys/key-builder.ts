@@ -13,6 +13,27 @@ export interface KeyLimits {
 
 export const SHARED_SCOPE: CacheScope = Object.freeze({ kind: 'shared' });
 
+/** Tenants whose key segments are kept; past this, they are all built again on next use. */
+const MAX_CACHED_TENANTS = 10_000;
+/** Physical keys remembered across all scopes; past this, they are all built again on next use. */
+const MAX_CACHED_KEYS = 50_000;
+
+/** The key segments of one scope. */
+interface ScopeKeys {
+  /** `<prefix><scope>`, before the generation. */
+  readonly prefix: string;
+  readonly generationKey: string;
+  /** The generation `entryPrefix` and `entries` were built for. */
+  generation: number;
+  entryPrefix: string;
+  /** Physical keys by logical key, in `generation`. */
+  readonly entries: Map<string, string>;
+}
+
+function newScopeKeys(prefix: string): ScopeKeys {
+  return { prefix, generationKey: `${prefix}gen`, generation: Number.NaN, entryPrefix: '', entries: new Map() };
+}
+
 /** Keys over this many characters are replaced by their SHA-256, even when the store would take them. */
 const MAX_LITERAL_KEY = 200;
 const MAX_LITERAL_TENANT = 64;
@@ -41,27 +62,37 @@ export class KeyBuilder {
     private readonly hmacKey?: Buffer,
   ) {}
 
-  /** Scope prefixes of recent tenants: built (and hashed) once per tenant, not on every call. */
-  private readonly tenantPrefixes = new Map<string, string>();
-  /** Generation keys of recent tenants, likewise. */
-  private readonly generationKeys = new Map<string, string>();
+  /** The key segments of recent tenants, built (and hashed) once per tenant, not on every call. */
+  private readonly tenants = new Map<string, ScopeKeys>();
+  private shared?: ScopeKeys;
+  /** Physical keys held in every `ScopeKeys.entries`, against `MAX_CACHED_KEYS`. */
+  private cachedKeys = 0;
 
   private hmac(kind: string, value: string): string {
     return createHmac('sha256', this.hmacKey!).update(`${kind}\u0000${value}`).digest('hex');
   }
 
+  /** The segments of one scope, built on first use. */
+  private scopeKeys(scope: CacheScope): ScopeKeys {
+    if (scope.kind === 'shared') return (this.shared ??= newScopeKeys(`${this.prefix}s:`));
+    const t = scope.tenantId;
+    let s = this.tenants.get(t);
+    if (s === undefined) {
+      s = newScopeKeys(this.dedicatedTenant !== undefined && t === this.dedicatedTenant ? `${this.prefix}d:` : this.tenantPrefix(t));
+      if (this.tenants.size >= MAX_CACHED_TENANTS) this.forgetTenants();
+      this.tenants.set(t, s);
+    }
+    return s;
+  }
+
+  private forgetTenants(): void {
+    this.tenants.clear();
+    this.cachedKeys = this.shared?.entries.size ?? 0;
+  }
+
   /** The segment every key of a scope starts with (before the generation). */
   scopePrefix(scope: CacheScope): string {
-    if (scope.kind === 'shared') return `${this.prefix}s:`;
-    const t = scope.tenantId;
-    if (this.dedicatedTenant !== undefined && t === this.dedicatedTenant) return `${this.prefix}d:`;
-    let prefix = this.tenantPrefixes.get(t);
-    if (prefix === undefined) {
-      prefix = this.tenantPrefix(t);
-      if (this.tenantPrefixes.size >= 10_000) this.tenantPrefixes.clear();
-      this.tenantPrefixes.set(t, prefix);
-    }
-    return prefix;
+    return this.scopeKeys(scope).prefix;
   }
 
   private tenantPrefix(t: string): string {
@@ -74,14 +105,7 @@ export class KeyBuilder {
 
   /** Key of the scope's generation counter (see `invalidateAll`). Never shaped like an entry key. */
   generationKey(scope: CacheScope): string {
-    if (scope.kind === 'shared') return `${this.scopePrefix(scope)}gen`;
-    let key = this.generationKeys.get(scope.tenantId);
-    if (key === undefined) {
-      key = `${this.scopePrefix(scope)}gen`;
-      if (this.generationKeys.size >= 10_000) this.generationKeys.clear();
-      this.generationKeys.set(scope.tenantId, key);
-    }
-    return key;
+    return this.scopeKeys(scope).generationKey;
   }
 
   /** Key of a scope-level internal record (tag versions, tag indexes, ...). `name` must be internal. */
@@ -91,13 +115,42 @@ export class KeyBuilder {
 
   /** The prefix of every entry of a scope in one generation. */
   entryPrefix(scope: CacheScope, generation: number): string {
-    return `${this.scopePrefix(scope)}g${generation}:`;
+    return this.atGeneration(this.scopeKeys(scope), generation).entryPrefix;
   }
 
-  /** Physical key of a logical key. Throws `InvalidCacheKeyError` for a non-string or empty key. */
+  /**
+   * Physical key of a logical key. Throws `InvalidCacheKeyError` for a non-string or empty key.
+   * Recent keys are remembered per scope and generation: the same string comes back, so stores look it up
+   * without building and hashing it again (and long keys are not hashed with SHA-256 again).
+   */
   entryKey(scope: CacheScope, generation: number, key: string): string {
     assertKey(key);
-    return this.entryPrefix(scope, generation) + this.encode(key);
+    const s = this.atGeneration(this.scopeKeys(scope), generation);
+    let physical = s.entries.get(key);
+    if (physical === undefined) {
+      physical = s.entryPrefix + this.encode(key);
+      if (this.cachedKeys >= MAX_CACHED_KEYS) this.forgetKeys();
+      s.entries.set(key, physical);
+      this.cachedKeys++;
+    }
+    return physical;
+  }
+
+  /** `s`, with the entry prefix of `generation` (a new generation drops the keys of the old one). */
+  private atGeneration(s: ScopeKeys, generation: number): ScopeKeys {
+    if (s.generation !== generation) {
+      s.generation = generation;
+      s.entryPrefix = `${s.prefix}g${generation}:`;
+      this.cachedKeys -= s.entries.size;
+      s.entries.clear();
+    }
+    return s;
+  }
+
+  private forgetKeys(): void {
+    for (const s of this.tenants.values()) s.entries.clear();
+    this.shared?.entries.clear();
+    this.cachedKeys = 0;
   }
 
   /** `k:<key>` when the store takes it as is, else `h:<sha256>`. */

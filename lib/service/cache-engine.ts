@@ -23,6 +23,9 @@ import { TenantCacheEvents } from './tenant-cache.events.js';
 import { VersionCounters } from './version-counters.js';
 import { InvalidationHooks } from './invalidation-hooks.js';
 
+/** What a synchronous write resolves to: one settled promise, shared (it carries no value). */
+const WRITTEN: Promise<void> = Promise.resolve();
+
 /** Options of one read-through call. */
 export interface GetOrSetOptions<T> {
   /** TTL in ms; default the module's `defaultTtl`. */
@@ -153,6 +156,7 @@ export class CacheEngine {
 
   /** Reads and decodes an entry, mapping the lookup; a store failure is logged and is `none()`. */
   private readAs<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: () => R): Promise<R> {
+    if (t.resolved.store.getSync !== undefined) return this.readSync(t, map, none);
     let pending: Promise<Buffer | undefined>;
     try {
       pending = t.resolved.store.get(t.key);
@@ -171,6 +175,20 @@ export class CacheEngine {
         return none();
       },
     );
+  }
+
+  /** `readAs` on an in-process store: a plain hit is one resolved promise. */
+  private readSync<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: () => R): Promise<R> {
+    let raw: Buffer | undefined;
+    try {
+      raw = t.resolved.store.getSync!(t.key);
+    } catch (error) {
+      this.storeFailed(t, 'get', error);
+      return Promise.resolve(none());
+    }
+    if (raw === undefined) return Promise.resolve(none());
+    const found = this.decoded<T>(t, raw);
+    return found instanceof Promise ? found.then(map) : Promise.resolve(map(found));
   }
 
   /** The lookup of bytes read from the store: synchronous unless the entry is chunked or unreadable. */
@@ -224,6 +242,15 @@ export class CacheEngine {
 
   /** Writes one encoded entry (no tag index): a failure goes through `writeFailed`. */
   private writeEntry(t: Target, bytes: Encoded | Promise<Encoded>, expires: number | undefined): Promise<void> {
+    const store = t.resolved.store;
+    if (store.setSync !== undefined && bytes instanceof Buffer) {
+      try {
+        store.setSync(t.key, bytes, expires);
+        return WRITTEN;
+      } catch (error) {
+        return Promise.reject(error).catch((e: unknown) => this.writeFailed(t, 'set', e));
+      }
+    }
     let pending: Promise<void>;
     try {
       pending = t.resolved.codec.set(t.key, t.scope, bytes, expires);

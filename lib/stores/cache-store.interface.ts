@@ -36,7 +36,15 @@ export interface CacheStore {
   readonly capabilities: StoreCapabilities;
 
   get(key: string): Promise<Buffer | undefined>;
+  /**
+   * A synchronous `get`, for in-process stores that hold their values: the service then answers a hit
+   * without a store promise, and may keep decoded immutable values (strings, numbers) beside the bytes,
+   * because the same bytes come back for the same entry. Remote stores leave it out.
+   */
+  getSync?(key: string): Buffer | undefined;
   set(key: string, value: Buffer, ttl?: number): Promise<void>;
+  /** A synchronous `set`, for in-process stores (see `getSync`). */
+  setSync?(key: string, value: Buffer, ttl?: number): void;
   /** Writes only when the key is absent; true when it wrote. */
   add(key: string, value: Buffer, ttl?: number): Promise<boolean>;
   delete(key: string): Promise<boolean>;

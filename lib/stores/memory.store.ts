@@ -17,19 +17,24 @@ interface Slot {
   /** Absolute expiry in ms, 0 = none. */
   expiresAt: number;
   size: number;
+  /** The store's clock when the slot last moved to the recent end. */
+  tick: number;
 }
 
 const PAGE = 500;
 
 /**
  * LRU memory store with TTLs checked on access (no timer per key) and bounds on entry count and bytes.
- * Process-local: two app instances do not share it.
+ * Process-local: two app instances do not share it. The LRU order is exact except that a read of an
+ * entry already among the most recent quarter leaves it where it is (a hit then costs no reordering).
  */
 export class MemoryStore implements CacheStore {
   readonly capabilities: StoreCapabilities;
   private readonly entries = new Map<string, Slot>();
   private readonly sets = new Map<string, { members: Set<string>; expiresAt: number }>();
   private bytes = 0;
+  /** Counts moves to the recent end: a slot's distance from that end is at most `clock - slot.tick`. */
+  private clock = 0;
   private readonly maxEntries: number;
   private readonly maxBytes: number;
 
@@ -59,11 +64,19 @@ export class MemoryStore implements CacheStore {
     return this.bytes;
   }
 
-  async get(key: string): Promise<Buffer | undefined> {
+  get(key: string): Promise<Buffer | undefined> {
+    return Promise.resolve(this.read(key, Date.now()));
+  }
+
+  getSync(key: string): Buffer | undefined {
     return this.read(key, Date.now());
   }
 
   async set(key: string, value: Buffer, ttl?: number): Promise<void> {
+    this.write(key, value, ttl);
+  }
+
+  setSync(key: string, value: Buffer, ttl?: number): void {
     this.write(key, value, ttl);
   }
 
@@ -216,8 +229,13 @@ export class MemoryStore implements CacheStore {
     return slot;
   }
 
-  /** Moves a slot to the most-recently-used end of the Map's insertion order. */
+  /**
+   * Moves a slot to the most-recently-used end of the Map's insertion order, unless it is within the most
+   * recent quarter already (it then has at least three quarters of the entries to outlive).
+   */
   private bump(key: string, slot: Slot): void {
+    if (this.clock - slot.tick < this.entries.size >> 2) return;
+    slot.tick = ++this.clock;
     this.entries.delete(key);
     this.entries.set(key, slot);
   }
@@ -230,7 +248,7 @@ export class MemoryStore implements CacheStore {
       this.entries.delete(key);
     }
     if (size > this.maxBytes) return;
-    this.entries.set(key, { value, expiresAt: expiry(ttl), size });
+    this.entries.set(key, { value, expiresAt: expiry(ttl), size, tick: ++this.clock });
     this.bytes += size;
     this.evict();
   }

@@ -29,6 +29,8 @@ function switchableStore() {
           if (typeof value !== 'function') return value;
           return (...args: unknown[]) => {
             if (state.down && prop !== 'close') {
+              // The synchronous calls of an in-process store fail by throwing.
+              if (prop === 'getSync' || prop === 'setSync') throw new Error('connection refused');
               if (prop === 'scan' || prop === 'sscan') {
                 return (async function* () {
                   throw new Error('connection refused');

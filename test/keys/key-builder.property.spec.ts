@@ -36,6 +36,26 @@ describe.each<[string, KeyLimits]>([
     );
   });
 
+  it('builds the same physical key whether it remembers it or not, across generations and cache evictions', () => {
+    // One long-lived builder (remembers recent keys) against a fresh one per call (remembers nothing).
+    const longLived = new KeyBuilder('tc:', limits);
+    const small = fc.constantFrom<CacheScope>({ kind: 'tenant', tenantId: 'a' }, { kind: 'tenant', tenantId: 'b' }, { kind: 'shared' });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.oneof(small, scope), fc.integer({ min: 0, max: 3 }), adversarialKey), { minLength: 1, maxLength: 50 }), (calls) => {
+        for (const [s, g, k] of calls) {
+          expect(longLived.entryKey(s, g, k)).toBe(new KeyBuilder('tc:', limits).entryKey(s, g, k));
+          expect(longLived.entryPrefix(s, g)).toBe(new KeyBuilder('tc:', limits).entryPrefix(s, g));
+        }
+      }),
+      { numRuns: 500 },
+    );
+    // Past the number of keys it remembers, it starts over and still agrees.
+    const scopeA: CacheScope = { kind: 'tenant', tenantId: 'a' };
+    for (let i = 0; i < 60_000; i++) longLived.entryKey(scopeA, 1, `k${i}`);
+    expect(longLived.entryKey(scopeA, 1, 'k7')).toBe(new KeyBuilder('tc:', limits).entryKey(scopeA, 1, 'k7'));
+    expect(longLived.entryKey(scopeA, 2, 'k7')).toBe('tc:t1:a:g2:k:k7');
+  });
+
   it('keeps apart pairs that a naive `tenant:key` concatenation would merge', () => {
     const part = fc.string({ minLength: 1, maxLength: 8, unit: fc.constantFrom('a', ':', 'g', 'k', '1', 't') });
     fc.assert(

@@ -67,6 +67,37 @@ describe.each(storeCases())('TenantCacheService on $name', ({ definition }) => {
     });
   });
 
+  it('returns every string exactly as written: unicode, NUL, lone surrogates, long text', async () => {
+    const strings = ['', ' ', 'plain', 'ü租户🎉', 'a\u0000b', '\ud800 lone high', 'lone low \udc00', '\udc00\ud800', 'é'.repeat(5000), 'x'.repeat(300_000)];
+    await as('strings', async () => {
+      for (const [i, text] of strings.entries()) await cache.set(`s${i}`, text);
+      for (const [i, text] of strings.entries()) {
+        // Twice: a repeated hit may be answered from a decoded copy.
+        expect(await cache.get(`s${i}`)).toBe(text);
+        expect(await cache.get(`s${i}`)).toBe(text);
+      }
+      expect(await cache.mget(strings.map((_, i) => `s${i}`))).toEqual(strings);
+      await cache.set('s0', 'overwritten');
+      expect(await cache.get('s0')).toBe('overwritten');
+    });
+    // Same keys, another tenant: nothing of the first one's strings.
+    expect(await as('strings-2', () => cache.mget(strings.map((_, i) => `s${i}`)))).toEqual(strings.map(() => undefined));
+  });
+
+  it('hands each reader its own copy: changing a returned object changes nothing cached', async () => {
+    await as('copies', async () => {
+      await cache.set('doc', { n: 1, list: [1], map: new Map([['a', 1]]) });
+      const first = await cache.get<{ n: number; list: number[]; map: Map<string, number> }>('doc');
+      first!.n = 2;
+      first!.list.push(2);
+      first!.map.set('b', 2);
+      expect(await cache.get('doc')).toEqual({ n: 1, list: [1], map: new Map([['a', 1]]) });
+      const loaded = await cache.getOrSet('loaded', async () => ({ items: ['a'] }));
+      loaded.items.push('b');
+      expect(await cache.getOrSet('loaded', async () => ({ items: ['not called'] }))).toEqual({ items: ['a'] });
+    });
+  });
+
   it('add, delete, incr, decr, touch and ttl behave atomically and report what they did', async () => {
     await as('ops', async () => {
       expect(await cache.add('a', 1)).toBe(true);

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../lib/index.js';
+
+const bytes = (text: string) => Buffer.from(text);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Which of `keys` the store still holds. */
+function held(store: MemoryStore, keys: readonly string[]): string[] {
+  return keys.filter((k) => store.getSync(k) !== undefined);
+}
+
+describe('MemoryStore bounds and eviction', () => {
+  it('evicts the least recently used entry past maxEntries; a read keeps an entry', async () => {
+    const store = new MemoryStore('m', { maxEntries: 4 });
+    for (const k of ['a', 'b', 'c', 'd']) await store.set(k, bytes(k));
+    expect(await store.get('a')).toEqual(bytes('a'));
+    await store.set('e', bytes('e'));
+    expect(store.size).toBe(4);
+    expect(held(store, ['a', 'b', 'c', 'd', 'e'])).toEqual(['a', 'c', 'd', 'e']);
+  });
+
+  it('keeps entries that are read often while a stream of new ones passes through', async () => {
+    const store = new MemoryStore('m', { maxEntries: 1000 });
+    const hot = Array.from({ length: 100 }, (_, i) => `hot${i}`);
+    for (const k of hot) store.setSync(k, bytes(k));
+    for (let i = 0; i < 5000; i++) {
+      store.setSync(`cold${i}`, bytes('c'));
+      store.getSync(hot[i % hot.length]!);
+    }
+    expect(store.size).toBe(1000);
+    expect(held(store, hot)).toEqual(hot);
+    // The oldest cold entries went first.
+    expect(held(store, ['cold0', 'cold4099', 'cold4100', 'cold4999'])).toEqual(['cold4100', 'cold4999']);
+  });
+
+  it('never holds more than maxBytes of keys and values, dropping the oldest first', async () => {
+    const store = new MemoryStore('m', { maxEntries: 1000, maxBytes: 10_000 });
+    for (let i = 0; i < 50; i++) await store.set(`k${i}`, Buffer.alloc(1000, i));
+    expect(store.totalBytes).toBeLessThanOrEqual(10_000);
+    expect(store.size).toBeLessThan(10);
+    expect(await store.get('k49')).toEqual(Buffer.alloc(1000, 49));
+    expect(await store.get('k0')).toBeUndefined();
+    // Overwrites and deletes give their bytes back.
+    await store.set('k49', Buffer.alloc(10, 1));
+    const after = store.totalBytes;
+    await store.delete('k49');
+    expect(store.totalBytes).toBe(after - (10 + 'k49'.length * 2));
+  });
+
+  it('refuses nothing silently: a value larger than maxBytes is simply not kept, and the rest stays', async () => {
+    const store = new MemoryStore('m', { maxBytes: 1000 });
+    await store.set('small', bytes('s'));
+    await store.set('huge', Buffer.alloc(2000));
+    expect(await store.get('huge')).toBeUndefined();
+    expect(await store.get('small')).toEqual(bytes('s'));
+  });
+
+  it('expires entries on access, without a timer per key', async () => {
+    const store = new MemoryStore('m');
+    store.setSync('short', bytes('s'), 30);
+    store.setSync('long', bytes('l'), 60_000);
+    store.setSync('forever', bytes('f'));
+    expect(await store.ttl('forever')).toBe(Infinity);
+    await sleep(60);
+    expect(store.getSync('short')).toBeUndefined();
+    expect(await store.has('short')).toBe(false);
+    expect(store.getSync('long')).toEqual(bytes('l'));
+    expect(store.size).toBe(2);
+  });
+
+  it('getSync and setSync see the same entries as get and set', async () => {
+    const store = new MemoryStore('m');
+    store.setSync('a', bytes('1'));
+    expect(await store.get('a')).toEqual(bytes('1'));
+    await store.set('b', bytes('2'));
+    expect(store.getSync('b')).toEqual(bytes('2'));
+    expect(await store.mget(['a', 'b', 'c'])).toEqual([bytes('1'), bytes('2'), undefined]);
+  });
+});
