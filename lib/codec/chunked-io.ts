@@ -3,10 +3,10 @@ import { deserialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
 import type { CacheScope, KeyBuilder } from '../keys/key-builder.js';
 import type { CacheStore, StoreEntry } from '../stores/cache-store.interface.js';
-import { chunkCleanupFailed } from './codec.messages.js';
+import { UNENCRYPTED, chunkCleanupFailed } from './codec.messages.js';
 import type { CodecCallOptions } from './codec.options.js';
 import { decompress } from './compression.js';
-import { type DecodeResult, ENTRY_FORMAT, ENTRY_MAGIC } from './entry-codec.js';
+import { type DecodeResult, ENTRY_FORMAT, ENTRY_MAGIC, TEXT_MAGIC } from './entry-codec.js';
 import { ENTRY_FORMAT_V2, type ChunkedEncoding, type Encoded, type EntryPipeline, FLAG_MANIFEST, type Manifest, chunkKeyBase } from './entry-pipeline.js';
 
 /** One entry of a batch write, encoded (or being encoded). */
@@ -47,6 +47,7 @@ export class ChunkedIo {
 
   /** Decodes what `get` returned; a Promise only for chunked entries (it rejects only when the store fails). */
   decode<T>(raw: Buffer, physicalKey: string, scope: CacheScope): DecodeResult<T> | Promise<DecodeResult<T>> {
+    if (raw[0] === TEXT_MAGIC && this.requireEncryption) return { ok: false, reason: UNENCRYPTED };
     if ((raw[1] === ENTRY_FORMAT && !this.requireEncryption) || raw[0] !== ENTRY_MAGIC) {
       if (this.immutable === undefined) return this.pipeline.v1.decode<T>(raw);
       const known = this.immutable.get(raw) as DecodeResult<T> | undefined;
@@ -67,18 +68,19 @@ export class ChunkedIo {
   }
 
   set(key: string, scope: CacheScope, value: Encoded | Promise<Encoded>, ttl: number | undefined): Promise<void> {
+    if (typeof value === 'string') return this.store.setText!(key, value, ttl);
     if (value instanceof Buffer) return this.store.set(key, value, ttl);
     return this.setSlow(key, scope, value, ttl);
   }
 
   add(key: string, scope: CacheScope, value: Encoded | Promise<Encoded>, ttl: number | undefined): Promise<boolean> {
-    if (value instanceof Buffer) return this.store.add(key, value, ttl);
+    if (isRecord(value)) return this.store.add(key, recordBytes(value), ttl);
     return this.addSlow(value, key, ttl);
   }
 
   /** Writes a batch: every chunk first, then the records and manifests in one `mset`. */
   mset(scope: CacheScope, batch: readonly EncodedEntry[]): Promise<void> {
-    if (batch.every((e) => e.value instanceof Buffer)) return this.store.mset(batch as readonly StoreEntry[]);
+    if (batch.every((e) => isRecord(e.value))) return this.store.mset(batch.map((e) => ({ key: e.key, value: recordBytes(e.value as Buffer | string), ttl: e.ttl })));
     return this.msetSlow(scope, batch);
   }
 
@@ -195,7 +197,7 @@ export class ChunkedIo {
 
   private async setSlow(key: string, scope: CacheScope, pending: Encoded | Promise<Encoded>, ttl: number | undefined): Promise<void> {
     const value = await pending;
-    if (isRecord(value)) return this.store.set(key, value, ttl);
+    if (isRecord(value)) return this.store.set(key, recordBytes(value), ttl);
     const old = await this.store.get(key);
     await this.writeChunked(key, value, ttl, false);
     if (old !== undefined && isManifest(old)) await this.dropChunksOf(old, key, scope);
@@ -203,7 +205,7 @@ export class ChunkedIo {
 
   private async addSlow(pending: Encoded | Promise<Encoded>, key: string, ttl: number | undefined): Promise<boolean> {
     const value = await pending;
-    if (isRecord(value)) return this.store.add(key, value, ttl);
+    if (isRecord(value)) return this.store.add(key, recordBytes(value), ttl);
     return this.writeChunked(key, value, ttl, true);
   }
 
@@ -221,7 +223,7 @@ export class ChunkedIo {
       await this.store.mset(
         batch.map((e, i) => {
           const v = values[i]!;
-          return isRecord(v) ? { key: e.key, value: v, ttl: e.ttl } : { key: e.key, value: v.manifest, ttl: remainingTtl(e.ttl, started) };
+          return isRecord(v) ? { key: e.key, value: recordBytes(v), ttl: e.ttl } : { key: e.key, value: v.manifest, ttl: remainingTtl(e.ttl, started) };
         }),
       );
     } catch (error) {
@@ -257,8 +259,13 @@ export class ChunkedIo {
   }
 }
 
-function isRecord(value: Encoded): value is Buffer {
-  return value instanceof Buffer;
+function isRecord(value: Encoded | Promise<Encoded>): value is Buffer | string {
+  return value instanceof Buffer || typeof value === 'string';
+}
+
+/** A record's bytes (a text entry is written as its UTF-8). */
+function recordBytes(record: Buffer | string): Buffer {
+  return typeof record === 'string' ? Buffer.from(record, 'utf8') : record;
 }
 
 /** Whether a record is a manifest (checked on the header alone, without decrypting). */

@@ -6,21 +6,28 @@ import { InvalidCacheValueError } from '../errors/invalid-cache-value.error.js';
  *   byte 0      MAGIC (0xC7, never an ASCII digit or '-', so raw counters are told apart)
  *   byte 1      format version
  *   byte 2      flags: 0x01 = the logical key follows the header (stored for hashed keys, so they can be listed)
- *                      0x02 = the value is a string and the payload is its UTF-8 text
  *   bytes 3-10  createdAt, float64 ms since epoch
  *   [u32 length + UTF-8 logical key when flag 0x01]
- *   rest        payload: V8 structured-clone bytes, or UTF-8 text with flag 0x02
+ *   rest        payload: V8 structured-clone bytes
  *
  * V8's structured clone keeps Date, Map, Set, BigInt, Buffer, typed arrays, undefined inside objects
- * and cycles, and never runs code or builds class instances from the bytes. A string (the most common
- * cached value after objects) is written as text instead: 3-4x cheaper both ways, same value back.
+ * and cycles, and never runs code or builds class instances from the bytes.
+ *
+ * A string value is written as a text entry instead, all of it valid UTF-8, so that a store can send it
+ * as a string (one socket write, no Buffer built) and a reader decodes it 3-4x faster than a clone:
+ *   0x1E '1' ('-' | 'k') <createdAt, decimal ms> ':' [<key length in bytes> ':' <logical key> when 'k'] <the string>
  */
 export const ENTRY_MAGIC = 0xc7;
 export const ENTRY_FORMAT = 1;
+/** First byte of a text entry (ASCII "record separator": never a digit, '-' or ENTRY_MAGIC). */
+export const TEXT_MAGIC = 0x1e;
+const TEXT_FORMAT = 0x31;
+const TEXT_KEY = 0x6b;
+const TEXT_NO_KEY = 0x2d;
+const COLON = 0x3a;
 const HEADER = 11;
 const FLAG_KEY = 0x01;
-export const FLAG_TEXT = 0x02;
-const KNOWN_FLAGS = FLAG_KEY | FLAG_TEXT;
+const KNOWN_FLAGS = FLAG_KEY;
 
 /** A decoded entry: the value and when it was written. */
 export interface DecodedEntry<T = unknown> {
@@ -56,13 +63,20 @@ export class EntryCodec {
    * well-formed string becomes a text entry unless `text` is false (chunked entries need V8 bytes).
    */
   encode(value: unknown, key?: string, embedKey = false, createdAt = Date.now(), text = true): Buffer {
+    const entry = text ? textEntry(value, key, embedKey, createdAt) : undefined;
+    if (entry !== undefined) {
+      const bytes = this.alloc(Buffer.byteLength(entry, 'utf8'));
+      bytes.write(entry, 0, 'utf8');
+      return bytes;
+    }
     const keyBytes = embedKey && key !== undefined ? Buffer.from(key, 'utf8') : undefined;
-    // NOTE: lone surrogates do not survive UTF-8: such strings take the structured-clone path.
-    if (text && typeof value === 'string' && value.isWellFormed()) return this.encodeText(value, keyBytes, createdAt);
     // NOTE: the header goes into the serializer's own buffer ahead of the V8 payload (`v8.serialize`
     // plus the raw bytes in front), so the entry is built in one allocation, without copying the payload.
     const header = keyBytes ? Buffer.allocUnsafe(HEADER + 4) : this.header;
-    writeHeader(header, keyBytes ? FLAG_KEY : 0, createdAt);
+    header[0] = ENTRY_MAGIC;
+    header[1] = ENTRY_FORMAT;
+    header[2] = keyBytes ? FLAG_KEY : 0;
+    header.writeDoubleLE(createdAt, 3);
     if (keyBytes) header.writeUInt32LE(keyBytes.length, HEADER);
     const serializer = new DefaultSerializer();
     serializer.writeRawBytes(header);
@@ -80,20 +94,9 @@ export class EntryCodec {
     return serializer.releaseBuffer();
   }
 
-  private encodeText(value: string, keyBytes: Buffer | undefined, createdAt: number): Buffer {
-    const start = keyBytes ? HEADER + 4 + keyBytes.length : HEADER;
-    const entry = this.alloc(start + Buffer.byteLength(value, 'utf8'));
-    writeHeader(entry, FLAG_TEXT | (keyBytes ? FLAG_KEY : 0), createdAt);
-    if (keyBytes) {
-      entry.writeUInt32LE(keyBytes.length, HEADER);
-      keyBytes.copy(entry, HEADER + 4);
-    }
-    entry.write(value, start, 'utf8');
-    return entry;
-  }
-
   decode<T = unknown>(bytes: Uint8Array): DecodeResult<T> {
     if (bytes.length === 0) return { ok: false, reason: 'empty entry' };
+    if (bytes[0] === TEXT_MAGIC) return decodeText<T>(asBuffer(bytes));
     if (bytes[0] !== ENTRY_MAGIC) {
       // Counters written by incr/decr are raw integers so that the store can change them atomically.
       const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
@@ -104,14 +107,13 @@ export class EntryCodec {
     if (bytes[1] !== ENTRY_FORMAT) return { ok: false, reason: `entry format ${bytes[1]} is not readable by this version` };
     const flags = bytes[2]!;
     if ((flags & ~KNOWN_FLAGS) !== 0) return { ok: false, reason: `unknown flags ${flags}` };
-    const buf = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const buf = asBuffer(bytes);
     let start = HEADER;
     if (flags & FLAG_KEY) {
       if (buf.length < HEADER + 4) return { ok: false, reason: 'truncated key' };
       start = HEADER + 4 + buf.readUInt32LE(HEADER);
       if (start > buf.length) return { ok: false, reason: 'truncated key' };
     }
-    if (flags & FLAG_TEXT) return { ok: true, entry: { value: buf.toString('utf8', start) as T, createdAt: buf.readDoubleLE(3) } };
     try {
       return { ok: true, entry: { value: deserialize(buf.subarray(start)) as T, createdAt: buf.readDoubleLE(3) } };
     } catch (error) {
@@ -121,16 +123,59 @@ export class EntryCodec {
 
   /** The logical key embedded in an entry, if any. */
   keyOf(bytes: Uint8Array): string | undefined {
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const buf = asBuffer(bytes);
+    if (buf[0] === TEXT_MAGIC) {
+      const parsed = parseText(buf);
+      return typeof parsed === 'string' || parsed.key === undefined ? undefined : parsed.key;
+    }
     if (buf.length < HEADER + 4 || buf[0] !== ENTRY_MAGIC || buf[1] !== ENTRY_FORMAT || !(buf[2]! & FLAG_KEY)) return undefined;
     const end = HEADER + 4 + buf.readUInt32LE(HEADER);
     return end > buf.length ? undefined : buf.toString('utf8', HEADER + 4, end);
   }
 }
 
-function writeHeader(into: Buffer, flags: number, createdAt: number): void {
-  into[0] = ENTRY_MAGIC;
-  into[1] = ENTRY_FORMAT;
-  into[2] = flags;
-  into.writeDoubleLE(createdAt, 3);
+/**
+ * The text entry of a value, or `undefined` when the value is not a string or does not survive UTF-8
+ * (lone surrogates: those take the structured-clone path).
+ */
+export function textEntry(value: unknown, key: string | undefined, embedKey: boolean, createdAt: number): string | undefined {
+  if (typeof value !== 'string' || !value.isWellFormed() || !Number.isSafeInteger(createdAt) || createdAt < 0) return undefined;
+  if (embedKey && key !== undefined) return `\u001e1k${createdAt}:${Buffer.byteLength(key, 'utf8')}:${key}${value}`;
+  return `\u001e1-${createdAt}:${value}`;
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A text entry's parts, or why it cannot be read. */
+function parseText(buf: Buffer): { createdAt: number; key: string | undefined; start: number } | string {
+  if (buf.length < 5 || buf[1] !== TEXT_FORMAT) return 'text entry of an unknown format';
+  const flag = buf[2];
+  if (flag !== TEXT_KEY && flag !== TEXT_NO_KEY) return `text entry with unknown flag ${flag}`;
+  const time = readDecimal(buf, 3);
+  if (time === undefined) return 'truncated text entry';
+  if (flag === TEXT_NO_KEY) return { createdAt: time.value, key: undefined, start: time.end };
+  const length = readDecimal(buf, time.end);
+  if (length === undefined || length.end + length.value > buf.length) return 'truncated key';
+  return { createdAt: time.value, key: buf.toString('utf8', length.end, length.end + length.value), start: length.end + length.value };
+}
+
+function decodeText<T>(buf: Buffer): DecodeResult<T> {
+  const parsed = parseText(buf);
+  if (typeof parsed === 'string') return { ok: false, reason: parsed };
+  return { ok: true, entry: { value: buf.toString('utf8', parsed.start) as T, createdAt: parsed.createdAt } };
+}
+
+/** A decimal integer of at most 16 digits at `at`, ended by ':'; `end` is just past the colon. */
+function readDecimal(buf: Buffer, at: number): { value: number; end: number } | undefined {
+  let value = 0;
+  let p = at;
+  for (; p < buf.length && p - at <= 16; p++) {
+    const c = buf[p]!;
+    if (c === COLON) return p === at ? undefined : { value, end: p + 1 };
+    if (c < 0x30 || c > 0x39) return undefined;
+    value = value * 10 + (c - 0x30);
+  }
+  return undefined;
 }

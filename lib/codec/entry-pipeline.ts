@@ -1,3 +1,4 @@
+import { UNENCRYPTED } from './codec.messages.js';
 import { randomBytes } from 'node:crypto';
 import { deserialize, serialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
@@ -14,7 +15,7 @@ import {
 } from './codec.options.js';
 import { NOT_COMPRESSED, compress, decompressSync } from './compression.js';
 import { EntryCipher, SEAL_OVERHEAD } from './entry-cipher.js';
-import { type DecodeResult, ENTRY_FORMAT, ENTRY_MAGIC, EntryCodec, FLAG_TEXT } from './entry-codec.js';
+import { type DecodeResult, ENTRY_FORMAT, ENTRY_MAGIC, EntryCodec, TEXT_MAGIC, textEntry } from './entry-codec.js';
 
 /**
  * Format 2, for entries that are compressed, encrypted or chunked (plain entries keep format 1):
@@ -66,8 +67,19 @@ export interface Manifest {
   parts: ManifestPart[];
 }
 
-/** A value ready to be written: one record, or chunks then a manifest. */
-export type Encoded = Buffer | ChunkedEncoding;
+/**
+ * A value ready to be written: one record (bytes, or a text entry as a string for a store with `setText`),
+ * or chunks then a manifest.
+ */
+export type Encoded = Buffer | string | ChunkedEncoding;
+
+/** What the pipeline knows of its store. */
+export interface PipelineStoreTraits {
+  /** The store keeps the bytes it is given (in-process): see `EntryCodecOptions.ownMemory`. */
+  keepsBytes?: boolean;
+  /** The store writes strings as their UTF-8 (`setText`): text entries stay strings. */
+  takesText?: boolean;
+}
 
 /** Chunks to write first, then the manifest under the entry's key. */
 export interface ChunkedEncoding {
@@ -94,16 +106,17 @@ export class EntryPipeline {
   /** Format-1 records up to this size need no further look. */
   private readonly fastLimit: number;
   private readonly calls = new WeakMap<CodecCallOptions, CodecSettings>();
+  private readonly takesText: boolean;
 
   constructor(
     readonly options: NormalizedCodecOptions,
     /** The store's `capabilities.maxValueBytes`. */
     readonly storeMaxValueBytes: number,
     readonly storeAlias: string,
-    /** The store keeps the bytes it is given (in-process): see `EntryCodecOptions.ownMemory`. */
-    keepsBytes = false,
+    traits: PipelineStoreTraits = {},
   ) {
-    this.v1 = new EntryCodec({ ownMemory: keepsBytes });
+    this.v1 = new EntryCodec({ ownMemory: traits.keepsBytes });
+    this.takesText = traits.takesText ?? false;
     this.cipher = options.secrets ? new EntryCipher(options.secrets) : undefined;
     this.base = this.settingsOf(options.compression, options.secrets !== undefined, options.chunkSize);
     this.fastLimit = Math.min(this.base.chunkBytes, options.maxValueBytes);
@@ -141,15 +154,19 @@ export class EntryPipeline {
     const embed = !keys.isLiteral(logicalKey);
     const createdAt = Date.now();
     if (s.plain) {
+      if (this.takesText) {
+        const text = textEntry(value, logicalKey, embed, createdAt);
+        // NOTE: a UTF-16 code unit is at most 3 UTF-8 bytes: most texts need no byte count.
+        const limit = Math.min(this.fastLimit, s.chunkBytes);
+        if (text !== undefined && (text.length * 3 <= limit || Buffer.byteLength(text, 'utf8') <= limit)) return text;
+      }
       let record = this.v1.encode(value, logicalKey, embed, createdAt);
       if (record.length <= this.fastLimit && record.length <= s.chunkBytes) return record;
-      const headerLength = embed ? V1_HEADER + 4 + Buffer.byteLength(logicalKey) : V1_HEADER;
-      this.checkSize(record.length - headerLength, logicalKey);
-      if (record.length <= s.chunkBytes) return record;
       // NOTE: chunks carry V8 bytes: a text entry too large for one record is encoded again as such.
-      if (record[2]! & FLAG_TEXT) record = this.v1.encode(value, logicalKey, embed, createdAt, false);
-      const payload = record.subarray(headerLength);
+      if (record[0] === TEXT_MAGIC) record = this.v1.encode(value, logicalKey, embed, createdAt, false);
+      const payload = record.subarray(embed ? V1_HEADER + 4 + Buffer.byteLength(logicalKey) : V1_HEADER);
       this.checkSize(payload.length, logicalKey);
+      if (record.length <= s.chunkBytes) return record;
       return this.chunked({ id: NOT_COMPRESSED, bytes: payload }, physicalKey, logicalKey, embed, scope, keys, s, createdAt);
     }
     const payload = serializeValue(value, logicalKey);
@@ -167,7 +184,7 @@ export class EntryPipeline {
   /** Reads the record under `physicalKey`: a value, a manifest whose chunks are to be fetched, or garbage. */
   parse<T>(raw: Buffer, physicalKey: string, scope: CacheScope): Parsed<T> {
     if (raw[0] !== ENTRY_MAGIC || raw[1] === ENTRY_FORMAT) {
-      if (raw[0] === ENTRY_MAGIC && this.options.encryptionRequired) return invalid('an unencrypted entry in a store that requires encryption');
+      if ((raw[0] === ENTRY_MAGIC || raw[0] === TEXT_MAGIC) && this.options.encryptionRequired) return invalid(UNENCRYPTED);
       return { kind: 'value', result: this.v1.decode<T>(raw) };
     }
     const body = this.body(raw, physicalKey, scope);
@@ -186,7 +203,7 @@ export class EntryPipeline {
 
   /** The logical key embedded in an entry (hashed keys), decrypting it when needed. */
   keyOf(raw: Buffer, physicalKey: string, scope: CacheScope): string | undefined {
-    if (raw[1] !== ENTRY_FORMAT_V2) return raw[1] === ENTRY_FORMAT && this.options.encryptionRequired ? undefined : this.v1.keyOf(raw);
+    if (raw[0] !== ENTRY_MAGIC || raw[1] !== ENTRY_FORMAT_V2) return this.options.encryptionRequired ? undefined : this.v1.keyOf(raw);
     if (raw[0] !== ENTRY_MAGIC || !(raw[2]! & FLAG_KEY)) return undefined;
     const body = this.body(raw, physicalKey, scope);
     if (typeof body === 'string' || body.length < 4) return undefined;
@@ -345,7 +362,7 @@ export class EntryPipeline {
     if ((flags & ~KNOWN_FLAGS) !== 0) return `unknown flags ${flags}`;
     const sealed = raw.subarray(HEADER_V2);
     if (!(flags & FLAG_ENCRYPTED)) {
-      return this.options.encryptionRequired ? 'an unencrypted entry in a store that requires encryption' : sealed;
+      return this.options.encryptionRequired ? UNENCRYPTED : sealed;
     }
     if (!this.cipher) return 'an encrypted entry, and no encryption secret is configured';
     const opened = this.cipher.open(sealed, { scope, aad: recordAad(raw.subarray(0, HEADER_V2), physicalKey) });

@@ -156,25 +156,24 @@ export class CacheEngine {
 
   /** Reads and decodes an entry, mapping the lookup; a store failure is logged and is `none()`. */
   private readAs<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: () => R): Promise<R> {
-    if (t.resolved.store.getSync !== undefined) return this.readSync(t, map, none);
-    let pending: Promise<Buffer | undefined>;
-    try {
-      pending = t.resolved.store.get(t.key);
-    } catch (error) {
+    const store = t.resolved.store;
+    if (store.getSync !== undefined) return this.readSync(t, map, none);
+    const onValue = (raw: Buffer | undefined): R | Promise<R> => {
+      if (raw === undefined) return none();
+      const found = this.decoded<T>(t, raw);
+      return found instanceof Promise ? found.then(map) : map(found);
+    };
+    const onError = (error: unknown): R => {
       this.storeFailed(t, 'get', error);
-      return Promise.resolve(none());
+      return none();
+    };
+    let pending: Promise<R | Promise<R>>;
+    try {
+      pending = store.getThen !== undefined ? store.getThen(t.key, onValue, onError) : store.get(t.key).then(onValue, onError);
+    } catch (error) {
+      return Promise.resolve(onError(error));
     }
-    return pending.then(
-      (raw) => {
-        if (raw === undefined) return none();
-        const found = this.decoded<T>(t, raw);
-        return found instanceof Promise ? found.then(map) : map(found);
-      },
-      (error: unknown) => {
-        this.storeFailed(t, 'get', error);
-        return none();
-      },
-    );
+    return pending as Promise<R>;
   }
 
   /** `readAs` on an in-process store: a plain hit is one resolved promise. */
@@ -250,6 +249,9 @@ export class CacheEngine {
       } catch (error) {
         return Promise.reject(error).catch((e: unknown) => this.writeFailed(t, 'set', e));
       }
+    }
+    if (store.setThen !== undefined && (typeof bytes === 'string' || bytes instanceof Buffer)) {
+      return store.setThen(t.key, bytes, expires, (error) => this.writeFailed(t, 'set', error));
     }
     let pending: Promise<void>;
     try {

@@ -1,9 +1,6 @@
-import { Logger } from '@nestjs/common';
-import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import { UnsupportedOperationError } from '../errors/unsupported-operation.error.js';
 import type { StoreCapabilities } from './cache-store.interface.js';
-import { CircuitBreaker } from './circuit-breaker.js';
-import type { ResilienceOptions } from './resilient.store.js';
+import type { ResilienceOptions } from './command-guard.js';
 
 /** Options shared by the Keyv, cache-manager and legacy adapters. */
 export interface AdapterStoreOptions extends ResilienceOptions {
@@ -110,60 +107,3 @@ export function isInProcessMap(store: unknown): boolean {
   return store instanceof Map || (typeof store === 'object' && store !== null && (store as { opts?: { dialect?: string } }).opts?.dialect === 'map');
 }
 
-/**
- * Calls into an adapter's backend. On a shared backend each call is bounded by `commandTimeout` and a
- * circuit breaker (a Keyv/@keyv/redis call can hang while Redis is down); every backend failure becomes a
- * `StoreUnavailableError`. The adapter's own checks (a counter that is not an integer) stay outside.
- */
-export class BackendGuard {
-  private readonly breaker?: CircuitBreaker;
-  private readonly timeout: number;
-
-  constructor(
-    private readonly store: string,
-    options: ResilienceOptions,
-    bounded: boolean,
-  ) {
-    this.timeout = options.commandTimeout ?? 1000;
-    if (bounded) {
-      const logger = new Logger('TenantCache');
-      this.breaker = new CircuitBreaker(options.breaker, (state) => {
-        logger[state === 'open' ? 'warn' : 'log'](`Cache store "${store}" circuit ${state}`);
-        options.onBreakerChange?.(state, store);
-      });
-    }
-  }
-
-  async run<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    const breaker = this.breaker;
-    if (!breaker) {
-      try {
-        return await call();
-      } catch (error) {
-        throw this.unavailable(operation, error);
-      }
-    }
-    if (!breaker.allow()) throw new StoreUnavailableError(this.store, `circuit open after repeated failures (${operation} not sent)`);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const result = await Promise.race([
-        call(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new StoreUnavailableError(this.store, `${operation} timed out after ${this.timeout} ms`)), this.timeout);
-        }),
-      ]);
-      breaker.success();
-      return result;
-    } catch (error) {
-      breaker.failure();
-      throw this.unavailable(operation, error);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private unavailable(operation: string, error: unknown): StoreUnavailableError {
-    if (error instanceof StoreUnavailableError) return error;
-    return new StoreUnavailableError(this.store, `${operation} failed: ${error instanceof Error ? error.message : String(error)}`, error);
-  }
-}

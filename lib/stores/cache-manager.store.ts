@@ -2,7 +2,6 @@ import type { Cache } from 'cache-manager';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import {
   type AdapterStoreOptions,
-  BackendGuard,
   type KeyvListing,
   adapterCapabilities,
   backendTtl,
@@ -11,6 +10,7 @@ import {
   toText,
   unsupportedScan,
 } from './adapter-support.js';
+import { CommandGuard } from './command-guard.js';
 import type { StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';
 
@@ -30,7 +30,7 @@ const NO_LISTING_HINT =
  */
 export class CacheManagerStore extends TextValueStore {
   readonly capabilities: StoreCapabilities;
-  private readonly io: BackendGuard;
+  private readonly io: CommandGuard;
 
   constructor(
     name: string,
@@ -42,7 +42,7 @@ export class CacheManagerStore extends TextValueStore {
     const distributed = options.distributed ?? !tiers.every((k) => isInProcessMap(k.store));
     const scan = tiers.length > 0 && tiers.every((k) => typeof k.iterator === 'function');
     this.capabilities = adapterCapabilities(options, distributed, scan);
-    this.io = new BackendGuard(name, options, distributed);
+    this.io = new CommandGuard(name, { ...options, bounded: distributed });
   }
 
   protected readRaw(key: string): Promise<unknown> {

@@ -42,9 +42,24 @@ export interface CacheStore {
    * because the same bytes come back for the same entry. Remote stores leave it out.
    */
   getSync?(key: string): Buffer | undefined;
+  /**
+   * `get` with its outcome mapped inside the store's own promise: `onValue` on an answer, `onError` on a
+   * failure (the promise then resolves to what it returns). Saves remote stores a promise on every read.
+   */
+  getThen?<R>(key: string, onValue: (value: Buffer | undefined) => R, onError: (error: unknown) => R): Promise<R>;
   set(key: string, value: Buffer, ttl?: number): Promise<void>;
   /** A synchronous `set`, for in-process stores (see `getSync`). */
   setSync?(key: string, value: Buffer, ttl?: number): void;
+  /**
+   * Writes the UTF-8 bytes of `text` (`get` returns those bytes). For stores whose client sends strings
+   * as they are: a text entry then needs no Buffer and goes out in one socket write.
+   */
+  setText?(key: string, text: string, ttl?: number): Promise<void>;
+  /**
+   * `set` (of bytes, or of a string's UTF-8 when the store has `setText`) with a failure handed to
+   * `onError` inside the store's own promise, which then resolves (or rejects with what `onError` throws).
+   */
+  setThen?(key: string, value: Buffer | string, ttl: number | undefined, onError: (error: unknown) => void): Promise<void>;
   /** Writes only when the key is absent; true when it wrote. */
   add(key: string, value: Buffer, ttl?: number): Promise<boolean>;
   delete(key: string): Promise<boolean>;

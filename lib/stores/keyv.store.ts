@@ -3,7 +3,6 @@ import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import {
   type AdapterStoreOptions,
-  BackendGuard,
   type KeyvListing,
   adapterCapabilities,
   backendTtl,
@@ -12,6 +11,7 @@ import {
   toText,
   unsupportedScan,
 } from './adapter-support.js';
+import { CommandGuard } from './command-guard.js';
 import type { StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';
 
@@ -30,7 +30,7 @@ const NO_LISTING_HINT =
  */
 export class KeyvStore extends TextValueStore {
   readonly capabilities: StoreCapabilities;
-  private readonly io: BackendGuard;
+  private readonly io: CommandGuard;
 
   constructor(
     name: string,
@@ -40,7 +40,7 @@ export class KeyvStore extends TextValueStore {
     super(name);
     const distributed = options.distributed ?? !isInProcessMap(keyv.store);
     this.capabilities = adapterCapabilities(options, distributed, typeof keyv.iterator === 'function');
-    this.io = new BackendGuard(name, options, distributed);
+    this.io = new CommandGuard(name, { ...options, bounded: distributed });
   }
 
   protected readRaw(key: string): Promise<unknown> {

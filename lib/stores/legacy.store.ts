@@ -2,12 +2,12 @@ import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { escapeGlob } from '../keys/key-builder.js';
 import {
   type AdapterStoreOptions,
-  BackendGuard,
   adapterCapabilities,
   backendTtl,
   toText,
   unsupportedScan,
 } from './adapter-support.js';
+import { CommandGuard } from './command-guard.js';
 import type { StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';
 
@@ -53,7 +53,7 @@ const NO_LISTING_HINT =
  */
 export class LegacyStore extends TextValueStore {
   readonly capabilities: StoreCapabilities;
-  private readonly io: BackendGuard;
+  private readonly io: CommandGuard;
 
   constructor(
     name: string,
@@ -64,7 +64,7 @@ export class LegacyStore extends TextValueStore {
     // cache-manager 5's own memory store names itself "memory": in-process, not shared.
     const distributed = options.distributed ?? (store as { name?: unknown }).name !== 'memory';
     this.capabilities = adapterCapabilities(options, distributed, options.allowKeysListing === true);
-    this.io = new BackendGuard(name, options, distributed);
+    this.io = new CommandGuard(name, { ...options, bounded: distributed });
   }
 
   protected readRaw(key: string): Promise<unknown> {

@@ -2,7 +2,9 @@ import { Logger } from '@nestjs/common';
 import { escapeGlob } from '../keys/key-builder.js';
 import type { CacheStore, StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { type RedisClientLike, type RedisCommander, type RedisReply, toCommander } from './redis-commander.js';
-import { ResilientStore, type ResilienceOptions } from './resilient.store.js';
+import type { BreakerState } from './circuit-breaker.js';
+import { CommandGuard, type ResilienceOptions } from './command-guard.js';
+import { isCommandError } from './resilient.store.js';
 
 /** Options of `redisStore`. Give either `url` (the store creates and closes its client) or `client`. */
 export interface RedisStoreOptions extends ResilienceOptions {
@@ -37,20 +39,22 @@ return 1`;
 
 /**
  * Redis (or Valkey) store. Atomic add/incr/touch on the server, pipelined batches, SCAN + UNLINK in
- * batches for prefixes (never KEYS; every master of a cluster). Wrapped by `redisStore` in timeouts and
- * a circuit breaker.
+ * batches for prefixes (never KEYS; every master of a cluster). Every command is bounded by
+ * `commandTimeout` and a circuit breaker.
  */
 export class RedisStore implements CacheStore {
   readonly capabilities: StoreCapabilities;
   private readonly batch: number;
+  private readonly guard: CommandGuard;
 
   constructor(
     readonly name: string,
     private readonly redis: RedisCommander,
     private readonly ownsClient: boolean,
-    options: Pick<RedisStoreOptions, 'maxValueBytes' | 'batchSize'> = {},
+    options: Omit<RedisStoreOptions, 'url' | 'client' | 'connectTimeout' | 'dedicatedTenant'> = {},
   ) {
     this.batch = options.batchSize ?? 500;
+    this.guard = new CommandGuard(name, { ...options, isCallerError: isCommandError });
     this.capabilities = {
       distributed: true,
       atomic: true,
@@ -61,34 +65,59 @@ export class RedisStore implements CacheStore {
     };
   }
 
-  // NOTE: get and set chain on the client's promise instead of being async: one promise less per call.
+  /** The circuit breaker's state, for health checks. */
+  get state(): BreakerState {
+    return this.guard.state;
+  }
+
+  /** One command on `node` (the client, or a master for SCAN), bounded by the guard; `map` shapes the reply. */
+  private call<R = RedisReply>(
+    args: readonly (string | Buffer | number)[],
+    firstKey?: string,
+    map?: (reply: RedisReply) => R,
+    node = this.redis,
+    recover?: (error: unknown) => R,
+  ): Promise<R> {
+    return this.guard.run(args[0] as string, () => node.call(args, firstKey), map, recover);
+  }
+
   get(key: string): Promise<Buffer | undefined> {
-    return this.redis.call(['GET', key], key).then(asBuffer);
+    return this.call(['GET', key], key, asBuffer);
+  }
+
+  getThen<R>(key: string, onValue: (value: Buffer | undefined) => R, onError: (error: unknown) => R): Promise<R> {
+    return this.call(['GET', key], key, (reply) => onValue(asBuffer(reply)), this.redis, onError);
   }
 
   set(key: string, value: Buffer, ttl?: number): Promise<void> {
-    return this.redis.call(ttl ? ['SET', key, value, 'PX', String(ttl)] : ['SET', key, value], key).then(nothing);
+    return this.call(ttl ? ['SET', key, value, 'PX', String(ttl)] : ['SET', key, value], key, nothing);
   }
 
-  async add(key: string, value: Buffer, ttl?: number): Promise<boolean> {
-    const reply = await this.redis.call(ttl ? ['SET', key, value, 'NX', 'PX', ttl] : ['SET', key, value, 'NX'], key);
-    return reply !== null;
+  setText(key: string, text: string, ttl?: number): Promise<void> {
+    return this.call(ttl ? ['SET', key, text, 'PX', String(ttl)] : ['SET', key, text], key, nothing);
   }
 
-  async delete(key: string): Promise<boolean> {
-    return Number(await this.redis.call(['UNLINK', key], key)) > 0;
+  setThen(key: string, value: Buffer | string, ttl: number | undefined, onError: (error: unknown) => void): Promise<void> {
+    return this.call(ttl ? ['SET', key, value, 'PX', String(ttl)] : ['SET', key, value], key, nothing, this.redis, onError);
   }
 
-  async has(key: string): Promise<boolean> {
-    return Number(await this.redis.call(['EXISTS', key], key)) > 0;
+  add(key: string, value: Buffer, ttl?: number): Promise<boolean> {
+    return this.call(ttl ? ['SET', key, value, 'NX', 'PX', ttl] : ['SET', key, value, 'NX'], key, isSet);
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.call(['UNLINK', key], key, isPositive);
+  }
+
+  has(key: string): Promise<boolean> {
+    return this.call(['EXISTS', key], key, isPositive);
   }
 
   async mget(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
     if (keys.length === 0) return [];
     // A cluster spreads keys over slots: one GET each, pipelined by the client, instead of MGET.
     if (this.redis.cluster) return Promise.all(keys.map((k) => this.get(k)));
-    const reply = (await this.redis.call(['MGET', ...keys], keys[0])) as RedisReply[];
-    return reply.map(asBuffer);
+    return this.call(['MGET', ...keys], keys[0], (reply) => (reply as RedisReply[]).map(asBuffer));
   }
 
   async mset(entries: readonly StoreEntry[]): Promise<void> {
@@ -101,25 +130,24 @@ export class RedisStore implements CacheStore {
     let n = 0;
     for (let i = 0; i < keys.length; i += this.batch) {
       const page = keys.slice(i, i + this.batch);
-      n += Number(await this.redis.call(['UNLINK', ...page], page[0]));
+      n += await this.call(['UNLINK', ...page], page[0], Number);
     }
     return n;
   }
 
-  async incr(key: string, by: number, ttl?: number): Promise<number> {
-    if (!ttl) return Number(await this.redis.call(['INCRBY', key, by], key));
-    return Number(await this.redis.call(['EVAL', INCR_WITH_TTL, 1, key, by, ttl], key));
+  incr(key: string, by: number, ttl?: number): Promise<number> {
+    if (!ttl) return this.call(['INCRBY', key, by], key, Number);
+    return this.call(['EVAL', INCR_WITH_TTL, 1, key, by, ttl], key, Number);
   }
 
   async touch(key: string, ttl?: number): Promise<boolean> {
-    const reply = ttl ? await this.redis.call(['PEXPIRE', key, ttl], key) : await this.redis.call(['PERSIST', key], key);
-    if (Number(reply) > 0) return true;
+    if (await this.call(ttl ? ['PEXPIRE', key, ttl] : ['PERSIST', key], key, isPositive)) return true;
     // PERSIST answers 0 for a key that exists without expiry.
     return ttl ? false : this.has(key);
   }
 
   async ttl(key: string): Promise<number | undefined> {
-    const ms = Number(await this.redis.call(['PTTL', key], key));
+    const ms = await this.call(['PTTL', key], key, Number);
     if (ms === -2) return undefined;
     return ms === -1 ? Infinity : ms;
   }
@@ -129,7 +157,7 @@ export class RedisStore implements CacheStore {
     for (const node of await this.redis.scanNodes()) {
       let cursor = '0';
       do {
-        const [next, keys] = (await node.call(['SCAN', cursor, 'MATCH', match, 'COUNT', pageSize])) as [Buffer | string, RedisReply[]];
+        const [next, keys] = (await this.call(['SCAN', cursor, 'MATCH', match, 'COUNT', pageSize], undefined, undefined, node)) as [Buffer | string, RedisReply[]];
         cursor = String(next);
         if (keys.length > 0) yield keys.map((k) => String(k));
       } while (cursor !== '0');
@@ -145,29 +173,39 @@ export class RedisStore implements CacheStore {
   async sadd(key: string, members: readonly string[], ttl?: number): Promise<void> {
     if (members.length === 0) return;
     for (let i = 0; i < members.length; i += this.batch) {
-      await this.redis.call(['EVAL', SADD_KEEP_LONGEST, 1, key, ttl ?? 0, ...members.slice(i, i + this.batch)], key);
+      await this.call(['EVAL', SADD_KEEP_LONGEST, 1, key, ttl ?? 0, ...members.slice(i, i + this.batch)], key);
     }
   }
 
   async *sscan(key: string, pageSize = this.batch): AsyncIterable<string[]> {
     let cursor = '0';
     do {
-      const [next, members] = (await this.redis.call(['SSCAN', key, cursor, 'COUNT', pageSize], key)) as [Buffer | string, RedisReply[]];
+      const [next, members] = (await this.call(['SSCAN', key, cursor, 'COUNT', pageSize], key)) as [Buffer | string, RedisReply[]];
       cursor = String(next);
       if (members.length > 0) yield members.map((m) => String(m));
     } while (cursor !== '0');
   }
 
   async flush(): Promise<void> {
-    for (const node of await this.redis.scanNodes()) await node.call(['FLUSHDB']);
+    for (const node of await this.redis.scanNodes()) await this.call(['FLUSHDB'], undefined, undefined, node);
   }
 
   async close(): Promise<void> {
+    this.guard.close();
     if (this.ownsClient) await this.redis.quit();
   }
 }
 
 function nothing(): void {}
+
+function isPositive(reply: RedisReply): boolean {
+  return Number(reply) > 0;
+}
+
+/** `SET ... NX` answers null when the key existed. */
+function isSet(reply: RedisReply): boolean {
+  return reply !== null;
+}
 
 function asBuffer(reply: RedisReply): Buffer | undefined {
   if (reply === null || reply === undefined) return undefined;
@@ -218,7 +256,7 @@ export function redisStore(options: RedisStoreOptions): StoreDefinition {
   return {
     create: async (alias) => {
       const commander = options.client ? toCommander(options.client) : await connect(options.url!, options.connectTimeout ?? 2000, alias);
-      return new ResilientStore(new RedisStore(alias, commander, !options.client, options), options);
+      return new RedisStore(alias, commander, !options.client, options);
     },
     dedicatedTenant: options.dedicatedTenant,
     description: `redisStore(${options.url ? redact(options.url) : 'client'})`,

@@ -101,7 +101,10 @@ export class StoreRegistry implements OnApplicationShutdown {
     const codecOptions = this.options.codec?.[alias] ?? (def.codec ? normalizeCodecOptions(undefined, def.codec, `stores.${alias}.codec`) : PLAIN_CODEC);
     const hmac = codecOptions.keySecret ? keyHmacSecret(codecOptions.keySecret) : undefined;
     const keys = new KeyBuilder(this.options.keyPrefix, store.capabilities, def.dedicatedTenant, hmac);
-    const codec = new ChunkedIo(new EntryPipeline(codecOptions, store.capabilities.maxValueBytes, alias, typeof store.getSync === 'function'), store, keys);
+    const codec = new ChunkedIo(new EntryPipeline(codecOptions, store.capabilities.maxValueBytes, alias, {
+      keepsBytes: typeof store.getSync === 'function',
+      takesText: typeof store.setText === 'function',
+    }), store, keys);
     return { alias, store, keys, codec };
   }
 

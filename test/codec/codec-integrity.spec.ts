@@ -137,6 +137,11 @@ describe.each(codecStores())('codec integrity on $name', (store) => {
       await resolved.store.set(key, plain);
       expect(await TenantContext.run('formats', () => app.cache.get('f'))).toBeUndefined();
       expect(reasons.at(-1)).toMatch(/requires encryption/);
+      // A plaintext text entry likewise.
+      await resolved.store.set(key, Buffer.from('\u001e1-1700000000000:planted'));
+      expect(await TenantContext.run('formats', () => app.cache.get('f'))).toBeUndefined();
+      expect(reasons.at(-1)).toMatch(/requires encryption/);
+      expect(await resolved.store.get(key)).toBeUndefined();
     });
 
     it('keeps adversarial tenants and keys apart, concurrently, with their chunks in their own scope', async () => {
@@ -348,6 +353,52 @@ describe.each(codecStores())('codec integrity on $name', (store) => {
         const { resolved, key } = await app.physical(tenant('bank'), 'public');
         expect((await resolved.store.get(key))!.includes('hello')).toBe(true);
         expect(await app.cache.get('public')).toBe('hello');
+      });
+    });
+  });
+
+  describe('plain text entries', () => {
+    let app: Booted;
+    let reasons: string[];
+    beforeAll(async () => {
+      app = await boot({ stores: { default: store.open()() }, keyPrefix: uniquePrefix('txt') });
+      reasons = corruptions(app);
+    });
+    afterAll(() => app.close());
+
+    it('a malformed or truncated text entry is a miss and is removed; a well-formed one reads back', async () => {
+      const scope = tenant('text');
+      const { resolved, key } = await app.physical(scope, 't');
+      const bad: [string, RegExp][] = [
+        ['\u001e', /unknown format/],
+        ['\u001e2-1:x', /unknown format/],
+        ['\u001e1?1:x', /unknown flag/],
+        ['\u001e1-12a:x', /truncated/],
+        ['\u001e1-:x', /truncated/],
+        ['\u001e1-123', /truncated/],
+        ['\u001e1k1:99:short', /truncated key/],
+        ['\u001e1-99999999999999999999:x', /truncated/],
+      ];
+      for (const [bytes, reason] of bad) {
+        await resolved.store.set(key, Buffer.from(bytes));
+        expect(await TenantContext.run('text', () => app.cache.get('t')), JSON.stringify(bytes)).toBeUndefined();
+        expect(reasons.at(-1)).toMatch(reason);
+        expect(await resolved.store.get(key)).toBeUndefined();
+      }
+      await resolved.store.set(key, Buffer.from('\u001e1k1700000000000:3:abcthe value ü'));
+      expect(await TenantContext.run('text', () => app.cache.lookup('t'))).toEqual({ hit: true, value: 'the value ü', cachedAt: 1700000000000 });
+    });
+
+    it('strings and other values overwrite each other under one key, in either order', async () => {
+      await TenantContext.run('mixed', async () => {
+        await app.cache.set('m', 'text first');
+        await app.cache.set('m', { now: 'an object' });
+        expect(await app.cache.get('m')).toEqual({ now: 'an object' });
+        await app.cache.set('m', 'text again');
+        expect(await app.cache.get('m')).toBe('text again');
+        expect(await app.cache.incr('n')).toBe(1);
+        await app.cache.set('n', '41');
+        expect(await app.cache.get('n')).toBe('41');
       });
     });
   });
