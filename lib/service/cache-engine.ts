@@ -341,7 +341,7 @@ export class CacheEngine {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.fetch(scope, key, loader, fetchOptions).then(valueOf) as Promise<T>;
+    return this.readThrough(scope, key, loader, fetchOptions, valueOf) as Promise<T>;
   }
 
   /**
@@ -351,7 +351,14 @@ export class CacheEngine {
    * key, one of its tags or its partition was invalidated is not stored.
    */
   fetch<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T> = {}): Promise<CacheLookup<T>> {
-    // Fast path (store created, generation known, no versioned tags, no refresh): a hit is one promise chain.
+    return this.readThrough(scope, key, loader, opts, (found: CacheLookup<T>) => found);
+  }
+
+  /**
+   * `fetch`, resolving to `map(lookup)`. Fast path (store created, generation known, no versioned tags,
+   * no refresh): a hit is the store's read and nothing more; `map` runs inside it.
+   */
+  private readThrough<T, R>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T>, map: (found: CacheLookup<T>) => R): Promise<R> {
     let t: Target | undefined;
     let ttl: number | undefined;
     const tags = opts.tags ?? NO_TAGS;
@@ -363,9 +370,9 @@ export class CacheEngine {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (t === undefined) return this.fetchSlow(scope, key, loader, opts);
+    if (t === undefined) return this.fetchSlow(scope, key, loader, opts).then(map);
     const target = t;
-    return this.read<T>(target).then((found) => (found.hit ? found : this.load(target, scope, key, loader, opts, ttl, tags)));
+    return this.readAs<T, R | Promise<R>>(target, map, () => this.load(target, scope, key, loader, opts, ttl, tags).then(map)) as Promise<R>;
   }
 
   private async fetchSlow<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T>): Promise<CacheLookup<T>> {
