@@ -6,7 +6,7 @@ import type { CacheStore, StoreEntry } from '../stores/cache-store.interface.js'
 import { UNENCRYPTED, chunkCleanupFailed } from './codec.messages.js';
 import type { CodecCallOptions } from './codec.options.js';
 import { decompress } from './compression.js';
-import { type DecodeResult, ENTRY_FORMAT, ENTRY_MAGIC, TEXT_MAGIC } from './entry-codec.js';
+import { type DecodeResult, ENTRY_FORMAT, ENTRY_MAGIC, TEXT_MAGIC, decodeTextEntry } from './entry-codec.js';
 import { ENTRY_FORMAT_V2, type ChunkedEncoding, type Encoded, type EntryPipeline, FLAG_MANIFEST, type Manifest, chunkKeyBase } from './entry-pipeline.js';
 
 /** One entry of a batch write, encoded (or being encoded). */
@@ -46,7 +46,8 @@ export class ChunkedIo {
   }
 
   /** Decodes what `get` returned; a Promise only for chunked entries (it rejects only when the store fails). */
-  decode<T>(raw: Buffer, physicalKey: string, scope: CacheScope): DecodeResult<T> | Promise<DecodeResult<T>> {
+  decode<T>(raw: Buffer | string, physicalKey: string, scope: CacheScope): DecodeResult<T> | Promise<DecodeResult<T>> {
+    if (typeof raw === 'string') return this.requireEncryption ? { ok: false, reason: UNENCRYPTED } : decodeTextEntry<T>(raw);
     if (raw[0] === TEXT_MAGIC && this.requireEncryption) return { ok: false, reason: UNENCRYPTED };
     if ((raw[1] === ENTRY_FORMAT && !this.requireEncryption) || raw[0] !== ENTRY_MAGIC) {
       if (this.immutable === undefined) return this.pipeline.v1.decode<T>(raw);

@@ -161,6 +161,39 @@ function parseText(buf: Buffer): { createdAt: number; key: string | undefined; s
   return { createdAt: time.value, key: buf.toString('utf8', length.end, length.end + length.value), start: length.end + length.value };
 }
 
+/**
+ * Decodes a text entry held as a string (in-process stores keep text entries as they were written): the
+ * value is a slice of it, no bytes decoded.
+ */
+export function decodeTextEntry<T>(entry: string): DecodeResult<T> {
+  if (entry.length < 5 || entry.charCodeAt(0) !== TEXT_MAGIC || entry.charCodeAt(1) !== TEXT_FORMAT) return { ok: false, reason: 'text entry of an unknown format' };
+  const flag = entry.charCodeAt(2);
+  if (flag !== TEXT_NO_KEY && flag !== TEXT_KEY) return { ok: false, reason: `text entry with unknown flag ${flag}` };
+  const time = readDecimalText(entry, 3);
+  if (time === undefined) return { ok: false, reason: 'truncated text entry' };
+  const start = time.end;
+  if (flag === TEXT_KEY) {
+    // The key's length is in UTF-8 bytes: re-measured here, once, on this rare path (hashed keys only).
+    const length = readDecimalText(entry, start);
+    if (length === undefined) return { ok: false, reason: 'truncated key' };
+    const bytes = Buffer.from(entry.slice(length.end), 'utf8');
+    if (length.value > bytes.length) return { ok: false, reason: 'truncated key' };
+    return { ok: true, entry: { value: bytes.toString('utf8', length.value) as T, createdAt: time.value } };
+  }
+  return { ok: true, entry: { value: entry.slice(start) as T, createdAt: time.value } };
+}
+
+function readDecimalText(text: string, at: number): { value: number; end: number } | undefined {
+  let value = 0;
+  for (let p = at; p < text.length && p - at <= 16; p++) {
+    const c = text.charCodeAt(p);
+    if (c === COLON) return p === at ? undefined : { value, end: p + 1 };
+    if (c < 0x30 || c > 0x39) return undefined;
+    value = value * 10 + (c - 0x30);
+  }
+  return undefined;
+}
+
 function decodeText<T>(buf: Buffer): DecodeResult<T> {
   const parsed = parseText(buf);
   if (typeof parsed === 'string') return { ok: false, reason: parsed };

@@ -178,7 +178,7 @@ export class CacheEngine {
 
   /** `readAs` on an in-process store: a plain hit is one resolved promise. */
   private readSync<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: () => R): Promise<R> {
-    let raw: Buffer | undefined;
+    let raw: Buffer | string | undefined;
     try {
       raw = t.resolved.store.getSync!(t.key);
     } catch (error) {
@@ -191,12 +191,12 @@ export class CacheEngine {
   }
 
   /** The lookup of bytes read from the store: synchronous unless the entry is chunked or unreadable. */
-  private decoded<T>(t: Target, raw: Buffer): CacheLookup<T> | Promise<CacheLookup<T>> {
+  private decoded<T>(t: Target, raw: Buffer | string): CacheLookup<T> | Promise<CacheLookup<T>> {
     const decoded = t.resolved.codec.decode<T>(raw, t.key, t.scope);
     if (decoded instanceof Promise) {
       // Chunked: the chunks are read now; a rejection is the store failing.
       return decoded.then(
-        (d) => this.found(t, d, raw),
+        (d) => this.found(t, d, raw as Buffer), // a manifest: always bytes
         (error: unknown) => {
           this.storeFailed(t, 'get', error);
           return miss<T>();
@@ -242,7 +242,7 @@ export class CacheEngine {
   /** Writes one encoded entry (no tag index): a failure goes through `writeFailed`. */
   private writeEntry(t: Target, bytes: Encoded | Promise<Encoded>, expires: number | undefined): Promise<void> {
     const store = t.resolved.store;
-    if (store.setSync !== undefined && bytes instanceof Buffer) {
+    if (store.setSync !== undefined && (bytes instanceof Buffer || typeof bytes === 'string')) {
       try {
         store.setSync(t.key, bytes, expires);
         return WRITTEN;

@@ -38,21 +38,22 @@ export interface CacheStore {
   get(key: string): Promise<Buffer | undefined>;
   /**
    * A synchronous `get`, for in-process stores that hold their values: the service then answers a hit
-   * without a store promise, and may keep decoded immutable values (strings, numbers) beside the bytes,
-   * because the same bytes come back for the same entry. Remote stores leave it out.
+   * without a store promise, and may keep decoded immutable values (numbers, booleans) beside the bytes,
+   * because the same bytes come back for the same entry. A string is a text entry kept as `setText` got
+   * it. Remote stores leave it out.
    */
-  getSync?(key: string): Buffer | undefined;
+  getSync?(key: string): Buffer | string | undefined;
   /**
    * `get` with its outcome mapped inside the store's own promise: `onValue` on an answer, `onError` on a
    * failure (the promise then resolves to what it returns). Saves remote stores a promise on every read.
    */
   getThen?<R>(key: string, onValue: (value: Buffer | undefined) => R, onError: (error: unknown) => R): Promise<R>;
   set(key: string, value: Buffer, ttl?: number): Promise<void>;
-  /** A synchronous `set`, for in-process stores (see `getSync`). */
-  setSync?(key: string, value: Buffer, ttl?: number): void;
+  /** A synchronous `set`, for in-process stores (see `getSync`); a string only where `setText` exists. */
+  setSync?(key: string, value: Buffer | string, ttl?: number): void;
   /**
-   * Writes the UTF-8 bytes of `text` (`get` returns those bytes). For stores whose client sends strings
-   * as they are: a text entry then needs no Buffer and goes out in one socket write.
+   * Writes the UTF-8 bytes of `text` (`get` returns those bytes). For stores that can take a string as it
+   * is (a client that sends strings, an in-process map): a text entry then needs no Buffer.
    */
   setText?(key: string, text: string, ttl?: number): Promise<void>;
   /**

@@ -13,7 +13,8 @@ export interface MemoryStoreOptions {
 }
 
 interface Slot {
-  value: Buffer;
+  /** Bytes, or a text entry as the string it was written as (`setText`). */
+  value: Buffer | string;
   /** Absolute expiry in ms, 0 = none. */
   expiresAt: number;
   size: number;
@@ -65,10 +66,10 @@ export class MemoryStore implements CacheStore {
   }
 
   get(key: string): Promise<Buffer | undefined> {
-    return Promise.resolve(this.read(key, Date.now()));
+    return Promise.resolve(bytesOf(this.read(key, Date.now())));
   }
 
-  getSync(key: string): Buffer | undefined {
+  getSync(key: string): Buffer | string | undefined {
     return this.read(key, Date.now());
   }
 
@@ -76,8 +77,13 @@ export class MemoryStore implements CacheStore {
     this.write(key, value, ttl);
   }
 
-  setSync(key: string, value: Buffer, ttl?: number): void {
+  setSync(key: string, value: Buffer | string, ttl?: number): void {
     this.write(key, value, ttl);
+  }
+
+  /** Keeps the string itself: its UTF-8 bytes are built only if `get` (rather than `getSync`) asks. */
+  async setText(key: string, text: string, ttl?: number): Promise<void> {
+    this.write(key, text, ttl);
   }
 
   async add(key: string, value: Buffer, ttl?: number): Promise<boolean> {
@@ -96,7 +102,7 @@ export class MemoryStore implements CacheStore {
 
   async mget(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
     const now = Date.now();
-    return keys.map((k) => this.read(k, now));
+    return keys.map((k) => bytesOf(this.read(k, now)));
   }
 
   async mset(entries: readonly StoreEntry[]): Promise<void> {
@@ -114,7 +120,7 @@ export class MemoryStore implements CacheStore {
     const slot = this.peekSlot(key, now);
     let current = 0;
     if (slot) {
-      const text = slot.value.toString('latin1');
+      const text = typeof slot.value === 'string' ? slot.value : slot.value.toString('latin1');
       if (!/^-?\d+$/.test(text)) throw new TypeError(`value at "${key}" is not an integer`);
       current = Number(text);
     }
@@ -122,8 +128,9 @@ export class MemoryStore implements CacheStore {
     if (!Number.isSafeInteger(next)) throw new RangeError(`incr at "${key}" would leave the safe integer range`);
     const value = Buffer.from(String(next), 'latin1');
     if (slot) {
-      this.bytes += value.length - slot.value.length;
-      slot.size += value.length - slot.value.length;
+      const grown = value.length - sizeOf(slot.value);
+      this.bytes += grown;
+      slot.size += grown;
       slot.value = value;
       this.bump(key, slot);
     } else {
@@ -212,7 +219,7 @@ export class MemoryStore implements CacheStore {
     await this.flush();
   }
 
-  private read(key: string, now: number): Buffer | undefined {
+  private read(key: string, now: number): Buffer | string | undefined {
     const slot = this.peekSlot(key, now);
     if (!slot) return undefined;
     this.bump(key, slot);
@@ -240,8 +247,8 @@ export class MemoryStore implements CacheStore {
     this.entries.set(key, slot);
   }
 
-  private write(key: string, value: Buffer, ttl: number | undefined): void {
-    const size = key.length * 2 + value.length;
+  private write(key: string, value: Buffer | string, ttl: number | undefined): void {
+    const size = key.length * 2 + sizeOf(value);
     const old = this.entries.get(key);
     if (old) {
       this.bytes -= old.size;
@@ -270,6 +277,15 @@ export class MemoryStore implements CacheStore {
     }
     return this.sets.delete(key);
   }
+}
+
+/** Bytes a value holds; a string counts two per UTF-16 unit (never less than V8 keeps). */
+function sizeOf(value: Buffer | string): number {
+  return typeof value === 'string' ? value.length * 2 : value.length;
+}
+
+function bytesOf(value: Buffer | string | undefined): Buffer | undefined {
+  return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
 }
 
 function expiry(ttl: number | undefined): number {
