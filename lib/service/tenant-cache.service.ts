@@ -18,7 +18,8 @@ import { TenantScopedCache } from './tenant-scoped-cache.js';
  */
 @Injectable()
 export class TenantCacheService extends TenantScopedCache {
-  private readonly validated = new Set<string>();
+  /** Scopes of tenants whose ids passed validation: one lookup per call, no new object. */
+  private readonly scopes = new Map<string, CacheScope>();
 
   constructor(engine: CacheEngine) {
     super(engine, (operation) => this.ambientScope(operation));
@@ -38,8 +39,7 @@ export class TenantCacheService extends TenantScopedCache {
 
   /** An explicit view of one tenant's entries, for admin tasks and jobs. */
   forTenant(tenantId: string): TenantScopedCache {
-    this.validate(tenantId);
-    const scope: CacheScope = Object.freeze({ kind: 'tenant', tenantId });
+    const scope = this.validate(tenantId);
     return new TenantScopedCache(this.engine, () => scope);
   }
 
@@ -66,8 +66,7 @@ export class TenantCacheService extends TenantScopedCache {
   private ambientScope(operation: string): CacheScope {
     const tenantId = TenantContext.current() ?? this.fromCls();
     if (tenantId === undefined) throw new TenantContextMissingError(operation);
-    this.validate(tenantId);
-    return { kind: 'tenant', tenantId };
+    return this.scopes.get(tenantId) ?? this.validate(tenantId);
   }
 
   private fromCls(): string | undefined {
@@ -77,10 +76,14 @@ export class TenantCacheService extends TenantScopedCache {
     return value === undefined || value === null ? undefined : (value as string);
   }
 
-  private validate(tenantId: unknown): asserts tenantId is string {
-    if (typeof tenantId === 'string' && this.validated.has(tenantId)) return;
+  /** Validates a tenant id (once per id) and returns its scope; throws `InvalidTenantIdError`. */
+  private validate(tenantId: unknown): CacheScope {
+    const known = typeof tenantId === 'string' ? this.scopes.get(tenantId) : undefined;
+    if (known !== undefined) return known;
     validateTenantId(tenantId, this.engine.options.tenant);
-    if (this.validated.size >= 10_000) this.validated.clear();
-    this.validated.add(tenantId);
+    const scope: CacheScope = Object.freeze({ kind: 'tenant', tenantId: tenantId as string });
+    if (this.scopes.size >= 10_000) this.scopes.clear();
+    this.scopes.set(tenantId as string, scope);
+    return scope;
   }
 }

@@ -30,7 +30,13 @@ export class StoreRegistry implements OnApplicationShutdown {
   /** Stores whose creation finished, for the synchronous fast path of every cache operation. */
   private readonly ready = new Map<string, ResolvedStore>();
 
-  constructor(@Inject(TENANT_CACHE_OPTIONS) private readonly options: NormalizedTenantCacheOptions) {}
+  /** No routing, no dedicated stores: every scope without an explicit alias goes to `default`. */
+  private readonly plain: boolean;
+
+  constructor(@Inject(TENANT_CACHE_OPTIONS) private readonly options: NormalizedTenantCacheOptions) {
+    this.plain =
+      options.storeFor === undefined && DEFAULT_STORE in options.stores && Object.values(options.stores).every((d) => d.dedicatedTenant === undefined);
+  }
 
   /** Aliases of every configured store. */
   get aliases(): string[] {
@@ -39,6 +45,7 @@ export class StoreRegistry implements OnApplicationShutdown {
 
   /** The alias a scope's operations go to: explicit alias, else `storeFor(tenant)`, else `default`. */
   aliasFor(scope: CacheScope, explicit?: string): string {
+    if (explicit === undefined && this.plain) return DEFAULT_STORE;
     let alias = explicit;
     if (alias === undefined && scope.kind === 'tenant' && this.options.storeFor) {
       alias = this.options.storeFor(scope.tenantId);
