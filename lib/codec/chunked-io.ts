@@ -25,11 +25,13 @@ export class ChunkedIo {
   private readonly logger = new Logger('TenantCache');
   private readonly requireEncryption: boolean;
   /**
-   * Decoded immutable values (strings, numbers, booleans, bigints, null) by the bytes they came from, for
-   * stores that hand back the very bytes they hold (`getSync`): a repeated hit then skips deserializing.
-   * Weak: an entry the store drops takes its decoded value with it.
+   * Decoded values by the bytes they came from, for stores that hand back the very bytes they hold
+   * (`getSync`): a repeated hit then skips deserializing. Immutable values (numbers, booleans, bigints,
+   * null) always; every value, deep-frozen, when the store shares reads. Weak: an entry the store drops
+   * takes its decoded value with it.
    */
-  private readonly immutable: WeakMap<Buffer, DecodeResult<unknown>> | undefined;
+  private readonly decodedByBytes: WeakMap<Buffer, DecodeResult<unknown>> | undefined;
+  private readonly shareReads: boolean;
 
   constructor(
     readonly pipeline: EntryPipeline,
@@ -37,7 +39,8 @@ export class ChunkedIo {
     readonly keys: KeyBuilder,
   ) {
     this.requireEncryption = pipeline.options.encryptionRequired;
-    this.immutable = typeof store.getSync === 'function' ? new WeakMap() : undefined;
+    this.decodedByBytes = typeof store.getSync === 'function' ? new WeakMap() : undefined;
+    this.shareReads = this.decodedByBytes !== undefined && store.shareReads === true;
   }
 
   /** Encodes a value for `physicalKey` (see `EntryPipeline.encode`); `call` overrides the store's codec. */
@@ -50,11 +53,14 @@ export class ChunkedIo {
     if (typeof raw === 'string') return this.requireEncryption ? { ok: false, reason: UNENCRYPTED } : decodeTextEntry<T>(raw);
     if (raw[0] === TEXT_MAGIC && this.requireEncryption) return { ok: false, reason: UNENCRYPTED };
     if ((raw[1] === ENTRY_FORMAT && !this.requireEncryption) || raw[0] !== ENTRY_MAGIC) {
-      if (this.immutable === undefined) return this.pipeline.v1.decode<T>(raw);
-      const known = this.immutable.get(raw) as DecodeResult<T> | undefined;
+      if (this.decodedByBytes === undefined) return this.pipeline.v1.decode<T>(raw);
+      const known = this.decodedByBytes.get(raw) as DecodeResult<T> | undefined;
       if (known !== undefined) return known;
       const result = this.pipeline.v1.decode<T>(raw);
-      if (result.ok && isImmutable(result.entry.value)) this.immutable.set(raw, result);
+      if (result.ok && (isImmutable(result.entry.value) || this.shareReads)) {
+        if (this.shareReads) deepFreeze(result.entry.value);
+        this.decodedByBytes.set(raw, result);
+      }
       return result;
     }
     const parsed = this.pipeline.parse<T>(raw, physicalKey, scope);
@@ -294,4 +300,24 @@ export function* pageItems(page: Buffer): Generator<unknown> {
 /** Values a caller cannot change in place, so one decoded copy can be handed to every reader. */
 function isImmutable(value: unknown): boolean {
   return value === null || (typeof value !== 'object' && typeof value !== 'function');
+}
+
+/**
+ * Freezes plain objects and arrays all the way down (and the Map, Set and Date objects themselves, whose
+ * contents JavaScript cannot freeze). Typed arrays are left as they are: they cannot be frozen.
+ */
+function deepFreeze(value: unknown, seen = new Set<object>()): void {
+  if (typeof value !== 'object' || value === null || seen.has(value) || ArrayBuffer.isView(value)) return;
+  seen.add(value);
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      deepFreeze(k, seen);
+      deepFreeze(v, seen);
+    }
+  } else if (value instanceof Set) {
+    for (const v of value) deepFreeze(v, seen);
+  } else {
+    for (const v of Object.values(value)) deepFreeze(v, seen);
+  }
+  Object.freeze(value);
 }

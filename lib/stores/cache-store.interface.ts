@@ -34,6 +34,11 @@ export interface CacheStore {
   /** Name used in logs and errors (the alias, once registered). */
   readonly name: string;
   readonly capabilities: StoreCapabilities;
+  /**
+   * In-process stores with `getSync`: every reader of an entry gets the same decoded value, deep-frozen,
+   * rather than a copy (see `MemoryStoreOptions.shareReads`).
+   */
+  readonly shareReads?: boolean;
 
   get(key: string): Promise<Buffer | undefined>;
   /**

@@ -10,6 +10,14 @@ export interface MemoryStoreOptions {
   maxValueBytes?: number;
   /** Reserve this store for one tenant (keys then skip the tenant segment). */
   dedicatedTenant?: string;
+  /**
+   * Hand every reader of an entry the same decoded value, deep-frozen, instead of a fresh copy per read.
+   * Reads of objects then cost about what a Map lookup costs (like cache-manager's memory store), and a
+   * reader that tries to change the value gets a TypeError instead of changing it for the next reader.
+   * JavaScript cannot freeze the contents of a Map, Set, Date or typed array: changing those would still
+   * be seen by other readers. Default false (a copy per read).
+   */
+  shareReads?: boolean;
 }
 
 interface Slot {
@@ -31,6 +39,7 @@ const PAGE = 500;
  */
 export class MemoryStore implements CacheStore {
   readonly capabilities: StoreCapabilities;
+  readonly shareReads: boolean;
   private readonly entries = new Map<string, Slot>();
   private readonly sets = new Map<string, { members: Set<string>; expiresAt: number }>();
   private bytes = 0;
@@ -45,6 +54,7 @@ export class MemoryStore implements CacheStore {
   ) {
     this.maxEntries = options.maxEntries ?? 10_000;
     this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.shareReads = options.shareReads ?? false;
     this.capabilities = {
       distributed: false,
       atomic: true,

@@ -1,5 +1,7 @@
+import 'reflect-metadata';
+import { Test } from '@nestjs/testing';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../lib/index.js';
+import { MemoryStore, TenantCacheModule, TenantCacheService, TenantContext, memoryStore } from '../../lib/index.js';
 
 const bytes = (text: string) => Buffer.from(text);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -75,5 +77,53 @@ describe('MemoryStore bounds and eviction', () => {
     await store.set('b', bytes('2'));
     expect(store.getSync('b')).toEqual(bytes('2'));
     expect(await store.mget(['a', 'b', 'c'])).toEqual([bytes('1'), bytes('2'), undefined]);
+  });
+});
+
+describe('memoryStore({ shareReads: true })', () => {
+  async function boot(shareReads: boolean) {
+    const moduleRef = await Test.createTestingModule({
+      imports: [TenantCacheModule.forRoot({ stores: { default: memoryStore({ shareReads }) }, tenant: { middleware: false } })],
+    }).compile();
+    await moduleRef.init();
+    return { cache: moduleRef.get(TenantCacheService), close: () => moduleRef.close() };
+  }
+
+  it('hands every reader the same frozen value; changing it throws and changes nothing', async () => {
+    const { cache, close } = await boot(true);
+    await TenantContext.run('acme', async () => {
+      const written = { n: 1, nested: { list: [1, 2] }, when: new Date(0) };
+      await cache.set('doc', written);
+      written.n = 99; // the writer's own object: not what was cached
+      const a = await cache.get<typeof written>('doc');
+      const b = await cache.get<typeof written>('doc');
+      expect(a).toBe(b);
+      expect(a).toEqual({ n: 1, nested: { list: [1, 2] }, when: new Date(0) });
+      expect(Object.isFrozen(a) && Object.isFrozen(a!.nested) && Object.isFrozen(a!.nested.list)).toBe(true);
+      expect(() => {
+        a!.n = 2;
+      }).toThrow(TypeError);
+      expect(() => a!.nested.list.push(3)).toThrow(TypeError);
+      expect((await cache.get<typeof written>('doc'))!.nested.list).toEqual([1, 2]);
+      // An overwrite is a new value; getOrSet hits share it too.
+      await cache.set('doc', { n: 2 });
+      const c = await cache.getOrSet('doc', async () => ({ n: -1 }));
+      expect(c).toEqual({ n: 2 });
+      expect(await cache.getOrSet('doc', async () => ({ n: -1 }))).toBe(c);
+    });
+    // Another tenant never gets that object.
+    expect(await TenantContext.run('globex', () => cache.get('doc'))).toBeUndefined();
+    await close();
+  });
+
+  it('is off by default: each read is a copy of its own', async () => {
+    const { cache, close } = await boot(false);
+    await TenantContext.run('acme', async () => {
+      await cache.set('doc', { n: 1 });
+      const a = await cache.get<{ n: number }>('doc');
+      expect(a).not.toBe(await cache.get('doc'));
+      expect(Object.isFrozen(a)).toBe(false);
+    });
+    await close();
   });
 });
