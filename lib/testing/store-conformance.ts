@@ -126,6 +126,39 @@ export function runStoreConformanceSuite(name: string, options: StoreConformance
       }
     }, timeout);
 
+    it('optional fast paths (getSync/setSync, setText, getThen/setThen), where present, agree with get and set', async () => {
+      const text = '\u001e1-1:text ü 租户 🎉';
+      const utf8 = Buffer.from(text, 'utf8');
+      if (store.setText) {
+        await store.setText(k('fast:text'), text);
+        assert.ok((await store.get(k('fast:text')))?.equals(utf8), 'setText writes the UTF-8 bytes that get returns');
+      }
+      if (store.getSync || store.setSync) {
+        assert.ok(store.getSync && store.setSync, 'getSync and setSync come together');
+        store.setSync(k('fast:sync'), utf8);
+        assert.ok((await store.get(k('fast:sync')))?.equals(utf8), 'setSync writes what get returns');
+        const back = store.getSync(k('fast:sync'));
+        assert.ok(Buffer.isBuffer(back) && back.equals(utf8), 'getSync returns what setSync wrote');
+        assert.equal(store.getSync(k('fast:missing')), undefined);
+        if (store.setText) {
+          store.setSync(k('fast:sync-text'), text);
+          const held = store.getSync(k('fast:sync-text'));
+          assert.ok(held === text || (Buffer.isBuffer(held) && held.equals(utf8)), 'getSync returns a text entry as written, or its bytes');
+          assert.ok((await store.get(k('fast:sync-text')))?.equals(utf8), 'get returns the bytes of a text entry');
+        }
+      }
+      if (store.getThen) {
+        await store.set(k('fast:then'), utf8);
+        const found = await store.getThen<Buffer | string | undefined>(k('fast:then'), (v) => v, () => 'failed');
+        assert.ok(Buffer.isBuffer(found) && found.equals(utf8), 'getThen hands the value to onValue');
+        assert.equal(await store.getThen<Buffer | string>(k('fast:none'), (v) => v ?? 'miss', () => 'failed'), 'miss');
+      }
+      if (store.setThen) {
+        await store.setThen(k('fast:setthen'), utf8, undefined, () => assert.fail('setThen reported a failure'));
+        assert.ok((await store.get(k('fast:setthen')))?.equals(utf8), 'setThen writes what get returns');
+      }
+    }, timeout);
+
     it('get/has/set/delete: undefined for a miss, overwrite, delete says whether the key existed', async () => {
       assert.equal(await store.get(k('basic:missing')), undefined);
       assert.equal(await store.has(k('basic:missing')), false);
