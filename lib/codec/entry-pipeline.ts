@@ -15,7 +15,7 @@ import {
 } from './codec.options.js';
 import { NOT_COMPRESSED, compress, decompressSync } from './compression.js';
 import { EntryCipher, SEAL_OVERHEAD } from './entry-cipher.js';
-import { type DecodeResult, ENTRY_FORMAT, ENTRY_MAGIC, EntryCodec, TEXT_MAGIC, textEntry } from './entry-codec.js';
+import { type DecodeResult, ENTRY_FORMAT, ENTRY_MAGIC, EntryCodec, TEXT_MAGIC } from './entry-codec.js';
 
 /**
  * Format 2, for entries that are compressed, encrypted or chunked (plain entries keep format 1):
@@ -155,7 +155,7 @@ export class EntryPipeline {
     const createdAt = Date.now();
     if (s.plain) {
       if (this.takesText) {
-        const text = textEntry(value, logicalKey, embed, createdAt);
+        const text = this.v1.textEntry(value, logicalKey, embed, createdAt);
         // NOTE: a UTF-16 code unit is at most 3 UTF-8 bytes: most texts need no byte count.
         const limit = Math.min(this.fastLimit, s.chunkBytes);
         if (text !== undefined && (text.length * 3 <= limit || Buffer.byteLength(text, 'utf8') <= limit)) return text;
