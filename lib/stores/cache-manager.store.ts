@@ -1,4 +1,3 @@
-import type { Cache } from 'cache-manager';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import {
   type AdapterStoreOptions,
@@ -10,6 +9,7 @@ import {
   toText,
   unsupportedScan,
 } from './adapter-support.js';
+import type { CacheManagerLike } from './adapter-types.js';
 import { CommandGuard } from './command-guard.js';
 import type { StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';
@@ -34,7 +34,7 @@ export class CacheManagerStore extends TextValueStore {
 
   constructor(
     name: string,
-    private readonly cache: Cache,
+    private readonly cache: CacheManagerLike,
     options: CacheManagerStoreOptions = {},
   ) {
     super(name);
@@ -46,7 +46,7 @@ export class CacheManagerStore extends TextValueStore {
   }
 
   protected readRaw(key: string): Promise<unknown> {
-    return this.io.run('get', () => this.cache.get<unknown>(key));
+    return this.io.run('get', () => this.cache.get(key));
   }
 
   protected async writeRaw(key: string, value: unknown, ttl: number): Promise<void> {
@@ -54,7 +54,7 @@ export class CacheManagerStore extends TextValueStore {
   }
 
   protected readManyRaw(keys: readonly string[]): Promise<unknown[]> {
-    return this.io.run('mget', () => this.cache.mget<unknown>([...keys]));
+    return this.io.run('mget', () => this.cache.mget([...keys]));
   }
 
   protected async removeRaw(keys: readonly string[]): Promise<void> {
@@ -130,8 +130,8 @@ export class CacheManagerStore extends TextValueStore {
  * const cache = createCache({ stores: [new Keyv({ store: new KeyvRedis(url), namespace: 'app' })] });
  * TenantCacheModule.forRoot({ stores: { default: cacheManagerStore(cache) } })
  */
-export function cacheManagerStore(cache: Cache, options: CacheManagerStoreOptions = {}): StoreDefinition {
-  const c = cache as Partial<Cache> | null | undefined;
+export function cacheManagerStore(cache: CacheManagerLike, options: CacheManagerStoreOptions = {}): StoreDefinition {
+  const c = cache as Partial<CacheManagerLike> | null | undefined;
   if (typeof c !== 'object' || c === null || typeof c.get !== 'function' || typeof c.mget !== 'function' || typeof c.ttl !== 'function') {
     throw new InvalidOptionsError(
       'cacheManagerStore(cache)',

@@ -1,4 +1,3 @@
-import type { Keyv, KeyvStoreAdapter } from 'keyv';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import {
@@ -11,6 +10,7 @@ import {
   toText,
   unsupportedScan,
 } from './adapter-support.js';
+import type { KeyvLike, KeyvStoreAdapterLike } from './adapter-types.js';
 import { CommandGuard } from './command-guard.js';
 import type { StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';
@@ -34,7 +34,7 @@ export class KeyvStore extends TextValueStore {
 
   constructor(
     name: string,
-    private readonly keyv: Keyv,
+    private readonly keyv: KeyvLike,
     options: KeyvStoreOptions = {},
   ) {
     super(name);
@@ -123,8 +123,8 @@ export class KeyvStore extends TextValueStore {
 }
 
 /** Whether `input` is a Keyv instance rather than a bare Keyv store adapter (duck-typed: two copies of keyv may be loaded). */
-function isKeyv(input: object): input is Keyv {
-  const k = input as Partial<Keyv>;
+function isKeyv(input: object): input is KeyvLike {
+  const k = input as Partial<KeyvLike>;
   return typeof k.getRaw === 'function' && typeof k.setMany === 'function' && typeof k.hooks === 'object';
 }
 
@@ -137,13 +137,13 @@ function isKeyv(input: object): input is Keyv {
  * import KeyvRedis from '@keyv/redis';
  * TenantCacheModule.forRoot({ stores: { default: keyvStore(new Keyv({ store: new KeyvRedis(url), namespace: 'app' })) } })
  */
-export function keyvStore(keyv: Keyv | KeyvStoreAdapter | Map<unknown, unknown>, options: KeyvStoreOptions = {}): StoreDefinition {
+export function keyvStore(keyv: KeyvLike | KeyvStoreAdapterLike | Map<unknown, unknown>, options: KeyvStoreOptions = {}): StoreDefinition {
   if (typeof keyv !== 'object' || keyv === null) {
     throw new InvalidOptionsError('keyvStore(keyv)', `got ${keyv === null ? 'null' : typeof keyv}`, 'Pass a Keyv instance or a Keyv store (e.g. new KeyvRedis(url)).');
   }
   return {
     async create(alias) {
-      let instance: Keyv;
+      let instance: KeyvLike;
       if (isKeyv(keyv)) instance = keyv;
       else {
         const { Keyv: KeyvClass } = await import('keyv');
