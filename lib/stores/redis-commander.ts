@@ -23,6 +23,8 @@ export interface IoredisLike {
   quit(): Promise<unknown>;
   isCluster?: boolean;
   status?: string;
+  once?(event: string, listener: (...args: unknown[]) => void): unknown;
+  removeListener?(event: string, listener: (...args: unknown[]) => void): unknown;
 }
 
 /** The shape of a node-redis v5 cluster we rely on. */
@@ -75,7 +77,12 @@ function nodeRedisClusterCommander(cluster: NodeRedisClusterLike): RedisCommande
     kind: 'node-redis',
     cluster: true,
     call: (args, firstKey) => cluster.sendCommand(firstKey, false, toArgs(args), BUFFER_REPLIES) as Promise<RedisReply>,
-    scanNodes: async () => Promise.all(cluster.masters.map(async (m) => nodeRedisCommander(await cluster.nodeClient(m)))),
+    scanNodes: async () => {
+      // NOTE: a cluster that never connected knows no masters: scanning none would make keys(), deleteByPrefix()
+      // and flush() report an empty success. Fail instead, like the other commands of an unconnected cluster do.
+      if (cluster.masters.length === 0) throw new Error('the node-redis cluster has no known master (is it connected?)');
+      return Promise.all(cluster.masters.map(async (m) => nodeRedisCommander(await cluster.nodeClient(m))));
+    },
     quit: async () => {
       await (cluster.close ?? cluster.quit)?.call(cluster);
     },
@@ -84,6 +91,7 @@ function nodeRedisClusterCommander(cluster: NodeRedisClusterLike): RedisCommande
 
 function ioredisCommander(client: IoredisLike): RedisCommander {
   const cluster = client.isCluster === true || typeof client.nodes === 'function';
+  let ready: Promise<void> | undefined;
   const self: RedisCommander = {
     kind: 'ioredis',
     cluster,
@@ -91,10 +99,35 @@ function ioredisCommander(client: IoredisLike): RedisCommander {
       const [command, ...rest] = toArgs(args);
       return client.callBuffer(String(command), ...rest) as Promise<RedisReply>;
     },
-    scanNodes: async () => (cluster && client.nodes ? client.nodes('master').map((n) => ioredisCommander(n)) : [self]),
+    scanNodes: async () => {
+      if (!cluster || !client.nodes) return [self];
+      // NOTE: until an ioredis Cluster is ready, nodes('master') lists only the seed nodes it was given (one seed:
+      // one master), so a scan right after start-up silently missed the other masters. Wait for the slot map
+      // (the store bounds this wait with commandTimeout).
+      if (client.status !== 'ready' && client.once) await (ready ??= whenIoredisReady(client).finally(() => (ready = undefined)));
+      return client.nodes('master').map((n) => ioredisCommander(n));
+    },
     quit: async () => {
       await client.quit();
     },
   };
   return self;
+}
+
+/** Resolves once an ioredis Cluster is ready (its slot map known); rejects if it ends first. */
+function whenIoredisReady(client: IoredisLike): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  if (client.status === 'end') return Promise.reject(new Error('the ioredis Cluster is closed'));
+  return new Promise<void>((resolve, reject) => {
+    const onReady = () => {
+      client.removeListener?.('end', onEnd);
+      resolve();
+    };
+    const onEnd = () => {
+      client.removeListener?.('ready', onReady);
+      reject(new Error('the ioredis Cluster closed before it was ready'));
+    };
+    client.once!('ready', onReady);
+    client.once!('end', onEnd);
+  });
 }

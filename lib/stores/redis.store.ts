@@ -152,9 +152,14 @@ export class RedisStore implements CacheStore {
     return ms === -1 ? Infinity : ms;
   }
 
+  /** The nodes a keyspace walk visits (every master of a cluster), bounded by the guard like a command. */
+  private scanNodes(): Promise<RedisCommander[]> {
+    return this.guard.run('SCAN', () => this.redis.scanNodes());
+  }
+
   async *scan(prefix: string, pageSize = this.batch): AsyncIterable<string[]> {
     const match = `${escapeGlob(prefix)}*`;
-    for (const node of await this.redis.scanNodes()) {
+    for (const node of await this.scanNodes()) {
       let cursor = '0';
       do {
         const [next, keys] = (await this.call(['SCAN', cursor, 'MATCH', match, 'COUNT', pageSize], undefined, undefined, node)) as [Buffer | string, RedisReply[]];
@@ -187,7 +192,7 @@ export class RedisStore implements CacheStore {
   }
 
   async flush(): Promise<void> {
-    for (const node of await this.redis.scanNodes()) await this.call(['FLUSHDB'], undefined, undefined, node);
+    for (const node of await this.scanNodes()) await this.call(['FLUSHDB'], undefined, undefined, node);
   }
 
   async close(): Promise<void> {
