@@ -211,7 +211,9 @@ for (const { name, open } of clients) {
       const tenants = Array.from({ length: 12 }, (_, i) => `many-${i}`);
       for (const t of tenants) await as(t, () => cache.set('p', t, { tags: ['all'] }));
       // The tag indexes (one key per tenant) sit on more than one master.
-      expect((await rawKeysPerMaster(`${prefix}t*:many-*m:ti:*`)).filter((keys) => keys.length > 0).length).toBeGreaterThan(1);
+      const perMaster = (await rawKeysPerMaster(`${prefix}t*:many-*m:ti:*`)).map((keys) => keys.length);
+      expect(perMaster.reduce((a, b) => a + b, 0), `tag indexes per master: ${perMaster.join(', ')}`).toBe(tenants.length);
+      expect(perMaster.filter((n) => n > 0).length, `tag indexes per master: ${perMaster.join(', ')}`).toBeGreaterThan(1);
       expect(await cache.invalidateTagInAllTenants('all')).toBe(tenants.length);
       for (const t of tenants) expect(await as(t, () => cache.get('p'))).toBeUndefined();
       const tags = [versioned('vall')];
