@@ -1,6 +1,6 @@
 import { UnsupportedOperationError } from '../errors/unsupported-operation.error.js';
 import type { StoreCapabilities } from './cache-store.interface.js';
-import type { ResilienceOptions } from './command-guard.js';
+import type { CommandGuard, ResilienceOptions } from './command-guard.js';
 
 /** Options shared by the Keyv, cache-manager and legacy adapters. */
 export interface AdapterStoreOptions extends ResilienceOptions {
@@ -101,6 +101,37 @@ export function unsupportedScan(store: string, hint: string): AsyncIterable<stri
 
 /** Keyv's iterator as it behaves: it lists the instance's own namespace and ignores its argument. */
 export type KeyvListing = (namespace?: string) => AsyncIterable<[string, unknown]>;
+
+/**
+ * Pages of the keys starting with `prefix` among what Keyv iterators list (each key once when there are
+ * several, e.g. cache-manager tiers), every step bounded by `io`. Keyv iterates the whole namespace (and
+ * reads each value): the prefix is filtered here.
+ */
+export async function* keyvKeyPages(
+  listings: readonly (() => AsyncIterable<[unknown, unknown]>)[],
+  prefix: string,
+  pageSize: number,
+  io: CommandGuard,
+): AsyncGenerator<string[]> {
+  const seen = listings.length > 1 ? new Set<string>() : undefined;
+  let page: string[] = [];
+  for (const listing of listings) {
+    const entries = listing()[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await io.run('iterator', () => entries.next());
+      if (next.done) break;
+      const [key] = next.value;
+      if (typeof key !== 'string' || !key.startsWith(prefix) || seen?.has(key)) continue;
+      seen?.add(key);
+      page.push(key);
+      if (page.length >= pageSize) {
+        yield page;
+        page = [];
+      }
+    }
+  }
+  if (page.length > 0) yield page;
+}
 
 /** Whether a Keyv-style store is an in-process Map (the Keyv default). */
 export function isInProcessMap(store: unknown): boolean {

@@ -5,6 +5,7 @@ import {
   adapterCapabilities,
   backendTtl,
   isInProcessMap,
+  keyvKeyPages,
   remaining,
   toText,
   unsupportedScan,
@@ -76,39 +77,9 @@ export class CacheManagerStore extends TextValueStore {
 
   scan(prefix: string, pageSize = 500): AsyncIterable<string[]> {
     if (!this.capabilities.scan) return unsupportedScan(this.name, NO_LISTING_HINT);
-    const tiers = this.cache.stores;
-    const io = this.io;
-    return (async function* () {
-      // A key may sit in several tiers: each is listed once.
-      const seen = new Set<string>();
-      let page: string[] = [];
-      for (const tier of tiers) {
-        const entries = (tier.iterator as KeyvListing).call(tier)[Symbol.asyncIterator]();
-        for (;;) {
-          const next = await io.run('iterator', () => entries.next());
-          if (next.done) break;
-          const [key] = next.value;
-          if (typeof key !== 'string' || !key.startsWith(prefix) || seen.has(key)) continue;
-          seen.add(key);
-          page.push(key);
-          if (page.length >= pageSize) {
-            yield page;
-            page = [];
-          }
-        }
-      }
-      if (page.length > 0) yield page;
-    })();
-  }
-
-  async deleteByPrefix(prefix: string): Promise<number> {
-    const doomed: string[] = [];
-    for await (const page of this.scan(prefix)) doomed.push(...page);
-    for (let i = 0; i < doomed.length; i += 500) {
-      const batch = doomed.slice(i, i + 500);
-      await this.io.run('mdel', () => this.cache.mdel(batch));
-    }
-    return doomed.length;
+    // A key may sit in several tiers: each is listed once.
+    const listings = this.cache.stores.map((tier) => () => (tier.iterator as KeyvListing).call(tier));
+    return keyvKeyPages(listings, prefix, pageSize, this.io);
   }
 
   /** `cache.clear()`: clears every tier's namespace (every tenant). Admin only. */

@@ -6,6 +6,7 @@ import {
   adapterCapabilities,
   backendTtl,
   isInProcessMap,
+  keyvKeyPages,
   remaining,
   toText,
   unsupportedScan,
@@ -75,38 +76,7 @@ export class KeyvStore extends TextValueStore {
   scan(prefix: string, pageSize = 500): AsyncIterable<string[]> {
     const iterator = this.keyv.iterator;
     if (typeof iterator !== 'function') return unsupportedScan(this.name, NO_LISTING_HINT);
-    const keyv = this.keyv;
-    const io = this.io;
-    return (async function* () {
-      let page: string[] = [];
-      // NOTE: Keyv iterates the whole namespace (and reads each value); the prefix is filtered here.
-      const entries = (iterator as KeyvListing).call(keyv)[Symbol.asyncIterator]();
-      for (;;) {
-        const next = await io.run('iterator', () => entries.next());
-        if (next.done) break;
-        const [key] = next.value;
-        if (typeof key !== 'string' || !key.startsWith(prefix)) continue;
-        page.push(key);
-        if (page.length >= pageSize) {
-          yield page;
-          page = [];
-        }
-      }
-      if (page.length > 0) yield page;
-    })();
-  }
-
-  async deleteByPrefix(prefix: string): Promise<number> {
-    // Collected first: deleting while Keyv iterates a remote store's cursor could skip keys.
-    const doomed: string[] = [];
-    for await (const page of this.scan(prefix)) doomed.push(...page);
-    let n = 0;
-    for (let i = 0; i < doomed.length; i += 500) {
-      const batch = doomed.slice(i, i + 500);
-      await this.io.run('deleteMany', () => this.keyv.deleteMany(batch));
-      n += batch.length;
-    }
-    return n;
+    return keyvKeyPages([() => (iterator as KeyvListing).call(this.keyv)], prefix, pageSize, this.io);
   }
 
   /** Clears the Keyv namespace (every tenant). Admin only. */

@@ -117,7 +117,8 @@ export class LegacyStore extends TextValueStore {
     })();
   }
 
-  async deleteByPrefix(prefix: string): Promise<number> {
+  // NOTE: one `keys()` call lists everything up front; `mdel` counts only the keys still there.
+  override async deleteByPrefix(prefix: string): Promise<number> {
     let n = 0;
     for await (const page of this.scan(prefix)) n += await this.mdel(page);
     return n;

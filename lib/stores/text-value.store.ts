@@ -1,6 +1,8 @@
 import { KeyedLock, backendTtl, fromText, nextCounter, toText } from './adapter-support.js';
 import type { CacheStore, StoreCapabilities, StoreEntry } from './cache-store.interface.js';
 
+const DELETE_BATCH = 500;
+
 /**
  * The shared part of the adapters over backends that store values as text and have no atomic
  * add/incr/touch (Keyv, cache-manager v7, cache-manager v5): values travel as base64 text, and
@@ -23,7 +25,6 @@ export abstract class TextValueStore implements CacheStore {
   abstract ttl(key: string): Promise<number | undefined>;
   abstract mset(entries: readonly StoreEntry[]): Promise<void>;
   abstract scan(prefix: string, pageSize?: number): AsyncIterable<string[]>;
-  abstract deleteByPrefix(prefix: string): Promise<number>;
   abstract flush(): Promise<void>;
   abstract close(): Promise<void>;
 
@@ -58,6 +59,17 @@ export abstract class TextValueStore implements CacheStore {
     if (keys.length === 0) return [];
     const values = await this.readManyRaw(keys);
     return keys.map((_, i) => fromText(values[i]));
+  }
+
+  /**
+   * Lists every key first, then removes them in batches: deleting while a backend's iterator walks a
+   * remote cursor could skip keys. Resolves to how many were listed.
+   */
+  async deleteByPrefix(prefix: string): Promise<number> {
+    const doomed: string[] = [];
+    for await (const page of this.scan(prefix)) doomed.push(...page);
+    for (let i = 0; i < doomed.length; i += DELETE_BATCH) await this.removeRaw(doomed.slice(i, i + DELETE_BATCH));
+    return doomed.length;
   }
 
   async mdel(keys: readonly string[]): Promise<number> {
