@@ -113,7 +113,7 @@ export class EntryCodec {
 
   decode<T = unknown>(bytes: Uint8Array): DecodeResult<T> {
     if (bytes.length === 0) return { ok: false, reason: 'empty entry' };
-    if (bytes[0] === TEXT_MAGIC) return decodeText<T>(asBuffer(bytes));
+    if (bytes[0] === TEXT_MAGIC) return decodeTextEntry<T>(asBuffer(bytes));
     if (bytes[0] !== ENTRY_MAGIC) {
       // Counters written by incr/decr are raw integers so that the store can change them atomically.
       const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
@@ -169,64 +169,54 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** A text entry's parts, or why it cannot be read. */
-function parseText(buf: Buffer): { createdAt: number; key: string | undefined; start: number } | string {
-  if (buf.length < 5 || buf[1] !== TEXT_FORMAT) return 'text entry of an unknown format';
-  const flag = buf[2];
-  if (flag !== TEXT_KEY && flag !== TEXT_NO_KEY) return `text entry with unknown flag ${flag}`;
-  const time = readDecimal(buf, 3);
-  if (time === undefined) return 'truncated text entry';
-  if (flag === TEXT_NO_KEY) return { createdAt: time.value, key: undefined, start: time.end };
-  const length = readDecimal(buf, time.end);
-  if (length === undefined || length.end + length.value > buf.length) return 'truncated key';
-  return { createdAt: time.value, key: buf.toString('utf8', length.end, length.end + length.value), start: length.end + length.value };
+/** A text entry's parts: the value is `source` from `start` (bytes or UTF-16 units, as `source` is). */
+interface TextParts {
+  createdAt: number;
+  key: string | undefined;
+  source: Buffer | string;
+  start: number;
 }
 
 /**
- * Decodes a text entry held as a string (in-process stores keep text entries as they were written): the
- * value is a slice of it, no bytes decoded.
+ * The parts of a text entry, as bytes or as the string a store kept, or why it cannot be read. The header
+ * is ASCII, so both read alike; a key's length is in UTF-8 bytes, so a string with a key is read as bytes
+ * (rare: hashed keys only).
  */
-export function decodeTextEntry<T>(entry: string): DecodeResult<T> {
-  if (entry.length < 5 || entry.charCodeAt(0) !== TEXT_MAGIC || entry.charCodeAt(1) !== TEXT_FORMAT) return { ok: false, reason: 'text entry of an unknown format' };
-  const flag = entry.charCodeAt(2);
-  if (flag !== TEXT_NO_KEY && flag !== TEXT_KEY) return { ok: false, reason: `text entry with unknown flag ${flag}` };
-  const time = readDecimalText(entry, 3);
-  if (time === undefined) return { ok: false, reason: 'truncated text entry' };
-  const start = time.end;
-  if (flag === TEXT_KEY) {
-    // The key's length is in UTF-8 bytes: re-measured here, once, on this rare path (hashed keys only).
-    const length = readDecimalText(entry, start);
-    if (length === undefined) return { ok: false, reason: 'truncated key' };
-    const bytes = Buffer.from(entry.slice(length.end), 'utf8');
-    if (length.value > bytes.length) return { ok: false, reason: 'truncated key' };
-    return { ok: true, entry: { value: bytes.toString('utf8', length.value) as T, createdAt: time.value } };
-  }
-  return { ok: true, entry: { value: entry.slice(start) as T, createdAt: time.value } };
+function parseText(entry: Buffer | string): TextParts | string {
+  if (entry.length < 5 || codeAt(entry, 0) !== TEXT_MAGIC || codeAt(entry, 1) !== TEXT_FORMAT) return 'text entry of an unknown format';
+  const flag = codeAt(entry, 2);
+  if (flag !== TEXT_KEY && flag !== TEXT_NO_KEY) return `text entry with unknown flag ${flag}`;
+  const time = readDecimal(entry, 3);
+  if (time === undefined) return 'truncated text entry';
+  if (flag === TEXT_NO_KEY) return { createdAt: time.value, key: undefined, source: entry, start: time.end };
+  const buf = typeof entry === 'string' ? Buffer.from(entry, 'utf8') : entry;
+  const length = readDecimal(buf, time.end);
+  if (length === undefined || length.end + length.value > buf.length) return 'truncated key';
+  const start = length.end + length.value;
+  return { createdAt: time.value, key: buf.toString('utf8', length.end, start), source: buf, start };
 }
 
-function readDecimalText(text: string, at: number): { value: number; end: number } | undefined {
-  let value = 0;
-  for (let p = at; p < text.length && p - at <= 16; p++) {
-    const c = text.charCodeAt(p);
-    if (c === COLON) return p === at ? undefined : { value, end: p + 1 };
-    if (c < 0x30 || c > 0x39) return undefined;
-    value = value * 10 + (c - 0x30);
-  }
-  return undefined;
+/**
+ * Decodes a text entry, as bytes or as the string an in-process store kept (then the value is a slice of
+ * it, nothing decoded).
+ */
+export function decodeTextEntry<T>(entry: Buffer | string): DecodeResult<T> {
+  const parts = parseText(entry);
+  if (typeof parts === 'string') return { ok: false, reason: parts };
+  const { source, start } = parts;
+  const value = typeof source === 'string' ? source.slice(start) : source.toString('utf8', start);
+  return { ok: true, entry: { value: value as T, createdAt: parts.createdAt } };
 }
 
-function decodeText<T>(buf: Buffer): DecodeResult<T> {
-  const parsed = parseText(buf);
-  if (typeof parsed === 'string') return { ok: false, reason: parsed };
-  return { ok: true, entry: { value: buf.toString('utf8', parsed.start) as T, createdAt: parsed.createdAt } };
+function codeAt(entry: Buffer | string, at: number): number {
+  return typeof entry === 'string' ? entry.charCodeAt(at) : entry[at]!;
 }
 
 /** A decimal integer of at most 16 digits at `at`, ended by ':'; `end` is just past the colon. */
-function readDecimal(buf: Buffer, at: number): { value: number; end: number } | undefined {
+function readDecimal(entry: Buffer | string, at: number): { value: number; end: number } | undefined {
   let value = 0;
-  let p = at;
-  for (; p < buf.length && p - at <= 16; p++) {
-    const c = buf[p]!;
+  for (let p = at; p < entry.length && p - at <= 16; p++) {
+    const c = codeAt(entry, p);
     if (c === COLON) return p === at ? undefined : { value, end: p + 1 };
     if (c < 0x30 || c > 0x39) return undefined;
     value = value * 10 + (c - 0x30);
