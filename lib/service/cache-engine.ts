@@ -158,15 +158,8 @@ export class CacheEngine {
   private readAs<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: () => R): Promise<R> {
     const store = t.resolved.store;
     if (store.getSync !== undefined) return this.readSync(t, map, none);
-    const onValue = (raw: Buffer | undefined): R | Promise<R> => {
-      if (raw === undefined) return none();
-      const found = this.decoded<T>(t, raw);
-      return found instanceof Promise ? found.then(map) : map(found);
-    };
-    const onError = (error: unknown): R => {
-      this.storeFailed(t, 'get', error);
-      return none();
-    };
+    const onValue = (raw: Buffer | undefined): R | Promise<R> => this.mapRead(t, raw, map, none);
+    const onError = (error: unknown): R => this.readFailed(t, error, none);
     let pending: Promise<R | Promise<R>>;
     try {
       pending = store.getThen !== undefined ? store.getThen(t.key, onValue, onError) : store.get(t.key).then(onValue, onError);
@@ -182,12 +175,22 @@ export class CacheEngine {
     try {
       raw = t.resolved.store.getSync!(t.key);
     } catch (error) {
-      this.storeFailed(t, 'get', error);
-      return Promise.resolve(none());
+      return Promise.resolve(this.readFailed(t, error, none));
     }
-    if (raw === undefined) return Promise.resolve(none());
+    return Promise.resolve(this.mapRead(t, raw, map, none));
+  }
+
+  /** A read the store failed: logged and emitted, then a miss. */
+  private readFailed<R>(t: Target, error: unknown, none: () => R): R {
+    this.storeFailed(t, 'get', error);
+    return none();
+  }
+
+  /** What a read resolves to: `none()` for a miss, else the decoded lookup mapped (later, for a chunked entry). */
+  private mapRead<T, R>(t: Target, raw: Buffer | string | undefined, map: (found: CacheLookup<T>) => R, none: () => R): R | Promise<R> {
+    if (raw === undefined) return none();
     const found = this.decoded<T>(t, raw);
-    return found instanceof Promise ? found.then(map) : Promise.resolve(map(found));
+    return found instanceof Promise ? found.then(map) : map(found);
   }
 
   /** The lookup of bytes read from the store: synchronous unless the entry is chunked or unreadable. */
