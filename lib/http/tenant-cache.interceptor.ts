@@ -57,6 +57,18 @@ type AnyResponse = {
   writeHead?: (...args: unknown[]) => unknown;
 };
 
+/** One cacheable request on its way through the interceptor: what every step of serving it needs. */
+interface Exchange {
+  readonly plan: RoutePlan;
+  readonly req: CacheRequest;
+  readonly res: AnyResponse;
+  readonly next: CallHandler;
+  readonly scope: CacheScope;
+  readonly key: string;
+  readonly perUser: boolean;
+  readonly tags: ResolvedTags;
+}
+
 /**
  * Caches HTTP responses of routes marked `@CacheResponse`, per tenant (and per user for authenticated
  * requests), in the module's stores. Bind it globally (`APP_INTERCEPTOR`), on a controller or on a
@@ -124,64 +136,54 @@ export class TenantCacheInterceptor implements NestInterceptor {
       this.logger.warn(messages.keyFailed(plan.where, error as Error));
       return this.bypass(res, next);
     }
-    return from(this.serve(plan, req, res, next, scope, key, perUser, tags));
+    return from(this.serve({ plan, req, res, next, scope, key, perUser, tags }));
   }
 
-  private async serve(
-    plan: RoutePlan,
-    req: CacheRequest,
-    res: AnyResponse,
-    next: CallHandler,
-    scope: CacheScope,
-    key: string,
-    perUser: boolean,
-    tags: ResolvedTags,
-  ): Promise<unknown> {
-    if (plan.staleIfError > 0) return this.serveWithStale(plan, req, res, next, scope, key, perUser, tags);
+  private async serve(x: Exchange): Promise<unknown> {
+    const { plan, scope, key, tags } = x;
+    if (plan.staleIfError > 0) return this.serveWithStale(x);
     let own: Outcome | undefined;
     const found = await this.engine.fetch<Loaded>(
       scope,
       key,
       async () => {
-        own = await this.load(plan, req, res, next, scope, perUser, tags);
+        own = await this.load(x);
         return own.kind === 'stored' ? packResponse(own.entry) : UNCACHEABLE;
       },
       { ttl: plan.ttl, store: plan.options.store, tags, shouldCache: (v) => v !== UNCACHEABLE },
     );
     if (found.hit) {
       const entry = unpackResponse(found.value);
-      if (entry !== undefined) return this.replay(plan, req, res, entry, found.cachedAt ?? Date.now(), 'HIT', scope);
-      return this.runOwn(res, next);
+      if (entry !== undefined) return this.replay(x, entry, found.cachedAt ?? Date.now(), 'HIT');
+      return this.runOwn(x.res, x.next);
     }
-    if (own !== undefined) return this.settle(plan, req, res, own, scope);
-    // A follower of another request's load: an entry it may share, or run its own handler.
-    const shared = found.value === UNCACHEABLE ? undefined : unpackResponse(found.value);
-    if (shared !== undefined) return this.replay(plan, req, res, shared, Date.now(), 'MISS', scope);
-    return this.runOwn(res, next);
+    return this.answer(x, own, found.value === UNCACHEABLE ? undefined : unpackResponse(found.value));
+  }
+
+  /**
+   * A miss's response: this request's own outcome when it ran the handler; else (a follower of another
+   * request's load) the entry that load stored, or its own handler.
+   */
+  private answer(x: Exchange, own: Outcome | undefined, shared: StoredResponse | undefined): unknown {
+    if (own !== undefined) return this.settle(x, own);
+    if (shared !== undefined) return this.replay(x, shared, Date.now(), 'MISS');
+    return this.runOwn(x.res, x.next);
   }
 
   /** `staleIfError`: the entry is stored for ttl + staleIfError; past its freshness the handler runs, and its error serves the stale copy. */
-  private async serveWithStale(
-    plan: RoutePlan,
-    req: CacheRequest,
-    res: AnyResponse,
-    next: CallHandler,
-    scope: CacheScope,
-    key: string,
-    perUser: boolean,
-    tags: ResolvedTags,
-  ): Promise<unknown> {
+  private async serveWithStale(x: Exchange): Promise<unknown> {
+    const { plan, scope, key, tags } = x;
     const ttl = plan.ttl ?? this.engine.ttl(undefined);
     const found = await this.engine.lookup<StaleEnvelope>(scope, key, plan.options.store, [...tags.plain, ...tags.versioned.map(versioned)]);
     const now = Date.now();
     const stale = found.hit ? unpackResponse(found.value?.r) : undefined;
-    if (stale !== undefined && found.value!.f > now) return this.replay(plan, req, res, stale, found.cachedAt ?? now, 'HIT', scope);
+    if (stale !== undefined && found.value!.f > now) return this.replay(x, stale, found.cachedAt ?? now, 'HIT');
     let own: Outcome | undefined;
     const loaded = await this.engine.fetch<StaleEnvelope | typeof UNCACHEABLE>(
       scope,
       key,
       async () => {
-        own = await this.load(plan, req, res, next, scope, perUser, tags);
+        own = await this.load(x);
         return own.kind === 'stored' ? { r: packResponse(own.entry), f: Date.now() + (ttl ?? Number.MAX_SAFE_INTEGER / 2) } : UNCACHEABLE;
       },
       {
@@ -192,24 +194,14 @@ export class TenantCacheInterceptor implements NestInterceptor {
         shouldCache: (v) => v !== UNCACHEABLE,
       },
     );
-    if (own?.kind === 'error' && stale !== undefined) return this.replay(plan, req, res, stale, found.cachedAt ?? now, 'STALE', scope);
-    if (own !== undefined) return this.settle(plan, req, res, own, scope);
+    if (own?.kind === 'error' && stale !== undefined) return this.replay(x, stale, found.cachedAt ?? now, 'STALE');
     const value = loaded.value;
-    const sharedEntry = value !== undefined && 'r' in value ? unpackResponse(value.r) : undefined;
-    if (sharedEntry !== undefined) return this.replay(plan, req, res, sharedEntry, Date.now(), 'MISS', scope);
-    return this.runOwn(res, next);
+    return this.answer(x, own, value !== undefined && 'r' in value ? unpackResponse(value.r) : undefined);
   }
 
   /** Runs the handler and turns its result into an entry, or says why it cannot be stored. Never throws. */
-  private async load(
-    plan: RoutePlan,
-    req: CacheRequest,
-    res: AnyResponse,
-    next: CallHandler,
-    scope: CacheScope,
-    perUser: boolean,
-    tags: ResolvedTags,
-  ): Promise<Outcome> {
+  private async load(x: Exchange): Promise<Outcome> {
+    const { plan, req, res, next, scope, perUser, tags } = x;
     let body: unknown;
     try {
       body = await lastValueFrom(next.handle(), { defaultValue: undefined });
@@ -276,20 +268,21 @@ export class TenantCacheInterceptor implements NestInterceptor {
   }
 
   /** The response of the request that ran the handler. */
-  private settle(plan: RoutePlan, req: CacheRequest, res: AnyResponse, own: Outcome, scope: CacheScope): unknown {
+  private settle(x: Exchange, own: Outcome): unknown {
     if (own.kind === 'error') {
-      this.mark(res, 'BYPASS');
+      this.mark(x.res, 'BYPASS');
       throw own.error;
     }
     if (own.kind === 'uncacheable') {
-      this.mark(res, 'BYPASS');
+      this.mark(x.res, 'BYPASS');
       return own.body;
     }
-    return this.replay(plan, req, res, own.entry, Date.now(), 'MISS', scope);
+    return this.replay(x, own.entry, Date.now(), 'MISS');
   }
 
   /** Sets the entry's headers and returns the body for Nest to send (or forces a 304). */
-  private replay(plan: RoutePlan, req: CacheRequest, res: AnyResponse, entry: StoredResponse, cachedAt: number, status: CacheStatus, scope: CacheScope): unknown {
+  private replay(x: Exchange, entry: StoredResponse, cachedAt: number, status: CacheStatus): unknown {
+    const { plan, req, res, scope } = x;
     const opts = this.http.headers;
     for (const [name, value] of entry.h) setHeader(res, name, value);
     if (opts.xCache) setHeader(res, 'X-Cache', status);
