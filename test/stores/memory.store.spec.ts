@@ -49,7 +49,7 @@ describe('MemoryStore bounds and eviction', () => {
     expect(store.totalBytes).toBe(after - (10 + 'k49'.length * 2));
   });
 
-  it('refuses nothing silently: a value larger than maxBytes is simply not kept, and the rest stays', async () => {
+  it('does not keep a value larger than maxBytes, and keeps the rest', async () => {
     const store = new MemoryStore('m', { maxBytes: 1000 });
     await store.set('small', bytes('s'));
     await store.set('huge', Buffer.alloc(2000));
