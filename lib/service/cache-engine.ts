@@ -230,9 +230,9 @@ export class CacheEngine {
     const store = t.resolved.store;
     for (const tag of tags) {
       // NOTE: kept on the stamp: an in-process store hands back the same parsed stamp on every hit.
-      const version = this.counters.peek(store, (tag.versionKey ??= t.resolved.keys.tagVersionKey(t.scope, tag.id)));
+      const version = this.counters.peekDirect(store, (tag.versionKey ??= t.resolved.keys.tagVersionKey(t.scope, tag.id)));
       if (version === undefined) {
-        return Promise.all(tags.map((g) => this.counters.read(store, (g.versionKey ??= t.resolved.keys.tagVersionKey(t.scope, g.id))))).then(
+        return Promise.all(tags.map((g) => this.counters.read(store, (g.versionKey ??= t.resolved.keys.tagVersionKey(t.scope, g.id)), true))).then(
           (versions) => versions.every((v, i) => v === tags[i]!.version),
           (error: unknown) => {
             this.storeFailed(t, 'get', error);
@@ -254,9 +254,9 @@ export class CacheEngine {
     if (plain.length === 0 || this.tagIndex.mode === 'none' || t.resolved.store.sscan === undefined) return undefined;
     const { store, keys } = t.resolved;
     const ids = plain.map((tag) => keys.tagId(tag));
-    const cached = ids.map((id) => this.counters.peek(store, keys.tagVersionKey(t.scope, id)));
+    const cached = ids.map((id) => this.counters.peekDirect(store, keys.tagVersionKey(t.scope, id)));
     if (cached.every((v) => v !== undefined)) return ids.map((id, i) => ({ id, version: cached[i]! }));
-    return Promise.all(ids.map((id) => this.counters.read(store, keys.tagVersionKey(t.scope, id)))).then((versions) =>
+    return Promise.all(ids.map((id) => this.counters.read(store, keys.tagVersionKey(t.scope, id), true))).then((versions) =>
       ids.map((id, i) => ({ id, version: versions[i]! })),
     );
   }
@@ -732,7 +732,7 @@ export class CacheEngine {
         // The version first: every entry stamped with the tag is a miss from here on, whether or not the index
         // (only the cleanup now) still lists it.
         if (this.tagIndex.mode === 'store' && resolved.store.sscan !== undefined) {
-          await this.counters.bump(resolved.store, resolved.keys.tagVersionKey(scope, resolved.keys.tagId(name)));
+          await this.counters.bump(resolved.store, resolved.keys.tagVersionKey(scope, resolved.keys.tagId(name)), true);
         }
         return this.tagIndex.invalidate(resolved, scope, name);
       })) ?? 0;
@@ -765,7 +765,7 @@ export class CacheEngine {
           else if (!isVersioned && isMetaKeyOf(k, resolved.keys.prefix, versionSuffix)) versions.push(k);
         }
       }
-      if (this.tagIndex.mode === 'store') for (const key of versions) await this.counters.bump(resolved.store, key);
+      if (this.tagIndex.mode === 'store') for (const key of versions) await this.counters.bump(resolved.store, key, true);
       for (const key of found) {
         if (isVersioned) {
           await this.counters.bump(resolved.store, key);

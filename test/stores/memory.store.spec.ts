@@ -2,6 +2,8 @@ import 'reflect-metadata';
 import { Test } from '@nestjs/testing';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, TenantCacheModule, TenantCacheService, TenantContext, memoryStore } from '../../lib/index.js';
+import { CacheEngine } from '../../lib/service/cache-engine.js';
+import type { VersionCounters } from '../../lib/service/version-counters.js';
 
 const bytes = (text: string) => Buffer.from(text);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -130,6 +132,9 @@ describe('MemoryStore tag sets stay within the store bounds', () => {
     expect(store.size).toBeLessThanOrEqual(1000);
     expect(store.tagSetSize.sets).toBeLessThanOrEqual(1000);
     expect(store.tagSetSize.members).toBeLessThanOrEqual(1000);
+    // The tags' versions live in the store (within maxEntries), not in a per-process copy beside it.
+    const engine = moduleRef.get(CacheEngine) as unknown as { counters: VersionCounters };
+    expect(engine.counters.cached).toBeLessThanOrEqual(10);
     await sleep(600);
     // Everything expired: each entry found expired leaves the index with it.
     await TenantContext.run('acme', async () => {
