@@ -139,6 +139,22 @@ describe('plain-tag versions are per tenant', () => {
       }
     }
   }, 60_000);
+
+  it('invalidateTagInAllTenants reaches every tenant with the index gone, and nothing else', async () => {
+    for (const t of ADVERSARIAL_TENANTS) {
+      await as(t, async () => {
+        await cache.set('all:p', t, { ttl: 600_000, tags: ['everywhere'] });
+        await cache.set('all:q', t, { ttl: 600_000, tags: ['elsewhere'] });
+      });
+    }
+    const indexes = (await raw.keys('*')).filter((k) => k.includes('m:ti:'));
+    await raw.del(...indexes);
+    expect(await cache.invalidateTagInAllTenants('everywhere')).toBe(0); // nothing listed: the versions did it
+    for (const t of ADVERSARIAL_TENANTS) {
+      expect(await as(t, () => cache.get('all:p'))).toBeUndefined();
+      expect(await as(t, () => cache.get('all:q'))).toBe(t);
+    }
+  }, 60_000);
 });
 
 describe.each([
