@@ -8,6 +8,7 @@ import type { CodecCallOptions } from './codec.options.js';
 import { decompress } from './compression.js';
 import { type DecodeResult, ENTRY_FORMAT, ENTRY_MAGIC, TEXT_MAGIC, decodeTextEntry } from './entry-codec.js';
 import { ENTRY_FORMAT_V2, type ChunkedEncoding, type Encoded, type EntryPipeline, FLAG_MANIFEST, type Manifest, chunkKeyBase } from './entry-pipeline.js';
+import { type TagStamp, isStamped, peelStamp, recordOf, stampHeader, stampRecord } from './tag-stamp.js';
 
 /** One entry of a batch write, encoded (or being encoded). */
 export interface EncodedEntry {
@@ -32,6 +33,8 @@ export class ChunkedIo {
    */
   private readonly decodedByBytes: WeakMap<Buffer, DecodeResult<unknown>> | undefined;
   private readonly shareReads: boolean;
+  /** Stamped records split once, by the bytes they came from (the same stores as `decodedByBytes`). */
+  private readonly peeledByBytes: WeakMap<Buffer, { tags: TagStamp[]; record: Buffer }> | undefined;
 
   constructor(
     readonly pipeline: EntryPipeline,
@@ -41,15 +44,28 @@ export class ChunkedIo {
     this.requireEncryption = pipeline.options.encryptionRequired;
     this.decodedByBytes = typeof store.getSync === 'function' ? new WeakMap() : undefined;
     this.shareReads = this.decodedByBytes !== undefined && store.shareReads === true;
+    this.peeledByBytes = this.decodedByBytes === undefined ? undefined : new WeakMap();
   }
 
-  /** Encodes a value for `physicalKey` (see `EntryPipeline.encode`); `call` overrides the store's codec. */
-  encode(value: unknown, physicalKey: string, logicalKey: string, scope: CacheScope, call?: CodecCallOptions): Encoded | Promise<Encoded> {
-    return this.pipeline.encode(value, physicalKey, logicalKey, scope, this.keys, this.pipeline.settings(call));
+  /**
+   * Encodes a value for `physicalKey` (see `EntryPipeline.encode`); `call` overrides the store's codec.
+   * `tags` (plain tags and their current versions) are stamped in front of the record.
+   */
+  encode(value: unknown, physicalKey: string, logicalKey: string, scope: CacheScope, call?: CodecCallOptions, tags?: readonly TagStamp[]): Encoded | Promise<Encoded> {
+    const encoded = this.pipeline.encode(value, physicalKey, logicalKey, scope, this.keys, this.pipeline.settings(call));
+    if (tags === undefined || tags.length === 0) return encoded;
+    const header = stampHeader(tags);
+    const stamp = (e: Encoded): Encoded => (isRecord(e) ? stampRecord(e, header) : { manifest: stampRecord(e.manifest, header) as Buffer, chunks: e.chunks });
+    if (!(encoded instanceof Promise)) return stamp(encoded);
+    const done = encoded.then(stamp);
+    // NOTE: awaited later, like the pipeline's own promise: marked handled meanwhile.
+    done.catch(() => undefined);
+    return done;
   }
 
   /** Decodes what `get` returned; a Promise only for chunked entries (it rejects only when the store fails). */
   decode<T>(raw: Buffer | string, physicalKey: string, scope: CacheScope): DecodeResult<T> | Promise<DecodeResult<T>> {
+    if (isStamped(raw)) return this.decodeStamped<T>(raw, physicalKey, scope);
     if (typeof raw === 'string') return this.requireEncryption ? { ok: false, reason: UNENCRYPTED } : decodeTextEntry<T>(raw);
     if (raw[0] === TEXT_MAGIC && this.requireEncryption) return { ok: false, reason: UNENCRYPTED };
     if ((raw[1] === ENTRY_FORMAT && !this.requireEncryption) || raw[0] !== ENTRY_MAGIC) {
@@ -71,7 +87,28 @@ export class ChunkedIo {
 
   /** The logical key embedded in an entry (for hashed keys), decrypted when needed. */
   keyOf(raw: Buffer, physicalKey: string, scope: CacheScope): string | undefined {
-    return this.pipeline.keyOf(raw, physicalKey, scope);
+    return this.pipeline.keyOf(recordOf(raw), physicalKey, scope);
+  }
+
+  /** `decode` of a record with a tag stamp in front: the record's result, with the stamp's tags. */
+  private decodeStamped<T>(raw: Buffer | string, physicalKey: string, scope: CacheScope): DecodeResult<T> | Promise<DecodeResult<T>> {
+    const known = typeof raw === 'string' ? undefined : (this.decodedByBytes?.get(raw) as DecodeResult<T> | undefined);
+    if (known !== undefined) return known;
+    let peeled: { tags: TagStamp[]; record: Buffer | string } | undefined = typeof raw === 'string' ? undefined : this.peeledByBytes?.get(raw);
+    if (peeled === undefined) {
+      const parsed = peelStamp(raw);
+      if (typeof parsed === 'string') return { ok: false, reason: parsed };
+      peeled = parsed;
+      if (typeof raw !== 'string') this.peeledByBytes?.set(raw, parsed as { tags: TagStamp[]; record: Buffer });
+    }
+    const { tags, record } = peeled;
+    const inner = this.decode<T>(record, physicalKey, scope);
+    const tagged = (r: DecodeResult<T>): DecodeResult<T> => (r.ok ? { ok: true, entry: { value: r.entry.value, createdAt: r.entry.createdAt, tags } } : r);
+    if (inner instanceof Promise) return inner.then(tagged);
+    const result = tagged(inner);
+    // Kept for the next read of these bytes when the record's own result was (see `decodedByBytes`).
+    if (typeof raw !== 'string' && this.decodedByBytes?.has(record as Buffer)) this.decodedByBytes.set(raw, result);
+    return result;
   }
 
   set(key: string, scope: CacheScope, value: Encoded | Promise<Encoded>, ttl: number | undefined): Promise<void> {
@@ -121,7 +158,7 @@ export class ChunkedIo {
 
   /** The keys of the chunks a manifest names (empty when it cannot be read). */
   chunkKeysOf(raw: Buffer, key: string, scope: CacheScope): string[] {
-    const parsed = this.pipeline.parse(raw, key, scope);
+    const parsed = this.pipeline.parse(recordOf(raw), key, scope);
     return parsed.kind === 'manifest' ? this.manifestKeys(parsed.manifest, key, scope) : [];
   }
 
@@ -188,7 +225,9 @@ export class ChunkedIo {
       if (reason !== undefined) {
         // A writer may have replaced the entry (and removed these chunks) meanwhile: read the new one once.
         if (retry) {
-          const again = await this.store.get(key);
+          const stored = await this.store.get(key);
+          // NOTE: `raw` is the record without its tag stamp: the replacement is compared (and read) the same way.
+          const again = stored === undefined ? undefined : recordOf(stored);
           if (again !== undefined && !again.equals(raw)) {
             const next = this.pipeline.parse<T>(again, key, scope);
             if (next.kind === 'value') return next.result;
@@ -276,7 +315,8 @@ function recordBytes(record: Buffer | string): Buffer {
 }
 
 /** Whether a record is a manifest (checked on the header alone, without decrypting). */
-export function isManifest(raw: Buffer): boolean {
+export function isManifest(stored: Buffer): boolean {
+  const raw = recordOf(stored);
   return raw.length > 2 && raw[0] === ENTRY_MAGIC && raw[1] === ENTRY_FORMAT_V2 && (raw[2]! & FLAG_MANIFEST) !== 0;
 }
 

@@ -1,5 +1,6 @@
 import { DefaultSerializer, deserialize } from 'node:v8';
 import { InvalidCacheValueError } from '../errors/invalid-cache-value.error.js';
+import type { TagStamp } from './tag-stamp.js';
 
 /**
  * Entry layout on the wire (format 1):
@@ -33,6 +34,8 @@ const KNOWN_FLAGS = FLAG_KEY;
 export interface DecodedEntry<T = unknown> {
   value: T;
   createdAt: number;
+  /** The entry's plain tags and their versions when it was written (see `tag-stamp.ts`); none when untagged. */
+  tags?: readonly TagStamp[];
 }
 
 /** Result of decoding bytes that may be corrupt, of an old format, or a raw counter. */

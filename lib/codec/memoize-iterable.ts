@@ -3,6 +3,7 @@ import { serialize } from 'node:v8';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import { type ChunkedIo, isManifest, pageItems, remainingTtl } from './chunked-io.js';
+import { recordOf } from './tag-stamp.js';
 import { type CodecCallOptions, validateCodecCallOptions } from './codec.options.js';
 import { compress } from './compression.js';
 import { type Manifest, type ManifestPart, WRITE_ID_BYTES, chunkKeyBase } from './entry-pipeline.js';
@@ -81,7 +82,7 @@ export async function* memoizeIterable<T>(
   }
   let skip = 0;
   if (raw !== undefined && isManifest(raw)) {
-    const parsed = io.pipeline.parse(raw, physicalKey, scope);
+    const parsed = io.pipeline.parse(recordOf(raw), physicalKey, scope);
     if (parsed.kind === 'invalid') await hooks.corrupt(parsed.reason);
     else if (parsed.kind === 'manifest' && parsed.manifest.stream) {
       const progress = { yielded: 0 };

@@ -37,6 +37,7 @@ function newScopeKeys(prefix: string): ScopeKeys {
 /** Keys over this many characters are replaced by their SHA-256, even when the store would take them. */
 const MAX_LITERAL_KEY = 200;
 const MAX_LITERAL_TENANT = 64;
+const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
 
 export function sha256(input: string): string {
   return createHash('sha256').update(input).digest('hex');
@@ -111,6 +112,23 @@ export class KeyBuilder {
   /** Key of a scope-level internal record (tag versions, tag indexes, ...). `name` must be internal. */
   metaKey(scope: CacheScope, kind: string, name: string): string {
     return `${this.scopePrefix(scope)}m:${kind}:${this.encode(name)}`;
+  }
+
+  /**
+   * A plain tag's id in keys and in the tag stamps of entries: `encode(tag)` when that is printable
+   * ASCII, else `h:<sha256(tag)>` (a stamp is ASCII, so a text entry stays valid UTF-8).
+   */
+  tagId(tag: string): string {
+    const id = this.encode(tag);
+    return PRINTABLE_ASCII.test(id) ? id : `h:${sha256(tag)}`;
+  }
+
+  /**
+   * Key of a plain tag's invalidation version in a scope (`invalidateTag` moves it on; an entry stamped
+   * with another version is a miss). `tagId` is `tagId(tag)`, as read from an entry's stamp.
+   */
+  tagVersionKey(scope: CacheScope, tagId: string): string {
+    return `${this.scopePrefix(scope)}m:tp:${tagId}`;
   }
 
   /** The prefix of every entry of a scope in one generation. */

@@ -3,6 +3,7 @@ import type { EncodedEntry } from '../codec/chunked-io.js';
 import type { CodecCallOptions } from '../codec/codec.options.js';
 import { type DecodeResult, EntryCodec } from '../codec/entry-codec.js';
 import type { Encoded } from '../codec/entry-pipeline.js';
+import type { TagStamp } from '../codec/tag-stamp.js';
 import { type MemoizeIterableOptions, memoizeIterable } from '../codec/memoize-iterable.js';
 import { InvalidCacheValueError } from '../errors/invalid-cache-value.error.js';
 import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
@@ -10,7 +11,7 @@ import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import { TenantCacheError } from '../errors/tenant-cache.error.js';
 import { UnsupportedOperationError } from '../errors/unsupported-operation.error.js';
 import { lengthPrefixed, sliceHash } from '../keys/canonical-encoding.js';
-import { type CacheScope, assertKey } from '../keys/key-builder.js';
+import { type CacheScope, SHARED_SCOPE, assertKey } from '../keys/key-builder.js';
 import { INTERNAL_KEY_MARK, type PartitionSelector } from '../keys/key-constructor.compiler.js';
 import { type ResolvedStore, StoreRegistry } from '../stores/store-registry.js';
 import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
@@ -190,7 +191,9 @@ export class CacheEngine {
   private mapRead<T, R>(t: Target, raw: Buffer | string | undefined, map: (found: CacheLookup<T>) => R, none: () => R): R | Promise<R> {
     if (raw === undefined) return none();
     const found = this.decoded<T>(t, raw);
-    return found instanceof Promise ? found.then(map) : map(found);
+    // A corrupt entry, or one a tag invalidated, is a miss like an absent one (a read-through loads it).
+    if (found instanceof Promise) return found.then((f) => (f.hit ? map(f) : none()));
+    return found.hit ? map(found) : none();
   }
 
   /** The lookup of bytes read from the store: synchronous unless the entry is chunked or unreadable. */
@@ -212,7 +215,50 @@ export class CacheEngine {
   /** `raw` is given for chunked entries, whose chunks a concurrent overwrite may have removed. */
   private found<T>(t: Target, decoded: DecodeResult<T>, raw?: Buffer): CacheLookup<T> | Promise<CacheLookup<T>> {
     if (!decoded.ok) return this.dropCorrupt(t, decoded.reason, raw).then(() => miss<T>());
-    return { hit: true, value: decoded.entry.value, cachedAt: decoded.entry.createdAt };
+    const hit: CacheLookup<T> = { hit: true, value: decoded.entry.value, cachedAt: decoded.entry.createdAt };
+    if (decoded.entry.tags === undefined) return hit;
+    const current = this.tagsCurrent(t, decoded.entry.tags);
+    if (typeof current === 'boolean') return current ? hit : miss<T>();
+    return current.then((ok) => (ok ? hit : miss<T>()));
+  }
+
+  /**
+   * Whether every plain tag of an entry still has the version the entry was written with (none was
+   * invalidated since). Synchronous when the versions are cached; a store failure is logged and is false.
+   */
+  private tagsCurrent(t: Target, tags: readonly TagStamp[]): boolean | Promise<boolean> {
+    const store = t.resolved.store;
+    for (const tag of tags) {
+      // NOTE: kept on the stamp: an in-process store hands back the same parsed stamp on every hit.
+      const version = this.counters.peekDirect(store, (tag.versionKey ??= t.resolved.keys.tagVersionKey(t.scope, tag.id)));
+      if (version === undefined) {
+        return Promise.all(tags.map((g) => this.counters.read(store, (g.versionKey ??= t.resolved.keys.tagVersionKey(t.scope, g.id)), true))).then(
+          (versions) => versions.every((v, i) => v === tags[i]!.version),
+          (error: unknown) => {
+            this.storeFailed(t, 'get', error);
+            return false;
+          },
+        );
+      }
+      if (version !== tag.version) return false;
+    }
+    return true;
+  }
+
+  /**
+   * The current versions of an entry's plain tags, to stamp it with (none with `tagIndex: 'none'`, nor on
+   * a store without sets, where plain tags cannot be invalidated). Synchronous when they are cached.
+   * Versions are created (at a random value) on first use.
+   */
+  private tagStamps(t: Target, plain: readonly string[]): readonly TagStamp[] | Promise<readonly TagStamp[]> | undefined {
+    if (plain.length === 0 || this.tagIndex.mode === 'none' || t.resolved.store.sscan === undefined) return undefined;
+    const { store, keys } = t.resolved;
+    const ids = plain.map((tag) => keys.tagId(tag));
+    const cached = ids.map((id) => this.counters.peekDirect(store, keys.tagVersionKey(t.scope, id)));
+    if (cached.every((v) => v !== undefined)) return ids.map((id, i) => ({ id, version: cached[i]! }));
+    return Promise.all(ids.map((id) => this.counters.read(store, keys.tagVersionKey(t.scope, id), true))).then((versions) =>
+      ids.map((id, i) => ({ id, version: versions[i]! })),
+    );
   }
 
   get<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<T | undefined> {
@@ -271,10 +317,10 @@ export class CacheEngine {
     const t =
       (resolvedTags.versioned.length === 0 ? this.targetNow(scope, key, alias) : undefined) ??
       (await this.target(scope, key, alias, resolvedTags.versioned));
-    const bytes = this.encode(t, key, value);
     // NOTE: no tag index to record: one store call, without the closure and extra awaits of `write`.
-    if (resolvedTags.plain.length === 0 || this.tagIndex.mode === 'none') return this.writeEntry(t, bytes, expires);
+    if (resolvedTags.plain.length === 0 || this.tagIndex.mode === 'none') return this.writeEntry(t, this.encode(t, key, value), expires);
     await this.write(t, 'set', async () => {
+      const bytes = this.encode(t, key, value, undefined, await this.tagStamps(t, resolvedTags.plain));
       await this.tagIndex.record(t.resolved, scope, t.key, resolvedTags.plain, expires);
       await t.resolved.codec.set(t.key, scope, bytes, expires);
     });
@@ -425,11 +471,15 @@ export class CacheEngine {
         versioned: tags.versioned,
       };
       this.loading.set(t.key, mark);
+      // NOTE: tag versions read before the loader runs: a value loaded across an invalidation (here or on
+      // another instance) carries the version before it, so it is a miss.
+      const stamps = this.tagStamps(t, tags.plain);
+      if (stamps instanceof Promise) stamps.catch(() => undefined);
       try {
         const value = await loader();
         // NOTE: a value loaded while its key was invalidated may predate the invalidation: not stored.
         if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
-          await this.storeLoaded(t, key, value, ttl, tags.plain, mark, opts.codec);
+          await this.storeLoaded(t, key, value, ttl, tags.plain, mark, opts.codec, stamps);
         }
         return { hit: false, value };
       } finally {
@@ -446,10 +496,19 @@ export class CacheEngine {
     plainTags: readonly string[],
     mark: LoadMark,
     codec?: CodecCallOptions,
+    stamps?: readonly TagStamp[] | Promise<readonly TagStamp[]>,
   ): Promise<void> {
+    let tags: readonly TagStamp[] | undefined;
+    try {
+      tags = await stamps;
+    } catch (error) {
+      // The tag versions could not be read: an entry without them would escape its tags' invalidation.
+      this.storeFailed(t, 'set', error);
+      return;
+    }
     let bytes: Encoded;
     try {
-      bytes = await this.encode(t, key, value, codec);
+      bytes = await this.encode(t, key, value, codec, tags);
     } catch (error) {
       this.logger.warn(`Not caching "${printable(key)}": ${(error as Error).message}`);
       return;
@@ -539,8 +598,11 @@ export class CacheEngine {
           continue;
         }
       }
-      if (decoded.ok) out.push(decoded.entry.value);
-      else {
+      if (decoded.ok) {
+        const tags = decoded.entry.tags;
+        const current = tags === undefined || (await this.tagsCurrent({ resolved, key: physical[i]!, scope }, tags));
+        out.push(current ? decoded.entry.value : undefined);
+      } else {
         await this.dropCorrupt({ resolved, key: physical[i]!, scope }, decoded.reason, chunked ? raw : undefined);
         out.push(undefined);
       }
@@ -665,7 +727,15 @@ export class CacheEngine {
     }
     const name = plain[0]!;
     this.markInvalidated((_k, m) => m.space === space && m.plain.includes(name));
-    const n = (await this.write(t, 'invalidateTag', () => this.tagIndex.invalidate(resolved, scope, name))) ?? 0;
+    const n =
+      (await this.write(t, 'invalidateTag', async () => {
+        // The version first: every entry stamped with the tag is a miss from here on, whether or not the index
+        // (only the cleanup now) still lists it.
+        if (this.tagIndex.mode === 'store' && resolved.store.sscan !== undefined) {
+          await this.counters.bump(resolved.store, resolved.keys.tagVersionKey(scope, resolved.keys.tagId(name)), true);
+        }
+        return this.tagIndex.invalidate(resolved, scope, name);
+      })) ?? 0;
     await this.hooks.notify({ kind: 'tag', scope, store: resolved.alias, tag: name, versioned: false });
     return n;
   }
@@ -685,10 +755,17 @@ export class CacheEngine {
       const resolved = await this.registry.get(a);
       this.requireScan(resolved, 'invalidateTagInAllTenants()');
       const suffix = `m:${isVersioned ? 'tv' : 'ti'}:${resolved.keys.encode(name)}`;
+      // A plain tag's version (see `tagVersionKey`), found in every scope like the index.
+      const versionSuffix = resolved.keys.tagVersionKey(SHARED_SCOPE, resolved.keys.tagId(name)).slice(resolved.keys.scopePrefix(SHARED_SCOPE).length);
       const found: string[] = [];
+      const versions: string[] = [];
       for await (const page of resolved.store.scan(resolved.keys.prefix)) {
-        for (const k of page) if (isMetaKeyOf(k, resolved.keys.prefix, suffix)) found.push(k);
+        for (const k of page) {
+          if (isMetaKeyOf(k, resolved.keys.prefix, suffix)) found.push(k);
+          else if (!isVersioned && isMetaKeyOf(k, resolved.keys.prefix, versionSuffix)) versions.push(k);
+        }
       }
+      if (this.tagIndex.mode === 'store') for (const key of versions) await this.counters.bump(resolved.store, key, true);
       for (const key of found) {
         if (isVersioned) {
           await this.counters.bump(resolved.store, key);
@@ -743,9 +820,9 @@ export class CacheEngine {
   }
 
   /** Serialize -> compress -> encrypt -> chunk (see lib/codec); a Promise only when compressing on the thread pool. */
-  private encode(t: Target, key: string, value: unknown, codec?: CodecCallOptions): Encoded | Promise<Encoded> {
+  private encode(t: Target, key: string, value: unknown, codec?: CodecCallOptions, tags?: readonly TagStamp[]): Encoded | Promise<Encoded> {
     if (value === undefined) throw new InvalidCacheValueError('undefined means "no entry"; delete the key instead', key);
-    return t.resolved.codec.encode(value, t.key, key, t.scope, codec);
+    return t.resolved.codec.encode(value, t.key, key, t.scope, codec, tags);
   }
 
   private async write<R>(t: Target, operation: string, run: () => Promise<R>): Promise<R | undefined> {

@@ -15,6 +15,11 @@ export class VersionCounters {
 
   constructor(private readonly ttl: number) {}
 
+  /** How many counter values this process keeps. */
+  get cached(): number {
+    return this.size;
+  }
+
   /** The cached value when it is still fresh (no store call), else `undefined`: the fast path of `read`. */
   peek(store: CacheStore, key: string): number | undefined {
     const cached = this.cache.get(store.name)?.get(key);
@@ -22,8 +27,21 @@ export class VersionCounters {
     return undefined;
   }
 
-  async read(store: CacheStore, key: string): Promise<number> {
-    const cached = this.peek(store, key);
+  /**
+   * `peek` for counters this process need not keep (plain-tag versions, one per tag ever used): an
+   * in-process store is read directly, so those counters live in the store alone, within its bounds.
+   */
+  peekDirect(store: CacheStore, key: string): number | undefined {
+    if (!isDirect(store)) return this.peek(store, key);
+    const raw = store.getSync!(key);
+    if (raw === undefined) return undefined;
+    const n = Number(typeof raw === 'string' ? raw : raw.toString('latin1'));
+    return Number.isSafeInteger(n) ? n : undefined;
+  }
+
+  /** The counter's value, created at a random start when missing. `direct`: see `peekDirect`. */
+  async read(store: CacheStore, key: string, direct = false): Promise<number> {
+    const cached = direct ? this.peekDirect(store, key) : this.peek(store, key);
     if (cached !== undefined) return cached;
     let raw = await store.get(key);
     if (raw === undefined) {
@@ -31,15 +49,15 @@ export class VersionCounters {
       raw = await store.get(key);
     }
     const value = parse(raw);
-    this.remember(store.name, key, value);
+    if (!direct || !isDirect(store)) this.remember(store.name, key, value);
     return value;
   }
 
   /** Atomically moves the counter on; entries that embed the old value become unreachable. */
-  async bump(store: CacheStore, key: string): Promise<number> {
+  async bump(store: CacheStore, key: string, direct = false): Promise<number> {
     await store.add(key, Buffer.from(String(randomStart()), 'latin1'));
     const value = await store.incr(key, 1);
-    this.remember(store.name, key, value);
+    if (!direct || !isDirect(store)) this.remember(store.name, key, value);
     return value;
   }
 
@@ -69,6 +87,11 @@ export class VersionCounters {
       }
     }
   }
+}
+
+/** An in-process store read synchronously: its counters are as cheap to read as a copy kept here. */
+function isDirect(store: CacheStore): boolean {
+  return store.getSync !== undefined && !store.capabilities.distributed;
 }
 
 function randomStart(): number {

@@ -20,6 +20,13 @@ export interface MemoryStoreOptions {
   shareReads?: boolean;
 }
 
+/** A tag set: its members, its expiry (0 = none), and the bytes it counts in `maxBytes`. */
+interface TagSet {
+  members: Set<string>;
+  expiresAt: number;
+  size: number;
+}
+
 interface Slot {
   /** Bytes, or a text entry as the string it was written as (`setText`). */
   value: Buffer | string;
@@ -41,7 +48,11 @@ export class MemoryStore implements CacheStore {
   readonly capabilities: StoreCapabilities;
   readonly shareReads: boolean;
   private readonly entries = new Map<string, Slot>();
-  private readonly sets = new Map<string, { members: Set<string>; expiresAt: number }>();
+  private readonly sets = new Map<string, TagSet>();
+  /** For each member of a set, the sets listing it: removing an entry removes it from them (see `unlist`). */
+  private readonly listedIn = new Map<string, Set<string>>();
+  /** Members across all sets. */
+  private members = 0;
   private bytes = 0;
   /** Counts moves to the recent end: a slot's distance from that end is at most `clock - slot.tick`. */
   private clock = 0;
@@ -70,9 +81,18 @@ export class MemoryStore implements CacheStore {
     return this.entries.size;
   }
 
-  /** Bytes held by keys and values. */
+  /** Bytes held by keys and values, tag sets included. */
   get totalBytes(): number {
     return this.bytes;
+  }
+
+  /**
+   * Size of the tag sets (`sadd`): how many sets and members they hold. A member leaves its sets when its
+   * entry is deleted, evicted or found expired, and a set left empty is dropped, so the index never
+   * outgrows the entries it points at; its bytes count in `maxBytes`.
+   */
+  get tagSetSize(): { sets: number; members: number } {
+    return { sets: this.sets.size, members: this.members };
   }
 
   get(key: string): Promise<Buffer | undefined> {
@@ -197,22 +217,37 @@ export class MemoryStore implements CacheStore {
   async sadd(key: string, members: readonly string[], ttl?: number): Promise<void> {
     const now = Date.now();
     let set = this.sets.get(key);
-    if (set && set.expiresAt !== 0 && set.expiresAt <= now) set = undefined;
+    if (set && set.expiresAt !== 0 && set.expiresAt <= now) {
+      this.dropSet(key);
+      set = undefined;
+    }
     if (!set) {
-      set = { members: new Set(), expiresAt: expiry(ttl) };
+      const size = key.length * 2;
+      set = { members: new Set(), expiresAt: expiry(ttl), size };
       this.sets.set(key, set);
+      this.bytes += size;
     } else if (set.expiresAt !== 0) {
       const wanted = expiry(ttl);
       set.expiresAt = wanted === 0 ? 0 : Math.max(set.expiresAt, wanted);
     }
-    for (const m of members) set.members.add(m);
+    for (const m of members) {
+      if (set.members.has(m)) continue;
+      set.members.add(m);
+      this.members++;
+      set.size += m.length * 2;
+      this.bytes += m.length * 2;
+      let sets = this.listedIn.get(m);
+      if (!sets) this.listedIn.set(m, (sets = new Set()));
+      sets.add(key);
+    }
+    this.evict();
   }
 
   async *sscan(key: string, pageSize = PAGE): AsyncIterable<string[]> {
     const set = this.sets.get(key);
     if (!set) return;
     if (set.expiresAt !== 0 && set.expiresAt <= Date.now()) {
-      this.sets.delete(key);
+      this.dropSet(key);
       return;
     }
     const members = [...set.members];
@@ -222,6 +257,8 @@ export class MemoryStore implements CacheStore {
   async flush(): Promise<void> {
     this.entries.clear();
     this.sets.clear();
+    this.listedIn.clear();
+    this.members = 0;
     this.bytes = 0;
   }
 
@@ -264,7 +301,11 @@ export class MemoryStore implements CacheStore {
       this.bytes -= old.size;
       this.entries.delete(key);
     }
-    if (size > this.maxBytes) return;
+    if (size > this.maxBytes) {
+      // Not stored: the sets that listed it (written first) must not keep pointing at nothing.
+      this.unlist(key);
+      return;
+    }
     this.entries.set(key, { value, expiresAt: expiry(ttl), size, tick: ++this.clock });
     this.bytes += size;
     this.evict();
@@ -273,8 +314,13 @@ export class MemoryStore implements CacheStore {
   private evict(): void {
     while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
       const oldest = this.entries.keys().next();
-      if (oldest.done) break;
-      this.remove(oldest.value);
+      if (!oldest.done) this.remove(oldest.value);
+      else {
+        // Only sets left (members never written as entries): the oldest set goes.
+        const set = this.sets.keys().next();
+        if (set.done) break;
+        this.dropSet(set.value);
+      }
     }
   }
 
@@ -283,9 +329,41 @@ export class MemoryStore implements CacheStore {
     if (slot) {
       this.entries.delete(key);
       this.bytes -= slot.size;
+      this.unlist(key);
       return true;
     }
-    return this.sets.delete(key);
+    return this.dropSet(key);
+  }
+
+  /** Takes a removed entry's key out of every set that lists it; a set left empty is dropped. */
+  private unlist(member: string): void {
+    const keys = this.listedIn.get(member);
+    if (keys === undefined) return;
+    this.listedIn.delete(member);
+    for (const key of keys) {
+      const set = this.sets.get(key);
+      if (set === undefined || !set.members.delete(member)) continue;
+      this.members--;
+      set.size -= member.length * 2;
+      this.bytes -= member.length * 2;
+      if (set.members.size === 0) {
+        this.sets.delete(key);
+        this.bytes -= set.size;
+      }
+    }
+  }
+
+  private dropSet(key: string): boolean {
+    const set = this.sets.get(key);
+    if (set === undefined) return false;
+    this.sets.delete(key);
+    this.bytes -= set.size;
+    this.members -= set.members.size;
+    for (const m of set.members) {
+      const keys = this.listedIn.get(m);
+      if (keys?.delete(key) && keys.size === 0) this.listedIn.delete(m);
+    }
+    return true;
   }
 }
 

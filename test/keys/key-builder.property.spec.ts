@@ -84,6 +84,27 @@ describe.each<[string, KeyLimits]>([
     );
   });
 
+  it('gives each (scope, plain tag) its own version key, printable and apart from entries, counters and indexes', () => {
+    const hmacKeys = new KeyBuilder('tc:', limits, undefined, Buffer.alloc(32, 7));
+    for (const kb of [keys, hmacKeys]) {
+      fc.assert(
+        fc.property(scope, adversarialKey, scope, adversarialKey, generation, (s1, t1, s2, t2, g) => {
+          const same = JSON.stringify(s1) === JSON.stringify(s2) && t1 === t2;
+          const id = kb.tagId(t1);
+          expect(/^[\x20-\x7e]+$/.test(id)).toBe(true); // a stamp is ASCII
+          const a = kb.tagVersionKey(s1, id);
+          expect(a === kb.tagVersionKey(s2, kb.tagId(t2))).toBe(same);
+          expect(a.startsWith(kb.scopePrefix(s1))).toBe(true);
+          expect(a.length).toBeLessThanOrEqual(limits.maxKeyLength);
+          for (const other of [kb.entryKey(s2, g, t2), kb.generationKey(s2), kb.metaKey(s2, 'ti', t2), kb.metaKey(s2, 'tv', t2)]) {
+            expect(a).not.toBe(other);
+          }
+        }),
+        { numRuns: 2000 },
+      );
+    }
+  });
+
   it("never lets one scope's prefix cover another scope's entries", () => {
     fc.assert(
       fc.property(scope, scope, generation, adversarialKey, (s1, s2, g, k) => {

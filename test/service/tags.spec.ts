@@ -129,15 +129,18 @@ describe.each(storeCases())('tags on $name', ({ definition }) => {
     await as('race', async () => {
       for (const tag of ['race', versioned('race')]) {
         const g = gate();
+        const started = gate();
         const pending = cache.getOrSet(
           'r',
           async () => {
+            started.open();
             await g.promise;
             return 'stale';
           },
           { tags: [tag] },
         );
-        await sleep(10);
+        // NOTE: waits for the loader itself (a fixed sleep raced the store's round trips on a busy machine).
+        await started.promise;
         await cache.invalidateTag(tag);
         g.open();
         expect(await pending).toBe('stale');

@@ -2,9 +2,17 @@ import 'reflect-metadata';
 import { Test } from '@nestjs/testing';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, TenantCacheModule, TenantCacheService, TenantContext, memoryStore } from '../../lib/index.js';
+import { CacheEngine } from '../../lib/service/cache-engine.js';
+import type { VersionCounters } from '../../lib/service/version-counters.js';
 
 const bytes = (text: string) => Buffer.from(text);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function collect(pages: AsyncIterable<string[]>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const page of pages) out.push(...page);
+  return out;
+}
 
 /** Which of `keys` the store still holds. */
 function held(store: MemoryStore, keys: readonly string[]): string[] {
@@ -77,6 +85,63 @@ describe('MemoryStore bounds and eviction', () => {
     await store.set('b', bytes('2'));
     expect(store.getSync('b')).toEqual(bytes('2'));
     expect(await store.mget(['a', 'b', 'c'])).toEqual([bytes('1'), bytes('2'), undefined]);
+  });
+});
+
+describe('MemoryStore tag sets stay within the store bounds', () => {
+  it('drops a member when its entry is deleted, evicted or found expired, and an empty set with it', async () => {
+    const store = new MemoryStore('m', { maxEntries: 3 });
+    await store.sadd('tag:a', ['x', 'y', 'z', 'w']);
+    await store.sadd('tag:b', ['x']);
+    for (const k of ['x', 'y']) await store.set(k, bytes(k));
+    await store.set('z', bytes('z'), 20);
+    expect(store.tagSetSize).toEqual({ sets: 2, members: 5 });
+    await store.delete('x');
+    expect(store.tagSetSize).toEqual({ sets: 1, members: 3 }); // tag:b was left empty
+    await sleep(30);
+    expect(await store.get('z')).toBeUndefined(); // expired, seen on access
+    expect(store.tagSetSize).toEqual({ sets: 1, members: 2 });
+    // 'w' is written, then evicted by newer entries
+    await store.set('w', bytes('w'));
+    for (const k of ['p', 'q', 'r']) await store.set(k, bytes(k));
+    expect(store.tagSetSize).toEqual({ sets: 0, members: 0 });
+    expect(await collect(store.sscan('tag:a'))).toEqual([]);
+  });
+
+  it('counts set bytes in maxBytes', async () => {
+    const store = new MemoryStore('m', { maxEntries: 1000, maxBytes: 10_000 });
+    await store.set('e', bytes('e'));
+    const before = store.totalBytes;
+    await store.sadd('tag', ['e']);
+    expect(store.totalBytes).toBe(before + 'tag'.length * 2 + 'e'.length * 2);
+    await store.delete('tag');
+    expect(store.totalBytes).toBe(before);
+  });
+
+  it('keeps the plain-tag index bounded by maxEntries under the README pattern (one tag per product, short TTL)', async () => {
+    const store = new MemoryStore('default', { maxEntries: 1000 });
+    const moduleRef = await Test.createTestingModule({
+      imports: [TenantCacheModule.forRoot({ stores: { default: { create: () => store, description: 'memory' } } })],
+    }).compile();
+    await moduleRef.init();
+    const cache = moduleRef.get(TenantCacheService);
+    await TenantContext.run('acme', async () => {
+      for (let i = 0; i < 20_000; i++) await cache.set(`product:${i}`, { id: i }, { ttl: 500, tags: [`product:${i}`] });
+    });
+    // Before the fix: 20,000 sets, one per tag ever written.
+    expect(store.size).toBeLessThanOrEqual(1000);
+    expect(store.tagSetSize.sets).toBeLessThanOrEqual(1000);
+    expect(store.tagSetSize.members).toBeLessThanOrEqual(1000);
+    // The tags' versions live in the store (within maxEntries), not in a per-process copy beside it.
+    const engine = moduleRef.get(CacheEngine) as unknown as { counters: VersionCounters };
+    expect(engine.counters.cached).toBeLessThanOrEqual(10);
+    await sleep(600);
+    // Everything expired: each entry found expired leaves the index with it.
+    await TenantContext.run('acme', async () => {
+      for (let i = 0; i < 20_000; i++) await cache.get(`product:${i}`);
+    });
+    expect(store.tagSetSize).toEqual({ sets: 0, members: 0 });
+    await moduleRef.close();
   });
 });
 
