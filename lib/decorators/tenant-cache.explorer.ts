@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { InvalidKeyConstructorError } from '../errors/invalid-key-constructor.error.js';
+import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
 import { UnknownStoreError } from '../errors/unknown-store.error.js';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import { CompiledKey } from '../keys/key-constructor.compiler.js';
@@ -14,6 +15,7 @@ import { copyMethodMetadata } from './copy-method-metadata.js';
 import { InvalidationRegistry } from '../invalidation/invalidation.registry.js';
 import { alreadyWrapped, evictionFailed, notStaticProvider, onController } from './decorators.messages.js';
 import { type RecordedCacheEvict, type RecordedCacheResult, TenantCacheMetadataAccessor } from './tenant-cache-metadata.accessor.js';
+import { CACHE_EVICT_KEYS, CACHE_RESULT_KEYS, describeUnknownKeys } from './decorator-options.js';
 
 type AnyMethod = (...args: unknown[]) => unknown;
 
@@ -151,16 +153,18 @@ export class TenantCacheExplorer implements OnModuleInit {
   private validateResult(label: string, options: RecordedCacheResult): CacheResultConfig {
     if (typeof options !== 'object' || options === null) throw new InvalidKeyConstructorError(label, 'options must be an object');
     const fail = (problem: string) => new InvalidKeyConstructorError(label, problem);
+    const unknown = describeUnknownKeys(options, CACHE_RESULT_KEYS, { iterable: ['pageBytes'] });
+    if (unknown) throw fail(unknown);
     if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace.length === 0)) {
       throw fail('namespace must be a non-empty string');
     }
-    if (options.ttl !== undefined) this.engine.ttl(options.ttl);
+    this.validateTtl(options.ttl, label);
     for (const fn of ['unless', 'condition'] as const) {
       if (options[fn] !== undefined && typeof options[fn] !== 'function') throw fail(`${fn} must be a function`);
     }
     const scope = options.scope ?? 'tenant';
     if (scope !== 'tenant' && scope !== 'shared') throw fail(`scope must be "tenant" or "shared", got ${JSON.stringify(scope)}`);
-    this.validateStore(options.store);
+    this.validateStore(options.store, label);
     try {
       validateCodecCallOptions(options.codec, 'codec');
     } catch (error) {
@@ -211,8 +215,20 @@ export class TenantCacheExplorer implements OnModuleInit {
     return tags as TagSpec[];
   }
 
-  private validateStore(alias: string | undefined): void {
-    if (alias !== undefined && !(alias in this.engine.options.stores)) throw new UnknownStoreError(alias, Object.keys(this.engine.options.stores));
+  private validateStore(alias: string | undefined, label: string): void {
+    if (alias !== undefined && !(typeof alias === 'string' && Object.prototype.hasOwnProperty.call(this.engine.options.stores, alias))) {
+      throw new UnknownStoreError(String(alias), Object.keys(this.engine.options.stores), label);
+    }
+  }
+
+  private validateTtl(ttl: number | undefined, label: string): void {
+    if (ttl === undefined) return;
+    try {
+      this.engine.ttl(ttl);
+    } catch (error) {
+      if (error instanceof InvalidTtlError) throw new InvalidTtlError(ttl, label);
+      throw error;
+    }
   }
 
   private wrapEvict(instance: object, name: string, all: readonly RecordedCacheEvict[], resolve: ScopeResolver): void {
@@ -250,6 +266,11 @@ export class TenantCacheExplorer implements OnModuleInit {
   private compileEvict(label: string, ownType: Function, options: RecordedCacheEvict): EvictionSpec {
     const fail = (problem: string) => new InvalidKeyConstructorError(label, problem);
     if (typeof options !== 'object' || options === null) throw fail('options must be an object');
+    const unknown = describeUnknownKeys(options, CACHE_EVICT_KEYS, {}, {
+      key: 'Name the @CacheResult method and map the arguments: method: "get", args: (id) => [id].',
+      methodName: 'Write method: "get".',
+    });
+    if (unknown) throw fail(unknown);
     let target: CachedMethodDefinition | undefined;
     if (options.method !== undefined) {
       let type: unknown = options.target ?? ownType;
@@ -273,7 +294,7 @@ export class TenantCacheExplorer implements OnModuleInit {
     }
     const tagScope = options.scope ?? 'tenant';
     if (tagScope !== 'tenant' && tagScope !== 'shared') throw fail(`scope must be "tenant" or "shared"`);
-    this.validateStore(options.store);
+    this.validateStore(options.store, label);
     const tags = this.validateTags(label, options.tags);
     if (!target && tags.length === 0) throw fail('it evicts nothing: give method (with args, partition or allEntries) and/or tags');
     return {
