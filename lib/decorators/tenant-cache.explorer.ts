@@ -135,6 +135,7 @@ export class TenantCacheExplorer implements OnModuleInit {
     if (clash && (clash.type !== type || clash.methodName !== name)) {
       throw new InvalidKeyConstructorError(label, `its key namespace "${key.namespace}" is already used by ${clash.name}; give each method its own`);
     }
+    this.engine.methods.tags.declare(config.tags, label);
     const definition = new CachedMethodDefinition(type, name, instance, original, key, keyType, config, this.engine);
     const wrapped = config.iterable
       ? function (this: unknown, ...args: unknown[]) {
@@ -296,6 +297,7 @@ export class TenantCacheExplorer implements OnModuleInit {
     if (tagScope !== 'tenant' && tagScope !== 'shared') throw fail(`scope must be "tenant" or "shared"`);
     this.validateStore(options.store, label);
     const tags = this.validateTags(label, options.tags);
+    this.engine.methods.tags.declare(tags, label);
     if (!target && tags.length === 0) throw fail('it evicts nothing: give method (with args, partition or allEntries) and/or tags');
     return {
       target,
@@ -334,8 +336,11 @@ export class TenantCacheExplorer implements OnModuleInit {
     if (spec.tags.length > 0) {
       const scope: CacheScope = spec.tagScope === 'shared' ? SHARED_SCOPE : resolve('@CacheEvict tags');
       const tags = resolveTags(spec.tags, args);
-      for (const t of tags.plain) steps.push({ what: `tag "${t}"`, run: () => engine.invalidateTag(scope, t, spec.store) });
-      for (const t of tags.versioned) steps.push({ what: `tag versioned("${t}")`, run: () => engine.invalidateTag(scope, versioned(t), spec.store) });
+      // A tag function may return a plain name the application declares versioned: that versioned tag.
+      const kinds = engine.methods.tags;
+      const names = new Set([...tags.versioned, ...tags.plain.filter((t) => kinds.isVersioned(t))]);
+      for (const t of tags.plain) if (!names.has(t)) steps.push({ what: `tag "${t}"`, run: () => engine.invalidateTag(scope, t, spec.store) });
+      for (const t of names) steps.push({ what: `tag versioned("${t}")`, run: () => engine.invalidateTag(scope, versioned(t), spec.store) });
     }
     return { before: spec.before, steps };
   }
