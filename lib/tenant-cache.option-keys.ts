@@ -1,4 +1,4 @@
-import type { InvalidOption } from './errors/invalid-options.error.js';
+import { type InvalidOption, InvalidOptionsError } from './errors/invalid-options.error.js';
 
 /**
  * Finds the keys of an options object that are not options, with what to write instead: the
@@ -24,6 +24,19 @@ export function unknownKeys(
     });
   }
   return problems;
+}
+
+/**
+ * Throws one `InvalidOptionsError` listing every unknown key of a factory's options, named
+ * `factory.key` (`memoryStore.maxEntires`), with the closest known name. For store and backend
+ * factories: call it first thing, with the keys of the factory's options interface.
+ *
+ * @example
+ * assertKnownOptions(options, ['maxEntries', 'maxBytes', 'maxValueBytes', 'dedicatedTenant', 'shareReads'], 'memoryStore');
+ */
+export function assertKnownOptions(options: unknown, known: readonly string[], factory: string, hints: Readonly<Record<string, string>> = {}): void {
+  const problems = unknownKeys(options, known, `${factory}.`, hints);
+  if (problems.length > 0) throw new InvalidOptionsError(problems);
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   type TenantCacheModuleOptions,
   memoryStore,
 } from '../../lib/index.js';
+import { assertKnownOptions } from '../../lib/tenant-cache.option-keys.js';
 
 /** Boots a real Nest testing module with the cache module; resolves to the start-up error, or undefined. */
 async function bootError(module: DynamicModule): Promise<InvalidOptionsError | Error | undefined> {
@@ -205,5 +206,16 @@ describe('TenantCacheModule.forRootAsync options', () => {
     }).compile();
     expect(ref.get<Record<string, unknown>>(TENANT_CACHE_OPTIONS).defaultTtl).toBe(11);
     await ref.close();
+  });
+});
+
+describe('assertKnownOptions (for store and backend factories)', () => {
+  it('lists every unknown key as factory.key with the closest name, in the InvalidOptionsError style', () => {
+    const call = () => assertKnownOptions({ maxEntires: 5, maxBytes: 1, ttl: 5 }, ['maxEntries', 'maxBytes'], 'memoryStore', { ttl: 'Give TTLs per call or as defaultTtl.' });
+    expect(call).toThrow(InvalidOptionsError);
+    expect(call).toThrow(/"memoryStore\.maxEntires" is not an option\. Did you mean "memoryStore\.maxEntries"\?/);
+    expect(call).toThrow(/"memoryStore\.ttl" is not an option\. Give TTLs per call/);
+    expect(() => assertKnownOptions({ maxEntries: 1 }, ['maxEntries'], 'memoryStore')).not.toThrow();
+    expect(() => assertKnownOptions(undefined, ['maxEntries'], 'memoryStore')).not.toThrow();
   });
 });
