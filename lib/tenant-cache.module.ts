@@ -1,6 +1,6 @@
 import { type DynamicModule, Inject, type MiddlewareConsumer, Module, type NestModule, type Provider, type Type } from '@nestjs/common';
 import { InvalidOptionsError } from './errors/invalid-options.error.js';
-import { unknownKeys } from './tenant-cache.option-keys.js';
+import { optionKeys, unknownKeys } from './tenant-cache.option-keys.js';
 import { TenantContextMiddleware } from './context/tenant-context.middleware.js';
 import { TenantGuard } from './context/tenant.guard.js';
 import { DiscoveryModule } from '@nestjs/core';
@@ -111,7 +111,17 @@ export type TenantCacheOptionsFactory =
   | { createTenantCacheOptions(): TenantCacheModuleOptions | Promise<TenantCacheModuleOptions> }
   | { createCacheOptions(): TenantCacheModuleOptions | Promise<TenantCacheModuleOptions> };
 
-const ASYNC_OPTION_KEYS = ['imports', 'inject', 'useFactory', 'useClass', 'useExisting', 'provideInjectionTokensFrom', 'isGlobal', 'provideCacheManager', 'extraProviders'];
+const ASYNC_OPTION_KEYS = optionKeys<TenantCacheAsyncOptions>({
+  imports: true,
+  inject: true,
+  useFactory: true,
+  useClass: true,
+  useExisting: true,
+  provideInjectionTokensFrom: true,
+  isGlobal: true,
+  provideCacheManager: true,
+  extraProviders: true,
+});
 
 function asyncHints(): Record<string, string> {
   const inside = (name: string) => `It is a module option: put it inside what useFactory returns: useFactory: () => ({ ${name}: ... }).`;

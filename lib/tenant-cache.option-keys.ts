@@ -1,6 +1,18 @@
 import { type InvalidOption, InvalidOptionsError } from './errors/invalid-options.error.js';
 
 /**
+ * The keys of an options interface, written as `{ key: true, ... }` so that the compiler fails when
+ * the interface gains a key the list lacks (or the list names one the interface does not have): an
+ * option added to an interface can never be refused at start-up as unknown.
+ *
+ * @example
+ * const HEADER_KEYS = optionKeys<ResponseHeaderOptions>({ xCache: true, age: true, etag: true });
+ */
+export function optionKeys<T extends object>(keys: { readonly [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.freeze(Object.keys(keys));
+}
+
+/**
  * Finds the keys of an options object that are not options, with what to write instead: the
  * replacement named in `hints` (e.g. cache-manager's `ttl` -> `defaultTtl`), else a known name close in
  * spelling, else the list of known names. `path` prefixes each key in the report (`tenant.`).

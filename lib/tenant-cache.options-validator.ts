@@ -1,38 +1,48 @@
-import { normalizeCodecOptions, PLAIN_CODEC } from './codec/codec.options.js';
-import { normalizeHttpOptions } from './http/http.options.js';
+import { type CodecOptions, type CompressionOptions, type EncryptionOptions, normalizeCodecOptions, PLAIN_CODEC } from './codec/codec.options.js';
+import { type HttpCacheOptions, type ResponseHeaderOptions, normalizeHttpOptions } from './http/http.options.js';
 import { type InvalidOption, InvalidOptionsError } from './errors/invalid-options.error.js';
 import { DEFAULT_KEY_PREFIX, DEFAULT_STORE } from './tenant-cache.constants.js';
 import type { NormalizedTenantCacheOptions, TenantCacheModuleOptions, TenantOptions } from './tenant-cache.options.js';
 import { memoryStore } from './stores/memory.store.js';
-import { normalizeInvalidationOptions } from './invalidation/invalidation.options.js';
-import { unknownKeys } from './tenant-cache.option-keys.js';
+import { type InvalidationModuleOptions, normalizeInvalidationOptions } from './invalidation/invalidation.options.js';
+import { optionKeys, unknownKeys } from './tenant-cache.option-keys.js';
 
 /** The keys of `TenantCacheModuleOptions` (what `forRoot` and a `forRootAsync` factory may give). */
-export const MODULE_OPTION_KEYS = [
-  'stores',
-  'defaultTtl',
-  'keyPrefix',
-  'tenant',
-  'storeFor',
-  'onWriteError',
-  'versionCacheTtl',
-  'provideCacheManager',
-  'tagIndex',
-  'codec',
-  'invalidation',
-  'http',
-] as const;
+export const MODULE_OPTION_KEYS = optionKeys<TenantCacheModuleOptions>({
+  stores: true,
+  defaultTtl: true,
+  keyPrefix: true,
+  tenant: true,
+  storeFor: true,
+  onWriteError: true,
+  versionCacheTtl: true,
+  provideCacheManager: true,
+  tagIndex: true,
+  codec: true,
+  invalidation: true,
+  http: true,
+});
 
 /** The keys of each option group; an unknown key in any of them fails start-up. */
-const TENANT_KEYS = ['resolver', 'isKnownTenant', 'authorize', 'middleware', 'cls', 'maxLength', 'pattern'];
-const TENANT_CLS_KEYS = ['store', 'key'];
-const CODEC_KEYS = ['compression', 'encryption', 'chunkSize', 'maxValueBytes', 'hashKeys'];
-const COMPRESSION_KEYS = ['algorithm', 'threshold', 'level'];
-const ENCRYPTION_KEYS = ['secrets', 'required'];
-const HASH_KEYS_KEYS = ['secret'];
-const INVALIDATION_KEYS = ['dispatchers', 'onError', 'sources', 'rules', 'bus'];
-const HTTP_KEYS = ['backends', 'purge', 'surrogateHeaders', 'surrogateKeyPrefix', 'userId', 'ttl', 'headers', 'maxBodyBytes', 'tenantHeaders'];
-const HTTP_HEADER_KEYS = ['xCache', 'age', 'etag'];
+const TENANT_KEYS = optionKeys<TenantOptions>({ resolver: true, isKnownTenant: true, authorize: true, middleware: true, cls: true, maxLength: true, pattern: true });
+const TENANT_CLS_KEYS = optionKeys<NonNullable<TenantOptions['cls']>>({ store: true, key: true });
+const CODEC_KEYS = optionKeys<CodecOptions>({ compression: true, encryption: true, chunkSize: true, maxValueBytes: true, hashKeys: true });
+const COMPRESSION_KEYS = optionKeys<CompressionOptions>({ algorithm: true, threshold: true, level: true });
+const ENCRYPTION_KEYS = optionKeys<EncryptionOptions>({ secrets: true, required: true });
+const HASH_KEYS_KEYS = optionKeys<Exclude<NonNullable<CodecOptions['hashKeys']>, boolean>>({ secret: true });
+const INVALIDATION_KEYS = optionKeys<InvalidationModuleOptions>({ dispatchers: true, onError: true, sources: true, rules: true, bus: true });
+const HTTP_KEYS = optionKeys<HttpCacheOptions>({
+  backends: true,
+  purge: true,
+  surrogateHeaders: true,
+  surrogateKeyPrefix: true,
+  userId: true,
+  ttl: true,
+  headers: true,
+  maxBodyBytes: true,
+  tenantHeaders: true,
+});
+const HTTP_HEADER_KEYS = optionKeys<ResponseHeaderOptions>({ xCache: true, age: true, etag: true });
 
 const FOR_ROOT_ASYNC_ONLY = 'It is a forRootAsync option: TenantCacheModule.forRootAsync({ imports, inject, useFactory }).';
 const REDIS_CONNECTION = 'Connection options go to the store: stores: { default: redisStore({ url: "redis://host:6379" }) }.';

@@ -15,7 +15,7 @@ import { copyMethodMetadata } from './copy-method-metadata.js';
 import { InvalidationRegistry } from '../invalidation/invalidation.registry.js';
 import { alreadyWrapped, evictionFailed, notStaticProvider, onController } from './decorators.messages.js';
 import { type RecordedCacheEvict, type RecordedCacheResult, TenantCacheMetadataAccessor } from './tenant-cache-metadata.accessor.js';
-import { CACHE_EVICT_KEYS, CACHE_RESULT_KEYS, describeUnknownKeys } from './decorator-options.js';
+import { CACHE_EVICT_KEYS, CACHE_RESULT_KEYS, ITERABLE_KEYS, describeUnknownKeys } from './decorator-options.js';
 
 type AnyMethod = (...args: unknown[]) => unknown;
 
@@ -154,7 +154,7 @@ export class TenantCacheExplorer implements OnModuleInit {
   private validateResult(label: string, options: RecordedCacheResult): CacheResultConfig {
     if (typeof options !== 'object' || options === null) throw new InvalidKeyConstructorError(label, 'options must be an object');
     const fail = (problem: string) => new InvalidKeyConstructorError(label, problem);
-    const unknown = describeUnknownKeys(options, CACHE_RESULT_KEYS, { iterable: ['pageBytes'] });
+    const unknown = describeUnknownKeys(options, CACHE_RESULT_KEYS, { iterable: ITERABLE_KEYS });
     if (unknown) throw fail(unknown);
     if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace.length === 0)) {
       throw fail('namespace must be a non-empty string');

@@ -1,17 +1,30 @@
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
-import { unknownKeys } from '../tenant-cache.option-keys.js';
+import { optionKeys, unknownKeys } from '../tenant-cache.option-keys.js';
 import type { CacheEngine } from '../service/cache-engine.js';
 import { type ResolvedTags, type TagSpec, NO_TAGS, resolveTags } from '../service/tags.js';
-import type { CacheResponseOptions } from './cache-response.decorator.js';
+import type { CacheResponseOptions, ResponseCacheControl } from './cache-response.decorator.js';
 import type { CacheRequest } from './cache-request.js';
 import { NEVER_STORED_HEADERS, SAFE_HEADERS } from './http.constants.js';
 import type { NormalizedHttpOptions } from './http.options.js';
 import { type CompiledResponseKey, compileResponseKey } from './response-key.js';
 
 /** The option names of `@CacheResponse` (an unknown one fails start-up). */
-export const CACHE_RESPONSE_KEYS = ['ttl', 'key', 'tags', 'onlyIf', 'store', 'scope', 'statuses', 'cacheControl', 'storeHeaders', 'streams', 'staleIfError', 'invalidatesOn'];
-const CACHE_CONTROL_KEYS = ['maxAge', 'sMaxAge', 'staleWhileRevalidate', 'public'];
+export const CACHE_RESPONSE_KEYS = optionKeys<CacheResponseOptions>({
+  ttl: true,
+  key: true,
+  tags: true,
+  onlyIf: true,
+  store: true,
+  scope: true,
+  statuses: true,
+  cacheControl: true,
+  storeHeaders: true,
+  streams: true,
+  staleIfError: true,
+  invalidatesOn: true,
+});
+const CACHE_CONTROL_KEYS = optionKeys<ResponseCacheControl>({ maxAge: true, sMaxAge: true, staleWhileRevalidate: true, public: true });
 
 /** What a route's options compile to, once per handler. */
 export interface RoutePlan {
