@@ -148,7 +148,7 @@ describe('TenantCacheModule.forRootAsync options', () => {
         return { defaultTtl: 7 };
       }
     }
-    const options = await bootOptions(TenantCacheModule.forRootAsync({ useClass: CacheConfig as never }));
+    const options = await bootOptions(TenantCacheModule.forRootAsync({ useClass: CacheConfig }));
     expect(options.defaultTtl).toBe(7);
   });
 
@@ -182,7 +182,7 @@ describe('TenantCacheModule.forRootAsync options', () => {
         extraProviders: [{ provide: CONFIG, useValue: { ttl: 9 } }],
         inject: [CONFIG],
         useFactory: (config: { ttl: number }) => ({ defaultTtl: config.ttl }),
-      } as never),
+      }),
     );
     expect(options.defaultTtl).toBe(9);
   });
@@ -202,7 +202,7 @@ describe('TenantCacheModule.forRootAsync options', () => {
     @Module({})
     class Root {}
     const ref = await Test.createTestingModule({
-      imports: [Root, TenantCacheModule.forRootAsync({ useClass: CacheConfig as never, extraProviders: [Settings] } as never)],
+      imports: [Root, TenantCacheModule.forRootAsync({ useClass: CacheConfig, extraProviders: [Settings] })],
     }).compile();
     expect(ref.get<Record<string, unknown>>(TENANT_CACHE_OPTIONS).defaultTtl).toBe(11);
     await ref.close();
