@@ -136,6 +136,7 @@ export class TenantCacheExplorer implements OnModuleInit {
       throw new InvalidKeyConstructorError(label, `its key namespace "${key.namespace}" is already used by ${clash.name}; give each method its own`);
     }
     this.engine.methods.tags.declare(config.tags, label);
+    config.tags = this.engine.methods.tags.adapt(config.tags);
     const definition = new CachedMethodDefinition(type, name, instance, original, key, keyType, config, this.engine);
     const wrapped = config.iterable
       ? function (this: unknown, ...args: unknown[]) {

@@ -81,7 +81,9 @@ export function compilePlan(
     throw bad('store', `names no store "${options.store}"`, `Use one of ${engine.registry.aliases.map((a) => `"${a}"`).join(', ')}.`);
   }
   const key = compileResponseKey(options.key, { className, methodName });
-  const tags = options.tags as readonly TagSpec<[CacheRequest]>[] | undefined;
+  // A tag function's plain name that the application declares versioned is that versioned tag.
+  const declared = options.tags as readonly TagSpec<[CacheRequest]>[] | undefined;
+  const tags = declared === undefined || !Array.isArray(declared) ? declared : engine.methods.tags.adapt(declared);
   const staticTags =
     tags === undefined ? NO_TAGS : tags.some((t) => typeof t === 'function') ? undefined : resolveTags(tags, [] as unknown as [CacheRequest], `@CacheResponse(tags) on ${where}`);
   let ttl: number | undefined;

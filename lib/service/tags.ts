@@ -131,4 +131,23 @@ export class TagKinds {
   resolve(tag: TagInput): TagInput {
     return typeof tag === 'string' && this.isVersioned(tag) ? versioned(tag) : tag;
   }
+
+  /**
+   * The specs with each tag function's plain names that the application declares versioned given as
+   * `versioned(name)`, so that entries and responses tagged by a function are reached by the same
+   * invalidation as those of the declarations (checked when each call resolves its tags).
+   */
+  adapt<A extends readonly unknown[]>(specs: readonly TagSpec<A>[]): readonly TagSpec<A>[] {
+    if (!specs.some((s) => typeof s === 'function')) return specs;
+    const resolveOne = (tag: unknown) => (typeof tag === 'string' ? this.resolve(tag) : tag);
+    return specs.map((spec) => {
+      if (typeof spec !== 'function') return spec;
+      const adapted = (...args: A) => {
+        const out = spec(...args);
+        if (this.kinds.size === 0 || out === undefined || out === null) return out;
+        return (Array.isArray(out) ? out.map(resolveOne) : resolveOne(out)) as TagInput | readonly TagInput[];
+      };
+      return adapted;
+    });
+  }
 }

@@ -1,8 +1,20 @@
 import 'reflect-metadata';
-import { Controller, Get, Injectable, Module } from '@nestjs/common';
+import { Controller, Get, Injectable, Module, UseInterceptors } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { describe, expect, it } from 'vitest';
-import { CacheEvict, CacheResponse, CacheResult, InvalidTagError, TenantCacheModule, memoryStore, versioned } from '../../lib/index.js';
+import {
+  CacheEvict,
+  CacheResponse,
+  CacheResult,
+  InvalidTagError,
+  TenantCacheInterceptor,
+  TenantCacheModule,
+  TenantCacheService,
+  TenantGuard,
+  memoryStore,
+  versioned,
+} from '../../lib/index.js';
 import { as, boot } from './fixtures.js';
 
 @Injectable()
@@ -100,5 +112,62 @@ describe('a tag name is plain or versioned in the whole application', () => {
       expect(await catalog.list()).toBe(2);
     });
     await app.close();
+  });
+
+  it('a @CacheResult tag function returning a name declared versioned tags with versioned(name): invalidateTag reaches both methods', async () => {
+    @Injectable()
+    class Reports {
+      runs = 0;
+      @CacheResult({ tags: [(kind: string) => (kind === 'catalog' ? 'catalog' : undefined)] })
+      async report(kind: string): Promise<string> {
+        return `${kind}#${++this.runs}`;
+      }
+    }
+    const app = await boot(memoryStore(), [Catalog, Reports]);
+    const catalog = app.moduleRef.get(Catalog);
+    const reports = app.moduleRef.get(Reports);
+    await as('acme', async () => {
+      expect(await catalog.list()).toBe(1);
+      expect(await reports.report('catalog')).toBe('catalog#1');
+      expect(await reports.report('catalog')).toBe('catalog#1');
+      await app.cache.invalidateTag('catalog');
+      expect(await catalog.list()).toBe(2);
+      expect(await reports.report('catalog')).toBe('catalog#2');
+      await app.cache.invalidateTag(versioned('catalog'));
+      expect(await reports.report('catalog')).toBe('catalog#3');
+    });
+    await app.close();
+  });
+
+  it('a @CacheResponse tag function returning a name declared versioned tags the response with versioned(name)', async () => {
+    let served = 0;
+    @Controller()
+    @UseInterceptors(TenantCacheInterceptor)
+    class CatalogController {
+      @CacheResponse({ scope: 'tenant', tags: [() => 'catalog'] })
+      @Get('catalog')
+      list() {
+        return { served: ++served };
+      }
+    }
+    @Module({
+      imports: [TenantCacheModule.forRoot({ stores: { default: memoryStore() } })],
+      controllers: [CatalogController],
+      providers: [Catalog, { provide: APP_GUARD, useClass: TenantGuard }],
+    })
+    class App {}
+    const ref = await Test.createTestingModule({ imports: [App] }).compile();
+    const app = ref.createNestApplication({ logger: false });
+    await app.listen(0, '127.0.0.1');
+    try {
+      const url = `${await app.getUrl()}/catalog`.replace('[::1]', '127.0.0.1');
+      const get = async () => (await (await fetch(url, { headers: { 'x-tenant-id': 'acme' } })).json()) as { served: number };
+      expect((await get()).served).toBe(1);
+      expect((await get()).served).toBe(1);
+      await app.get(TenantCacheService).forTenant('acme').invalidateTag(versioned('catalog'));
+      expect((await get()).served).toBe(2);
+    } finally {
+      await app.close();
+    }
   });
 });
