@@ -87,7 +87,7 @@ export class TenantCacheModule extends ConfigurableTenantCacheModule implements 
             imports: plain.imports,
             isGlobal: plain.isGlobal,
             inject: [factoryClass],
-            useFactory: (factory: object) => optionsFrom(factory),
+            useFactory: (factory: object) => optionsFrom(factory, useClass !== undefined ? 'useClass' : 'useExisting'),
           });
     const own: Provider[] = useClass !== undefined && plain.useFactory === undefined ? [{ provide: useClass, useClass }] : [];
     return extend({ ...base, providers: [...(base.providers ?? []), ...own, ...extraProviders] }, provideCacheManager === true);
@@ -129,12 +129,12 @@ function asyncHints(): Record<string, string> {
 }
 
 /** Calls the options method of a `useClass` / `useExisting` provider, under either name. */
-async function optionsFrom(factory: object): Promise<TenantCacheModuleOptions> {
+async function optionsFrom(factory: object, option: 'useClass' | 'useExisting'): Promise<TenantCacheModuleOptions> {
   const f = factory as Partial<Record<'createTenantCacheOptions' | 'createCacheOptions', () => TenantCacheModuleOptions | Promise<TenantCacheModuleOptions>>>;
   if (typeof f.createTenantCacheOptions === 'function') return f.createTenantCacheOptions();
   if (typeof f.createCacheOptions === 'function') return f.createCacheOptions();
   throw new InvalidOptionsError(
-    'useClass',
+    option,
     `names ${factory.constructor.name}, and ${factory.constructor.name} has no createTenantCacheOptions() (nor cache-manager's createCacheOptions())`,
     `Add the method: createTenantCacheOptions(): TenantCacheModuleOptions { return { stores, defaultTtl }; }.`,
   );
