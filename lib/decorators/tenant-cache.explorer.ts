@@ -69,6 +69,7 @@ export class TenantCacheExplorer implements OnModuleInit {
 
   onModuleInit(): void {
     const resolve: ScopeResolver = (operation) => this.service.resolveScope(operation);
+    this.engine.methods.tags.declareRules(this.engine.options.invalidation?.rules, 'invalidation.rules');
     const evictions: { instance: object; prototype: object; name: string; options: readonly RecordedCacheEvict[] }[] = [];
     const seen = new WeakMap<object, Set<string>>();
     for (const wrapper of this.discovery.getProviders()) {
@@ -150,6 +151,7 @@ export class TenantCacheExplorer implements OnModuleInit {
     this.engine.methods.register(definition);
     // Rules are checked against the method's key now: a bad one fails start-up naming the method.
     this.invalidation.attach(definition, options.invalidatesOn, label);
+    this.engine.methods.tags.declareRules(options.invalidatesOn, `invalidatesOn of ${label}`);
   }
 
   private validateResult(label: string, options: RecordedCacheResult): CacheResultConfig {

@@ -122,6 +122,15 @@ export class TagKinds {
     }
   }
 
+  /** Records the static tags of invalidation rules (`invalidatesOn`, `invalidation.rules`), like `declare`. */
+  declareRules(rules: unknown, where: string): void {
+    if (!Array.isArray(rules)) return;
+    for (const rule of rules as { name?: unknown; tags?: unknown }[]) {
+      if (!Array.isArray(rule?.tags)) continue;
+      this.declare(rule.tags, typeof rule.name === 'string' ? `rule "${rule.name}" of ${where}` : `a rule of ${where}`);
+    }
+  }
+
   /** Whether the application declares `name` as `versioned(name)`. */
   isVersioned(name: string): boolean {
     return this.kinds.get(name)?.versioned === true;

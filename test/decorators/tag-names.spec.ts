@@ -170,4 +170,19 @@ describe('a tag name is plain or versioned in the whole application', () => {
       await app.close();
     }
   });
+
+  it('checks the static tags of invalidation rules too (invalidation.rules, invalidatesOn)', async () => {
+    class Product {}
+    const error = await boot(memoryStore(), [Catalog], {
+      invalidation: { rules: [{ name: 'products-change-catalog', entity: Product, tags: ['catalog'] }] },
+    }).then(
+      async (app) => {
+        await app.close();
+        return undefined;
+      },
+      (e: unknown) => e as Error,
+    );
+    expect(error).toBeInstanceOf(InvalidTagError);
+    expect(error!.message).toMatch(/versioned\('catalog'\) in @CacheResult on Catalog\.list and plain 'catalog' in rule "products-change-catalog" of invalidation\.rules/);
+  });
 });
