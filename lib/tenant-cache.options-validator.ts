@@ -5,7 +5,7 @@ import { DEFAULT_KEY_PREFIX, DEFAULT_STORE } from './tenant-cache.constants.js';
 import type { NormalizedTenantCacheOptions, TenantCacheModuleOptions, TenantOptions } from './tenant-cache.options.js';
 import { memoryStore } from './stores/memory.store.js';
 import { type InvalidationModuleOptions, normalizeInvalidationOptions } from './invalidation/invalidation.options.js';
-import { optionKeys, unknownKeys } from './tenant-cache.option-keys.js';
+import { closestName, optionKeys, unknownKeys } from './tenant-cache.option-keys.js';
 
 /** The keys of `TenantCacheModuleOptions` (what `forRoot` and a `forRootAsync` factory may give). */
 export const MODULE_OPTION_KEYS = optionKeys<TenantCacheModuleOptions>({
@@ -130,10 +130,13 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
     bad('stores', 'must be an object of named stores', 'Write stores: { default: memoryStore() }.');
     stores = defaultStores;
   } else if (!(DEFAULT_STORE in stores)) {
+    const misspelt = Object.keys(stores).find((k) => closestName(k, [DEFAULT_STORE]) !== undefined);
     bad(
       'stores',
       `has no "default" entry (got ${Object.keys(stores).map((k) => `"${k}"`).join(', ') || 'none'})`,
-      'Name one store "default": it serves tenants without a route and the shared namespace.',
+      misspelt !== undefined
+        ? `Did you mean "default" for "${misspelt}"? The default store serves tenants without a route and the shared namespace.`
+        : 'Name one store "default": it serves tenants without a route and the shared namespace.',
     );
   }
   const definitions = Object.entries(stores).filter(([alias, def]) => {

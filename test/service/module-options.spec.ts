@@ -106,6 +106,12 @@ describe('TenantCacheModule.forRoot: unknown options fail start-up', () => {
     expect(error.message).toMatch(/"stores" is a list.*stores: \{ default: keyvStore\(keyv\) \}/);
   });
 
+  it('suggests "default" for a misspelt default store', async () => {
+    const error = (await bootError(forRoot({ stores: { defualt: memoryStore() } }))) as InvalidOptionsError;
+    expect(error).toBeInstanceOf(InvalidOptionsError);
+    expect(error.message).toMatch(/"stores" has no "default" entry \(got "defualt"\)\. Did you mean "default" for "defualt"\?/);
+  });
+
   it('still boots with every option the module accepts', async () => {
     const options = await bootOptions(
       forRoot({
