@@ -27,7 +27,7 @@ export { TenantScopedCache, type CacheEntryInput } from './service/tenant-scoped
 export type { CacheLookup, GetOrSetOptions } from './service/cache-engine.js';
 export { KeyListing } from './service/key-listing.js';
 export { TenantCacheEvents, type TenantCacheEventMap } from './service/tenant-cache.events.js';
-export { TenantCacheModule } from './tenant-cache.module.js';
+export { TenantCacheModule, type TenantCacheAsyncOptions, type TenantCacheOptionsFactory } from './tenant-cache.module.js';
 export { TENANT_CACHE_OPTIONS } from './tenant-cache.constants.js';
 export type { TenantCacheModuleOptions, TenantOptions } from './tenant-cache.options.js';
 export { CacheResult, CacheEvict, type CacheResultOptions, type CacheResultDecorator, type CacheEvictOptions, type CacheEvictDecorator } from './decorators/index.js';

@@ -1,4 +1,6 @@
-import { type DynamicModule, Inject, type MiddlewareConsumer, Module, type NestModule, type Provider } from '@nestjs/common';
+import { type DynamicModule, Inject, type MiddlewareConsumer, Module, type NestModule, type Provider, type Type } from '@nestjs/common';
+import { InvalidOptionsError } from './errors/invalid-options.error.js';
+import { optionKeys, unknownKeys } from './tenant-cache.option-keys.js';
 import { TenantContextMiddleware } from './context/tenant-context.middleware.js';
 import { TenantGuard } from './context/tenant.guard.js';
 import { DiscoveryModule } from '@nestjs/core';
@@ -16,7 +18,7 @@ import {
   type TENANT_CACHE_OPTIONS_TYPE,
 } from './tenant-cache.module-definition.js';
 import type { NormalizedTenantCacheOptions, TenantCacheModuleOptions } from './tenant-cache.options.js';
-import { normalizeOptions } from './tenant-cache.options-validator.js';
+import { MODULE_OPTION_KEYS, normalizeOptions } from './tenant-cache.options-validator.js';
 import { cacheManagerProviders } from './interop/cache-manager.provider.js';
 import { EntityChangeBus } from './invalidation/entity-change.bus.js';
 import { InvalidationBusHost } from './invalidation/invalidation-bus.host.js';
@@ -65,13 +67,77 @@ export class TenantCacheModule extends ConfigurableTenantCacheModule implements 
   }
 
   /**
-   * Options from a factory. `provideCacheManager` goes next to `useFactory` (not in its result): the
-   * `CACHE_MANAGER` provider is decided before the factory runs.
+   * Options from a factory (`useFactory` + `inject`), or from a class: `useClass` / `useExisting` naming a
+   * provider with `createTenantCacheOptions()` (or cache-manager's `createCacheOptions()`).
+   * `provideCacheManager` and `isGlobal` go next to `useFactory` (not in its result): the module's
+   * providers are decided before the factory runs. `extraProviders` are registered in the module, so the
+   * factory (or the options class) can inject them, as with `@nestjs/cache-manager`'s `registerAsync`.
    */
-  static forRootAsync(options: typeof TENANT_CACHE_ASYNC_OPTIONS_TYPE & { provideCacheManager?: boolean }): DynamicModule {
-    const { provideCacheManager, ...rest } = options;
-    return extend(super.forRootAsync(rest), provideCacheManager === true);
+  static forRootAsync(options: TenantCacheAsyncOptions): DynamicModule {
+    const problems = unknownKeys(options, ASYNC_OPTION_KEYS, '', asyncHints());
+    if (problems.length > 0) throw new InvalidOptionsError(problems);
+    const { provideCacheManager, extraProviders = [], ...rest } = options;
+    if (!Array.isArray(extraProviders)) throw new InvalidOptionsError('extraProviders', 'must be a list of providers', 'Write extraProviders: [ConfigService].');
+    const { useClass, useExisting, ...plain } = rest;
+    const factoryClass = useClass ?? useExisting;
+    const base =
+      factoryClass === undefined || plain.useFactory !== undefined
+        ? super.forRootAsync(plain)
+        : super.forRootAsync({
+            imports: plain.imports,
+            isGlobal: plain.isGlobal,
+            inject: [factoryClass],
+            useFactory: (factory: object) => optionsFrom(factory, useClass !== undefined ? 'useClass' : 'useExisting'),
+          });
+    const own: Provider[] = useClass !== undefined && plain.useFactory === undefined ? [{ provide: useClass, useClass }] : [];
+    return extend({ ...base, providers: [...(base.providers ?? []), ...own, ...extraProviders] }, provideCacheManager === true);
   }
+}
+
+/** Options of `TenantCacheModule.forRootAsync`. */
+export type TenantCacheAsyncOptions = Omit<typeof TENANT_CACHE_ASYNC_OPTIONS_TYPE, 'useClass' | 'useExisting'> & {
+  /** A class (made a provider of the module) with `createTenantCacheOptions()` or `createCacheOptions()`. */
+  useClass?: Type<TenantCacheOptionsFactory>;
+  /** An existing provider with `createTenantCacheOptions()` or `createCacheOptions()`. */
+  useExisting?: Type<TenantCacheOptionsFactory>;
+  /** Provide `CACHE_MANAGER` (decided before the factory runs). */
+  provideCacheManager?: boolean;
+  /** Providers registered in the module, which `useFactory`'s `inject` (or the options class) can use. */
+  extraProviders?: Provider[];
+};
+
+/** A class giving the module options: `createTenantCacheOptions()`, or cache-manager's `createCacheOptions()`. */
+export type TenantCacheOptionsFactory =
+  | { createTenantCacheOptions(): TenantCacheModuleOptions | Promise<TenantCacheModuleOptions> }
+  | { createCacheOptions(): TenantCacheModuleOptions | Promise<TenantCacheModuleOptions> };
+
+const ASYNC_OPTION_KEYS = optionKeys<TenantCacheAsyncOptions>({
+  imports: true,
+  inject: true,
+  useFactory: true,
+  useClass: true,
+  useExisting: true,
+  provideInjectionTokensFrom: true,
+  isGlobal: true,
+  provideCacheManager: true,
+  extraProviders: true,
+});
+
+function asyncHints(): Record<string, string> {
+  const inside = (name: string) => `It is a module option: put it inside what useFactory returns: useFactory: () => ({ ${name}: ... }).`;
+  return Object.fromEntries(MODULE_OPTION_KEYS.filter((k) => k !== 'provideCacheManager').map((k) => [k, inside(k)]));
+}
+
+/** Calls the options method of a `useClass` / `useExisting` provider, under either name. */
+async function optionsFrom(factory: object, option: 'useClass' | 'useExisting'): Promise<TenantCacheModuleOptions> {
+  const f = factory as Partial<Record<'createTenantCacheOptions' | 'createCacheOptions', () => TenantCacheModuleOptions | Promise<TenantCacheModuleOptions>>>;
+  if (typeof f.createTenantCacheOptions === 'function') return f.createTenantCacheOptions();
+  if (typeof f.createCacheOptions === 'function') return f.createCacheOptions();
+  throw new InvalidOptionsError(
+    option,
+    `names ${factory.constructor.name}, and ${factory.constructor.name} has no createTenantCacheOptions() (nor cache-manager's createCacheOptions())`,
+    `Add the method: createTenantCacheOptions(): TenantCacheModuleOptions { return { stores, defaultTtl }; }.`,
+  );
 }
 
 function extend(base: DynamicModule, provideCacheManager: boolean): DynamicModule {

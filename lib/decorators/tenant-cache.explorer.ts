@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { InvalidKeyConstructorError } from '../errors/invalid-key-constructor.error.js';
+import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
 import { UnknownStoreError } from '../errors/unknown-store.error.js';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import { CompiledKey } from '../keys/key-constructor.compiler.js';
@@ -14,6 +15,7 @@ import { copyMethodMetadata } from './copy-method-metadata.js';
 import { InvalidationRegistry } from '../invalidation/invalidation.registry.js';
 import { alreadyWrapped, evictionFailed, notStaticProvider, onController } from './decorators.messages.js';
 import { type RecordedCacheEvict, type RecordedCacheResult, TenantCacheMetadataAccessor } from './tenant-cache-metadata.accessor.js';
+import { CACHE_EVICT_KEYS, CACHE_RESULT_KEYS, ITERABLE_KEYS, describeUnknownKeys } from './decorator-options.js';
 
 type AnyMethod = (...args: unknown[]) => unknown;
 
@@ -67,6 +69,7 @@ export class TenantCacheExplorer implements OnModuleInit {
 
   onModuleInit(): void {
     const resolve: ScopeResolver = (operation) => this.service.resolveScope(operation);
+    this.engine.methods.tags.declareRules(this.engine.options.invalidation?.rules, 'invalidation.rules');
     const evictions: { instance: object; prototype: object; name: string; options: readonly RecordedCacheEvict[] }[] = [];
     const seen = new WeakMap<object, Set<string>>();
     for (const wrapper of this.discovery.getProviders()) {
@@ -133,6 +136,8 @@ export class TenantCacheExplorer implements OnModuleInit {
     if (clash && (clash.type !== type || clash.methodName !== name)) {
       throw new InvalidKeyConstructorError(label, `its key namespace "${key.namespace}" is already used by ${clash.name}; give each method its own`);
     }
+    this.engine.methods.tags.declare(config.tags, label);
+    config.tags = this.engine.methods.tags.adapt(config.tags);
     const definition = new CachedMethodDefinition(type, name, instance, original, key, keyType, config, this.engine);
     const wrapped = config.iterable
       ? function (this: unknown, ...args: unknown[]) {
@@ -146,21 +151,24 @@ export class TenantCacheExplorer implements OnModuleInit {
     this.engine.methods.register(definition);
     // Rules are checked against the method's key now: a bad one fails start-up naming the method.
     this.invalidation.attach(definition, options.invalidatesOn, label);
+    this.engine.methods.tags.declareRules(options.invalidatesOn, `invalidatesOn of ${label}`);
   }
 
   private validateResult(label: string, options: RecordedCacheResult): CacheResultConfig {
     if (typeof options !== 'object' || options === null) throw new InvalidKeyConstructorError(label, 'options must be an object');
     const fail = (problem: string) => new InvalidKeyConstructorError(label, problem);
+    const unknown = describeUnknownKeys(options, CACHE_RESULT_KEYS, { iterable: ITERABLE_KEYS });
+    if (unknown) throw fail(unknown);
     if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace.length === 0)) {
       throw fail('namespace must be a non-empty string');
     }
-    if (options.ttl !== undefined) this.engine.ttl(options.ttl);
+    this.validateTtl(options.ttl, label);
     for (const fn of ['unless', 'condition'] as const) {
       if (options[fn] !== undefined && typeof options[fn] !== 'function') throw fail(`${fn} must be a function`);
     }
     const scope = options.scope ?? 'tenant';
     if (scope !== 'tenant' && scope !== 'shared') throw fail(`scope must be "tenant" or "shared", got ${JSON.stringify(scope)}`);
-    this.validateStore(options.store);
+    this.validateStore(options.store, label);
     try {
       validateCodecCallOptions(options.codec, 'codec');
     } catch (error) {
@@ -211,8 +219,20 @@ export class TenantCacheExplorer implements OnModuleInit {
     return tags as TagSpec[];
   }
 
-  private validateStore(alias: string | undefined): void {
-    if (alias !== undefined && !(alias in this.engine.options.stores)) throw new UnknownStoreError(alias, Object.keys(this.engine.options.stores));
+  private validateStore(alias: string | undefined, label: string): void {
+    if (alias !== undefined && !(typeof alias === 'string' && Object.prototype.hasOwnProperty.call(this.engine.options.stores, alias))) {
+      throw new UnknownStoreError(String(alias), Object.keys(this.engine.options.stores), label);
+    }
+  }
+
+  private validateTtl(ttl: number | undefined, label: string): void {
+    if (ttl === undefined) return;
+    try {
+      this.engine.ttl(ttl);
+    } catch (error) {
+      if (error instanceof InvalidTtlError) throw new InvalidTtlError(ttl, label);
+      throw error;
+    }
   }
 
   private wrapEvict(instance: object, name: string, all: readonly RecordedCacheEvict[], resolve: ScopeResolver): void {
@@ -250,6 +270,11 @@ export class TenantCacheExplorer implements OnModuleInit {
   private compileEvict(label: string, ownType: Function, options: RecordedCacheEvict): EvictionSpec {
     const fail = (problem: string) => new InvalidKeyConstructorError(label, problem);
     if (typeof options !== 'object' || options === null) throw fail('options must be an object');
+    const unknown = describeUnknownKeys(options, CACHE_EVICT_KEYS, {}, {
+      key: 'Name the @CacheResult method and map the arguments: method: "get", args: (id) => [id].',
+      methodName: 'Write method: "get".',
+    });
+    if (unknown) throw fail(unknown);
     let target: CachedMethodDefinition | undefined;
     if (options.method !== undefined) {
       let type: unknown = options.target ?? ownType;
@@ -273,8 +298,9 @@ export class TenantCacheExplorer implements OnModuleInit {
     }
     const tagScope = options.scope ?? 'tenant';
     if (tagScope !== 'tenant' && tagScope !== 'shared') throw fail(`scope must be "tenant" or "shared"`);
-    this.validateStore(options.store);
+    this.validateStore(options.store, label);
     const tags = this.validateTags(label, options.tags);
+    this.engine.methods.tags.declare(tags, label);
     if (!target && tags.length === 0) throw fail('it evicts nothing: give method (with args, partition or allEntries) and/or tags');
     return {
       target,
@@ -313,8 +339,11 @@ export class TenantCacheExplorer implements OnModuleInit {
     if (spec.tags.length > 0) {
       const scope: CacheScope = spec.tagScope === 'shared' ? SHARED_SCOPE : resolve('@CacheEvict tags');
       const tags = resolveTags(spec.tags, args);
-      for (const t of tags.plain) steps.push({ what: `tag "${t}"`, run: () => engine.invalidateTag(scope, t, spec.store) });
-      for (const t of tags.versioned) steps.push({ what: `tag versioned("${t}")`, run: () => engine.invalidateTag(scope, versioned(t), spec.store) });
+      // A tag function may return a plain name the application declares versioned: that versioned tag.
+      const kinds = engine.methods.tags;
+      const names = new Set([...tags.versioned, ...tags.plain.filter((t) => kinds.isVersioned(t))]);
+      for (const t of tags.plain) if (!names.has(t)) steps.push({ what: `tag "${t}"`, run: () => engine.invalidateTag(scope, t, spec.store) });
+      for (const t of names) steps.push({ what: `tag versioned("${t}")`, run: () => engine.invalidateTag(scope, versioned(t), spec.store) });
     }
     return { before: spec.before, steps };
   }

@@ -3,6 +3,6 @@ import { TenantCacheError } from './tenant-cache.error.js';
 /** A key constructor or `@CacheResult`/`@CacheEvict` declaration is wrong; raised at start-up, naming the method. */
 export class InvalidKeyConstructorError extends TenantCacheError {
   constructor(where: string, problem: string, cause?: unknown) {
-    super('E_KEY_CONSTRUCTOR', `${where}: ${problem}.`, { cause });
+    super('E_KEY_CONSTRUCTOR', `${where}: ${problem}${/[.?!]$/.test(problem) ? '' : '.'}`, { cause });
   }
 }

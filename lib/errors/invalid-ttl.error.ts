@@ -2,10 +2,9 @@ import { TenantCacheError } from './tenant-cache.error.js';
 
 /** A TTL is negative, NaN or not a number. TTLs are milliseconds. */
 export class InvalidTtlError extends TenantCacheError {
-  constructor(ttl: unknown) {
-    super(
-      'E_TTL_INVALID',
-      `Invalid TTL ${String(ttl)}: pass a number of milliseconds >= 0 (0 or Infinity = no expiry), or omit it for the default.`,
-    );
+  /** @param where the declaration the TTL comes from (`@CacheResult on Class.method`), when it is one. */
+  constructor(ttl: unknown, where?: string) {
+    const fix = 'pass a number of milliseconds >= 0 (0 or Infinity = no expiry), or omit it for the default.';
+    super('E_TTL_INVALID', where ? `${where}: option "ttl" is ${String(ttl)}: ${fix}` : `Invalid TTL ${String(ttl)}: ${fix}`);
   }
 }

@@ -79,6 +79,9 @@ export class ResponseCacheSetup implements OnModuleInit, OnModuleDestroy {
         const options = onMethod ?? onClass;
         if (options === undefined) continue;
         compilePlan(options, `${type.name}.${name}`, this.engine, this.http);
+        // A tag name is plain or versioned in the whole application (checked against the decorators).
+        this.engine.methods.tags.declare(options.tags, `@CacheResponse on ${type.name}.${name}`);
+        this.engine.methods.tags.declareRules(options.invalidatesOn, `invalidatesOn of @CacheResponse on ${type.name}.${name}`);
         // A controller-level decorator's rules are registered once, under the controller's name.
         this.invalidation.attachRoute(onMethod ? `${type.name}.${name}` : type.name, options.invalidatesOn);
         if (ownsResponse(type, name)) this.logger.warn(messages.ownsResponse(`${type.name}.${name}`));

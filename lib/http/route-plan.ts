@@ -1,11 +1,30 @@
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
+import { optionKeys, unknownKeys } from '../tenant-cache.option-keys.js';
 import type { CacheEngine } from '../service/cache-engine.js';
 import { type ResolvedTags, type TagSpec, NO_TAGS, resolveTags } from '../service/tags.js';
-import type { CacheResponseOptions } from './cache-response.decorator.js';
+import type { CacheResponseOptions, ResponseCacheControl } from './cache-response.decorator.js';
 import type { CacheRequest } from './cache-request.js';
 import { NEVER_STORED_HEADERS, SAFE_HEADERS } from './http.constants.js';
 import type { NormalizedHttpOptions } from './http.options.js';
 import { type CompiledResponseKey, compileResponseKey } from './response-key.js';
+
+/** The option names of `@CacheResponse` (an unknown one fails start-up). */
+export const CACHE_RESPONSE_KEYS = optionKeys<CacheResponseOptions>({
+  ttl: true,
+  key: true,
+  tags: true,
+  onlyIf: true,
+  store: true,
+  scope: true,
+  statuses: true,
+  cacheControl: true,
+  storeHeaders: true,
+  streams: true,
+  staleIfError: true,
+  invalidatesOn: true,
+});
+const CACHE_CONTROL_KEYS = optionKeys<ResponseCacheControl>({ maxAge: true, sMaxAge: true, staleWhileRevalidate: true, public: true });
 
 /** What a route's options compile to, once per handler. */
 export interface RoutePlan {
@@ -40,6 +59,11 @@ export function compilePlan(
 ): RoutePlan {
   const [className = '', methodName = ''] = where.split('.');
   const bad = (option: string, problem: string, fix: string) => new InvalidOptionsError(`@CacheResponse(${option}) on ${where}`, problem, fix);
+  const unknown = [
+    ...unknownKeys(options, CACHE_RESPONSE_KEYS, '', { maxAge: 'Write cacheControl: { maxAge } (seconds, for downstream caches); the entry lives ttl ms.' }),
+    ...unknownKeys(options.cacheControl, CACHE_CONTROL_KEYS, 'cacheControl.', { private: 'Responses are private unless cacheControl: { public: true }: remove it.' }),
+  ];
+  if (unknown.length > 0) throw new InvalidOptionsError(unknown.map((p) => ({ ...p, option: `@CacheResponse(${p.option}) on ${where}` })));
   if (options.scope !== undefined && !['user', 'tenant', 'shared'].includes(options.scope)) {
     throw bad('scope', `is ${JSON.stringify(options.scope)}`, 'Use "user" (default), "tenant" or "shared".');
   }
@@ -57,9 +81,18 @@ export function compilePlan(
     throw bad('store', `names no store "${options.store}"`, `Use one of ${engine.registry.aliases.map((a) => `"${a}"`).join(', ')}.`);
   }
   const key = compileResponseKey(options.key, { className, methodName });
-  const tags = options.tags as readonly TagSpec<[CacheRequest]>[] | undefined;
-  const staticTags = tags === undefined ? NO_TAGS : tags.some((t) => typeof t === 'function') ? undefined : resolveTags(tags, [] as unknown as [CacheRequest], where);
-  const ttl = engine.ttl(options.ttl ?? http.ttl);
+  // A tag function's plain name that the application declares versioned is that versioned tag.
+  const declared = options.tags as readonly TagSpec<[CacheRequest]>[] | undefined;
+  const tags = declared === undefined || !Array.isArray(declared) ? declared : engine.methods.tags.adapt(declared);
+  const staticTags =
+    tags === undefined ? NO_TAGS : tags.some((t) => typeof t === 'function') ? undefined : resolveTags(tags, [] as unknown as [CacheRequest], `@CacheResponse(tags) on ${where}`);
+  let ttl: number | undefined;
+  try {
+    ttl = engine.ttl(options.ttl ?? http.ttl);
+  } catch (error) {
+    if (error instanceof InvalidTtlError && options.ttl !== undefined) throw new InvalidTtlError(options.ttl, `@CacheResponse on ${where}`);
+    throw error;
+  }
   const storeHeaders = [...new Set([...SAFE_HEADERS, ...(options.storeHeaders ?? []).map((h) => h.toLowerCase())])].filter((h) => !NEVER_STORED_HEADERS.has(h));
   let cacheControl: RoutePlan['cacheControl'];
   const cc = options.cacheControl;

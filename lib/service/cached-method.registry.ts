@@ -1,4 +1,5 @@
 import type { CachedMethodDefinition } from './cached-method.js';
+import { TagKinds } from './tags.js';
 
 /**
  * The methods `@CacheResult` wrapped in one application, by class and method name. One per module
@@ -8,6 +9,8 @@ import type { CachedMethodDefinition } from './cached-method.js';
 export class CachedMethodRegistry {
   private readonly byClass = new Map<Function, Map<string, CachedMethodDefinition>>();
   private readonly byNamespace = new Map<string, CachedMethodDefinition>();
+  /** Which tag names the application's decorators declare plain or versioned (filled at start-up). */
+  readonly tags = new TagKinds();
 
   register(definition: CachedMethodDefinition): void {
     let methods = this.byClass.get(definition.type);

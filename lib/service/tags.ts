@@ -92,3 +92,71 @@ function assertTagName(name: unknown, where?: string): asserts name is string {
 function prefix(where: string | undefined): string {
   return where ? `${where}: ` : '';
 }
+
+/**
+ * Whether each tag name the application's decorators declare is plain or `versioned(name)`: a name is
+ * one or the other in the whole application. Filled at start-up from `@CacheResult`, `@CacheEvict` and
+ * `@CacheResponse` (their tags that are not functions); one per module instance.
+ */
+export class TagKinds {
+  private readonly kinds = new Map<string, { versioned: boolean; where: string }>();
+
+  /**
+   * Records the static tags of a declaration. Throws `InvalidTagError` naming both places when a name
+   * is already declared the other way.
+   */
+  declare(specs: readonly unknown[] | undefined, where: string): void {
+    for (const spec of specs ?? []) {
+      const isVersioned = isVersionedTag(spec);
+      const name = isVersioned ? spec.name : spec;
+      if (typeof name !== 'string') continue;
+      const known = this.kinds.get(name);
+      if (!known) this.kinds.set(name, { versioned: isVersioned, where });
+      else if (known.versioned !== isVersioned) {
+        const [v, p] = isVersioned ? [where, known.where] : [known.where, where];
+        throw new InvalidTagError(
+          `"${name}" is versioned('${name}') in ${v} and plain '${name}' in ${p}; a tag name is either plain or versioned in the ` +
+            `whole application: write versioned('${name}') in both (or give one another name)`,
+        );
+      }
+    }
+  }
+
+  /** Records the static tags of invalidation rules (`invalidatesOn`, `invalidation.rules`), like `declare`. */
+  declareRules(rules: unknown, where: string): void {
+    if (!Array.isArray(rules)) return;
+    for (const rule of rules as { name?: unknown; tags?: unknown }[]) {
+      if (!Array.isArray(rule?.tags)) continue;
+      this.declare(rule.tags, typeof rule.name === 'string' ? `rule "${rule.name}" of ${where}` : `a rule of ${where}`);
+    }
+  }
+
+  /** Whether the application declares `name` as `versioned(name)`. */
+  isVersioned(name: string): boolean {
+    return this.kinds.get(name)?.versioned === true;
+  }
+
+  /** The tag an invalidation acts on: a plain name the application declares versioned is `versioned(name)`. */
+  resolve(tag: TagInput): TagInput {
+    return typeof tag === 'string' && this.isVersioned(tag) ? versioned(tag) : tag;
+  }
+
+  /**
+   * The specs with each tag function's plain names that the application declares versioned given as
+   * `versioned(name)`, so that entries and responses tagged by a function are reached by the same
+   * invalidation as those of the declarations (checked when each call resolves its tags).
+   */
+  adapt<A extends readonly unknown[]>(specs: readonly TagSpec<A>[]): readonly TagSpec<A>[] {
+    if (!specs.some((s) => typeof s === 'function')) return specs;
+    const resolveOne = (tag: unknown) => (typeof tag === 'string' ? this.resolve(tag) : tag);
+    return specs.map((spec) => {
+      if (typeof spec !== 'function') return spec;
+      const adapted = (...args: A) => {
+        const out = spec(...args);
+        if (this.kinds.size === 0 || out === undefined || out === null) return out;
+        return (Array.isArray(out) ? out.map(resolveOne) : resolveOne(out)) as TagInput | readonly TagInput[];
+      };
+      return adapted;
+    });
+  }
+}

@@ -186,21 +186,23 @@ export class TenantScopedCache {
   /**
    * Invalidates a tag in this scope only. A plain tag deletes the entries tagged with it and resolves to
    * how many existed; `versioned(name)` moves the tag's version on (one atomic increment, whatever
-   * the number of entries) and resolves to the new version.
+   * the number of entries) and resolves to the new version. A name is plain or versioned in the whole
+   * application: a plain name that decorators declare as `versioned(name)` is that versioned tag.
    *
    * @example
    * await cache.invalidateTag('products');            // e.g. 42 entries
    * await cache.invalidateTag(versioned('catalog'));  // the new version
+   * await cache.invalidateTag('catalog');             // the same, when @CacheResult declares versioned('catalog')
    */
   async invalidateTag(tag: TagInput): Promise<number> {
-    return this.engine.invalidateTag(this.scopeOf('invalidateTag'), tag);
+    return this.engine.invalidateTag(this.scopeOf('invalidateTag'), this.engine.methods.tags.resolve(tag));
   }
 
   /** `invalidateTag` for each tag, in order; resolves to each one's count (or new version). */
   async invalidateTags(tags: readonly TagInput[]): Promise<number[]> {
     const scope = this.scopeOf('invalidateTags');
     const out: number[] = [];
-    for (const tag of tags) out.push(await this.engine.invalidateTag(scope, tag));
+    for (const tag of tags) out.push(await this.engine.invalidateTag(scope, this.engine.methods.tags.resolve(tag)));
     return out;
   }
 
