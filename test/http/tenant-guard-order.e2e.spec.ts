@@ -1,0 +1,210 @@
+import 'reflect-metadata';
+import {
+  type CanActivate,
+  Controller,
+  type ExecutionContext,
+  Get,
+  Injectable,
+  Module,
+  Provider,
+  type Type,
+  UnauthorizedException,
+  UseGuards,
+  UseInterceptors,
+} from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CacheResponse,
+  CurrentTenant,
+  TenantCacheInterceptor,
+  TenantCacheModule,
+  TenantCacheService,
+  TenantContext,
+  TenantGuard,
+  type TenantOptions,
+} from '../../lib/index.js';
+import { ADAPTERS, CapturingLogger, type RunningApp, startApp } from './http-app.js';
+
+// The guarantee under test: whatever order TenantGuard and the auth guard run in, a user of acme who
+// sends `x-tenant-id: globex` never gets globex's data (403), through the service, through
+// @CacheResponse and through @CurrentTenant, with and without tenant.authorize.
+
+interface TestUser {
+  sub: string;
+  tenants: string[];
+}
+
+const USERS: Record<string, TestUser> = {
+  'token-alice': { sub: 'alice', tenants: ['acme'] },
+  'token-bob': { sub: 'bob', tenants: ['globex'] },
+  'token-carol': { sub: 'carol', tenants: ['acme', 'globex'] },
+};
+
+/** A verifying auth guard in the Passport style: sets request.user for a valid token; anonymous requests pass. */
+@Injectable()
+class AuthGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const request = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined>; user?: TestUser }>();
+    const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+    if (token === undefined) return true;
+    const user = USERS[token];
+    if (!user) throw new UnauthorizedException();
+    request.user = user;
+    return true;
+  }
+}
+
+const syncAuthorize = (user: TestUser, tenantId: string) => user.tenants.includes(tenantId);
+
+/** Where each guard is registered. */
+interface Order {
+  name: string;
+  appGuards: Type[];
+  classGuards: Type[];
+  routeGuards: Type[];
+}
+
+const ORDERS: Order[] = [
+  { name: 'TenantGuard global, auth guard on the controller', appGuards: [TenantGuard], classGuards: [AuthGuard], routeGuards: [] },
+  { name: 'TenantGuard global, auth guard on the route', appGuards: [TenantGuard], classGuards: [], routeGuards: [AuthGuard] },
+  { name: 'APP_GUARDs TenantGuard then auth', appGuards: [TenantGuard, AuthGuard], classGuards: [], routeGuards: [] },
+  { name: 'APP_GUARDs auth then TenantGuard', appGuards: [AuthGuard, TenantGuard], classGuards: [], routeGuards: [] },
+  { name: '@UseGuards(TenantGuard, Auth)', appGuards: [], classGuards: [TenantGuard, AuthGuard], routeGuards: [] },
+  { name: '@UseGuards(Auth, TenantGuard)', appGuards: [], classGuards: [AuthGuard, TenantGuard], routeGuards: [] },
+];
+
+function controllerFor(order: Order): Type {
+  @Controller()
+  @UseGuards(...order.classGuards)
+  class ProbeController {
+    constructor(private readonly cache: TenantCacheService) {}
+
+    /** A cache read through the service in a handler (no interceptor on this route). */
+    @UseGuards(...order.routeGuards)
+    @Get('service')
+    async service() {
+      return { value: (await this.cache.get('plan')) ?? null };
+    }
+
+    /** A cached response: the interceptor serves globex's entry on a hit. */
+    @UseGuards(...order.routeGuards)
+    @UseInterceptors(TenantCacheInterceptor)
+    @CacheResponse({ ttl: 60_000, scope: 'tenant' })
+    @Get('response')
+    response() {
+      return { value: `${TenantContext.current()}-report` };
+    }
+
+    /** The tenant given to a handler. */
+    @UseGuards(...order.routeGuards)
+    @Get('param')
+    param(@CurrentTenant() tenant: string) {
+      return { tenant };
+    }
+  }
+  return ProbeController;
+}
+
+function appFor(order: Order, tenant: TenantOptions<TestUser>): Type {
+  const providers: Provider[] = [AuthGuard, ...order.appGuards.map((useClass) => ({ provide: APP_GUARD, useClass }))];
+  @Module({
+    imports: [TenantCacheModule.forRoot({ keyPrefix: 'guard-order:', tenant })],
+    controllers: [controllerFor(order)],
+    providers,
+  })
+  class OrderApp {}
+  return OrderApp;
+}
+
+const as = (user: string | undefined, tenant: string) => ({
+  'x-tenant-id': tenant,
+  ...(user === undefined ? {} : { authorization: `Bearer token-${user}` }),
+});
+
+const ROUTES = ['/service', '/response', '/param'] as const;
+
+/** globex's data in each route's terms: what must never reach alice. */
+async function seedGlobex(server: RunningApp): Promise<void> {
+  await server.app.get(TenantCacheService).forTenant('globex').set('plan', 'globex-secret');
+  await server.app.get(TenantCacheService).forTenant('acme').set('plan', 'acme-plan');
+  // Anonymous requests may name their tenant (documented): this fills globex's cached response.
+  const seeded = await server.call('/response', { headers: as(undefined, 'globex') });
+  expect(seeded.body).toEqual({ value: 'globex-report' });
+}
+
+describe.each(ADAPTERS)('TenantGuard whatever the guard order (%s)', (kind) => {
+  describe.each(ORDERS)('$name', (order) => {
+    describe('with tenant.authorize', () => {
+      let server: RunningApp;
+      beforeAll(async () => {
+        server = await startApp(kind, appFor(order, { authorize: syncAuthorize }));
+        await seedGlobex(server);
+      });
+      afterAll(() => server.close());
+
+      it.each(ROUTES)("refuses acme's user naming globex with 403 and none of globex's data: %s", async (route) => {
+        const res = await server.call(route, { headers: as('alice', 'globex') });
+        expect(res.status).toBe(403);
+        expect(res.body.message).toBe('The authenticated user may not act for tenant "globex".');
+        expect(res.bytes.toString()).not.toContain('globex-');
+      });
+
+      it('serves each user the tenants authorize lets them act for', async () => {
+        expect((await server.call('/service', { headers: as('alice', 'acme') })).body).toEqual({ value: 'acme-plan' });
+        expect((await server.call('/service', { headers: as('bob', 'globex') })).body).toEqual({ value: 'globex-secret' });
+        expect((await server.call('/service', { headers: as('carol', 'globex') })).body).toEqual({ value: 'globex-secret' });
+        expect((await server.call('/response', { headers: as('carol', 'globex') })).body).toEqual({ value: 'globex-report' });
+        expect((await server.call('/param', { headers: as('alice', 'acme') })).body).toEqual({ tenant: 'acme' });
+        expect((await server.call('/param', { headers: as('bob', 'acme') })).status).toBe(403);
+      });
+
+      it('keeps anonymous requests as they were: the tenant they name', async () => {
+        expect((await server.call('/param', { headers: as(undefined, 'globex') })).body).toEqual({ tenant: 'globex' });
+        expect((await server.call('/service', { headers: as(undefined, 'acme') })).body).toEqual({ value: 'acme-plan' });
+      });
+
+      it('refuses adversarial tenant ids from an authenticated user, never serving globex', async () => {
+        const ids = ['GLOBEX', 'globex.', 'constructor', 'toString', 'acme,globex', 'a:b', '__proto__', '../globex', 'globex%00', 'x'.repeat(129)];
+        for (const id of ids) {
+          for (const route of ROUTES) {
+            const res = await server.call(route, { headers: as('alice', id) });
+            expect([400, 403], `${route} ${id}`).toContain(res.status);
+            expect(res.bytes.toString(), `${route} ${id}`).not.toContain('globex-');
+          }
+        }
+        // The header sent twice: acme first, then globex.
+        const twice = await fetch(`${server.url}/service`, {
+          headers: new Headers([['authorization', 'Bearer token-alice'], ['x-tenant-id', 'acme'], ['x-tenant-id', 'globex']]),
+        });
+        expect(twice.status).toBe(400);
+      });
+    });
+
+    describe('without tenant.authorize', () => {
+      let server: RunningApp;
+      const logger = new CapturingLogger();
+      beforeAll(async () => {
+        server = await startApp(kind, appFor(order, {}), { logger });
+        await seedGlobex(server);
+      });
+      afterAll(() => server.close());
+
+      it.each(ROUTES)('refuses a client-chosen tenant on an authenticated request with 403: %s', async (route) => {
+        for (const tenant of ['globex', 'acme']) {
+          const res = await server.call(route, { headers: as('alice', tenant) });
+          expect(res.status).toBe(403);
+          expect(res.body.message).toContain('comes from header "x-tenant-id", which the client controls');
+          expect(res.bytes.toString()).not.toContain('globex-');
+        }
+      });
+
+      it('logs the set-up problem once, and anonymous requests still work', async () => {
+        await server.call('/service', { headers: as('alice', 'globex') });
+        const logged = logger.lines.filter((l) => l.level === 'error' && l.message.includes('tenant.authorize is not configured'));
+        expect(logged).toHaveLength(1);
+        expect((await server.call('/service', { headers: as(undefined, 'globex') })).body).toEqual({ value: 'globex-secret' });
+      });
+    });
+  });
+});
