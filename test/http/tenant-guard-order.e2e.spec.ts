@@ -6,7 +6,8 @@ import {
   Get,
   Injectable,
   Module,
-  Provider,
+  type Provider,
+  Req,
   type Type,
   UnauthorizedException,
   UseGuards,
@@ -206,5 +207,104 @@ describe.each(ADAPTERS)('TenantGuard whatever the guard order (%s)', (kind) => {
         expect((await server.call('/service', { headers: as(undefined, 'globex') })).body).toEqual({ value: 'globex-secret' });
       });
     });
+  });
+});
+
+// ---- an async authorize (a membership lookup), with TenantGuard global and the auth guard on the controller
+
+const calls: string[] = [];
+const asyncAuthorize = async (user: TestUser, tenantId: string) => {
+  calls.push(`${user.sub}:${tenantId}`);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  return user.tenants.includes(tenantId);
+};
+
+@Controller('late')
+@UseGuards(AuthGuard)
+class LateAuthController {
+  constructor(private readonly cache: TenantCacheService) {}
+
+  /** A service read straight away: a synchronous read cannot wait for an async authorize. */
+  @Get('service')
+  async service() {
+    return { value: (await this.cache.get('plan')) ?? null };
+  }
+
+  /** The documented fix: await the check before the first cache call. */
+  @Get('awaited')
+  async awaited() {
+    const tenant = await TenantContext.authorized();
+    return { tenant, value: (await this.cache.get('plan')) ?? null };
+  }
+
+  @UseInterceptors(TenantCacheInterceptor)
+  @CacheResponse({ ttl: 60_000, scope: 'tenant' })
+  @Get('response')
+  response() {
+    return { value: `${TenantContext.current()}-report` };
+  }
+
+  /** @CurrentTenant waits; the reads after it (several) call authorize once. */
+  @Get('param')
+  async param(@CurrentTenant() tenant: string, @Req() request: { tenantId?: string }) {
+    await this.cache.get('plan');
+    await this.cache.get('plan');
+    return { tenant, context: TenantContext.current(), requestTenant: request.tenantId, value: (await this.cache.get('plan')) ?? null };
+  }
+
+  /** Code that reads request.tenantId directly gets the same check. */
+  @Get('request')
+  request(@Req() request: { tenantId?: string }) {
+    return { requestTenant: request.tenantId };
+  }
+}
+
+describe.each(ADAPTERS)('TenantGuard before the auth guard, with an async authorize (%s)', (kind) => {
+  let server: RunningApp;
+  beforeAll(async () => {
+    @Module({
+      imports: [TenantCacheModule.forRoot({ keyPrefix: 'guard-order-async:', tenant: { authorize: asyncAuthorize } })],
+      controllers: [LateAuthController],
+      providers: [AuthGuard, { provide: APP_GUARD, useClass: TenantGuard }],
+    })
+    class LateAuthApp {}
+    server = await startApp(kind, LateAuthApp);
+    await server.app.get(TenantCacheService).forTenant('globex').set('plan', 'globex-secret');
+    await server.call('/late/response', { headers: as(undefined, 'globex') });
+  });
+  afterAll(() => server.close());
+
+  it.each(['/late/awaited', '/late/response', '/late/param'])("refuses acme's user naming globex with 403: %s", async (route) => {
+    const res = await server.call(route, { headers: as('alice', 'globex') });
+    expect(res.status).toBe(403);
+    expect(res.body.message).toBe('The authenticated user may not act for tenant "globex".');
+    expect(res.bytes.toString()).not.toContain('globex-');
+  });
+
+  it('serves an authorized user, calling authorize once per request', async () => {
+    calls.length = 0;
+    expect((await server.call('/late/param', { headers: as('bob', 'globex') })).body).toEqual({
+      tenant: 'globex',
+      context: 'globex',
+      requestTenant: 'globex',
+      value: 'globex-secret',
+    });
+    expect(calls).toEqual(['bob:globex']);
+    expect((await server.call('/late/awaited', { headers: as('carol', 'globex') })).body).toEqual({ tenant: 'globex', value: 'globex-secret' });
+    expect((await server.call('/late/response', { headers: as('carol', 'globex') })).body).toEqual({ value: 'globex-report' });
+  });
+
+  it('fails closed (500, no data) when a synchronous read comes before the async check could finish', async () => {
+    const res = await server.call('/late/service', { headers: as('bob', 'globex') });
+    expect(res.status).toBe(500);
+    expect(res.bytes.toString()).not.toContain('globex-');
+    expect((await server.call('/late/service', { headers: as('alice', 'globex') })).status).toBe(500);
+    // Anonymous requests have nothing to check.
+    expect((await server.call('/late/service', { headers: as(undefined, 'globex') })).body).toEqual({ value: 'globex-secret' });
+  });
+
+  it('request.tenantId carries the same check', async () => {
+    expect((await server.call('/late/request', { headers: as('alice', 'globex') })).status).toBe(500);
+    expect((await server.call('/late/request', { headers: as(undefined, 'globex') })).body).toEqual({ requestTenant: 'globex' });
   });
 });
