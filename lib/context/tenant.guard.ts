@@ -16,7 +16,7 @@ import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
 import { TENANT_ROUTE_MODE, type TenantRouteMode } from './public-tenant.decorator.js';
 import { TenantMessages } from './tenant.messages.js';
 import { DeferredTenantCheck, type UserCheck } from './tenant-check.js';
-import { DEFAULT_TENANT_CLS_KEY } from './tenant-cls.js';
+import { DEFAULT_TENANT_CLS_KEY, TENANT_CLS_CHECK_KEY } from './tenant-cls.js';
 import { TenantContext } from './tenant-context.js';
 import { validateTenantId } from './tenant-id.validator.js';
 import type { TenantRequest, TenantResolver, TenantSource } from './tenant-resolver.interface.js';
@@ -148,7 +148,10 @@ export class TenantGuard implements CanActivate {
     }
     const cls = this.options.tenant.cls;
     const clsActive = cls?.store.set !== undefined && cls.store.isActive?.() !== false;
-    if (clsActive) cls.store.set!(cls.key ?? DEFAULT_TENANT_CLS_KEY, tenantId);
+    if (clsActive) {
+      cls.store.set!(cls.key ?? DEFAULT_TENANT_CLS_KEY, tenantId);
+      cls.store.set!(TENANT_CLS_CHECK_KEY, check);
+    }
     if (!TenantContext.assign(tenantId, check) && !clsActive) {
       throw new TenantScopeMissingError(TenantMessages.scopeMissing(tenantId), tenantId);
     }

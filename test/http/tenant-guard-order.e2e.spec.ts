@@ -308,3 +308,38 @@ describe.each(ADAPTERS)('TenantGuard before the auth guard, with an async author
     expect((await server.call('/late/request', { headers: as(undefined, 'globex') })).body).toEqual({ requestTenant: 'globex' });
   });
 });
+
+// ---- no TenantContext scope (tenant.middleware: false): the tenant lives in the app's nestjs-cls store
+
+describe.each(ADAPTERS)('TenantGuard before the auth guard, tenant kept in nestjs-cls only (%s)', (kind) => {
+  let server: RunningApp;
+  beforeAll(async () => {
+    const { ClsModule, ClsService } = await import('nestjs-cls');
+    @Module({
+      imports: [
+        ClsModule.forRoot({ global: true, middleware: { mount: true } }),
+        TenantCacheModule.forRootAsync({
+          inject: [ClsService],
+          useFactory: (cls: InstanceType<typeof ClsService>) => ({
+            keyPrefix: 'guard-order-cls:',
+            tenant: { middleware: false, cls: { store: cls }, authorize: syncAuthorize },
+          }),
+        }),
+      ],
+      controllers: [controllerFor(ORDERS[0]!)],
+      providers: [AuthGuard, { provide: APP_GUARD, useClass: TenantGuard }],
+    })
+    class ClsOnlyApp {}
+    server = await startApp(kind, ClsOnlyApp);
+    await server.app.get(TenantCacheService).forTenant('globex').set('plan', 'globex-secret');
+  });
+  afterAll(() => server.close());
+
+  it("refuses acme's user naming globex on a service read (403), serves globex's user", async () => {
+    const res = await server.call('/service', { headers: as('alice', 'globex') });
+    expect(res.status).toBe(403);
+    expect(res.bytes.toString()).not.toContain('globex-');
+    expect((await server.call('/service', { headers: as('bob', 'globex') })).body).toEqual({ value: 'globex-secret' });
+    expect((await server.call('/service', { headers: as(undefined, 'globex') })).body).toEqual({ value: 'globex-secret' });
+  });
+});
