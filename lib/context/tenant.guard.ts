@@ -15,7 +15,7 @@ import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
 import { TENANT_ROUTE_MODE, type TenantRouteMode } from './public-tenant.decorator.js';
 import { TenantMessages } from './tenant.messages.js';
-import { DeferredTenantCheck, type UserCheck } from './tenant-check.js';
+import { DeferredTenantCheck } from './tenant-check.js';
 import { DEFAULT_TENANT_CLS_KEY, TENANT_CLS_CHECK_KEY } from './tenant-cls.js';
 import { TenantContext } from './tenant-context.js';
 import { validateTenantId } from './tenant-id.validator.js';
@@ -76,7 +76,8 @@ export class TenantGuard implements CanActivate {
     const found = await this.resolve(request);
     if (found === undefined) {
       if (mode === 'optional') return true;
-      throw new BadRequestException(TenantMessages.missing(this.sources.map((s) => s.description)));
+      const hint = !isUser(request.user) && this.sources.some((s) => s.trusted) ? TenantMessages.noUserYet() : '';
+      throw new BadRequestException(TenantMessages.missing(this.sources.map((s) => s.description)) + hint);
     }
     const { tenantId, source } = found;
     try {
@@ -85,13 +86,13 @@ export class TenantGuard implements CanActivate {
       if (error instanceof InvalidTenantIdError) throw new BadRequestException(TenantMessages.invalid(source.description, error.message));
       throw error;
     }
-    const checkUser: UserCheck = (user) => this.checkUser(request, tenantId, source, user);
-    // NOTE: no user yet may mean "anonymous" or "the auth guard runs after this one": the check is deferred to the first read.
-    const authenticated = isUser(request.user);
-    if (authenticated) await checkUser(request.user);
+    // NOTE: no user yet means "anonymous" or "the auth guard runs after this one": the check then waits for the first read.
+    let deferred: DeferredTenantCheck | undefined;
+    if (isUser(request.user)) await this.checkUser(request, tenantId, source, request.user);
+    else deferred = new DeferredTenantCheck(request, (user) => this.checkUser(request, tenantId, source, user));
     const { isKnownTenant } = this.options.tenant;
     if (isKnownTenant && !(await isKnownTenant(tenantId))) throw new ForbiddenException(TenantMessages.unknown(tenantId));
-    this.enter(request, tenantId, authenticated ? undefined : new DeferredTenantCheck(request, checkUser));
+    this.enter(request, tenantId, deferred);
     return true;
   }
 

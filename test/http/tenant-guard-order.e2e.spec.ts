@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CacheResponse,
   CurrentTenant,
+  fromJwtClaim,
   TenantCacheInterceptor,
   TenantCacheModule,
   TenantCacheService,
@@ -341,5 +342,27 @@ describe.each(ADAPTERS)('TenantGuard before the auth guard, tenant kept in nestj
     expect(res.bytes.toString()).not.toContain('globex-');
     expect((await server.call('/service', { headers: as('bob', 'globex') })).body).toEqual({ value: 'globex-secret' });
     expect((await server.call('/service', { headers: as(undefined, 'globex') })).body).toEqual({ value: 'globex-secret' });
+  });
+});
+
+// ---- fromJwtClaim reads the verified user: before the auth guard there is none to read
+
+describe.each(ADAPTERS)('fromJwtClaim with TenantGuard before the auth guard (%s)', (kind) => {
+  it('answers 400 saying the auth guard must run first, never a tenant from elsewhere', async () => {
+    @Module({
+      imports: [TenantCacheModule.forRoot({ keyPrefix: 'guard-order-claim:', tenant: { resolver: fromJwtClaim('tenants') } })],
+      controllers: [controllerFor(ORDERS[0]!)],
+      providers: [AuthGuard, { provide: APP_GUARD, useClass: TenantGuard }],
+    })
+    class ClaimApp {}
+    const server = await startApp(kind, ClaimApp);
+    try {
+      const res = await server.call('/param', { headers: as('alice', 'globex') });
+      expect(res.status).toBe(400);
+      expect(res.body.message).toContain('Missing tenant: this route needs a tenant id from claim "tenants" of the authenticated user.');
+      expect(res.body.message).toContain('it must run before TenantGuard');
+    } finally {
+      await server.close();
+    }
   });
 });
