@@ -17,6 +17,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CacheResponse,
+  CacheResult,
   CurrentTenant,
   fromJwtClaim,
   TenantCacheInterceptor,
@@ -76,11 +77,30 @@ const ORDERS: Order[] = [
   { name: '@UseGuards(Auth, TenantGuard)', appGuards: [], classGuards: [AuthGuard, TenantGuard], routeGuards: [] },
 ];
 
+/** A provider method cached per tenant with @CacheResult. */
+@Injectable()
+class ReportService {
+  @CacheResult({ ttl: 60_000 })
+  async report(): Promise<string> {
+    return `${TenantContext.current()}-computed`;
+  }
+}
+
 function controllerFor(order: Order): Type {
   @Controller()
   @UseGuards(...order.classGuards)
   class ProbeController {
-    constructor(private readonly cache: TenantCacheService) {}
+    constructor(
+      private readonly cache: TenantCacheService,
+      private readonly reports: ReportService,
+    ) {}
+
+    /** A @CacheResult method called from a handler: globex's cached result on a hit. */
+    @UseGuards(...order.routeGuards)
+    @Get('method')
+    async method() {
+      return { value: await this.reports.report() };
+    }
 
     /** A cache read through the service in a handler (no interceptor on this route). */
     @UseGuards(...order.routeGuards)
@@ -109,7 +129,7 @@ function controllerFor(order: Order): Type {
 }
 
 function appFor(order: Order, tenant: TenantOptions<TestUser>): Type {
-  const providers: Provider[] = [AuthGuard, ...order.appGuards.map((useClass) => ({ provide: APP_GUARD, useClass }))];
+  const providers: Provider[] = [AuthGuard, ReportService, ...order.appGuards.map((useClass) => ({ provide: APP_GUARD, useClass }))];
   @Module({
     imports: [TenantCacheModule.forRoot({ keyPrefix: 'guard-order:', tenant })],
     controllers: [controllerFor(order)],
@@ -124,7 +144,7 @@ const as = (user: string | undefined, tenant: string) => ({
   ...(user === undefined ? {} : { authorization: `Bearer token-${user}` }),
 });
 
-const ROUTES = ['/service', '/response', '/param'] as const;
+const ROUTES = ['/service', '/method', '/response', '/param'] as const;
 
 /** globex's data in each route's terms: what must never reach alice. */
 async function seedGlobex(server: RunningApp): Promise<void> {
@@ -133,6 +153,7 @@ async function seedGlobex(server: RunningApp): Promise<void> {
   // Anonymous requests may name their tenant (documented): this fills globex's cached response.
   const seeded = await server.call('/response', { headers: as(undefined, 'globex') });
   expect(seeded.body).toEqual({ value: 'globex-report' });
+  expect((await server.call('/method', { headers: as(undefined, 'globex') })).body).toEqual({ value: 'globex-computed' });
 }
 
 describe.each(ADAPTERS)('TenantGuard whatever the guard order (%s)', (kind) => {
@@ -157,6 +178,7 @@ describe.each(ADAPTERS)('TenantGuard whatever the guard order (%s)', (kind) => {
         expect((await server.call('/service', { headers: as('bob', 'globex') })).body).toEqual({ value: 'globex-secret' });
         expect((await server.call('/service', { headers: as('carol', 'globex') })).body).toEqual({ value: 'globex-secret' });
         expect((await server.call('/response', { headers: as('carol', 'globex') })).body).toEqual({ value: 'globex-report' });
+        expect((await server.call('/method', { headers: as('carol', 'globex') })).body).toEqual({ value: 'globex-computed' });
         expect((await server.call('/param', { headers: as('alice', 'acme') })).body).toEqual({ tenant: 'acme' });
         expect((await server.call('/param', { headers: as('bob', 'acme') })).status).toBe(403);
       });
@@ -328,7 +350,7 @@ describe.each(ADAPTERS)('TenantGuard before the auth guard, tenant kept in nestj
         }),
       ],
       controllers: [controllerFor(ORDERS[0]!)],
-      providers: [AuthGuard, { provide: APP_GUARD, useClass: TenantGuard }],
+      providers: [AuthGuard, ReportService, { provide: APP_GUARD, useClass: TenantGuard }],
     })
     class ClsOnlyApp {}
     server = await startApp(kind, ClsOnlyApp);
@@ -352,7 +374,7 @@ describe.each(ADAPTERS)('fromJwtClaim with TenantGuard before the auth guard (%s
     @Module({
       imports: [TenantCacheModule.forRoot({ keyPrefix: 'guard-order-claim:', tenant: { resolver: fromJwtClaim('tenants') } })],
       controllers: [controllerFor(ORDERS[0]!)],
-      providers: [AuthGuard, { provide: APP_GUARD, useClass: TenantGuard }],
+      providers: [AuthGuard, ReportService, { provide: APP_GUARD, useClass: TenantGuard }],
     })
     class ClaimApp {}
     const server = await startApp(kind, ClaimApp);
