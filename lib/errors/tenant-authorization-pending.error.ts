@@ -12,8 +12,9 @@ export class TenantAuthorizationPendingError extends TenantCacheError {
       `The tenant ${JSON.stringify(tenant)} of this request is not authorized yet: TenantGuard ran before the guard that ` +
         'sets request.user, so tenant.authorize runs at the first use of the tenant, and it returned a promise that a ' +
         'synchronous read cannot wait for. Potential solutions: register the auth guard before TenantGuard ' +
-        '(APP_GUARD order, or @UseGuards(AuthGuard, TenantGuard)); or bind TenantCacheInterceptor, take the tenant with ' +
-        '@CurrentTenant(), or `await TenantContext.authorized()` before the first cache call; or make tenant.authorize synchronous.',
+        '(APP_GUARD order, or @UseGuards(AuthGuard, TenantGuard)); or bind TenantCacheInterceptor globally (APP_INTERCEPTOR) ' +
+        'or on the route, take the tenant with @CurrentTenant(), or `await TenantContext.authorized()` before the first ' +
+        'cache call; or make tenant.authorize synchronous.',
       { tenant },
     );
   }

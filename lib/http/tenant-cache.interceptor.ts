@@ -101,11 +101,12 @@ export class TenantCacheInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
-    const plan = this.plan(context);
-    if (plan === null) return next.handle();
-    // NOTE: interceptors run after every guard: an async check TenantGuard had to defer is awaited here.
+    // NOTE: interceptors run after every guard: an async check TenantGuard had to defer is awaited here,
+    // on every route the interceptor is bound to (so bound globally, the handler's own reads find it done).
     const pending = TenantContext.pendingCheck();
     if (pending !== undefined) return from(pending).pipe(switchMap(() => this.intercept(context, next)));
+    const plan = this.plan(context);
+    if (plan === null) return next.handle();
     const http = context.switchToHttp();
     const req = http.getRequest<CacheRequest>();
     const res = http.getResponse<AnyResponse>();

@@ -13,7 +13,7 @@ import {
   UseGuards,
   UseInterceptors,
 } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CacheResponse,
@@ -386,5 +386,30 @@ describe.each(ADAPTERS)('fromJwtClaim with TenantGuard before the auth guard (%s
     } finally {
       await server.close();
     }
+  });
+});
+
+describe.each(ADAPTERS)('TenantGuard before the auth guard, async authorize, TenantCacheInterceptor bound globally (%s)', (kind) => {
+  let server: RunningApp;
+  beforeAll(async () => {
+    @Module({
+      imports: [TenantCacheModule.forRoot({ keyPrefix: 'guard-order-async-global:', tenant: { authorize: asyncAuthorize } })],
+      controllers: [LateAuthController],
+      providers: [AuthGuard, { provide: APP_GUARD, useClass: TenantGuard }, { provide: APP_INTERCEPTOR, useClass: TenantCacheInterceptor }],
+    })
+    class GlobalInterceptorApp {}
+    server = await startApp(kind, GlobalInterceptorApp);
+    await server.app.get(TenantCacheService).forTenant('globex').set('plan', 'globex-secret');
+  });
+  afterAll(() => server.close());
+
+  it('the interceptor completes the check before the handler: its synchronous reads work, refusals are 403', async () => {
+    calls.length = 0;
+    expect((await server.call('/late/service', { headers: as('bob', 'globex') })).body).toEqual({ value: 'globex-secret' });
+    expect(calls).toEqual(['bob:globex']);
+    const res = await server.call('/late/service', { headers: as('alice', 'globex') });
+    expect(res.status).toBe(403);
+    expect(res.bytes.toString()).not.toContain('globex-');
+    expect((await server.call('/late/request', { headers: as('alice', 'globex') })).status).toBe(403);
   });
 });
