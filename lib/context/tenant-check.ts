@@ -1,3 +1,4 @@
+import { TenantAuthorizationPendingError } from '../errors/tenant-authorization-pending.error.js';
 import type { TenantRequest } from './tenant-resolver.interface.js';
 
 /**
@@ -20,8 +21,21 @@ export class DeferredTenantCheck {
 
   constructor(
     private readonly request: TenantRequest,
+    /** The provisional tenant. */
+    readonly tenantId: string,
     private readonly checkUser: UserCheck,
   ) {}
+
+  /** True once the user was allowed: the check can be dropped. */
+  get settled(): boolean {
+    return this.outcome === 'allowed';
+  }
+
+  /** The tenant once the check allows it (or while anonymous); throws the refusal, or when an async check is under way. */
+  read(): string {
+    if (typeof this.run() !== 'boolean') throw new TenantAuthorizationPendingError(this.tenantId);
+    return this.tenantId;
+  }
 
   /**
    * `true`: authorized for good; `false`: still anonymous (allowed for now); a promise: an async
@@ -59,4 +73,28 @@ export class DeferredTenantCheck {
     this.refusal = error;
     throw error;
   }
+}
+
+// NOTE: one getter for every request (a closure per request would give each request object its own
+// hidden class): it finds the request's check under a registered symbol.
+const REQUEST_CHECK = Symbol.for('nestjs-tenant-cache.tenant-check');
+
+const tenantIdAccessor: PropertyDescriptor = {
+  configurable: true,
+  enumerable: false,
+  get(this: Record<PropertyKey, unknown>): string {
+    return (this[REQUEST_CHECK] as DeferredTenantCheck).read();
+  },
+  set(this: object, value: unknown): void {
+    Object.defineProperty(this, 'tenantId', { value, writable: true, configurable: true, enumerable: true });
+  },
+};
+
+/**
+ * @internal Makes `request.tenantId` run the deferred check, so that code reading it directly gets
+ * the same answer as `TenantContext.current()`. Assigning it replaces the getter with the value.
+ */
+export function deferRequestTenant(request: TenantRequest, check: DeferredTenantCheck): void {
+  request[REQUEST_CHECK as unknown as string] = check;
+  Object.defineProperty(request, 'tenantId', tenantIdAccessor);
 }

@@ -1,4 +1,3 @@
-import { TenantAuthorizationPendingError } from '../errors/tenant-authorization-pending.error.js';
 import { DeferredTenantCheck } from './tenant-check.js';
 
 /**
@@ -30,9 +29,8 @@ export function readClsTenant(cls: { store: TenantClsStore; key?: string }): str
   if (value === undefined || value === null) return undefined;
   const check = cls.store.get(TENANT_CLS_CHECK_KEY) as DeferredTenantCheck | undefined;
   if (check instanceof DeferredTenantCheck) {
-    const outcome = check.run();
-    if (outcome === true) cls.store.set?.(TENANT_CLS_CHECK_KEY, undefined);
-    else if (outcome !== false) throw new TenantAuthorizationPendingError(String(value));
+    check.read();
+    if (check.settled) cls.store.set?.(TENANT_CLS_CHECK_KEY, undefined);
   }
   return value as string;
 }

@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { InvalidTenantIdError } from '../errors/invalid-tenant-id.error.js';
-import { TenantAuthorizationPendingError } from '../errors/tenant-authorization-pending.error.js';
 import { TenantContextMissingError } from '../errors/tenant-context-missing.error.js';
 import type { DeferredTenantCheck } from './tenant-check.js';
 
@@ -105,9 +104,9 @@ export class TenantContext {
 
 /** Completes a provisional tenant's check at a synchronous read: throws its refusal, or when it cannot be waited for. */
 function settle(scope: TenantScope): void {
-  const outcome = scope.check!.run();
-  if (outcome === true) scope.check = undefined;
-  else if (outcome !== false) throw new TenantAuthorizationPendingError(scope.tenantId!);
+  const check = scope.check!;
+  check.read();
+  if (check.settled) scope.check = undefined;
 }
 
 function assertTenantShape(tenantId: unknown): asserts tenantId is string {

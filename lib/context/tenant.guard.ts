@@ -9,13 +9,12 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { InvalidTenantIdError } from '../errors/invalid-tenant-id.error.js';
-import { TenantAuthorizationPendingError } from '../errors/tenant-authorization-pending.error.js';
 import { TenantScopeMissingError } from '../errors/tenant-scope-missing.error.js';
 import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
 import { TENANT_ROUTE_MODE, type TenantRouteMode } from './public-tenant.decorator.js';
 import { TenantMessages } from './tenant.messages.js';
-import { DeferredTenantCheck } from './tenant-check.js';
+import { DeferredTenantCheck, deferRequestTenant } from './tenant-check.js';
 import { DEFAULT_TENANT_CLS_KEY, TENANT_CLS_CHECK_KEY } from './tenant-cls.js';
 import { TenantContext } from './tenant-context.js';
 import { validateTenantId } from './tenant-id.validator.js';
@@ -89,7 +88,7 @@ export class TenantGuard implements CanActivate {
     // NOTE: no user yet means "anonymous" or "the auth guard runs after this one": the check then waits for the first read.
     let deferred: DeferredTenantCheck | undefined;
     if (isUser(request.user)) await this.checkUser(request, tenantId, source, request.user);
-    else deferred = new DeferredTenantCheck(request, (user) => this.checkUser(request, tenantId, source, user));
+    else deferred = new DeferredTenantCheck(request, tenantId, (user) => this.checkUser(request, tenantId, source, user));
     const { isKnownTenant } = this.options.tenant;
     if (isKnownTenant && !(await isKnownTenant(tenantId))) throw new ForbiddenException(TenantMessages.unknown(tenantId));
     this.enter(request, tenantId, deferred);
@@ -134,19 +133,7 @@ export class TenantGuard implements CanActivate {
 
   private enter(request: TenantRequest, tenantId: string, check: DeferredTenantCheck | undefined): void {
     if (check === undefined) request.tenantId = tenantId;
-    else {
-      // NOTE: code reading request.tenantId directly gets the same deferred check as TenantContext.current().
-      Object.defineProperty(request, 'tenantId', {
-        configurable: true,
-        enumerable: false,
-        get: () => {
-          const outcome = check.run();
-          if (typeof outcome !== 'boolean') throw new TenantAuthorizationPendingError(tenantId);
-          return tenantId;
-        },
-        set: (value: unknown) => Object.defineProperty(request, 'tenantId', { value, writable: true, configurable: true, enumerable: true }),
-      });
-    }
+    else deferRequestTenant(request, check);
     const cls = this.options.tenant.cls;
     const clsActive = cls?.store.set !== undefined && cls.store.isActive?.() !== false;
     if (clsActive) {
