@@ -75,6 +75,7 @@ const ORDERS: Order[] = [
   { name: 'APP_GUARDs auth then TenantGuard', appGuards: [AuthGuard, TenantGuard], classGuards: [], routeGuards: [] },
   { name: '@UseGuards(TenantGuard, Auth)', appGuards: [], classGuards: [TenantGuard, AuthGuard], routeGuards: [] },
   { name: '@UseGuards(Auth, TenantGuard)', appGuards: [], classGuards: [AuthGuard, TenantGuard], routeGuards: [] },
+  { name: 'TenantGuard global and again after the auth guard on the route', appGuards: [TenantGuard], classGuards: [], routeGuards: [AuthGuard, TenantGuard] },
 ];
 
 /** A provider method cached per tenant with @CacheResult. */
