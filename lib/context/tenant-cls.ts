@@ -1,4 +1,4 @@
-import { DeferredTenantCheck } from './tenant-check.js';
+import type { DeferredTenantCheck } from './tenant-check.js';
 
 /**
  * The part of a context store the library uses, shaped so that nestjs-cls's `ClsService` fits as is.
@@ -27,8 +27,9 @@ export const TENANT_CLS_CHECK_KEY = 'nestjs-tenant-cache.check';
 export function readClsTenant(cls: { store: TenantClsStore; key?: string }): string | undefined {
   const value = cls.store.get(cls.key ?? DEFAULT_TENANT_CLS_KEY);
   if (value === undefined || value === null) return undefined;
+  // NOTE: duck-typed, not instanceof: the guard may come from another copy of the package (ESM and CJS).
   const check = cls.store.get(TENANT_CLS_CHECK_KEY) as DeferredTenantCheck | undefined;
-  if (check instanceof DeferredTenantCheck) {
+  if (typeof check?.read === 'function') {
     check.read();
     if (check.settled) cls.store.set?.(TENANT_CLS_CHECK_KEY, undefined);
   }
