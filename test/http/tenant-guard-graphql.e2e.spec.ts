@@ -97,11 +97,21 @@ function graphqlHost(kind: AdapterKind) {
   return GraphqlHost;
 }
 
-describe.each(ADAPTERS)('TenantGuard in a GraphQL context (%s)', (kind) => {
+const AUTHORIZERS = {
+  'sync authorize': (user: TestUser, id: string) => user.tenants.includes(id),
+  // @CurrentTenant() awaits it before the resolver runs (Nest awaits a promised argument here too).
+  'async authorize': async (user: TestUser, id: string) => {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    return user.tenants.includes(id);
+  },
+};
+const CASES = ADAPTERS.flatMap((kind) => Object.entries(AUTHORIZERS).map(([name, authorize]) => [kind, name, authorize] as const));
+
+describe.each(CASES)('TenantGuard in a GraphQL context (%s, %s)', (kind, _name, authorize) => {
   let server: RunningApp;
   beforeAll(async () => {
     @Module({
-      imports: [TenantCacheModule.forRoot({ keyPrefix: 'guard-gql:', tenant: { authorize: (user: TestUser, id: string) => user.tenants.includes(id) } })],
+      imports: [TenantCacheModule.forRoot({ keyPrefix: 'guard-gql:', tenant: { authorize } })],
       providers: [GqlAuthGuard, ReportResolver, graphqlHost(kind), { provide: APP_GUARD, useClass: TenantGuard }],
     })
     class GraphqlApp {}
