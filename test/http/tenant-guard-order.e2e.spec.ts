@@ -1,9 +1,12 @@
 import 'reflect-metadata';
+import { CACHE_MANAGER } from '@nestjs/cache-manager';
+import type { Cache } from 'cache-manager';
 import {
   type CanActivate,
   Controller,
   type ExecutionContext,
   Get,
+  Inject,
   Injectable,
   Module,
   type Provider,
@@ -94,7 +97,15 @@ function controllerFor(order: Order): Type {
     constructor(
       private readonly cache: TenantCacheService,
       private readonly reports: ReportService,
+      @Inject(CACHE_MANAGER) private readonly cacheManager: Cache,
     ) {}
+
+    /** A read through the drop-in CACHE_MANAGER (cache-manager's API). */
+    @UseGuards(...order.routeGuards)
+    @Get('dropin')
+    async dropin() {
+      return { value: (await this.cacheManager.get('plan')) ?? null };
+    }
 
     /** A @CacheResult method called from a handler: globex's cached result on a hit. */
     @UseGuards(...order.routeGuards)
@@ -132,7 +143,7 @@ function controllerFor(order: Order): Type {
 function appFor(order: Order, tenant: TenantOptions<TestUser>): Type {
   const providers: Provider[] = [AuthGuard, ReportService, ...order.appGuards.map((useClass) => ({ provide: APP_GUARD, useClass }))];
   @Module({
-    imports: [TenantCacheModule.forRoot({ keyPrefix: 'guard-order:', tenant })],
+    imports: [TenantCacheModule.forRoot({ keyPrefix: 'guard-order:', provideCacheManager: true, tenant })],
     controllers: [controllerFor(order)],
     providers,
   })
@@ -145,7 +156,7 @@ const as = (user: string | undefined, tenant: string) => ({
   ...(user === undefined ? {} : { authorization: `Bearer token-${user}` }),
 });
 
-const ROUTES = ['/service', '/method', '/response', '/param'] as const;
+const ROUTES = ['/service', '/method', '/dropin', '/response', '/param'] as const;
 
 /** globex's data in each route's terms: what must never reach alice. */
 async function seedGlobex(server: RunningApp): Promise<void> {
@@ -155,6 +166,7 @@ async function seedGlobex(server: RunningApp): Promise<void> {
   const seeded = await server.call('/response', { headers: as(undefined, 'globex') });
   expect(seeded.body).toEqual({ value: 'globex-report' });
   expect((await server.call('/method', { headers: as(undefined, 'globex') })).body).toEqual({ value: 'globex-computed' });
+  expect((await server.call('/dropin', { headers: as(undefined, 'globex') })).body).toEqual({ value: 'globex-secret' });
 }
 
 describe.each(ADAPTERS)('TenantGuard whatever the guard order (%s)', (kind) => {
@@ -343,6 +355,7 @@ describe.each(ADAPTERS)('TenantGuard before the auth guard, tenant kept in nestj
       imports: [
         ClsModule.forRoot({ global: true, middleware: { mount: true } }),
         TenantCacheModule.forRootAsync({
+          provideCacheManager: true,
           inject: [ClsService],
           useFactory: (cls: InstanceType<typeof ClsService>) => ({
             keyPrefix: 'guard-order-cls:',
@@ -373,7 +386,7 @@ describe.each(ADAPTERS)('TenantGuard before the auth guard, tenant kept in nestj
 describe.each(ADAPTERS)('fromJwtClaim with TenantGuard before the auth guard (%s)', (kind) => {
   it('answers 400 saying the auth guard must run first, never a tenant from elsewhere', async () => {
     @Module({
-      imports: [TenantCacheModule.forRoot({ keyPrefix: 'guard-order-claim:', tenant: { resolver: fromJwtClaim('tenants') } })],
+      imports: [TenantCacheModule.forRoot({ keyPrefix: 'guard-order-claim:', provideCacheManager: true, tenant: { resolver: fromJwtClaim('tenants') } })],
       controllers: [controllerFor(ORDERS[0]!)],
       providers: [AuthGuard, ReportService, { provide: APP_GUARD, useClass: TenantGuard }],
     })
