@@ -1,6 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { TenantContextMissingError } from '../errors/tenant-context-missing.error.js';
 import { TenantContext } from './tenant-context.js';
+import { requestOf } from './tenant-request.js';
 
 /** Options of `@CurrentTenant()`. */
 export interface CurrentTenantOptions {
@@ -16,11 +17,18 @@ export interface CurrentTenantOptions {
  * @Get('me') me(@CurrentTenant() tenantId: string) { return { tenantId }; }
  */
 export const CurrentTenant = createParamDecorator((options: CurrentTenantOptions | undefined, context: ExecutionContext) => {
+  // NOTE: pipes run after every guard: an async check TenantGuard had to defer is awaited here (Nest awaits a promised argument).
+  const pending = TenantContext.pendingCheck();
+  if (pending !== undefined) return pending.then(() => currentTenant(options, context));
+  return currentTenant(options, context);
+});
+
+function currentTenant(options: CurrentTenantOptions | undefined, context: ExecutionContext): string | undefined {
   let tenantId = TenantContext.current();
-  if (tenantId === undefined && context.getType() === 'http') {
-    const fromRequest = context.switchToHttp().getRequest<{ tenantId?: unknown }>().tenantId;
+  if (tenantId === undefined) {
+    const fromRequest = requestOf(context)?.tenantId;
     if (typeof fromRequest === 'string') tenantId = fromRequest;
   }
   if (tenantId === undefined && options?.optional !== true) throw new TenantContextMissingError('@CurrentTenant()');
   return tenantId;
-});
+}

@@ -30,5 +30,11 @@ export interface TenantResolver {
   readonly tenantSource?: TenantSource;
 }
 
-/** Checks that an authenticated user may act for a tenant (runs when `request.user` is set). */
-export type TenantAuthorizer = (user: unknown, tenantId: string, request: TenantRequest) => boolean | Promise<boolean>;
+/**
+ * Checks that an authenticated user may act for a tenant (runs when `request.user` is set). `TUser`
+ * is the type of `request.user` (default `unknown`).
+ *
+ * @example
+ * const authorize: TenantAuthorizer<JwtUser> = (user, tenantId) => user.orgs.includes(tenantId);
+ */
+export type TenantAuthorizer<TUser = unknown> = (user: TUser, tenantId: string, request: TenantRequest) => boolean | Promise<boolean>;

@@ -14,29 +14,35 @@ import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
 import { TENANT_ROUTE_MODE, type TenantRouteMode } from './public-tenant.decorator.js';
 import { TenantMessages } from './tenant.messages.js';
-import { DEFAULT_TENANT_CLS_KEY } from './tenant-cls.js';
+import { DeferredTenantCheck, deferRequestTenant } from './tenant-check.js';
+import { DEFAULT_TENANT_CLS_KEY, TENANT_CLS_CHECK_KEY } from './tenant-cls.js';
 import { TenantContext } from './tenant-context.js';
 import { validateTenantId } from './tenant-id.validator.js';
 import type { TenantRequest, TenantResolver, TenantSource } from './tenant-resolver.interface.js';
 import { fromHeader, sourceOf } from './tenant-resolvers.js';
+import { requestOf } from './tenant-request.js';
 
 /**
- * Resolves, validates and authorizes the tenant of an HTTP request, then puts it in the request's
- * tenant scope (and on `request.tenantId`). Use it globally (`APP_GUARD`) or per route
+ * Resolves, validates and authorizes the tenant of an HTTP (or GraphQL) request, then puts it in the
+ * request's tenant scope (and on `request.tenantId`). Use it globally (`APP_GUARD`) or per route
  * (`@UseGuards(TenantGuard)`); `@SkipTenant()` / `@TenantOptional()` opt routes out.
  *
  * Responses: no tenant -> 400 naming the expected source; malformed id -> 400 with the reason;
  * `isKnownTenant` false -> 403; authenticated user refused by `authorize` -> 403.
  *
- * Trust: a header, host or path is chosen by the client. When `request.user` is set (an auth guard
- * verified the caller), the guard calls `tenant.authorize(user, tenantId)`; when no `authorize` is
- * configured it accepts the tenant only from a trusted source (`fromJwtClaim()`) and refuses a
- * client-controlled one with 403, logging once how to fix the set-up. Anonymous requests are not
- * checked, so the auth guard must run first: register it as an `APP_GUARD` before this one, or
- * write `@UseGuards(AuthGuard, TenantGuard)`.
+ * Trust: a header, host or path is chosen by the client. For an authenticated request (`request.user`
+ * set by an auth guard) the tenant must pass `tenant.authorize(user, tenantId)`; without `authorize`
+ * it is accepted only from a trusted source (`fromJwtClaim()`), a client-controlled one is refused
+ * with 403 (logged once with how to fix the set-up). This holds whatever order the guards run in:
+ * when this guard runs before the auth guard (it is an `APP_GUARD` and the auth guard sits on the
+ * controller, say), the tenant stays provisional and the check completes where the tenant is first
+ * read (the service, `@CacheResponse`, `@CurrentTenant()`, `TenantContext.current()`), after every
+ * guard. Anonymous requests keep the tenant they name.
  *
- * Non-HTTP contexts (RPC, WebSocket) pass through untouched: their handlers set the tenant with
- * `TenantContext.run`, and cache calls without one fail with `TenantContextMissingError`.
+ * GraphQL: the request is read from the resolver context's `req` (or `request`), as
+ * `GqlExecutionContext.create(ctx).getContext().req` would. Other contexts (RPC, WebSocket) pass
+ * through untouched: their handlers set the tenant with `TenantContext.run`, and cache calls without
+ * one fail with `TenantContextMissingError`.
  *
  * @example
  * providers: [{ provide: APP_GUARD, useClass: JwtAuthGuard }, { provide: APP_GUARD, useClass: TenantGuard }]
@@ -59,17 +65,18 @@ export class TenantGuard implements CanActivate {
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (context.getType() !== 'http') return true;
+    const request = requestOf(context);
+    if (request === undefined) return true;
     const mode = this.reflector.getAllAndOverride<TenantRouteMode | undefined>(TENANT_ROUTE_MODE, [
       context.getHandler(),
       context.getClass(),
     ]);
     if (mode === 'skip') return true;
-    const request = context.switchToHttp().getRequest<TenantRequest>();
     const found = await this.resolve(request);
     if (found === undefined) {
       if (mode === 'optional') return true;
-      throw new BadRequestException(TenantMessages.missing(this.sources.map((s) => s.description)));
+      const hint = !isUser(request.user) && this.sources.some((s) => s.trusted) ? TenantMessages.noUserYet() : '';
+      throw new BadRequestException(TenantMessages.missing(this.sources.map((s) => s.description)) + hint);
     }
     const { tenantId, source } = found;
     try {
@@ -78,10 +85,13 @@ export class TenantGuard implements CanActivate {
       if (error instanceof InvalidTenantIdError) throw new BadRequestException(TenantMessages.invalid(source.description, error.message));
       throw error;
     }
-    await this.authorize(request, tenantId, source);
+    // NOTE: no user yet means "anonymous" or "the auth guard runs after this one": the check then waits for the first read.
+    let deferred: DeferredTenantCheck | undefined;
+    if (isUser(request.user)) await this.checkUser(request, tenantId, source, request.user);
+    else deferred = new DeferredTenantCheck(request, tenantId, (user) => this.checkUser(request, tenantId, source, user));
     const { isKnownTenant } = this.options.tenant;
     if (isKnownTenant && !(await isKnownTenant(tenantId))) throw new ForbiddenException(TenantMessages.unknown(tenantId));
-    this.enter(request, tenantId);
+    this.enter(request, tenantId, deferred);
     return true;
   }
 
@@ -100,12 +110,17 @@ export class TenantGuard implements CanActivate {
     return undefined;
   }
 
-  private async authorize(request: TenantRequest, tenantId: string, source: TenantSource): Promise<void> {
-    const { user } = request;
-    if (user === undefined || user === null || user === false) return;
+  /** May this authenticated user act for the tenant? Synchronous unless `authorize` returns a promise. */
+  private checkUser(request: TenantRequest, tenantId: string, source: TenantSource, user: unknown): void | Promise<void> {
     const { authorize } = this.options.tenant;
     if (authorize) {
-      if (!(await authorize(user, tenantId, request))) throw new ForbiddenException(TenantMessages.notAuthorized(tenantId));
+      const allowed = authorize(user, tenantId, request);
+      if (isPromiseLike(allowed)) {
+        return Promise.resolve(allowed).then((ok) => {
+          if (!ok) throw new ForbiddenException(TenantMessages.notAuthorized(tenantId));
+        });
+      }
+      if (!allowed) throw new ForbiddenException(TenantMessages.notAuthorized(tenantId));
       return;
     }
     if (source.trusted) return;
@@ -116,13 +131,25 @@ export class TenantGuard implements CanActivate {
     throw new ForbiddenException(TenantMessages.untrustedRefused(tenantId, source.description));
   }
 
-  private enter(request: TenantRequest, tenantId: string): void {
-    request.tenantId = tenantId;
+  private enter(request: TenantRequest, tenantId: string, check: DeferredTenantCheck | undefined): void {
+    if (check === undefined) request.tenantId = tenantId;
+    else deferRequestTenant(request, check);
     const cls = this.options.tenant.cls;
     const clsActive = cls?.store.set !== undefined && cls.store.isActive?.() !== false;
-    if (clsActive) cls.store.set!(cls.key ?? DEFAULT_TENANT_CLS_KEY, tenantId);
-    if (!TenantContext.assign(tenantId) && !clsActive) {
+    if (clsActive) {
+      cls.store.set!(cls.key ?? DEFAULT_TENANT_CLS_KEY, tenantId);
+      cls.store.set!(TENANT_CLS_CHECK_KEY, check);
+    }
+    if (!TenantContext.assign(tenantId, check) && !clsActive) {
       throw new TenantScopeMissingError(TenantMessages.scopeMissing(tenantId), tenantId);
     }
   }
+}
+
+function isUser(user: unknown): boolean {
+  return user !== undefined && user !== null && user !== false;
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }

@@ -2,6 +2,11 @@
 export const TenantMessages = {
   missing: (sources: readonly string[]) =>
     `Missing tenant: this route needs a tenant id from ${sources.join(' or ')}.`,
+  /** Added to `missing` when a trusted source (the verified user) had nothing because no user is set yet. */
+  noUserYet: () =>
+    ' The request has no authenticated user (yet): if an auth guard sets request.user, it must run before ' +
+    'TenantGuard for the tenant to be read from it (register it as an APP_GUARD before TenantGuard, or write ' +
+    '@UseGuards(AuthGuard, TenantGuard)).',
   invalid: (source: string, reason: string) => `${reason} (from ${source}).`,
   unknown: (tenantId: string) => `Unknown tenant ${quote(tenantId)}.`,
   notAuthorized: (tenantId: string) => `The authenticated user may not act for tenant ${quote(tenantId)}.`,

@@ -19,3 +19,4 @@ export * from './invalidation-failed.error.js';
 export * from './invalid-entity-change.error.js';
 export * from './cdn-purge-failed.error.js';
 export * from './unknown-response-backend.error.js';
+export * from './tenant-authorization-pending.error.js';

@@ -7,7 +7,8 @@ import {
   StreamableFile,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { type Observable, from, lastValueFrom } from 'rxjs';
+import { type Observable, from, lastValueFrom, switchMap } from 'rxjs';
+import { TenantContext } from '../context/tenant-context.js';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import { CacheEngine } from '../service/cache-engine.js';
 import { type ResolvedTags, resolveTags, versioned } from '../service/tags.js';
@@ -100,6 +101,10 @@ export class TenantCacheInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
+    // NOTE: interceptors run after every guard: an async check TenantGuard had to defer is awaited here,
+    // on every route the interceptor is bound to (so bound globally, the handler's own reads find it done).
+    const pending = TenantContext.pendingCheck();
+    if (pending !== undefined) return from(pending).pipe(switchMap(() => this.intercept(context, next)));
     const plan = this.plan(context);
     if (plan === null) return next.handle();
     const http = context.switchToHttp();

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TenantContext } from '../context/tenant-context.js';
+import { readClsTenant } from '../context/tenant-cls.js';
 import { validateTenantId } from '../context/tenant-id.validator.js';
 import { TenantContextMissingError } from '../errors/tenant-context-missing.error.js';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
@@ -71,9 +72,7 @@ export class TenantCacheService extends TenantScopedCache {
 
   private fromCls(): string | undefined {
     const cls = this.engine.options.tenant.cls;
-    if (!cls) return undefined;
-    const value = cls.store.get(cls.key ?? 'tenantId');
-    return value === undefined || value === null ? undefined : (value as string);
+    return cls === undefined ? undefined : readClsTenant(cls);
   }
 
   /** Validates a tenant id (once per id) and returns its scope; throws `InvalidTenantIdError`. */
