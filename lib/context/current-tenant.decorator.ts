@@ -1,4 +1,4 @@
-import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { createParamDecorator, type ExecutionContext, type PipeTransform, type Type } from '@nestjs/common';
 import { TenantContextMissingError } from '../errors/tenant-context-missing.error.js';
 import { TenantContext } from './tenant-context.js';
 
@@ -15,7 +15,11 @@ export interface CurrentTenantOptions {
  * @example
  * @Get('me') me(@CurrentTenant() tenantId: string) { return { tenantId }; }
  */
-export const CurrentTenant = createParamDecorator((options: CurrentTenantOptions | undefined, context: ExecutionContext) => {
+// Typed explicitly: the inferred type names `ParameterDecoratorOptions`, which Nest 11's
+// @nestjs/common does not export, so the published .d.ts broke Nest 11 apps with skipLibCheck off.
+export const CurrentTenant: (
+  ...dataOrPipes: (CurrentTenantOptions | PipeTransform | Type<PipeTransform> | undefined)[]
+) => ParameterDecorator = createParamDecorator((options: CurrentTenantOptions | undefined, context: ExecutionContext) => {
   let tenantId = TenantContext.current();
   if (tenantId === undefined && context.getType() === 'http') {
     const fromRequest = context.switchToHttp().getRequest<{ tenantId?: unknown }>().tenantId;

@@ -77,6 +77,14 @@ describe('package.json "exports" of the packed tarball', () => {
         for (const types of targetsFor(entry, 'types')) assertInsidePackage(join(PACKAGE_DIR, types), `types of ${specifier}`);
       });
 
+      if (subpath !== '.' && !subpath.endsWith('.json')) {
+        it('has the same types under node10 resolution ("typesVersions", which classic Nest CLI projects read)', () => {
+          const mapped = manifest.typesVersions?.['*']?.[subpath.slice(2)];
+          assert.ok(Array.isArray(mapped), `"typesVersions" has no "${subpath.slice(2)}" entry`);
+          assert.deepEqual(mapped, targetsFor(entry, 'types'));
+        });
+      }
+
       it('loads with import and with require, using only what a user installs', (t) => {
         const imported = probe('import', specifier);
         if (!imported.ok) {
