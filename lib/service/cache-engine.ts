@@ -580,8 +580,8 @@ export class CacheEngine {
     const resolved = await this.store(scope, alias);
     this.requireScan(resolved, 'keys()');
     const entryPrefix = resolved.keys.entryPrefix(scope, await this.generation(resolved, scope));
-    for await (const page of resolved.store.scan(entryPrefix + 'k:' + prefix)) {
-      const out = page.map((k) => k.slice(entryPrefix.length + 2));
+    for await (const page of resolved.store.scan(entryPrefix + resolved.keys.literalPrefix(prefix))) {
+      const out = page.map((k) => resolved.keys.literalKeyOf(k.slice(entryPrefix.length))).filter((k) => k !== undefined);
       if (out.length > 0) yield out;
     }
     // Long keys are stored hashed; their logical key is inside the entry.
@@ -600,7 +600,7 @@ export class CacheEngine {
     const resolved = await this.store(scope, alias);
     this.requireScan(resolved, 'deleteByPrefix()');
     const entryPrefix = resolved.keys.entryPrefix(scope, await this.generation(resolved, scope));
-    const literal = entryPrefix + 'k:' + prefix;
+    const literal = entryPrefix + resolved.keys.literalPrefix(prefix);
     this.markInvalidated((k) => k.startsWith(literal) || k.startsWith(entryPrefix + 'h:'));
     let n = await resolved.store.deleteByPrefix(literal);
     const hashed: string[] = [];
