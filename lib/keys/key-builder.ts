@@ -43,13 +43,17 @@ export function sha256(input: string): string {
 }
 
 /**
- * The key format: which layout of literal entry keys this build writes. Format 1 wrote `k:<key>` with the
- * key as it was (control characters included: `redis-cli --scan` printed them as truncated lines); format 2
- * writes `k2:<escaped key>`. Entries of format 1 are never addressed again: they are misses, and expire.
+ * The key format: which layout of entry keys this build writes. Format 1 wrote `k:<key>` with the key as
+ * it was (control characters included: `redis-cli --scan` printed them as truncated lines) and
+ * `h:<hash>`; format 2 writes `k2:<escaped key>` and `h2:<hash>`. Entries of format 1 are never
+ * addressed again: they are misses, and expire. (Hashed entries move too: the meta keys of tags whose
+ * names hold escaped characters changed, so an old entry listed under the old tag index must not be read.)
  */
 export const KEY_FORMAT_VERSION = 2;
 /** Marks a literal entry key of format `KEY_FORMAT_VERSION`. */
 const LITERAL_ENTRY = 'k2:';
+/** Marks a hashed entry key of format `KEY_FORMAT_VERSION` (the logical key is inside the entry). */
+export const HASHED_ENTRY = 'h2:';
 
 /** Characters that stay as they are in a physical key: printable ASCII except space and the escape `%`. */
 // eslint-disable-next-line no-control-regex
@@ -98,7 +102,7 @@ export function unescapeKey(escaped: string): string | undefined {
 /**
  * Builds physical keys. The layout (key format 2, see `KEY_FORMAT_VERSION`) is
  * `<prefix><scope>g<generation>:<key>` where scope is `t<length>:<tenant>:` (or `T<sha256>:` for a long tenant id)
- * or `s:` for shared, and key is `k2:<escaped key>` or `h:<sha256(key)>`. The length prefix makes the tenant
+ * or `s:` for shared, and key is `k2:<escaped key>` or `h2:<sha256(key)>`. The length prefix makes the tenant
  * segment self-delimiting, so no tenant id or key, whatever characters it holds, can reach into the other's
  * segment: distinct (scope, key) pairs always give distinct physical keys. Tenant ids and keys are escaped
  * (`escapeKey`: `%XX`, `%uXXXX`), so every physical key is printable ASCII without spaces and can be copied
@@ -114,7 +118,7 @@ export class KeyBuilder {
     private readonly dedicatedTenant?: string,
     /**
      * Set (codec `hashKeys`): tenant ids and keys appear in physical keys only as their HMAC-SHA256
-     * (`T<hmac>:`, `h:<hmac>`), so a physical key carries no identifying information.
+     * (`T<hmac>:`, `h2:<hmac>`), so a physical key carries no identifying information.
      */
     private readonly hmacKey?: Buffer,
   ) {}
@@ -214,16 +218,16 @@ export class KeyBuilder {
   /** The name part of a meta key: `k:<escaped name>` when the store takes it as is, else `h:<sha256>`. */
   encode(name: string): string {
     if (this.hmacKey) return `h:${this.hmac('k', name)}`;
-    return this.literalOrHash('k:', name);
+    return this.literalOrHash('k:', 'h:', name);
   }
 
-  /** The key part of an entry key: `k2:<escaped key>` when the store takes it as is, else `h:<sha256>`. */
+  /** The key part of an entry key: `k2:<escaped key>` when the store takes it as is, else `h2:<sha256>`. */
   encodeEntry(key: string): string {
-    if (this.hmacKey) return `h:${this.hmac('k', key)}`;
-    return this.literalOrHash(LITERAL_ENTRY, key);
+    if (this.hmacKey) return `${HASHED_ENTRY}${this.hmac('k', key)}`;
+    return this.literalOrHash(LITERAL_ENTRY, HASHED_ENTRY, key);
   }
 
-  private literalOrHash(marker: string, key: string): string {
+  private literalOrHash(marker: string, hashed: string, key: string): string {
     const literal = marker + escapeKey(key);
     const overhead = this.prefix.length + 100;
     if (
@@ -231,7 +235,7 @@ export class KeyBuilder {
       literal.length + overhead > this.limits.maxKeyLength ||
       (this.limits.allowedKey !== undefined && !this.limits.allowedKey.test(literal))
     ) {
-      return `h:${sha256(key)}`;
+      return `${hashed}${sha256(key)}`;
     }
     return literal;
   }

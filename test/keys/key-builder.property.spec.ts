@@ -120,6 +120,19 @@ describe.each<[string, KeyLimits]>([
     );
   });
 
+  it('never builds a key-format-1 entry key: after the upgrade, no old entry is read (literal k2:, hashed h2:; format 1 wrote k: and h:)', () => {
+    const hmac = new KeyBuilder('tc:', limits, undefined, Buffer.alloc(32, 7));
+    fc.assert(
+      fc.property(scope, generation, adversarialKey, (s, g, k) => {
+        for (const builder of [keys, hmac]) {
+          const rest = builder.entryKey(s, g, k).slice(builder.entryPrefix(s, g).length);
+          expect(rest).toMatch(/^(k2:|h2:[0-9a-f]{64}$)/);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it("never lets one scope's prefix cover another scope's entries", () => {
     fc.assert(
       fc.property(scope, scope, generation, adversarialKey, (s1, s2, g, k) => {
