@@ -56,7 +56,6 @@ const LITERAL_ENTRY = 'k2:';
 export const HASHED_ENTRY = 'h2:';
 
 /** Characters that stay as they are in a physical key: printable ASCII except space and the escape `%`. */
-// eslint-disable-next-line no-control-regex
 const NEEDS_ESCAPE = /[^\x21-\x24\x26-\x7e]/;
 
 /**
@@ -228,16 +227,16 @@ export class KeyBuilder {
   }
 
   private literalOrHash(marker: string, hashed: string, key: string): string {
-    const literal = marker + escapeKey(key);
+    const escaped = escapeKey(key);
     const overhead = this.prefix.length + 100;
     if (
-      literal.length - marker.length > MAX_LITERAL_KEY ||
-      literal.length + overhead > this.limits.maxKeyLength ||
-      (this.limits.allowedKey !== undefined && !this.limits.allowedKey.test(literal))
+      escaped.length > MAX_LITERAL_KEY ||
+      marker.length + escaped.length + overhead > this.limits.maxKeyLength ||
+      (this.limits.allowedKey !== undefined && !this.limits.allowedKey.test(escaped))
     ) {
       return `${hashed}${sha256(key)}`;
     }
-    return literal;
+    return marker + escaped;
   }
 
   /** Whether `key` would be stored literally, so a prefix scan can find it. */

@@ -178,6 +178,15 @@ describe('KeyBuilder edge cases', () => {
     expect(keys.entryKey({ kind: 'tenant', tenantId: 'a b' }, 3, 'k')).toBe('tc:t5:a%20b:g3:k2:k');
   });
 
+  it("tests a store's allowedKey against the escaped key, not against the k2: marker the builder adds", () => {
+    const strict = new KeyBuilder('tc:', { maxKeyLength: 250, allowedKey: /^[A-Za-z0-9_.%-]+$/ });
+    const scopeA: CacheScope = { kind: 'tenant', tenantId: 'acme' };
+    expect(strict.entryKey(scopeA, 1, 'abc')).toBe('tc:t4:acme:g1:k2:abc');
+    expect(strict.entryKey(scopeA, 1, 'a b')).toBe('tc:t4:acme:g1:k2:a%20b');
+    expect(strict.entryKey(scopeA, 1, 'a:b')).toMatch(/^tc:t4:acme:g1:h2:[0-9a-f]{64}$/);
+    expect(strict.isLiteral('abc')).toBe(true);
+  });
+
   it('escapes injectively and keeps prefixes (escapeKey / unescapeKey)', () => {
     const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ maxLength: 12, unit: fc.constantFrom(...MARKS, 'a') }));
     fc.assert(
