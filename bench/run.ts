@@ -37,11 +37,11 @@ console.log(`Node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.mode
 console.log(`Benches: ${files.join(', ')}`);
 
 const outcomes: Outcome[] = [];
-// Lines that state a target of the issue (`Target: ...`) are quoted again in the closing summary.
-const targets: string[] = [];
+// Lines that state a performance goal (`Goal: ...`) are quoted again in the closing summary.
+const goals: string[] = [];
 const log = console.log.bind(console);
 console.log = (...args: unknown[]) => {
-  if (typeof args[0] === 'string' && args[0].startsWith('Target:')) targets.push(args[0]);
+  if (typeof args[0] === 'string' && args[0].startsWith('Goal:')) goals.push(args[0]);
   log(...args);
 };
 for (const file of files) {
@@ -63,6 +63,6 @@ for (const file of files) {
 console.log(`\n${'='.repeat(100)}\n== Summary\n${'='.repeat(100)}`);
 console.table(outcomes.map((o) => ({ bench: o.name, seconds: o.seconds.toFixed(1), result: o.error ? `FAILED: ${o.error}` : 'ok' })));
 const total = outcomes.reduce((s, o) => s + o.seconds, 0);
-for (const line of targets) log(line);
+for (const line of goals) log(line);
 console.log(`${outcomes.length} bench(es) in ${total.toFixed(0)} s${redis ? '' : ' (Redis rows skipped: no Redis)'}.`);
 if (outcomes.some((o) => o.error)) process.exitCode = 1;

@@ -7,10 +7,12 @@ import { versioned } from '../service/tags.js';
 import { TenantCacheService } from '../service/tenant-cache.service.js';
 import type { InvalidationTransport } from './invalidation-bus.js';
 import { InvalidationRegistry } from './invalidation.registry.js';
-import { busApplyFailed, busMessageRejected, busNotSubscribed, busPublishFailed } from './invalidation.messages.js';
+import { busApplyFailed, busMessageRejected, busNotSubscribed, busPublishFailed, busUnknownStore } from './invalidation.messages.js';
 
 const SUBSCRIBE_WAIT_MS = 2000;
 const PUBLISH_WAIT_MS = 1000;
+/** Unknown store aliases logged once each; past this many, further unknown aliases are not logged. */
+const MAX_LOGGED_UNKNOWN_STORES = 100;
 
 /** What travels: the invalidation as data (a partition filter travels as its literal prefix, a superset). */
 type WireEvent = { scope: CacheScope; store: string } & (
@@ -37,6 +39,8 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
   readonly instanceId = randomUUID();
   private readonly logger = new Logger('TenantCache');
   private readonly travels = new Map<string, Promise<boolean>>();
+  /** Unknown store aliases already logged (once each: a misconfigured peer may send many). */
+  private readonly unknownStores = new Set<string>();
   private transport?: InvalidationTransport;
   private unhook?: () => void;
 
@@ -88,7 +92,14 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
     }
     if (message.from === this.instanceId) return;
     const event = message.event;
-    if (typeof event.store !== 'string' || !(event.store in this.engine.options.stores)) return;
+    if (typeof event.store !== 'string') {
+      this.logger.warn(busMessageRejected('no store alias'));
+      return;
+    }
+    if (!Object.hasOwn(this.engine.options.stores, event.store)) {
+      this.unknownStore(event.store);
+      return;
+    }
     if (!(await this.travelsFor(event.store))) return;
     try {
       const scope = this.scopeOf(event.scope);
@@ -96,6 +107,13 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
     } catch (error) {
       this.logger.warn(busApplyFailed(String(event.kind), event.store, error as Error));
     }
+  }
+
+  /** Logs a message's unknown store alias, once per alias (bounded). */
+  private unknownStore(alias: string): void {
+    if (this.unknownStores.has(alias) || this.unknownStores.size >= MAX_LOGGED_UNKNOWN_STORES) return;
+    this.unknownStores.add(alias);
+    this.logger.warn(busUnknownStore(alias, Object.keys(this.engine.options.stores)));
   }
 
   private async apply(scope: CacheScope, event: WireEvent): Promise<void> {

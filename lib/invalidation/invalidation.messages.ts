@@ -17,6 +17,10 @@ export const queueFallback = (dispatcher: string, error: Error): string =>
 
 export const busMessageRejected = (reason: string): string => `Ignored an invalidation bus message: ${reason}.`;
 
+export const busUnknownStore = (store: string, known: readonly string[]): string =>
+  `Ignored an invalidation bus message for store "${store}", which this instance does not configure (its stores: ${known.map((a) => `"${a}"`).join(', ')}). ` +
+  `Instances on one channel should configure the same store aliases. Further messages for "${store}" are ignored without a log line.`;
+
 export const busApplyFailed = (kind: string, store: string, error: Error): string =>
   `Could not apply a remote invalidation (${kind}, store "${store}") locally: ${error.message}.`;
 

@@ -44,11 +44,71 @@ export function sha256(input: string): string {
 }
 
 /**
- * Builds physical keys. The layout is
+ * The key format: which layout of entry keys this build writes. Format 1 wrote `k:<key>` with the key as
+ * it was (control characters included: `redis-cli --scan` printed them as truncated lines) and
+ * `h:<hash>`; format 2 writes `k2:<escaped key>` and `h2:<hash>`. Entries of format 1 are never
+ * addressed again: they are misses, and expire. (Hashed entries move too: the meta keys of tags whose
+ * names hold escaped characters changed, so an old entry listed under the old tag index must not be read.)
+ */
+export const KEY_FORMAT_VERSION = 2;
+/** Marks a literal entry key of format `KEY_FORMAT_VERSION`. */
+const LITERAL_ENTRY = 'k2:';
+/** Marks a hashed entry key of format `KEY_FORMAT_VERSION` (the logical key is inside the entry). */
+export const HASHED_ENTRY = 'h2:';
+
+/** Characters that stay as they are in a physical key: printable ASCII except space and the escape `%`. */
+const NEEDS_ESCAPE = /[^\x21-\x24\x26-\x7e]/;
+
+/**
+ * `text` with every character outside printable ASCII (and space, and `%`) written as `%XX` (below U+0080)
+ * or `%uXXXX` (a UTF-16 code unit, upper-case hex). One character at a time, so it is injective (`%` itself
+ * is escaped, and `u` is not a hex digit) and keeps prefixes: `escapeKey(a + b) === escapeKey(a) + escapeKey(b)`,
+ * which prefix scans rely on.
+ */
+export function escapeKey(text: string): string {
+  if (!NEEDS_ESCAPE.test(text)) return text;
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x21 && c <= 0x7e && c !== 0x25) out += text[i];
+    else if (c < 0x80) out += `%${c.toString(16).toUpperCase().padStart(2, '0')}`;
+    else out += `%u${c.toString(16).toUpperCase().padStart(4, '0')}`;
+  }
+  return out;
+}
+
+/** The text `escapeKey` was given, or `undefined` when `escaped` is not one of its outputs. */
+export function unescapeKey(escaped: string): string | undefined {
+  if (!escaped.includes('%')) return NEEDS_ESCAPE.test(escaped) ? undefined : escaped;
+  let out = '';
+  for (let i = 0; i < escaped.length; i++) {
+    const ch = escaped[i]!;
+    if (ch !== '%') {
+      if (NEEDS_ESCAPE.test(ch)) return undefined;
+      out += ch;
+      continue;
+    }
+    const wide = escaped[i + 1] === 'u';
+    const hex = wide ? escaped.slice(i + 2, i + 6) : escaped.slice(i + 1, i + 3);
+    if (!/^[0-9A-F]+$/.test(hex) || hex.length !== (wide ? 4 : 2)) return undefined;
+    const c = parseInt(hex, 16);
+    if (wide ? c < 0x80 : c >= 0x80 || (c >= 0x21 && c <= 0x7e && c !== 0x25)) return undefined;
+    out += String.fromCharCode(c);
+    i += wide ? 5 : 2;
+  }
+  return out;
+}
+
+/**
+ * Builds physical keys. The layout (key format 2, see `KEY_FORMAT_VERSION`) is
  * `<prefix><scope>g<generation>:<key>` where scope is `t<length>:<tenant>:` (or `T<sha256>:` for a long tenant id)
- * or `s:` for shared, and key is `k:<key>` or `h:<sha256(key)>`. The length prefix makes the tenant
+ * or `s:` for shared, and key is `k2:<escaped key>` or `h2:<sha256(key)>`. The length prefix makes the tenant
  * segment self-delimiting, so no tenant id or key, whatever characters it holds, can reach into the other's
- * segment: distinct (scope, key) pairs always give distinct physical keys.
+ * segment: distinct (scope, key) pairs always give distinct physical keys. Tenant ids and keys are escaped
+ * (`escapeKey`: `%XX`, `%uXXXX`), so every physical key is printable ASCII without spaces and can be copied
+ * from `redis-cli --scan` into `GET`; the escape is injective, so it keeps pairs apart.
+ * Meta keys (`<prefix><scope>m:<kind>:k:<escaped name>`) keep the `k:` marker: for names with nothing to escape
+ * (every tag name of printable ASCII) they are the keys format 1 wrote, so tag versions carry over.
  */
 export class KeyBuilder {
   constructor(
@@ -58,7 +118,7 @@ export class KeyBuilder {
     private readonly dedicatedTenant?: string,
     /**
      * Set (codec `hashKeys`): tenant ids and keys appear in physical keys only as their HMAC-SHA256
-     * (`T<hmac>:`, `h:<hmac>`), so a physical key carries no identifying information.
+     * (`T<hmac>:`, `h2:<hmac>`), so a physical key carries no identifying information.
      */
     private readonly hmacKey?: Buffer,
   ) {}
@@ -98,10 +158,11 @@ export class KeyBuilder {
 
   private tenantPrefix(t: string): string {
     if (this.hmacKey) return `${this.prefix}T${this.hmac('t', t)}:`;
-    if (t.length > MAX_LITERAL_TENANT || (this.limits.allowedKey && !this.limits.allowedKey.test(t))) {
+    const escaped = escapeKey(t);
+    if (escaped.length > MAX_LITERAL_TENANT || (this.limits.allowedKey && !this.limits.allowedKey.test(escaped))) {
       return `${this.prefix}T${sha256(t)}:`;
     }
-    return `${this.prefix}t${t.length}:${t}:`;
+    return `${this.prefix}t${escaped.length}:${escaped}:`;
   }
 
   /** Key of the scope's generation counter (see `invalidateAll`). Never shaped like an entry key. */
@@ -146,7 +207,7 @@ export class KeyBuilder {
     const s = this.atGeneration(this.scopeKeys(scope), generation);
     let physical = s.entries.get(key);
     if (physical === undefined) {
-      physical = s.entryPrefix + this.encode(key);
+      physical = s.entryPrefix + this.encodeEntry(key);
       if (this.cachedKeys >= MAX_CACHED_KEYS) this.forgetKeys();
       s.entries.set(key, physical);
       this.cachedKeys++;
@@ -171,24 +232,44 @@ export class KeyBuilder {
     this.cachedKeys = 0;
   }
 
-  /** `k:<key>` when the store takes it as is, else `h:<sha256>`. */
-  encode(key: string): string {
-    if (this.hmacKey) return `h:${this.hmac('k', key)}`;
-    const literal = `k:${key}`;
+  /** The name part of a meta key: `k:<escaped name>` when the store takes it as is, else `h:<sha256>`. */
+  encode(name: string): string {
+    if (this.hmacKey) return `h:${this.hmac('k', name)}`;
+    return this.literalOrHash('k:', 'h:', name);
+  }
+
+  /** The key part of an entry key: `k2:<escaped key>` when the store takes it as is, else `h2:<sha256>`. */
+  encodeEntry(key: string): string {
+    if (this.hmacKey) return `${HASHED_ENTRY}${this.hmac('k', key)}`;
+    return this.literalOrHash(LITERAL_ENTRY, HASHED_ENTRY, key);
+  }
+
+  private literalOrHash(marker: string, hashed: string, key: string): string {
+    const escaped = escapeKey(key);
     const overhead = this.prefix.length + 100;
     if (
-      key.length > MAX_LITERAL_KEY ||
-      literal.length + overhead > this.limits.maxKeyLength ||
-      (this.limits.allowedKey !== undefined && !this.limits.allowedKey.test(key))
+      escaped.length > MAX_LITERAL_KEY ||
+      marker.length + escaped.length + overhead > this.limits.maxKeyLength ||
+      (this.limits.allowedKey !== undefined && !this.limits.allowedKey.test(escaped))
     ) {
-      return `h:${sha256(key)}`;
+      return `${hashed}${sha256(key)}`;
     }
-    return literal;
+    return marker + escaped;
   }
 
   /** Whether `key` would be stored literally, so a prefix scan can find it. */
   isLiteral(key: string): boolean {
-    return this.encode(key).startsWith('k:');
+    return this.encodeEntry(key).startsWith(LITERAL_ENTRY);
+  }
+
+  /** What follows an entry prefix in the literal entry keys that start with the logical `prefix` (for scans). */
+  literalPrefix(prefix: string): string {
+    return LITERAL_ENTRY + escapeKey(prefix);
+  }
+
+  /** The logical key of a literal entry key's part after the entry prefix; `undefined` for anything else. */
+  literalKeyOf(rest: string): string | undefined {
+    return rest.startsWith(LITERAL_ENTRY) ? unescapeKey(rest.slice(LITERAL_ENTRY.length)) : undefined;
   }
 }
 

@@ -11,7 +11,7 @@ import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import { TenantCacheError } from '../errors/tenant-cache.error.js';
 import { UnsupportedOperationError } from '../errors/unsupported-operation.error.js';
 import { lengthPrefixed, sliceHash } from '../keys/canonical-encoding.js';
-import { type CacheScope, SHARED_SCOPE, assertKey } from '../keys/key-builder.js';
+import { type CacheScope, HASHED_ENTRY, SHARED_SCOPE, assertKey } from '../keys/key-builder.js';
 import { INTERNAL_KEY_MARK, type PartitionSelector } from '../keys/key-constructor.compiler.js';
 import { type ResolvedStore, StoreRegistry } from '../stores/store-registry.js';
 import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
@@ -642,12 +642,12 @@ export class CacheEngine {
     const resolved = await this.store(scope, alias);
     this.requireScan(resolved, 'keys()');
     const entryPrefix = resolved.keys.entryPrefix(scope, await this.generation(resolved, scope));
-    for await (const page of resolved.store.scan(entryPrefix + 'k:' + prefix)) {
-      const out = page.map((k) => k.slice(entryPrefix.length + 2));
+    for await (const page of resolved.store.scan(entryPrefix + resolved.keys.literalPrefix(prefix))) {
+      const out = page.map((k) => resolved.keys.literalKeyOf(k.slice(entryPrefix.length))).filter((k) => k !== undefined);
       if (out.length > 0) yield out;
     }
     // Long keys are stored hashed; their logical key is inside the entry.
-    for await (const page of resolved.store.scan(entryPrefix + 'h:')) {
+    for await (const page of resolved.store.scan(entryPrefix + HASHED_ENTRY)) {
       const out: string[] = [];
       for (const physical of page) {
         const logical = await this.logicalKeyOf(resolved, physical, scope);
@@ -662,11 +662,11 @@ export class CacheEngine {
     const resolved = await this.store(scope, alias);
     this.requireScan(resolved, 'deleteByPrefix()');
     const entryPrefix = resolved.keys.entryPrefix(scope, await this.generation(resolved, scope));
-    const literal = entryPrefix + 'k:' + prefix;
-    this.markInvalidated((k) => k.startsWith(literal) || k.startsWith(entryPrefix + 'h:'));
+    const literal = entryPrefix + resolved.keys.literalPrefix(prefix);
+    this.markInvalidated((k) => k.startsWith(literal) || k.startsWith(entryPrefix + HASHED_ENTRY));
     let n = await resolved.store.deleteByPrefix(literal);
     const hashed: string[] = [];
-    for await (const page of resolved.store.scan(entryPrefix + 'h:')) {
+    for await (const page of resolved.store.scan(entryPrefix + HASHED_ENTRY)) {
       for (const physical of page) {
         const logical = await this.logicalKeyOf(resolved, physical, scope);
         if (logical !== undefined && logical.startsWith(prefix)) hashed.push(physical);

@@ -162,6 +162,29 @@ describe.each([
     await waitFor(async () => b.logger.warnings().filter((w) => w.includes('invalidation bus message') || w.includes('remote invalidation')).length >= 3, 'warnings');
     expect(await cached(b, 'acme', 's1', 1)).toBe(true);
   });
+
+  it('logs a message naming a store this instance does not configure, once per unknown alias', async () => {
+    await warm(['acme']);
+    const [gone, other] = [`gone-${randomUUID().slice(0, 8)}`, `other-${randomUUID().slice(0, 8)}`];
+    const unknown = (store: string) => JSON.stringify({ v: 1, from: 'x', event: { kind: 'all', store, scope: { kind: 'tenant', tenantId: 'acme' } } });
+    const pub = createClient({ url: sharedRedisUrl() });
+    await pub.connect();
+    try {
+      for (const store of [gone, gone, other, gone, other]) await pub.publish(channel, unknown(store));
+      await pub.publish(channel, unknown('toString')); // not an own alias either
+    } finally {
+      await pub.close();
+    }
+    // Both instances receive every message; Nest's static logger may route both to one capturing logger.
+    const about = (store: string) => [...a.logger.warnings(), ...b.logger.warnings()].filter((w) => w.includes(`store "${store}"`));
+    await waitFor(async () => about(gone).length >= 2 && about(other).length >= 2 && about('toString').length >= 2, 'unknown-store warnings');
+    await sleep(200);
+    for (const store of [gone, other]) {
+      expect(about(store)).toHaveLength(2); // one per instance, not one per message
+      for (const line of about(store)) expect(line).toMatch(/does not configure \(its stores: "default"\)/);
+    }
+    expect(await cached(b, 'acme', 's1', 1)).toBe(true);
+  });
 });
 
 describe('cross-instance bus when Redis goes away', () => {

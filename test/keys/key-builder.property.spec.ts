@@ -1,15 +1,24 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type CacheScope, KeyBuilder, type KeyLimits, escapeGlob } from '../../lib/keys/key-builder.js';
+import { type CacheScope, KeyBuilder, type KeyLimits, escapeGlob, escapeKey, unescapeKey } from '../../lib/keys/key-builder.js';
+import { INTERNAL_KEY_MARK } from '../../lib/keys/key-constructor.compiler.js';
+
+/** What a physical key may contain: printable ASCII, no space (copied from `redis-cli --scan` into `GET` as is). */
+const PRINTABLE = /^[\x21-\x7e]+$/;
+/** The escape's own characters, the internal mark and what it becomes, so a logical key can spell an escaped one. */
+const MARKS = ['%', '%00', '%25', '%u0000', '%u00FC', 'u', '0', INTERNAL_KEY_MARK, `${INTERNAL_KEY_MARK}m@`, `${INTERNAL_KEY_MARK}r@`, 'k2:', ' ', '\n', '\u007f', 'ü', '\ud83d', '\ude00'];
 
 const adversarialTenant = fc.oneof(
-  fc.constantFrom('a', 'a:b', 'a:', ':a', '*', '{x}', 't1:a', 'g1', 's', 'ü', '租户', 'a'.repeat(200), 'k:', 'h:'),
+  fc.constantFrom('a', 'a:b', 'a:', ':a', '*', '{x}', 't1:a', 'g1', 's', 'ü', '租户', 'a'.repeat(200), 'k:', 'h:', 'a%', 'a%25', 'a b', 'a%20b'),
   fc.string({ minLength: 1, maxLength: 80, unit: 'grapheme' }),
+  fc.string({ minLength: 1, maxLength: 6, unit: fc.constantFrom(...MARKS, 'a', ':') }),
   fc.string({ minLength: 1, maxLength: 10, unit: fc.constantFrom(':', 't', '1', 'g', 'k', 's', '*', '{', '}') }),
 );
 const adversarialKey = fc.oneof(
-  fc.constantFrom('b', 'b:c', '*', ' ', ':', 'k:b', 'h:b', 'g1:k:b', 'x'.repeat(500)),
+  fc.constantFrom('b', 'b:c', '*', ' ', ':', 'k:b', 'h:b', 'g1:k:b', 'x'.repeat(500), '\u0000', '%00', '%u0000', 'k2:%00m@x', '\u0000m@x'),
   fc.string({ minLength: 1, maxLength: 300, unit: 'grapheme' }),
+  fc.string({ minLength: 1, maxLength: 300, unit: 'binary' }),
+  fc.string({ minLength: 1, maxLength: 12, unit: fc.constantFrom(...MARKS, 'b', ':') }),
   fc.string({ minLength: 1, maxLength: 10, unit: fc.constantFrom(':', 'k', 'h', 'g', '1', '*') }),
 );
 const scope = fc.oneof(
@@ -53,7 +62,7 @@ describe.each<[string, KeyLimits]>([
     const scopeA: CacheScope = { kind: 'tenant', tenantId: 'a' };
     for (let i = 0; i < 60_000; i++) longLived.entryKey(scopeA, 1, `k${i}`);
     expect(longLived.entryKey(scopeA, 1, 'k7')).toBe(new KeyBuilder('tc:', limits).entryKey(scopeA, 1, 'k7'));
-    expect(longLived.entryKey(scopeA, 2, 'k7')).toBe('tc:t1:a:g2:k:k7');
+    expect(longLived.entryKey(scopeA, 2, 'k7')).toBe('tc:t1:a:g2:k2:k7');
   });
 
   it('keeps apart pairs that a naive `tenant:key` concatenation would merge', () => {
@@ -105,6 +114,46 @@ describe.each<[string, KeyLimits]>([
     }
   });
 
+  it('builds only printable keys (ASCII 0x21-0x7e): entries, prefixes, counters and meta keys, whatever the tenant, key or tag', () => {
+    fc.assert(
+      fc.property(scope, generation, adversarialKey, adversarialKey, (s, g, k, tag) => {
+        for (const physical of [keys.entryKey(s, g, k), keys.entryPrefix(s, g), keys.generationKey(s), keys.metaKey(s, 'ti', tag), keys.metaKey(s, 'tv', tag), keys.tagVersionKey(s, keys.tagId(tag))]) {
+          expect(physical).toMatch(PRINTABLE);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('finds a literal key under the scan prefix of each of its prefixes, and reads the logical key back from it', () => {
+    fc.assert(
+      fc.property(scope, generation, adversarialKey, fc.nat(), (s, g, k, cut) => {
+        const physical = keys.entryKey(s, g, k);
+        const entryPrefix = keys.entryPrefix(s, g);
+        if (!keys.isLiteral(k)) {
+          expect(keys.literalKeyOf(physical.slice(entryPrefix.length))).toBeUndefined();
+          return;
+        }
+        expect(keys.literalKeyOf(physical.slice(entryPrefix.length))).toBe(k);
+        expect(physical.startsWith(entryPrefix + keys.literalPrefix(k.slice(0, cut % (k.length + 1))))).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('never builds a key-format-1 entry key: after the upgrade, no old entry is read (literal k2:, hashed h2:; format 1 wrote k: and h:)', () => {
+    const hmac = new KeyBuilder('tc:', limits, undefined, Buffer.alloc(32, 7));
+    fc.assert(
+      fc.property(scope, generation, adversarialKey, (s, g, k) => {
+        for (const builder of [keys, hmac]) {
+          const rest = builder.entryKey(s, g, k).slice(builder.entryPrefix(s, g).length);
+          expect(rest).toMatch(/^(k2:|h2:[0-9a-f]{64}$)/);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it("never lets one scope's prefix cover another scope's entries", () => {
     fc.assert(
       fc.property(scope, scope, generation, adversarialKey, (s1, s2, g, k) => {
@@ -139,6 +188,38 @@ describe('KeyBuilder edge cases', () => {
     expect(k).toBe(keys.entryKey({ kind: 'tenant', tenantId: 'acme' }, 1, long));
     expect(() => keys.entryKey({ kind: 'tenant', tenantId: 'acme' }, 1, '')).toThrow(/must not be empty/);
     expect(() => keys.entryKey({ kind: 'tenant', tenantId: 'acme' }, 1, 42 as unknown as string)).toThrow(/keys are strings/);
+  });
+
+  it('writes internal keys (the \\u0000 mark) printably, apart from a user key that spells the escape', () => {
+    const scopeA: CacheScope = { kind: 'tenant', tenantId: 'acme' };
+    expect(keys.entryKey(scopeA, 3, `${INTERNAL_KEY_MARK}m@x`)).toBe('tc:t4:acme:g3:k2:%00m@x');
+    expect(keys.entryKey(scopeA, 3, '%00m@x')).toBe('tc:t4:acme:g3:k2:%2500m@x');
+    expect(keys.entryKey(scopeA, 3, 'a b')).toBe('tc:t4:acme:g3:k2:a%20b');
+    expect(keys.entryKey(scopeA, 3, 'ü')).toBe('tc:t4:acme:g3:k2:%u00FC');
+    expect(keys.entryKey({ kind: 'tenant', tenantId: 'a b' }, 3, 'k')).toBe('tc:t5:a%20b:g3:k2:k');
+  });
+
+  it("tests a store's allowedKey against the escaped key, not against the k2: marker the builder adds", () => {
+    const strict = new KeyBuilder('tc:', { maxKeyLength: 250, allowedKey: /^[A-Za-z0-9_.%-]+$/ });
+    const scopeA: CacheScope = { kind: 'tenant', tenantId: 'acme' };
+    expect(strict.entryKey(scopeA, 1, 'abc')).toBe('tc:t4:acme:g1:k2:abc');
+    expect(strict.entryKey(scopeA, 1, 'a b')).toBe('tc:t4:acme:g1:k2:a%20b');
+    expect(strict.entryKey(scopeA, 1, 'a:b')).toMatch(/^tc:t4:acme:g1:h2:[0-9a-f]{64}$/);
+    expect(strict.isLiteral('abc')).toBe(true);
+  });
+
+  it('escapes injectively and keeps prefixes (escapeKey / unescapeKey)', () => {
+    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ maxLength: 12, unit: fc.constantFrom(...MARKS, 'a') }));
+    fc.assert(
+      fc.property(text, text, (a, b) => {
+        expect(escapeKey(a)).toMatch(/^[\x21-\x7e]*$/);
+        expect(unescapeKey(escapeKey(a))).toBe(a);
+        expect(escapeKey(a + b)).toBe(escapeKey(a) + escapeKey(b));
+        expect(escapeKey(a) === escapeKey(b)).toBe(a === b);
+      }),
+      { numRuns: 3000 },
+    );
+    for (const foreign of ['%', '%0', '%G0', '%41', '%u0041', '%u12', 'a b', 'ü']) expect(unescapeKey(foreign)).toBeUndefined();
   });
 
   it('escapes every glob character so a prefix is matched literally', () => {

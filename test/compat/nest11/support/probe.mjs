@@ -3,9 +3,12 @@
 // `import` runs under confine-hooks.mjs (every resolution recorded, none may leave the compat project);
 // `require` reports the files in require.cache: require(esm) runs no async resolve hooks, and ESM files
 // an ES module imports do not show there, so the import probe is the one that sees the whole graph.
+// `require` is confined too: a CommonJS resolution that leaves the compat project (Node walks up the
+// folders, into the repo's own node_modules) fails as it would in a fresh install, so an optional
+// `try { require('x') } catch {}` (debug's supports-color, under bullmq) behaves as it does for a user.
 import { readFileSync } from 'node:fs';
-import { createRequire, register } from 'node:module';
-import { dirname, join, sep } from 'node:path';
+import Module, { createRequire, register } from 'node:module';
+import { dirname, isAbsolute, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const [mode, specifier, log] = process.argv.slice(2);
@@ -20,6 +23,16 @@ try {
     report.exports = Object.keys(namespace).length;
     report.resolved = readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
   } else {
+    const resolveFilename = Module._resolveFilename;
+    Module._resolveFilename = function confined(request, ...rest) {
+      const file = resolveFilename.call(this, request, ...rest);
+      if (isAbsolute(file) && !file.startsWith(root)) {
+        const error = new Error(`Cannot find '${request}' in the compat project (it resolved to ${file} outside it)`);
+        error.code = 'MODULE_NOT_FOUND';
+        throw error;
+      }
+      return file;
+    };
     const loaded = require(specifier);
     report.exports = Object.keys(loaded).length;
     report.resolved = Object.keys(require.cache).map((file) => {

@@ -77,6 +77,14 @@ describe('package.json "exports" of the packed tarball', () => {
         for (const types of targetsFor(entry, 'types')) assertInsidePackage(join(PACKAGE_DIR, types), `types of ${specifier}`);
       });
 
+      if (subpath !== '.' && !subpath.endsWith('.json')) {
+        it('has the same types under node10 resolution ("typesVersions", which classic Nest CLI projects read)', () => {
+          const mapped = manifest.typesVersions?.['*']?.[subpath.slice(2)];
+          assert.ok(Array.isArray(mapped), `"typesVersions" has no "${subpath.slice(2)}" entry`);
+          assert.deepEqual(mapped, targetsFor(entry, 'types'));
+        });
+      }
+
       it('loads with import and with require, using only what a user installs', (t) => {
         const imported = probe('import', specifier);
         if (!imported.ok) {
@@ -122,15 +130,18 @@ describe('the main entry loads no optional integration', () => {
 });
 
 describe('the tarball\'s files', () => {
-  it('are the build, README, LICENSE and package.json only: no specs, tests, sample or bench', () => {
+  it('are the build, the docs, README, CHANGELOG, LICENSE and package.json only: no specs, tests, sample or bench', () => {
     const files = readdirSync(PACKAGE_DIR, { recursive: true, withFileTypes: true })
       .filter((entry) => entry.isFile())
       .map((entry) => relative(PACKAGE_DIR, join(entry.parentPath ?? entry.path, entry.name)).split(sep).join('/'))
       .filter((file) => !file.startsWith('node_modules/')); // dependencies npm nested here, not the tarball's
-    const unexpected = files.filter((file) => !file.startsWith('dist/') && !['README.md', 'LICENSE', 'package.json'].includes(file));
+    const unexpected = files.filter(
+      (file) => !file.startsWith('dist/') && !/^docs\/[^/]+\.md$/.test(file) && !['README.md', 'CHANGELOG.md', 'LICENSE', 'package.json'].includes(file),
+    );
     assert.deepEqual(unexpected, []);
     assert.deepEqual(files.filter((file) => /\.(spec|test)\.|(^|\/)(sample|bench|test|__tests__)\//.test(file)), []);
     assert.ok(files.includes('LICENSE'), 'LICENSE is not in the tarball');
     assert.ok(files.includes('dist/index.d.ts'), 'the types are not in the tarball');
+    assert.ok(files.includes('docs/tenancy.md'), 'the docs the README links to are not in the tarball');
   });
 });

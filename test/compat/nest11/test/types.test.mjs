@@ -1,7 +1,9 @@
 // The package's types, as a TypeScript Nest 11 app compiles against them: a CommonJS app (the
-// classic `module: commonjs` set-up, and `module: nodenext`, where TypeScript >= 5.8 accepts
-// require(esm)) and an ESM app. The fixture is written under node_modules/ so the repo's own
-// tsconfig (which includes test/) never sees it.
+// classic Nest CLI set-up, `module: commonjs` with `moduleResolution: node10`, and `module: nodenext`,
+// where TypeScript >= 5.8 accepts require(esm)) and an ESM app. `skipLibCheck: false`, so every
+// published .d.ts is checked against Nest 11's own types, and the app imports the root and every
+// subpath of "exports" (node10 resolution ignores "exports": `typesVersions` must map them). The
+// fixture is written under node_modules/ so the repo's own tsconfig (which includes test/) never sees it.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,9 +17,12 @@ const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 const APP = `
 import 'reflect-metadata';
-import { Injectable, Module } from '@nestjs/common';
+import { Controller, Get, Injectable, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { CacheResult, TenantCacheModule, TenantCacheService, TenantContext, TenantGuard, memoryStore } from 'nestjs-tenant-cache';
+import { CacheResult, CurrentTenant, TenantCacheModule, TenantCacheService, TenantContext, TenantGuard, memoryStore } from 'nestjs-tenant-cache';
+import { runStoreConformanceSuite, type StoreConformanceOptions } from 'nestjs-tenant-cache/testing';
+import { typeOrmSource } from 'nestjs-tenant-cache/typeorm';
+import { bullmqDispatcher, type BullmqDispatcherOptions } from 'nestjs-tenant-cache/bullmq';
 
 @Injectable()
 export class Reports {
@@ -30,18 +35,37 @@ export class Reports {
   }
 }
 
+@Controller('me')
+export class MeController {
+  @Get()
+  me(@CurrentTenant() tenantId: string, @CurrentTenant({ optional: true }) maybe: string | undefined): string {
+    return tenantId + (maybe ?? '');
+  }
+}
+
 @Module({
   imports: [TenantCacheModule.forRoot({ isGlobal: true, stores: { default: memoryStore({ maxEntries: 100 }) } })],
+  controllers: [MeController],
   providers: [Reports, { provide: APP_GUARD, useClass: TenantGuard }],
 })
 export class AppModule {}
 
 // @ts-expect-error a TTL is a number: the types are real, not \`any\`
 TenantCacheModule.forRoot({ defaultTtl: '1m' });
+
+// Every subpath entry resolves to its real types.
+export const subpaths = {
+  conformance: runStoreConformanceSuite as (name: string, options: StoreConformanceOptions) => void,
+  typeorm: typeOrmSource,
+  bullmq: (connection: BullmqDispatcherOptions['connection']) => bullmqDispatcher({ connection }),
+};
+// @ts-expect-error typeOrmSource takes a DataSource: the subpath's types are real, not \`any\`
+typeOrmSource('not a data source');
 `;
 
 const SET_UPS = [
-  { name: 'CommonJS app, module commonjs', dir: 'commonjs', type: 'commonjs', module: 'commonjs', moduleResolution: 'node10' },
+  // The classic Nest CLI tsconfig (`nest new`): node10 resolution, allowSyntheticDefaultImports.
+  { name: 'CommonJS app, module commonjs, moduleResolution node10 (Nest CLI)', dir: 'commonjs', type: 'commonjs', module: 'commonjs', moduleResolution: 'node10', allowSyntheticDefaultImports: true },
   { name: 'CommonJS app, module nodenext', dir: 'cjs-nodenext', type: 'commonjs', module: 'nodenext', moduleResolution: 'nodenext' },
   { name: 'ESM app, module nodenext', dir: 'esm-nodenext', type: 'module', module: 'nodenext', moduleResolution: 'nodenext' },
 ];
@@ -62,12 +86,13 @@ describe('the package\'s types compile in a TypeScript Nest 11 app', () => {
             target: 'ES2022',
             module: setUp.module,
             moduleResolution: setUp.moduleResolution,
+            ...(setUp.allowSyntheticDefaultImports ? { allowSyntheticDefaultImports: true } : {}),
             strict: true,
             experimentalDecorators: true,
             emitDecoratorMetadata: true,
-            skipLibCheck: true,
+            skipLibCheck: false,
             noEmit: true,
-            types: [],
+            types: ['node'],
           },
           files: ['app.ts'],
         }),
