@@ -34,6 +34,7 @@ import {
   TenantGuard,
   versioned,
 } from '../../lib/index.js';
+import { StoreRegistry } from '../../lib/stores/store-registry.js';
 import { type StoreCase, storeCases } from '../support/store-cases.js';
 import { ADAPTERS, type AdapterKind, CapturingLogger, type RunningApp, startApp } from './http-app.js';
 
@@ -317,7 +318,8 @@ describe.each(STORES.flatMap((store) => ADAPTERS.map((adapter) => [adapter, stor
     runs = app.app.get(Runs);
   });
   afterAll(async () => {
-    await app.app.get(TenantCacheService).flushAllTenants().catch(() => undefined);
+    // NOTE: only this suite's keys: flushAllTenants() would FLUSHDB the Redis other suites share meanwhile.
+    await (await app.app.get(StoreRegistry).get('default')).store.deleteByPrefix(prefix).catch(() => undefined);
     await app.close();
   });
   beforeEach(() => {
