@@ -120,7 +120,8 @@ export class InvalidationRunner implements InvalidationJobRunner {
       }
       if (rule.tags.length > 0) {
         const tags = resolveTags(rule.tags as never, [row] as never, `rule "${rule.name}"`);
-        for (const t of tags.plain) push(`t\u0000p\u0000${t}`, () => this.engine.invalidateTag(scope, t, rule.store));
+        // A plain name the application declares versioned (a tag function's result) moves its version on.
+        for (const t of tags.plain) push(`t\u0000p\u0000${t}`, () => this.engine.invalidateTag(scope, this.engine.methods.tags.resolve(t), rule.store));
         for (const t of tags.versioned) push(`t\u0000v\u0000${t}`, () => this.engine.invalidateTag(scope, versioned(t) as TagInput, rule.store));
       }
     }

@@ -56,7 +56,7 @@ export class TenantCacheService extends TenantScopedCache {
    * (versioned tag).
    */
   invalidateTagInAllTenants(tag: TagInput, storeAlias?: string): Promise<number> {
-    return this.engine.invalidateTagInAllScopes(tag, storeAlias);
+    return this.engine.invalidateTagInAllScopes(this.engine.methods.tags.resolve(tag), storeAlias);
   }
 
   /** Empties the whole store (or every store), all tenants included. Admin only. */

@@ -7,6 +7,7 @@ import {
   CacheEvict,
   CacheResponse,
   CacheResult,
+  EntityChangeBus,
   InvalidTagError,
   TenantCacheInterceptor,
   TenantCacheModule,
@@ -169,6 +170,35 @@ describe('a tag name is plain or versioned in the whole application', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it("invalidateTagInAllTenants('catalog') of a name declared versioned moves its version on in every tenant", async () => {
+    const app = await boot(memoryStore(), [Catalog]);
+    const catalog = app.moduleRef.get(Catalog);
+    const acme = await as('acme', () => catalog.list());
+    const globex = await as('globex', () => catalog.list());
+    expect(await as('acme', () => catalog.list())).toBe(acme);
+    await app.cache.invalidateTagInAllTenants('catalog');
+    expect(await as('acme', () => catalog.list())).toBeGreaterThan(globex);
+    expect(await as('globex', () => catalog.list())).toBeGreaterThan(globex + 1);
+    await app.close();
+  });
+
+  it('an invalidation rule whose tag function returns a name declared versioned invalidates the versioned tag', async () => {
+    class Product {
+      id = 0;
+      tenantId = '';
+    }
+    const app = await boot(memoryStore(), [Catalog], {
+      invalidation: { rules: [{ name: 'product-catalog', entity: Product, tenantField: 'tenantId', tags: [() => 'catalog'] }] },
+    });
+    const catalog = app.moduleRef.get(Catalog);
+    const bus = app.moduleRef.get(EntityChangeBus);
+    const first = await as('acme', () => catalog.list());
+    expect(await as('acme', () => catalog.list())).toBe(first);
+    await as('acme', () => bus.publish({ entity: Product, event: 'update', data: Object.assign(new Product(), { id: 1, tenantId: 'acme' }) }));
+    expect(await as('acme', () => catalog.list())).toBe(first + 1);
+    await app.close();
   });
 
   it('checks the static tags of invalidation rules too (invalidation.rules, invalidatesOn)', async () => {
