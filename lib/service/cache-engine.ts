@@ -56,6 +56,8 @@ export interface CacheLookup<T> {
   value: T | undefined;
   /** When the entry was written (ms since epoch); `undefined` on a miss. */
   cachedAt?: number;
+  /** Set on a miss because the store failed (the failure was logged and emitted as `store:error`). */
+  error?: Error;
 }
 
 /** Where one logical key lives: the store, the physical key and the scope it was built for. */
@@ -68,6 +70,8 @@ interface Target {
 /** A load in flight; `invalidated` turns true when its key, a tag or a partition of it is invalidated meanwhile. */
 interface LoadMark {
   invalidated: boolean;
+  /** The single-flight key of the load, released when the load is invalidated while its write-back is in flight. */
+  flight?: string;
   /** Store alias + scope prefix: marks only match loads of the same key space. */
   space: string;
   logicalKey: string;
@@ -117,6 +121,25 @@ export class CacheEngine {
   }
 
   /**
+   * Runs the part of an operation that finds where its entries live (the store's creation, the scope's
+   * generation counter, tag versions): the one place a failure there is classified. An input error
+   * reaches the caller. A store failure is logged and emitted as `store:error`, then answered by the
+   * operation's policy: a read resolves to `Unresolved` (the caller answers a miss); a write throws
+   * `StoreUnavailableError`, or resolves to `Unresolved` (the write is dropped) with `onWriteError: 'ignore'`.
+   */
+  private async resolve<X>(policy: 'read' | 'write', operation: string, scope: CacheScope, alias: string | undefined, run: () => Promise<X>): Promise<X | Unresolved> {
+    try {
+      return await run();
+    } catch (error) {
+      if (isInputError(error)) throw error;
+      const t: Target = { resolved: { alias: this.safeAlias(scope, alias) } as ResolvedStore, key: '', scope };
+      if (policy === 'read') this.storeFailed(t, operation, error);
+      else this.writeFailed(t, operation, error);
+      return new Unresolved(asError(error));
+    }
+  }
+
+  /**
    * `target` without an await, when the store is created and the scope's generation is cached (the
    * common case); `undefined` otherwise (the caller then awaits `target`). No versioned tags.
    */
@@ -139,14 +162,16 @@ export class CacheEngine {
 
   async lookup<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<CacheLookup<T>> {
     const versioned = versionedOf(tags);
-    const t = (versioned.length === 0 ? this.targetNow(scope, key, alias) : undefined) ?? (await this.target(scope, key, alias, versioned));
-    return this.read<T>(t);
+    const t =
+      (versioned.length === 0 ? this.targetNow(scope, key, alias) : undefined) ??
+      (await this.resolve('read', 'get', scope, alias, () => this.target(scope, key, alias, versioned)));
+    return t instanceof Unresolved ? miss<T>(t.error) : this.read<T>(t);
   }
 
   // NOTE: read, readValue and get chain on the store's promise instead of being async: these run on every
   // hit, and each async layer costs a promise (and the AsyncLocalStorage hooks on it).
   private read<T>(t: Target): Promise<CacheLookup<T>> {
-    return this.readAs<T, CacheLookup<T>>(t, (found) => found, miss);
+    return this.readAs<T, CacheLookup<T>>(t, (found) => found, miss<T>);
   }
 
   /** `read`, resolving to the value alone (one promise less for `get`). */
@@ -154,8 +179,8 @@ export class CacheEngine {
     return this.readAs<T, T | undefined>(t, valueOf, () => undefined);
   }
 
-  /** Reads and decodes an entry, mapping the lookup; a store failure is logged and is `none()`. */
-  private readAs<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: () => R): Promise<R> {
+  /** Reads and decodes an entry, mapping the lookup; a store failure is logged and is `none(error)`. */
+  private readAs<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: (error?: Error) => R): Promise<R> {
     const store = t.resolved.store;
     if (store.getSync !== undefined) return this.readSync(t, map, none);
     const onValue = (raw: Buffer | undefined): R | Promise<R> => this.mapRead(t, raw, map, none);
@@ -170,7 +195,7 @@ export class CacheEngine {
   }
 
   /** `readAs` on an in-process store: a plain hit is one resolved promise. */
-  private readSync<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: () => R): Promise<R> {
+  private readSync<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: (error?: Error) => R): Promise<R> {
     let raw: Buffer | string | undefined;
     try {
       raw = t.resolved.store.getSync!(t.key);
@@ -181,9 +206,9 @@ export class CacheEngine {
   }
 
   /** A read the store failed: logged and emitted, then a miss. */
-  private readFailed<R>(t: Target, error: unknown, none: () => R): R {
+  private readFailed<R>(t: Target, error: unknown, none: (error?: Error) => R): R {
     this.storeFailed(t, 'get', error);
-    return none();
+    return none(asError(error));
   }
 
   /** What a read resolves to: `none()` for a miss, else the decoded lookup mapped (later, for a chunked entry). */
@@ -202,7 +227,7 @@ export class CacheEngine {
         (d) => this.found(t, d, raw as Buffer), // a manifest: always bytes
         (error: unknown) => {
           this.storeFailed(t, 'get', error);
-          return miss<T>();
+          return miss<T>(asError(error));
         },
       );
     }
@@ -270,7 +295,8 @@ export class CacheEngine {
     const expires = this.ttl(ttl);
     const t =
       (resolvedTags.versioned.length === 0 ? this.targetNow(scope, key, alias) : undefined) ??
-      (await this.target(scope, key, alias, resolvedTags.versioned));
+      (await this.resolve('write', 'set', scope, alias, () => this.target(scope, key, alias, resolvedTags.versioned)));
+    if (t instanceof Unresolved) return;
     const bytes = this.encode(t, key, value);
     // NOTE: no tag index to record: one store call, without the closure and extra awaits of `write`.
     if (resolvedTags.plain.length === 0 || this.tagIndex.mode === 'none') return this.writeEntry(t, bytes, expires);
@@ -281,7 +307,8 @@ export class CacheEngine {
   }
 
   async add(scope: CacheScope, key: string, value: unknown, ttl?: number, alias?: string): Promise<boolean> {
-    const t = await this.target(scope, key, alias);
+    const t = await this.resolve('write', 'add', scope, alias, () => this.target(scope, key, alias));
+    if (t instanceof Unresolved) return false;
     const expires = this.ttl(ttl);
     const bytes = this.encode(t, key, value);
     return (await this.write(t, 'add', () => t.resolved.codec.add(t.key, t.scope, bytes, expires))) ?? false;
@@ -289,7 +316,8 @@ export class CacheEngine {
 
   async delete(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<boolean> {
     const versionedTags = versionedOf(tags);
-    const t = await this.target(scope, key, alias, versionedTags);
+    const t = await this.resolve('write', 'delete', scope, alias, () => this.target(scope, key, alias, versionedTags));
+    if (t instanceof Unresolved) return false;
     this.markInvalidated((k) => k === t.key);
     const existed = (await this.write(t, 'delete', () => t.resolved.codec.delete(t.key, t.scope))) ?? false;
     await this.hooks.notify({ kind: 'keys', scope, store: t.resolved.alias, keys: [key], ...(versionedTags.length > 0 ? { versionedTags } : {}) });
@@ -297,7 +325,8 @@ export class CacheEngine {
   }
 
   async has(scope: CacheScope, key: string, alias?: string): Promise<boolean> {
-    const t = await this.target(scope, key, alias);
+    const t = await this.resolve('read', 'has', scope, alias, () => this.target(scope, key, alias));
+    if (t instanceof Unresolved) return false;
     try {
       return await t.resolved.store.has(t.key);
     } catch (error) {
@@ -308,11 +337,17 @@ export class CacheEngine {
 
   async incr(scope: CacheScope, key: string, by: number, alias?: string): Promise<number> {
     if (!Number.isSafeInteger(by)) throw new InvalidCacheValueError(`incr/decr take a safe integer step, got ${String(by)}`, key);
-    const t = await this.target(scope, key, alias);
+    // NOTE: incr/decr resolve to the new count, which a failed store cannot give: a store failure always
+    // throws StoreUnavailableError (logged and emitted), whatever onWriteError says.
+    const t = await this.resolve('read', 'incr', scope, alias, () => this.target(scope, key, alias));
+    if (t instanceof Unresolved) throw this.unavailable(this.safeAlias(scope, alias), 'incr', t.error);
     try {
       return await t.resolved.store.incr(t.key, by, this.ttl(undefined));
     } catch (error) {
-      if (error instanceof StoreUnavailableError) throw error;
+      if (error instanceof StoreUnavailableError) {
+        this.storeFailed(t, 'incr', error);
+        throw error;
+      }
       if (error instanceof TenantCacheError) throw error;
       // The store refused: the value there is not an integer.
       throw new InvalidCacheValueError(`the value is not an integer counter (${(error as Error).message})`, key, error);
@@ -320,13 +355,15 @@ export class CacheEngine {
   }
 
   async touch(scope: CacheScope, key: string, ttl?: number, alias?: string): Promise<boolean> {
-    const t = await this.target(scope, key, alias);
+    const t = await this.resolve('write', 'touch', scope, alias, () => this.target(scope, key, alias));
+    if (t instanceof Unresolved) return false;
     const expires = this.ttl(ttl);
     return (await this.write(t, 'touch', () => t.resolved.codec.touch(t.key, t.scope, expires))) ?? false;
   }
 
   async ttlOf(scope: CacheScope, key: string, alias?: string): Promise<number | undefined> {
-    const t = await this.target(scope, key, alias);
+    const t = await this.resolve('read', 'ttl', scope, alias, () => this.target(scope, key, alias));
+    if (t instanceof Unresolved) return undefined;
     try {
       return await t.resolved.store.ttl(t.key);
     } catch (error) {
@@ -375,32 +412,41 @@ export class CacheEngine {
     }
     if (t === undefined) return this.fetchSlow(scope, key, loader, opts).then(map);
     const target = t;
-    return this.readAs<T, R | Promise<R>>(target, map, () => this.load(target, scope, key, loader, opts, ttl, tags).then(map)) as Promise<R>;
+    return this.readAs<T, R | Promise<R>>(target, map, (error) => this.load(target, scope, key, loader, opts, ttl, tags, error !== undefined).then(map)) as Promise<R>;
   }
 
   private async fetchSlow<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T>): Promise<CacheLookup<T>> {
     const ttl = this.ttl(opts.ttl);
     const tags = opts.tags ?? NO_TAGS;
-    let t: Target;
-    try {
-      t = (tags.versioned.length === 0 ? this.targetNow(scope, key, opts.store) : undefined) ?? (await this.target(scope, key, opts.store, tags.versioned));
-    } catch (error) {
-      if (isInputError(error)) throw error;
+    const t =
+      (tags.versioned.length === 0 ? this.targetNow(scope, key, opts.store) : undefined) ??
+      (await this.resolve('read', 'get', scope, opts.store, () => this.target(scope, key, opts.store, tags.versioned)));
+    if (t instanceof Unresolved) {
       // NOTE: the store is down (its generation or a tag version cannot be read): fail open, uncached.
       const alias = this.safeAlias(scope, opts.store);
-      this.storeFailed({ resolved: { alias } as ResolvedStore, key, scope }, 'get', error);
       return this.flights.run(`!${alias}\u0000${scopeTag(scope)}\u0000${key}`, async () => ({ hit: false, value: await loader() }));
     }
     // A bad per-call codec is the caller's error, raised before the loader runs (not a "not cached" warning).
     if (opts.codec !== undefined) t.resolved.codec.pipeline.settings(opts.codec);
+    let failed = false;
     if (!opts.force) {
       const found = await this.read<T>(t);
       if (found.hit) return found;
+      failed = found.error !== undefined;
     }
-    return this.load(t, scope, key, loader, opts, ttl, tags);
+    return this.load(t, scope, key, loader, opts, ttl, tags, failed);
   }
 
-  /** The miss of a read-through: one load per key in this process, stored unless invalidated meanwhile. */
+  /**
+   * The miss of a read-through: one load per key in this process, stored unless invalidated meanwhile.
+   *
+   * The caller waits on the store for at most one `commandTimeout`: after a read the store failed
+   * (`failed`), the load runs at once (no second read) and the loaded value is written in the background
+   * (a failure is logged and emitted). Until that write settles, the flight stays open, so concurrent
+   * callers of the key share the loaded value instead of loading again, and the load stays marked, so an
+   * invalidation meanwhile still removes what it wrote (and releases the flight). After a read the store
+   * answered, the caller waits for the write-back: a read right after `getOrSet` finds the entry.
+   */
   private load<T>(
     t: Target,
     scope: CacheScope,
@@ -409,31 +455,42 @@ export class CacheEngine {
     opts: FetchOptions<T>,
     ttl: number | undefined,
     tags: ResolvedTags,
+    failed = false,
   ): Promise<CacheLookup<T>> {
     const flight = `${opts.force ? 'r' : 'l'}${t.resolved.alias}\u0000${t.key}`;
-    return this.flights.run(flight, async (): Promise<CacheLookup<T>> => {
+    return this.flights.run(flight, async (hold): Promise<CacheLookup<T>> => {
       // NOTE: a caller whose read missed just before another load stored the entry finds it here.
-      if (!opts.force) {
+      if (!opts.force && !failed) {
         const again = await this.read<T>(t);
         if (again.hit) return again;
+        failed = again.error !== undefined;
       }
       const mark: LoadMark = {
         invalidated: false,
+        flight,
         space: `${t.resolved.alias}\u0000${t.resolved.keys.scopePrefix(scope)}`,
         logicalKey: key,
         plain: tags.plain,
         versioned: tags.versioned,
       };
       this.loading.set(t.key, mark);
+      const done = () => {
+        if (this.loading.get(t.key) === mark) this.loading.delete(t.key);
+      };
+      let background = false;
       try {
         const value = await loader();
         // NOTE: a value loaded while its key was invalidated may predate the invalidation: not stored.
         if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
-          await this.storeLoaded(t, key, value, ttl, tags.plain, mark, opts.codec);
+          const writing = this.storeLoaded(t, key, value, ttl, tags.plain, mark, opts.codec);
+          if (failed) {
+            background = true;
+            hold(writing.then(done, done));
+          } else await writing;
         }
         return { hit: false, value };
       } finally {
-        if (this.loading.get(t.key) === mark) this.loading.delete(t.key);
+        if (!background) done();
       }
     });
   }
@@ -449,7 +506,9 @@ export class CacheEngine {
   ): Promise<void> {
     let bytes: Encoded;
     try {
-      bytes = await this.encode(t, key, value, codec);
+      // NOTE: encoded before the first await when it can be: a background write-back keeps the caller's order.
+      const encoded = this.encode(t, key, value, codec);
+      bytes = encoded instanceof Promise ? await encoded : encoded;
     } catch (error) {
       this.logger.warn(`Not caching "${printable(key)}": ${(error as Error).message}`);
       return;
@@ -476,12 +535,8 @@ export class CacheEngine {
     opts: MemoizeIterableOptions = {},
   ): AsyncGenerator<T, void, undefined> {
     const ttl = this.ttl(opts.ttl);
-    let t: Target;
-    try {
-      t = await this.target(scope, key, opts.store);
-    } catch (error) {
-      if (isInputError(error)) throw error;
-      this.storeFailed({ resolved: { alias: this.safeAlias(scope, opts.store) } as ResolvedStore, key, scope }, 'get', error);
+    const t = await this.resolve('read', 'get', scope, opts.store, () => this.target(scope, key, opts.store));
+    if (t instanceof Unresolved) {
       yield* loader();
       return;
     }
@@ -510,16 +565,25 @@ export class CacheEngine {
   }
 
   async mget<T>(scope: CacheScope, keys: readonly string[], alias?: string): Promise<(T | undefined)[]> {
-    if (keys.length === 0) return [];
-    const resolved = await this.store(scope, alias);
-    const generation = await this.generation(resolved, scope);
-    const physical = keys.map((k) => resolved.keys.entryKey(scope, generation, k));
+    return (await this.mlookup<T>(scope, keys, alias)).values;
+  }
+
+  /** `mget` with the store's failure, when the read failed (every value is then a miss). */
+  async mlookup<T>(scope: CacheScope, keys: readonly string[], alias?: string): Promise<{ values: (T | undefined)[]; error?: Error }> {
+    if (keys.length === 0) return { values: [] };
+    const found = await this.resolve('read', 'mget', scope, alias, async () => {
+      const resolved = await this.store(scope, alias);
+      const generation = await this.generation(resolved, scope);
+      return { resolved, physical: keys.map((k) => resolved.keys.entryKey(scope, generation, k)) };
+    });
+    if (found instanceof Unresolved) return { values: keys.map(() => undefined), error: found.error };
+    const { resolved, physical } = found;
     let raws: (Buffer | undefined)[];
     try {
       raws = await resolved.store.mget(physical);
     } catch (error) {
       this.storeFailed({ resolved, key: physical[0]!, scope }, 'mget', error);
-      return keys.map(() => undefined);
+      return { values: keys.map(() => undefined), error: asError(error) };
     }
     const out: (T | undefined)[] = [];
     for (let i = 0; i < raws.length; i++) {
@@ -545,13 +609,17 @@ export class CacheEngine {
         out.push(undefined);
       }
     }
-    return out;
+    return { values: out };
   }
 
   async mset(scope: CacheScope, entries: readonly { key: string; value: unknown; ttl?: number }[], ttl?: number, alias?: string): Promise<void> {
     if (entries.length === 0) return;
-    const resolved = await this.store(scope, alias);
-    const generation = await this.generation(resolved, scope);
+    const found = await this.resolve('write', 'mset', scope, alias, async () => {
+      const resolved = await this.store(scope, alias);
+      return { resolved, generation: await this.generation(resolved, scope) };
+    });
+    if (found instanceof Unresolved) return;
+    const { resolved, generation } = found;
     // Encode everything first: one bad value fails the batch before anything is written.
     const batch: EncodedEntry[] = entries.map((e) => {
       const key = resolved.keys.entryKey(scope, generation, e.key);
@@ -562,24 +630,44 @@ export class CacheEngine {
 
   async mdel(scope: CacheScope, keys: readonly string[], alias?: string): Promise<number> {
     if (keys.length === 0) return 0;
-    const resolved = await this.store(scope, alias);
+    const resolved = await this.resolve('write', 'mdel', scope, alias, () => this.store(scope, alias));
+    if (resolved instanceof Unresolved) return 0;
     const n = await this.deleteKeys(resolved, scope, keys);
     await this.hooks.notify({ kind: 'keys', scope, store: resolved.alias, keys });
     return n;
   }
 
   private async deleteKeys(resolved: ResolvedStore, scope: CacheScope, keys: readonly string[]): Promise<number> {
-    const generation = await this.generation(resolved, scope);
+    const generation = await this.resolve('write', 'mdel', scope, resolved.alias, () => this.generation(resolved, scope));
+    if (generation instanceof Unresolved) return 0;
     const physical = new Set(keys.map((k) => resolved.keys.entryKey(scope, generation, k)));
     this.markInvalidated((k) => physical.has(k));
     return (await this.write({ resolved, key: [...physical][0]!, scope }, 'mdel', () => resolved.codec.mdel(scope, [...physical]))) ?? 0;
   }
 
   /** Logical keys of the scope's current generation that start with `prefix`, page by page. */
+  /**
+   * Logical keys of the scope's current generation that start with `prefix`, page by page. A store that
+   * fails ends the listing early (logged and emitted): the keys listed so far are all it yields.
+   */
   async *keys(scope: CacheScope, prefix = '', alias?: string): AsyncGenerator<string[]> {
-    const resolved = await this.store(scope, alias);
-    this.requireScan(resolved, 'keys()');
-    const entryPrefix = resolved.keys.entryPrefix(scope, await this.generation(resolved, scope));
+    const found = await this.resolve('read', 'keys', scope, alias, async () => {
+      const resolved = await this.store(scope, alias);
+      this.requireScan(resolved, 'keys()');
+      return { resolved, entryPrefix: resolved.keys.entryPrefix(scope, await this.generation(resolved, scope)) };
+    });
+    if (found instanceof Unresolved) return;
+    const { resolved, entryPrefix } = found;
+    try {
+      yield* this.listKeys(resolved, scope, entryPrefix, prefix);
+    } catch (error) {
+      if (isInputError(error)) throw error;
+      this.storeFailed({ resolved, key: entryPrefix, scope }, 'keys', error);
+    }
+  }
+
+  /** The listing of `keys`, failures included (for writes that list what they delete). */
+  private async *listKeys(resolved: ResolvedStore, scope: CacheScope, entryPrefix: string, prefix: string): AsyncGenerator<string[]> {
     for await (const page of resolved.store.scan(entryPrefix + 'k:' + prefix)) {
       const out = page.map((k) => k.slice(entryPrefix.length + 2));
       if (out.length > 0) yield out;
@@ -597,27 +685,36 @@ export class CacheEngine {
 
   async deleteByPrefix(scope: CacheScope, prefix: string, alias?: string): Promise<number> {
     if (typeof prefix !== 'string') throw new InvalidCacheValueError('deleteByPrefix takes a string prefix');
-    const resolved = await this.store(scope, alias);
-    this.requireScan(resolved, 'deleteByPrefix()');
-    const entryPrefix = resolved.keys.entryPrefix(scope, await this.generation(resolved, scope));
+    const found = await this.resolve('write', 'deleteByPrefix', scope, alias, async () => {
+      const resolved = await this.store(scope, alias);
+      this.requireScan(resolved, 'deleteByPrefix()');
+      return { resolved, entryPrefix: resolved.keys.entryPrefix(scope, await this.generation(resolved, scope)) };
+    });
+    if (found instanceof Unresolved) return 0;
+    const { resolved, entryPrefix } = found;
     const literal = entryPrefix + 'k:' + prefix;
     this.markInvalidated((k) => k.startsWith(literal) || k.startsWith(entryPrefix + 'h:'));
-    let n = await resolved.store.deleteByPrefix(literal);
-    const hashed: string[] = [];
-    for await (const page of resolved.store.scan(entryPrefix + 'h:')) {
-      for (const physical of page) {
-        const logical = await this.logicalKeyOf(resolved, physical, scope);
-        if (logical !== undefined && logical.startsWith(prefix)) hashed.push(physical);
-      }
-    }
-    if (hashed.length > 0) n += await resolved.store.mdel(hashed);
+    const n =
+      (await this.write({ resolved, key: literal, scope }, 'deleteByPrefix', async () => {
+        let deleted = await resolved.store.deleteByPrefix(literal);
+        const hashed: string[] = [];
+        for await (const page of resolved.store.scan(entryPrefix + 'h:')) {
+          for (const physical of page) {
+            const logical = await this.logicalKeyOf(resolved, physical, scope);
+            if (logical !== undefined && logical.startsWith(prefix)) hashed.push(physical);
+          }
+        }
+        if (hashed.length > 0) deleted += await resolved.store.mdel(hashed);
+        return deleted;
+      })) ?? 0;
     await this.hooks.notify({ kind: 'prefix', scope, store: resolved.alias, prefix });
     return n;
   }
 
   /** Makes every entry of the scope unreachable at once (O(1)): the scope's generation moves on. */
   async invalidateAll(scope: CacheScope, alias?: string): Promise<void> {
-    const resolved = await this.store(scope, alias);
+    const resolved = await this.resolve('write', 'invalidateAll', scope, alias, () => this.store(scope, alias));
+    if (resolved instanceof Unresolved) return;
     const prefix = resolved.keys.scopePrefix(scope);
     this.markInvalidated((k) => k.startsWith(prefix));
     await this.write({ resolved, key: prefix, scope }, 'invalidateAll', () =>
@@ -629,20 +726,22 @@ export class CacheEngine {
   /** `invalidateAll`, then deletes the scope's physical entries where the store can list them. */
   async clear(scope: CacheScope, alias?: string): Promise<void> {
     await this.invalidateAll(scope, alias);
-    const resolved = await this.store(scope, alias);
-    if (!resolved.store.capabilities.scan) return;
-    const generation = await this.generation(resolved, scope);
+    const resolved = await this.resolve('write', 'clear', scope, alias, () => this.store(scope, alias));
+    if (resolved instanceof Unresolved || !resolved.store.capabilities.scan) return;
     const scopePrefix = resolved.keys.scopePrefix(scope);
-    const keep = resolved.keys.generationKey(scope);
-    const doomed: string[] = [];
-    for await (const page of resolved.store.scan(scopePrefix)) {
-      for (const k of page) {
-        // Keep the generation counter: removing it could let it restart at a value old entries carry.
-        if (k !== keep && !k.startsWith(resolved.keys.entryPrefix(scope, generation))) doomed.push(k);
+    await this.write({ resolved, key: scopePrefix, scope }, 'clear', async () => {
+      const generation = await this.generation(resolved, scope);
+      const keep = resolved.keys.generationKey(scope);
+      const doomed: string[] = [];
+      for await (const page of resolved.store.scan(scopePrefix)) {
+        for (const k of page) {
+          // Keep the generation counter: removing it could let it restart at a value old entries carry.
+          if (k !== keep && !k.startsWith(resolved.keys.entryPrefix(scope, generation))) doomed.push(k);
+        }
+        if (doomed.length >= 500) await resolved.store.mdel(doomed.splice(0));
       }
-      if (doomed.length >= 500) await resolved.store.mdel(doomed.splice(0));
-    }
-    if (doomed.length > 0) await resolved.store.mdel(doomed);
+      if (doomed.length > 0) await resolved.store.mdel(doomed);
+    });
   }
 
   /**
@@ -652,7 +751,8 @@ export class CacheEngine {
    */
   async invalidateTag(scope: CacheScope, tag: TagInput, alias?: string): Promise<number> {
     const { plain, versioned } = resolveTags([tag], []);
-    const resolved = await this.store(scope, alias);
+    const resolved = await this.resolve('write', 'invalidateTag', scope, alias, () => this.store(scope, alias));
+    if (resolved instanceof Unresolved) return 0;
     const space = `${resolved.alias}\u0000${resolved.keys.scopePrefix(scope)}`;
     const t: Target = { resolved, key: resolved.keys.scopePrefix(scope), scope };
     if (versioned.length > 0) {
@@ -706,19 +806,26 @@ export class CacheEngine {
    * Loads in flight in the partition are not stored. Resolves to how many entries existed.
    */
   async invalidatePartition(scope: CacheScope, selector: PartitionSelector, alias?: string): Promise<number> {
-    const resolved = await this.store(scope, alias);
+    const resolved = await this.resolve('write', 'invalidatePartition', scope, alias, () => this.store(scope, alias));
+    if (resolved instanceof Unresolved) return 0;
     const space = `${resolved.alias}\u0000${resolved.keys.scopePrefix(scope)}`;
     const matches = selector.matches ?? ((k: string) => k.startsWith(selector.prefix));
     this.markInvalidated((_k, m) => m.space === space && matches(m.logicalKey));
     if (!selector.matches) return this.deleteByPrefix(scope, selector.prefix, alias);
     this.requireScan(resolved, 'invalidatePartition()');
-    let n = 0;
-    let batch: string[] = [];
-    for await (const page of this.keys(scope, selector.prefix, alias)) {
-      for (const k of page) if (selector.matches(k)) batch.push(k);
-      if (batch.length >= 500) n += await this.deleteKeys(resolved, scope, batch.splice(0));
-    }
-    if (batch.length > 0) n += await this.deleteKeys(resolved, scope, batch);
+    const selected = selector.matches;
+    const n =
+      (await this.write({ resolved, key: resolved.keys.scopePrefix(scope), scope }, 'invalidatePartition', async () => {
+        const entryPrefix = resolved.keys.entryPrefix(scope, await this.generation(resolved, scope));
+        let deleted = 0;
+        let batch: string[] = [];
+        for await (const page of this.listKeys(resolved, scope, entryPrefix, selector.prefix)) {
+          for (const k of page) if (selected(k)) batch.push(k);
+          if (batch.length >= 500) deleted += await this.deleteKeys(resolved, scope, batch.splice(0));
+        }
+        if (batch.length > 0) deleted += await this.deleteKeys(resolved, scope, batch);
+        return deleted;
+      })) ?? 0;
     await this.hooks.notify({ kind: 'partition', scope, store: resolved.alias, prefix: selector.prefix, matches: selector.matches });
     return n;
   }
@@ -761,9 +868,11 @@ export class CacheEngine {
     if (isInputError(error)) throw error;
     this.storeFailed(t, operation, error);
     if (this.options.onWriteError === 'ignore') return undefined;
-    throw error instanceof StoreUnavailableError
-      ? error
-      : new StoreUnavailableError(t.resolved.alias, `${operation} failed: ${(error as Error).message}`, error);
+    throw this.unavailable(t.resolved.alias, operation, error);
+  }
+
+  private unavailable(alias: string, operation: string, error: unknown): StoreUnavailableError {
+    return error instanceof StoreUnavailableError ? error : new StoreUnavailableError(alias, `${operation} failed: ${asError(error).message}`, error);
   }
 
   private storeFailed(t: Target, operation: string, error: unknown): void {
@@ -799,16 +908,24 @@ export class CacheEngine {
   }
 
   private markInvalidated(matches: (physicalKey: string, mark: LoadMark) => boolean): void {
-    for (const [key, mark] of this.loading) if (matches(key, mark)) mark.invalidated = true;
+    for (const [key, mark] of this.loading) {
+      if (!matches(key, mark)) continue;
+      mark.invalidated = true;
+      // A load whose value is being written in the background no longer answers new callers.
+      if (mark.flight !== undefined) this.flights.release(mark.flight);
+    }
   }
 
   /** `<key>~<tag>=<version>;...`: the key of an entry under the current versions of its versioned tags. */
   private async withVersions(resolved: ResolvedStore, scope: CacheScope, key: string, names: readonly string[]): Promise<string> {
+    // NOTE: read together: on a store that stops answering, one commandTimeout rather than one per tag.
+    const versions = names.length === 1
+      ? [await this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', names[0]!))]
+      : await Promise.all(names.map((name) => this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', name))));
     let suffix = '~';
-    for (const name of names) {
-      const version = await this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', name));
-      suffix += `${lengthPrefixed(name.length > 64 ? `#${sliceHash(name)}` : name)}=${version};`;
-    }
+    names.forEach((name, i) => {
+      suffix += `${lengthPrefixed(name.length > 64 ? `#${sliceHash(name)}` : name)}=${versions[i]!};`;
+    });
     // Keys built by key constructors are self-delimiting; a caller's key is length-prefixed so that no
     // untagged key can equal a tagged one.
     return key.startsWith(INTERNAL_KEY_MARK) ? key + suffix : `${INTERNAL_KEY_MARK}v${lengthPrefixed(key)}${suffix}`;
@@ -840,8 +957,17 @@ function isInputError(error: unknown): boolean {
   return error instanceof TenantCacheError && !(error instanceof StoreUnavailableError);
 }
 
-function miss<T>(): CacheLookup<T> {
-  return { hit: false, value: undefined };
+function miss<T>(error?: Error): CacheLookup<T> {
+  return error === undefined ? { hit: false, value: undefined } : { hit: false, value: undefined, error };
+}
+
+/** The answer of `CacheEngine.resolve` when the store failed: the caller answers its miss, or drops its write. */
+class Unresolved {
+  constructor(readonly error: Error) {}
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 function valueOf<T>(lookup: CacheLookup<T>): T | undefined {
