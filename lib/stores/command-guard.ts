@@ -121,6 +121,11 @@ export class CommandGuard {
     });
   }
 
+  /** The backend is reachable again (a reconnect): an open breaker lets the next call probe at once. */
+  retryNow(): void {
+    this.breaker?.retryNow();
+  }
+
   /** Stops the sweep and fails the calls still in flight (the store is closing). */
   close(): void {
     if (this.sweeper !== undefined) clearInterval(this.sweeper);

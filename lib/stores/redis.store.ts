@@ -1,10 +1,10 @@
-import { Logger } from '@nestjs/common';
 import { escapeGlob } from '../keys/key-builder.js';
 import type { CacheStore, StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { type RedisClientLike, type RedisCommander, type RedisReply, toCommander } from './redis-commander.js';
 import type { BreakerState } from './circuit-breaker.js';
 import { CommandGuard, type ResilienceOptions } from './command-guard.js';
 import { isCommandError } from './resilient.store.js';
+import { openRedisConnection } from './redis-connection.js';
 
 /** Options of `redisStore`. Give either `url` (the store creates and closes its client) or `client`. */
 export interface RedisStoreOptions extends ResilienceOptions {
@@ -55,6 +55,8 @@ export class RedisStore implements CacheStore {
   ) {
     this.batch = options.batchSize ?? 500;
     this.guard = new CommandGuard(name, { ...options, isCallerError: isCommandError });
+    // Back after an outage: hits resume with the next call rather than after the breaker's `resetAfter`.
+    redis.onConnect?.(() => this.guard.retryNow());
     this.capabilities = {
       distributed: true,
       atomic: true,
@@ -217,35 +219,9 @@ function asBuffer(reply: RedisReply): Buffer | undefined {
   return Buffer.isBuffer(reply) ? reply : Buffer.from(String(reply));
 }
 
-async function connect(url: string, connectTimeout: number, alias: string): Promise<RedisCommander> {
-  const { createClient } = await import('@redis/client');
-  const logger = new Logger('TenantCache');
-  let warned = false;
-  const client = createClient({
-    url,
-    // Fail commands at once while disconnected instead of queueing them (a dead Redis must not hang requests).
-    disableOfflineQueue: true,
-    socket: { connectTimeout, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 5000) },
-  });
-  client.on('error', (error: Error) => {
-    if (!warned) logger.warn(`Redis store "${alias}" connection error: ${error.message}`);
-    warned = true;
-  });
-  client.on('ready', () => (warned = false));
-  try {
-    await client.connect();
-  } catch (error) {
-    // Keep the client: it reconnects in the background and the breaker fails fast meanwhile.
-    logger.warn(`Redis store "${alias}" could not connect to ${redact(url)} (${(error as Error).message}); reads are misses until it can.`);
-  }
-  return toCommander(client as RedisClientType);
-}
-
 function redact(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
-
-type RedisClientType = import('@redis/client').RedisClientType;
 
 /**
  * A Redis (or Valkey) store: `redisStore({ url })` creates and owns a node-redis client; `redisStore({ client })`
@@ -258,9 +234,22 @@ export function redisStore(options: RedisStoreOptions): StoreDefinition {
   if (!options || (options.url === undefined) === (options.client === undefined)) {
     throw new TypeError('redisStore() takes exactly one of { url } or { client }.');
   }
+  // NOTE: loading node-redis takes a few hundred ms: start while the app boots, not in the first request.
+  const clientModule = options.url === undefined ? undefined : import('@redis/client');
+  clientModule?.catch(() => {}); // a missing package fails create(), with its own message
   return {
     create: async (alias) => {
-      const commander = options.client ? toCommander(options.client) : await connect(options.url!, options.connectTimeout ?? 2000, alias);
+      // NOTE: never waits for Redis: a store of its own connects in the background (see RedisConnection).
+      const commander = options.client
+        ? toCommander(options.client)
+        : (
+            await openRedisConnection(options.url!, {
+              alias,
+              target: redact(options.url!),
+              connectTimeout: options.connectTimeout ?? 2000,
+              commandTimeout: options.commandTimeout ?? 1000,
+            }, clientModule)
+          ).commander;
       return new RedisStore(alias, commander, !options.client, options);
     },
     dedicatedTenant: options.dedicatedTenant,
