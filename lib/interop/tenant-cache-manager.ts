@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
+import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import type { TenantCacheService } from '../service/tenant-cache.service.js';
 
 /** Options of `wrap`, as in cache-manager v7. */
@@ -56,17 +57,23 @@ export class TenantCacheManager {
 
   constructor(private readonly cache: TenantCacheService) {}
 
+  /**
+   * The current tenant's value, or `undefined`. A store that fails makes it a miss, as in cache-manager v7:
+   * the `get` event then carries `error` (and the failure reaches `store:error` on `cache.events`).
+   */
   async get<T>(key: string): Promise<T | undefined> {
     return this.observe('get', { key }, async () => {
-      const value = await this.cache.get<T>(key);
-      this.emitter.emit('get', { key, value });
-      return value;
+      const found = await this.cache.lookup<T>(key);
+      this.emitter.emit('get', found.error === undefined ? { key, value: found.value } : { key, error: found.error });
+      return found.value;
     });
   }
 
+  /** Values of several keys (`undefined` for a miss); a failing store makes them misses and the `mget` event carries `error`. */
   async mget<T>(keys: string[]): Promise<Array<T | undefined>> {
     return this.observe('mget', { keys }, async () => {
-      const values = await this.cache.mget<T>(keys);
+      const { values, error } = await this.cache.mlookup<T>(keys);
+      if (error !== undefined) this.emitter.emit('mget', { keys, error });
       this.emitter.emit('mget', { keys, values });
       return values;
     });
@@ -153,7 +160,8 @@ export class TenantCacheManager {
       // A TTL computed from the value is written below, once the value is known.
       typeof options.ttl === 'function' ? { shouldCache: () => false } : { ttl: options.ttl },
     );
-    if (loaded && typeof options.ttl === 'function' && value !== undefined) await this.cache.set(key, value, ttlOf(value));
+    // NOTE: the value is loaded: a store that fails to keep it does not fail the call (it is logged and emitted).
+    if (loaded && typeof options.ttl === 'function' && value !== undefined) await this.cache.set(key, value, ttlOf(value)).catch(unlessInputError);
     if (!loaded && options.refreshThreshold !== undefined) await this.maybeRefresh(key, value, fnc, ttlOf, options.refreshThreshold);
     if (!options.raw) return value;
     const left = await this.cache.ttl(key);
@@ -214,4 +222,9 @@ export class TenantCacheManager {
       }
     })();
   }
+}
+
+/** Drops a store failure (already logged and emitted by the cache); rethrows anything else. */
+function unlessInputError(error: unknown): void {
+  if (!(error instanceof StoreUnavailableError)) throw error;
 }

@@ -140,6 +140,11 @@ export class TenantScopedCache {
     return this.engine.mget<T>(this.scopeOf('mget'), keys.map(userKey));
   }
 
+  /** @internal `mget` with the store's failure when the read failed (the drop-in CACHE_MANAGER reports it in its events). */
+  async mlookup<T = unknown>(keys: readonly string[]): Promise<{ values: (T | undefined)[]; error?: Error }> {
+    return this.engine.mlookup<T>(this.scopeOf('mget'), keys.map(userKey));
+  }
+
   /** Writes several entries; `entries` is a list of `{ key, value, ttl? }` or an object of key -> value. */
   async mset(entries: readonly CacheEntryInput[] | Readonly<Record<string, unknown>>, ttl?: number): Promise<void> {
     const list = Array.isArray(entries)
