@@ -1,5 +1,5 @@
 import { escapeGlob } from '../keys/key-builder.js';
-import type { CacheStore, StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+import type { CacheStore, StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { type RedisClientLike, type RedisCommander, type RedisReply, toCommander } from './redis-commander.js';
 import type { BreakerState } from './circuit-breaker.js';
 import { CommandGuard, type ResilienceOptions } from './command-guard.js';
@@ -52,9 +52,10 @@ export class RedisStore implements CacheStore {
     private readonly redis: RedisCommander,
     private readonly ownsClient: boolean,
     options: Omit<RedisStoreOptions, 'url' | 'client' | 'connectTimeout' | 'dedicatedTenant'> = {},
+    context?: StoreContext,
   ) {
     this.batch = options.batchSize ?? 500;
-    this.guard = new CommandGuard(name, { ...options, isCallerError: isCommandError });
+    this.guard = new CommandGuard(name, { ...options, isCallerError: isCommandError, outages: context?.outages });
     // Back after an outage: hits resume with the next call rather than after the breaker's `resetAfter`.
     redis.onConnect?.(() => this.guard.retryNow());
     this.capabilities = {
@@ -238,7 +239,7 @@ export function redisStore(options: RedisStoreOptions): StoreDefinition {
   const clientModule = options.url === undefined ? undefined : import('@redis/client');
   clientModule?.catch(() => {}); // a missing package fails create(), with its own message
   return {
-    create: async (alias) => {
+    create: async (alias, context) => {
       // NOTE: never waits for Redis: a store of its own connects in the background (see RedisConnection).
       const commander = options.client
         ? toCommander(options.client)
@@ -250,7 +251,7 @@ export function redisStore(options: RedisStoreOptions): StoreDefinition {
               commandTimeout: options.commandTimeout ?? 1000,
             }, clientModule)
           ).commander;
-      return new RedisStore(alias, commander, !options.client, options);
+      return new RedisStore(alias, commander, !options.client, options, context);
     },
     dedicatedTenant: options.dedicatedTenant,
     description: `redisStore(${options.url ? redact(options.url) : 'client'})`,
