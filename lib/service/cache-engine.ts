@@ -878,7 +878,8 @@ export class CacheEngine {
   private storeFailed(t: Target, operation: string, error: unknown): void {
     const err = error instanceof Error ? error : new Error(String(error));
     const tenant = t.scope.kind === 'tenant' ? t.scope.tenantId : undefined;
-    this.logger.warn(`Cache store "${t.resolved.alias}" failed on ${operation}${tenant ? ` (tenant ${tenant})` : ''}: ${err.message}`);
+    // Logged once per outage, then counted and summarized (OutageLog); every failure is still emitted.
+    this.registry.outages.failure(t.resolved.alias, operation, tenant, err);
     this.events.emit('store:error', { store: t.resolved.alias, operation, error: err, tenant });
   }
 
