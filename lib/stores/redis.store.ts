@@ -1,3 +1,4 @@
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { escapeGlob } from '../keys/key-builder.js';
 import type { CacheStore, StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { type RedisClientLike, type RedisCommander, type RedisReply, toCommander } from './redis-commander.js';
@@ -12,7 +13,11 @@ export interface RedisStoreOptions extends ResilienceOptions {
   url?: string;
   /** A client you already have: node-redis v5 or ioredis (client or cluster). Never closed by the store. */
   client?: RedisClientLike;
-  /** Connect timeout for a client the store creates, ms. Default 2000. */
+  /**
+   * Bound on each connection attempt (TCP and handshake) of a client the store creates, ms. Default 2000. The
+   * store never waits for a connection beyond it: it connects in the background, and commands fail fast
+   * (reads are misses) while it is not connected.
+   */
   connectTimeout?: number;
   /** Largest value in one Redis item, bytes. Default 64 MiB (larger values are chunked by the codec). */
   maxValueBytes?: number;
@@ -234,6 +239,13 @@ function redact(url: string): string {
 export function redisStore(options: RedisStoreOptions): StoreDefinition {
   if (!options || (options.url === undefined) === (options.client === undefined)) {
     throw new TypeError('redisStore() takes exactly one of { url } or { client }.');
+  }
+  for (const name of ['connectTimeout', 'commandTimeout'] as const) {
+    const value = options[name];
+    // NOTE: 0 does not mean "no timeout" here: an unbounded connect or command is what these options prevent.
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
+      throw new InvalidOptionsError(`redisStore({ ${name} })`, `is ${String(value)}`, `Give a number of milliseconds above 0 (default ${name === 'connectTimeout' ? 2000 : 1000}).`);
+    }
   }
   // NOTE: loading node-redis takes a few hundred ms: start while the app boots, not in the first request.
   const clientModule = options.url === undefined ? undefined : import('@redis/client');

@@ -204,6 +204,14 @@ describe('redisStore({ url }) connection lifecycle (real redis-server, real Nest
   });
 });
 
+describe('redisStore() timeouts', () => {
+  it.each([0, -1, Number.NaN, Infinity, '200'])('refuses connectTimeout and commandTimeout %s at start-up, naming the option', (value) => {
+    for (const name of ['connectTimeout', 'commandTimeout']) {
+      expect(() => redisStore({ url: 'redis://127.0.0.1:6379', [name]: value as number })).toThrow(new RegExp(`redisStore\\(\\{ ${name} \\}\\)`));
+    }
+  });
+});
+
 describe('redisStore({ url }) when Redis starts after the app (in process)', () => {
   let redis: RedisServerHandle | undefined;
   let close: (() => Promise<void>) | undefined;
