@@ -713,21 +713,28 @@ export class CacheEngine {
 
   /** Makes every entry of the scope unreachable at once (O(1)): the scope's generation moves on. */
   async invalidateAll(scope: CacheScope, alias?: string): Promise<void> {
+    await this.moveGeneration(scope, alias);
+  }
+
+  /** `invalidateAll`; resolves to the store, or `undefined` when the store failed and the write was dropped. */
+  private async moveGeneration(scope: CacheScope, alias?: string): Promise<ResolvedStore | undefined> {
     const resolved = await this.resolve('write', 'invalidateAll', scope, alias, () => this.store(scope, alias));
-    if (resolved instanceof Unresolved) return;
+    if (resolved instanceof Unresolved) return undefined;
     const prefix = resolved.keys.scopePrefix(scope);
     this.markInvalidated((k) => k.startsWith(prefix));
-    await this.write({ resolved, key: prefix, scope }, 'invalidateAll', () =>
+    const moved = await this.write({ resolved, key: prefix, scope }, 'invalidateAll', () =>
       this.counters.bump(resolved.store, resolved.keys.generationKey(scope)),
     );
     await this.hooks.notify({ kind: 'all', scope, store: resolved.alias });
+    return moved === undefined ? undefined : resolved;
   }
 
   /** `invalidateAll`, then deletes the scope's physical entries where the store can list them. */
   async clear(scope: CacheScope, alias?: string): Promise<void> {
-    await this.invalidateAll(scope, alias);
-    const resolved = await this.resolve('write', 'clear', scope, alias, () => this.store(scope, alias));
-    if (resolved instanceof Unresolved || !resolved.store.capabilities.scan) return;
+    // NOTE: when the store failed to move the generation on (and onWriteError is 'ignore'), the listing is
+    // not attempted: it would wait on the failing store a second time.
+    const resolved = await this.moveGeneration(scope, alias);
+    if (resolved === undefined || !resolved.store.capabilities.scan) return;
     const scopePrefix = resolved.keys.scopePrefix(scope);
     await this.write({ resolved, key: scopePrefix, scope }, 'clear', async () => {
       const generation = await this.generation(resolved, scope);

@@ -10,6 +10,7 @@ import {
   TenantCacheModule,
   TenantGuard,
   redisStore,
+  versioned,
 } from '../../lib/index.js';
 
 /** The intervals of the application under fault: every internal cache interval is small, so a fault outlives each several times. */
@@ -37,6 +38,11 @@ export class FaultCatalog {
   async update(id: string): Promise<string> {
     return `updated ${id}`;
   }
+
+  @CacheEvict({ method: 'product', tags: ['t', versioned('v')] })
+  async retag(id: string): Promise<string> {
+    return `retagged ${id}`;
+  }
 }
 
 @Controller()
@@ -52,7 +58,7 @@ class ReportController {
 }
 
 /** The root module of one application under fault: a real Redis store, the drop-in CACHE_MANAGER, a guard, a cached route. */
-export function faultAppModule(url: string, onWriteError: 'throw' | 'ignore'): Type {
+export function faultAppModule(url: string, onWriteError: 'throw' | 'ignore', failureThreshold: number = FAULT_TIMINGS.breakerFailureThreshold): Type {
   @Module({
     imports: [
       TenantCacheModule.forRoot({
@@ -61,7 +67,7 @@ export function faultAppModule(url: string, onWriteError: 'throw' | 'ignore'): T
             url,
             commandTimeout: FAULT_TIMINGS.commandTimeout,
             connectTimeout: FAULT_TIMINGS.connectTimeout,
-            breaker: { failureThreshold: FAULT_TIMINGS.breakerFailureThreshold, resetAfter: FAULT_TIMINGS.breakerResetAfter },
+            breaker: { failureThreshold, resetAfter: FAULT_TIMINGS.breakerResetAfter },
           }),
         },
         keyPrefix: `fault-${randomUUID().slice(0, 8)}:`,

@@ -9,8 +9,13 @@ import type { FaultContext, FaultOperation } from './operations.js';
 
 export type WritePolicy = 'throw' | 'ignore';
 
-/** The faults of a real `redis-server` the matrix applies. */
-export const FAULTS = ['absent at boot', 'refusing', 'killed mid-run', 'frozen', 'restarted'] as const;
+/**
+ * The faults of a real `redis-server` the matrix applies. `frozen, breaker never opens`: the breaker's
+ * threshold is out of reach, so every call waits for its own commands' timeouts (the worst case of the
+ * first calls of an outage, before the breaker opens): an operation that waits on the store twice in a
+ * row shows there.
+ */
+export const FAULTS = ['absent at boot', 'refusing', 'killed mid-run', 'frozen', 'frozen, breaker never opens', 'restarted'] as const;
 export type FaultKind = (typeof FAULTS)[number];
 
 /** Longest a call may stay pending: one command timeout, plus the sweep of the timeouts and some scheduling. */
@@ -64,8 +69,8 @@ export interface AppUnderFault {
   close(): Promise<number>;
 }
 
-export async function bootApp(url: string, policy: WritePolicy): Promise<AppUnderFault> {
-  const http = await startApp('express', faultAppModule(url, policy));
+export async function bootApp(url: string, policy: WritePolicy, failureThreshold?: number): Promise<AppUnderFault> {
+  const http = await startApp('express', faultAppModule(url, policy, failureThreshold));
   const cache = http.app.get(TenantCacheService);
   const manager = http.app.get<string, Cache>('CACHE_MANAGER');
   const catalog = http.app.get(FaultCatalog);
@@ -127,10 +132,10 @@ async function sweepOnce(app: AppUnderFault, operations: readonly FaultOperation
   return out;
 }
 
-/** Sweeps every operation repeatedly until `until` (a `performance.now()` time), alternating tenants. */
+/** Sweeps every operation repeatedly until `until` (a `performance.now()` time), at least twice, alternating tenants. */
 export async function sweep(app: AppUnderFault, operations: readonly FaultOperation[], until: number): Promise<CallRecord[]> {
   const records: CallRecord[] = [];
-  for (let round = 0; round === 0 || performance.now() < until; round++) {
+  for (let round = 0; round < 2 || performance.now() < until; round++) {
     records.push(...(await sweepOnce(app, operations, round % 2 === 0 ? 'acme' : 'globex')));
   }
   return records;
@@ -230,7 +235,8 @@ export async function runFault(fault: FaultKind, operations: readonly FaultOpera
   let closed: WritePolicy[] = [];
   const problems: string[] = [];
   try {
-    apps.push(await bootApp(url, 'throw'), await bootApp(url, 'ignore'));
+    const threshold = fault === 'frozen, breaker never opens' ? Number.MAX_SAFE_INTEGER : undefined;
+    apps.push(await bootApp(url, 'throw', threshold), await bootApp(url, 'ignore', threshold));
     const bootMs = Math.round(performance.now() - bootStarted);
     const [throwing, ignoring] = apps as [AppUnderFault, AppUnderFault];
 
@@ -248,7 +254,7 @@ export async function runFault(fault: FaultKind, operations: readonly FaultOpera
     let flapping: Promise<void> | undefined;
     const holdUntil = performance.now() + HOLD_MS;
     if (fault === 'refusing') await server!.stop();
-    else if (fault === 'frozen') server!.pause();
+    else if (fault === 'frozen' || fault === 'frozen, breaker never opens') server!.pause();
     else if (fault === 'killed mid-run') {
       downSince = undefined;
       // Killed while the sweeps below have calls in flight.
@@ -281,7 +287,7 @@ export async function runFault(fault: FaultKind, operations: readonly FaultOpera
 
     // Recover.
     const recoverStarted = performance.now();
-    if (fault === 'frozen') server!.resume();
+    if (fault === 'frozen' || fault === 'frozen, breaker never opens') server!.resume();
     else if (fault !== 'restarted') server = await startRedisServer([], { port });
     let recoveryMs = -1;
     try {

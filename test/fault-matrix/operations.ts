@@ -88,7 +88,7 @@ export const OPERATIONS: readonly FaultOperation[] = [
   write('clear', (c) => c.cache.clear(), undefined),
   write('invalidateTag', (c) => c.cache.invalidateTag('t'), 0),
   write('invalidateTag (versioned)', (c) => c.cache.invalidateTag(versioned('v')), 0),
-  write('invalidateTags', (c) => c.cache.invalidateTags(['t']), [0]),
+  write('invalidateTags', (c) => c.cache.invalidateTags(['t', versioned('v')]), [0, 0]),
   write('invalidateAll', (c) => c.cache.invalidateAll(), undefined),
   { name: 'incr', kind: 'counter', run: (c) => c.cache.incr('n'), down: () => false, expect: 'StoreUnavailableError' },
   { name: 'decr', kind: 'counter', run: (c) => c.cache.decr('n'), down: () => false, expect: 'StoreUnavailableError' },
@@ -101,6 +101,7 @@ export const OPERATIONS: readonly FaultOperation[] = [
     expect: 'the method result "p1#<n>"',
   },
   { name: '@CacheEvict', kind: 'method', run: (c) => c.catalog.update('p1'), down: is('updated p1'), expect: '"updated p1"' },
+  { name: '@CacheEvict (key and tags)', kind: 'method', run: (c) => c.catalog.retag('p1'), down: is('retagged p1'), expect: '"retagged p1"' },
   // The interceptor, over real HTTP
   {
     name: 'GET /report (@CacheResponse)',
