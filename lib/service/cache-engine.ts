@@ -666,6 +666,24 @@ export class CacheEngine {
     }
   }
 
+  /**
+   * `keys`, for a write that deletes what it lists: a store failure follows `onWriteError` (throws
+   * `StoreUnavailableError`, or ends the listing with `'ignore'`), instead of ending it as a read does.
+   */
+  async *keysToDelete(scope: CacheScope, prefix: string, operation: string, alias?: string): AsyncGenerator<string[]> {
+    const found = await this.resolve('write', operation, scope, alias, async () => {
+      const resolved = await this.store(scope, alias);
+      this.requireScan(resolved, `${operation}()`);
+      return { resolved, entryPrefix: resolved.keys.entryPrefix(scope, await this.generation(resolved, scope)) };
+    });
+    if (found instanceof Unresolved) return;
+    try {
+      yield* this.listKeys(found.resolved, scope, found.entryPrefix, prefix);
+    } catch (error) {
+      this.writeFailed({ resolved: found.resolved, key: found.entryPrefix, scope }, operation, error);
+    }
+  }
+
   /** The listing of `keys`, failures included (for writes that list what they delete). */
   private async *listKeys(resolved: ResolvedStore, scope: CacheScope, entryPrefix: string, prefix: string): AsyncGenerator<string[]> {
     for await (const page of resolved.store.scan(entryPrefix + 'k:' + prefix)) {

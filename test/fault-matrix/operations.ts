@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Cache } from 'cache-manager';
 import { type TenantCacheService, versioned } from '../../lib/index.js';
 import type { RunningApp } from '../http/http-app.js';
-import type { FaultCatalog } from './fault-app.js';
+import { FaultCatalog } from './fault-app.js';
 
 /** What an operation of the table acts on: one booted application, for one tenant. */
 export interface FaultContext {
@@ -76,6 +76,29 @@ export const OPERATIONS: readonly FaultOperation[] = [
   read('getOrSet', (c) => c.cache.getOrSet('gos', () => 'loaded'), 'loaded'),
   read('getOrSet (tags)', (c) => c.cache.getOrSet('gost', () => 'loaded', { tags: ['t', versioned('v')] }), 'loaded'),
   read('keys', (c) => c.cache.keys(), []),
+  read('shared().get', (c) => c.cache.shared().get('k'), undefined),
+  read(
+    'memoizeIterable',
+    async (c) => {
+      const items: number[] = [];
+      for await (const item of c.cache.memoizeIterable('it', () => [1, 2, 3])) items.push(item);
+      return items;
+    },
+    [1, 2, 3],
+  ),
+  // The handle of a @CacheResult method
+  read('method().peek', async (c) => (await c.cache.method(FaultCatalog, 'product').peek('p1')).hit, false),
+  read('method().lookup', async (c) => (await c.cache.method(FaultCatalog, 'product').lookup('p1')).hit, false),
+  {
+    name: 'method().refresh',
+    kind: 'method',
+    run: (c) => c.cache.method(FaultCatalog, 'product').refresh('p1'),
+    down: (r) => typeof r === 'string' && /^p1#\d+$/.test(r),
+    expect: 'the method result "p1#<n>"',
+  },
+  write('method().invalidate', (c) => c.cache.method(FaultCatalog, 'product').invalidate('p1'), false),
+  write('method().invalidateAll', (c) => c.cache.method(FaultCatalog, 'product').invalidateAll(), 0),
+  write('method().purgeOldVersions', (c) => c.cache.method(FaultCatalog, 'product').purgeOldVersions(), 0),
   // TenantCacheService writes
   write('set', (c) => c.cache.set('k', 'v'), undefined),
   write('set (tags)', (c) => c.cache.set('kt', 'v', { tags: ['t', versioned('v')] }), undefined),
