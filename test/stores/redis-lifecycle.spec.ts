@@ -318,4 +318,38 @@ describe('redisStore({ url }) when Redis starts after the app (in process)', () 
     expect(hitAfter).toBeLessThan(1500);
     expect(states.at(-1)).toBe('closed');
   });
+
+  it('Redis frozen at boot (TCP accepted, handshake unanswered): reads are misses within commandTimeout, hits resume once it answers', async () => {
+    redis = await startRedisServer();
+    redis.pause();
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        TenantCacheModule.forRoot({
+          stores: { default: redisStore({ url: redis.url, commandTimeout: COMMAND_TIMEOUT, connectTimeout: 300 }) },
+          onWriteError: 'ignore',
+        }),
+      ],
+    }).compile();
+    await moduleRef.init();
+    close = () => moduleRef.close();
+    const cache = moduleRef.get(TenantCacheService);
+    const acme = <T>(fn: () => Promise<T>) => TenantContext.run('acme', fn);
+    for (let i = 0; i < 8; i++) {
+      const t = Date.now();
+      expect(await acme(() => cache.get('k'))).toBeUndefined();
+      expect(Date.now() - t).toBeLessThan(i === 0 ? 1000 : COMMAND_TIMEOUT + 150);
+    }
+    redis.resume();
+    const up = Date.now();
+    let hitAfter = Infinity;
+    while (Date.now() - up < 8000) {
+      await acme(() => cache.set('k', 'cached'));
+      if ((await acme(() => cache.get('k'))) === 'cached') {
+        hitAfter = Date.now() - up;
+        break;
+      }
+      await sleep(50);
+    }
+    expect(hitAfter).toBeLessThan(2000);
+  });
 });
