@@ -1,13 +1,18 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import KeyvRedis from '@keyv/redis';
 import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import { Keyv } from 'keyv';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  type StoreDefinition,
   StoreUnavailableError,
   TenantCacheModule,
   type TenantCacheModuleOptions,
   TenantCacheService,
   TenantContext,
+  keyvStore,
   redisStore,
   versioned,
 } from '../../lib/index.js';
@@ -16,12 +21,43 @@ import { type RedisServerHandle, startRedisServer } from '../support/redis-serve
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const as = <T>(tenant: string, fn: () => Promise<T>) => TenantContext.run(tenant, fn);
 
+const BOUNDS = { commandTimeout: 200, breaker: { failureThreshold: 3, resetAfter: 200 } };
+
+/** The clients a Redis store can use: one the store creates (node-redis), a handed-in ioredis client, Keyv with @keyv/redis. */
+const CLIENTS: { name: string; store: (url: string) => { definition: StoreDefinition; close: () => Promise<void> } }[] = [
+  { name: 'redisStore({ url })', store: (url) => ({ definition: redisStore({ url, ...BOUNDS }), close: async () => {} }) },
+  {
+    name: 'redisStore({ client: ioredis })',
+    store: (url) => {
+      const client = new Redis(url, { lazyConnect: false });
+      client.on('error', () => {}); // reconnect noise while the server is gone
+      return { definition: redisStore({ client, ...BOUNDS }), close: async () => client.disconnect() };
+    },
+  },
+  {
+    name: 'keyvStore(@keyv/redis)',
+    store: (url) => {
+      const keyv = new Keyv({ store: new KeyvRedis(url), namespace: `ns-${randomUUID().slice(0, 8)}`, throwOnErrors: true });
+      keyv.on('error', () => {});
+      return {
+        definition: keyvStore(keyv, BOUNDS),
+        close: async () => void (await Promise.race([keyv.disconnect().catch(() => undefined), sleep(500)])),
+      };
+    },
+  },
+];
+
 /** A real redis-server and a module on it; `events` collects `store:error` as `operation:tenant`. */
-async function boot(server: RedisServerHandle, options: Partial<TenantCacheModuleOptions>, store: Parameters<typeof redisStore>[0] = {}) {
+async function boot(
+  server: RedisServerHandle,
+  options: Partial<TenantCacheModuleOptions>,
+  store: Parameters<typeof redisStore>[0] = {},
+  definition?: StoreDefinition,
+) {
   const moduleRef = await Test.createTestingModule({
     imports: [
       TenantCacheModule.forRoot({
-        stores: { default: redisStore({ url: server.url, commandTimeout: 200, breaker: { failureThreshold: 3, resetAfter: 200 }, ...store }) },
+        stores: { default: definition ?? redisStore({ url: server.url, ...BOUNDS, ...store }) },
         keyPrefix: `outage-${randomUUID().slice(0, 8)}:`,
         ...options,
       }),
@@ -43,10 +79,14 @@ describe('a Redis outage that starts while the app runs (past versionCacheTtl)',
     close = server = undefined;
   });
 
-  it('every read is a miss and emits store:error with the tenant, also when the generation counter cannot be read', async () => {
+  it.each(CLIENTS)('every read is a miss and emits store:error with the tenant, also when the generation counter cannot be read ($name)', async (client) => {
     server = await startRedisServer();
-    const app = await boot(server, { versionCacheTtl: 100 });
-    close = app.close;
+    const store = client.store(server.url);
+    const app = await boot(server, { versionCacheTtl: 100 }, {}, store.definition);
+    close = async () => {
+      await app.close();
+      await store.close();
+    };
     const { cache, events } = app;
     await as('acme', async () => {
       await cache.set('k', 'v', { tags: [versioned('catalog')] });
