@@ -93,7 +93,10 @@ export class RedisConnection {
   private connect(): void {
     this.state = 'connecting';
     this.retry = undefined;
-    const connecting = this.client.connect();
+    let handshaking = false;
+    const onTcpConnected = () => (handshaking = true);
+    this.client.once('connect', onTcpConnected);
+    const connecting = this.client.connect().finally(() => this.client.off('connect', onTcpConnected));
     let bound: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       bound = setTimeout(() => reject(new Error(`no answer within connectTimeout (${this.options.connectTimeout} ms)`)), this.options.connectTimeout);
@@ -107,10 +110,13 @@ export class RedisConnection {
         if (this.state === 'closed') return;
         this.lastError = (error as Error).message;
         // A handshake that hangs (a frozen Redis accepts TCP): drop it; the client is reused for the next attempt.
-        if (this.client.isOpen) this.client.destroy();
-        // Retry only once node-redis has let go of this attempt (connect() settled), so attempts never overlap.
+        // NOTE: not during the TCP connect: the socket is not the client's yet (destroy() would miss it), and
+        // node-redis ends that connect itself within the same connectTimeout.
+        if (handshaking && this.client.isOpen) this.client.destroy();
+        // Go on only once node-redis has let go of this attempt, so that attempts never overlap; one that made it
+        // after all is a connection.
         connecting.then(
-          () => this.scheduleRetry(error),
+          () => this.connected(),
           () => this.scheduleRetry(error),
         );
       },

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Test } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -152,6 +153,19 @@ describe('redisStore({ url }) connection lifecycle (real redis-server, real Nest
         redis.pause();
         const a = app({ ...env, REDIS_URL: redis.url, CONNECT_TIMEOUT: '5000' }); // the handshake is in flight at close
         await a.next('request');
+        return { a, redis };
+      },
+    ],
+    [
+      'connecting (TCP connect in flight: a frozen Redis whose accept queue is full)',
+      async (env) => {
+        const redis = await server(['--tcp-backlog', '1']);
+        redis.pause();
+        // Fill the accept queue: the kernel then drops the app's SYNs and its connect stays in flight.
+        const fillers = Array.from({ length: 3 }, () => createConnection({ host: '127.0.0.1', port: redis.port }).on('error', () => {}));
+        cleanups.push(() => fillers.forEach((f) => f.destroy()));
+        const a = app({ ...env, REDIS_URL: redis.url, CONNECT_TIMEOUT: '5000' });
+        expect((await a.next('request')).ms).toBeLessThan(COMMAND_TIMEOUT + 800);
         return { a, redis };
       },
     ],
