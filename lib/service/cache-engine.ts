@@ -412,6 +412,8 @@ export class CacheEngine {
     }
     if (t === undefined) return this.fetchSlow(scope, key, loader, opts).then(map);
     const target = t;
+    const held = this.flights.held<CacheLookup<T>>(`l${target.resolved.alias}\u0000${target.key}`);
+    if (held !== undefined) return held.then(map);
     return this.readAs<T, R | Promise<R>>(target, map, (error) => this.load(target, scope, key, loader, opts, ttl, tags, error !== undefined).then(map)) as Promise<R>;
   }
 
@@ -430,6 +432,9 @@ export class CacheEngine {
     if (opts.codec !== undefined) t.resolved.codec.pipeline.settings(opts.codec);
     let failed = false;
     if (!opts.force) {
+      // A value loaded here whose write-back is in flight: shared without asking the store.
+      const held = this.flights.held<CacheLookup<T>>(`l${t.resolved.alias}\u0000${t.key}`);
+      if (held !== undefined) return held;
       const found = await this.read<T>(t);
       if (found.hit) return found;
       failed = found.error !== undefined;

@@ -2,7 +2,7 @@
 export class SingleFlight {
   private readonly inflight = new Map<string, Promise<unknown>>();
   /** Flights whose loader resolved but which stay open until `hold`'s promise settles. */
-  private readonly held = new Set<Promise<unknown>>();
+  private readonly heldOpen = new Set<Promise<unknown>>();
 
   /**
    * Runs `loader` unless a flight of `key` is open. The loader may call `hold(until)`: the flight then
@@ -19,7 +19,7 @@ export class SingleFlight {
       } finally {
         if (until === undefined) this.forget(key, promise);
         else if (promise !== undefined) {
-          this.held.add(promise);
+          this.heldOpen.add(promise);
           const close = () => this.forget(key, promise);
           until.then(close, close);
         }
@@ -32,7 +32,13 @@ export class SingleFlight {
   /** Closes the flight of `key` if its loader already resolved (it is only held open). */
   release(key: string): void {
     const flight = this.inflight.get(key);
-    if (flight !== undefined && this.held.has(flight)) this.forget(key, flight);
+    if (flight !== undefined && this.heldOpen.has(flight)) this.forget(key, flight);
+  }
+
+  /** The result of the flight of `key` when its loader resolved and it is only held open, else `undefined`. */
+  held<T>(key: string): Promise<T> | undefined {
+    const flight = this.inflight.get(key);
+    return flight !== undefined && this.heldOpen.has(flight) ? (flight as Promise<T>) : undefined;
   }
 
   /** Whether a loader for `key` is running. */
@@ -43,6 +49,6 @@ export class SingleFlight {
   private forget(key: string, flight: Promise<unknown> | undefined): void {
     // NOTE: `flight` is undefined only when a loader settled synchronously, before the map was set.
     if (flight === undefined || this.inflight.get(key) === flight) this.inflight.delete(key);
-    if (flight !== undefined) this.held.delete(flight);
+    if (flight !== undefined) this.heldOpen.delete(flight);
   }
 }

@@ -114,6 +114,10 @@ export class TenantScopedCache {
    * The cached value, or the loader's result stored and returned. Concurrent misses of one key in this
    * process run the loader once. `undefined` results are returned but not stored. With
    * `{ ttl, tags }`, the entry is tagged (see `invalidateTag`).
+   *
+   * A store that fails makes it a miss (logged, emitted as `store:error`), never an error, and costs the
+   * caller at most one `commandTimeout`: after a failed read the loader runs at once and its value is
+   * written back in the background.
    */
   getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
     try {

@@ -185,4 +185,31 @@ describe('a Redis outage that starts while the app runs (past versionCacheTtl)',
       server.resume();
     }
   });
+
+  it('while a loaded value is written in the background, callers share it; an invalidation meanwhile makes the next caller load again', async () => {
+    server = await startRedisServer();
+    const app = await boot(server, { versionCacheTtl: 60_000, onWriteError: 'ignore' }, { commandTimeout: 300, breaker: { failureThreshold: 1000, resetAfter: 60_000 } });
+    close = app.close;
+    const { cache } = app;
+    await as('acme', () => cache.set('warm', 1));
+    server.pause();
+    try {
+      await as('acme', async () => {
+        let loads = 0;
+        const load = () => `v${++loads}`;
+        expect(await cache.getOrSet('x', load)).toBe('v1');
+        // The write-back waits on the frozen server: a caller meanwhile shares the loaded value (no second load, no wait).
+        const started = Date.now();
+        expect(await cache.getOrSet('x', load)).toBe('v1');
+        expect(Date.now() - started).toBeLessThan(100);
+        // An invalidation while that write is in flight: the next caller does not get the value it overtook.
+        const deleting = cache.delete('x');
+        await sleep(10);
+        expect(await cache.getOrSet('x', load)).toBe('v2');
+        await deleting;
+      });
+    } finally {
+      server.resume();
+    }
+  });
 });
