@@ -27,9 +27,8 @@ export class VersionCounters {
     if (cached !== undefined) return cached;
     let raw = await store.get(key);
     if (raw === undefined) {
-      const start = Buffer.from(String(randomStart()), 'latin1');
-      // NOTE: when this call created the counter, its value is known: no third round trip.
-      raw = (await store.add(key, start)) ? start : await store.get(key);
+      await store.add(key, Buffer.from(String(randomStart()), 'latin1'));
+      raw = await store.get(key);
     }
     const value = parse(raw);
     this.remember(store.name, key, value);
