@@ -33,9 +33,6 @@ export class RedisConnection {
   private retry: NodeJS.Timeout | undefined;
   private readonly abort: AbortController;
   private readonly listeners: (() => void)[] = [];
-  /** Commands sent and not answered yet, and who waits for the count to reach 0. */
-  private pending = 0;
-  private drained: (() => void) | undefined;
   private lastError = '';
   private downSince = 0;
   private readonly logger = new Logger('TenantCache');
@@ -66,27 +63,17 @@ export class RedisConnection {
     return this.state === 'ready' && this.client.isReady;
   }
 
-
   private call(args: readonly (string | Buffer | number)[], firstKey: string | undefined, send: RedisCommander): Promise<RedisReply> {
-    if (this.state === 'ready' && this.client.isReady) return this.track(send.call(args, firstKey));
+    if (this.state === 'ready' && this.client.isReady) return send.call(args, firstKey);
     if (this.state === 'connecting' && this.attempt !== undefined) {
       const asked = Date.now();
       return this.attempt.then(() => {
         // The store gave up on this call meanwhile: do not send a command nobody waits for.
         if (Date.now() - asked > this.options.commandTimeout) throw new Error('not sent: the connection came up after the command timed out');
-        return this.track(send.call(args, firstKey));
+        return send.call(args, firstKey);
       });
     }
     return Promise.reject(new Error(this.state === 'closed' ? 'the store is closed' : `not connected to ${this.options.target} (${this.lastError || 'connection lost'}); reconnecting in the background`));
-  }
-
-  private track(reply: Promise<RedisReply>): Promise<RedisReply> {
-    this.pending++;
-    const done = () => {
-      if (--this.pending === 0) this.drained?.();
-    };
-    reply.then(done, done);
-    return reply;
   }
 
   /** One connection attempt, bounded by `connectTimeout` (node-redis bounds only its TCP part). */
@@ -170,12 +157,14 @@ export class RedisConnection {
     this.state = 'closed';
     clearTimeout(this.retry);
     this.retry = undefined;
-    if (wasReady && this.pending > 0) {
+    if (wasReady) {
+      // Replies come in order: once this PING is answered, so is every command sent before it. Nothing is
+      // counted per command (that would cost every cache hit a promise).
       let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        this.drained = resolve;
-        timer = setTimeout(resolve, Math.min(this.options.commandTimeout, CLOSE_DRAIN_MAX_MS));
-      });
+      await Promise.race([
+        this.client.sendCommand(['PING']).catch(() => undefined),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(this.options.commandTimeout, CLOSE_DRAIN_MAX_MS)))),
+      ]);
       clearTimeout(timer);
     }
     // A TCP connect in flight is not the client's socket yet: only the signal reaches it.
