@@ -46,6 +46,7 @@ export class OutageLog {
   private readonly outages = new Map<string, Outage>();
   private readonly logger: OutageLogger;
   private readonly every: number;
+  private closed = false;
 
   /** `every`: ms between two summaries of an outage (default 30 s); `logger`: default Nest's, context `TenantCache`. */
   constructor(options: { every?: number; logger?: OutageLogger } = {}) {
@@ -62,6 +63,8 @@ export class OutageLog {
     if (tenant !== undefined && error instanceof TenantCacheError && error.tenant === undefined) {
       Object.defineProperty(error, 'tenant', { value: tenant, enumerable: true, configurable: true });
     }
+    // NOTE: calls abandoned by a closing store fail after shutdown: no new outage (and no timer) then.
+    if (this.closed) return;
     let outage = this.outages.get(store);
     if (outage === undefined) {
       outage = this.begin(store);
@@ -83,6 +86,7 @@ export class OutageLog {
 
   /** A circuit breaker of `store` changed state: the first opening and the closing are logged. */
   breaker(store: string, state: BreakerState): void {
+    if (this.closed) return;
     if (state === 'open') {
       const outage = this.outages.get(store) ?? this.begin(store);
       // NOTE: a failed probe re-opens the breaker every resetAfter: only the first opening of an outage is logged.
@@ -96,8 +100,9 @@ export class OutageLog {
     }
   }
 
-  /** Stops the summaries (application shutdown). */
+  /** Stops the summaries for good (application shutdown): later failures are no longer logged. */
   close(): void {
+    this.closed = true;
     for (const outage of this.outages.values()) clearInterval(outage.timer);
     this.outages.clear();
   }

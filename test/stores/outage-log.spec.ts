@@ -64,6 +64,8 @@ describe('OutageLog: one line when a store starts failing, periodic summaries, o
     log.failure('keyv', 'get', 'acme', new Error('boom')); // a new outage: logged again
     expect(lines).toHaveLength(4);
     log.close();
+    log.failure('keyv', 'get', 'acme', new Error('abandoned: the store was closed')); // after shutdown: no new outage
+    log.breaker('keyv', 'open');
     await sleep(200);
     expect(lines).toHaveLength(4);
   });
