@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { InvalidKeyConstructorError } from '../errors/invalid-key-constructor.error.js';
+import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import { UnknownStoreError } from '../errors/unknown-store.error.js';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import { CompiledKey } from '../keys/key-constructor.compiler.js';
@@ -230,8 +231,10 @@ export class TenantCacheExplorer implements OnModuleInit {
           try {
             await step.run();
           } catch (error) {
-            // NOTE: the write is done (or about to be): a cache failure must not fail it. Logged, and the
-            // engine has emitted store:error for store failures.
+            // NOTE: the write is done (or about to be): a cache failure must not fail it. A store failure was
+            // logged by the engine (once per outage) and emitted as store:error: one more line per call
+            // would flood the log during an outage. Anything else is logged here.
+            if (error instanceof StoreUnavailableError) return;
             this.logger.warn(evictionFailed(method, step.what, error instanceof Error ? error : new Error(String(error))));
           }
         }),

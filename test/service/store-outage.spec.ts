@@ -17,6 +17,22 @@ import {
   versioned,
 } from '../../lib/index.js';
 import { type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
+import { Injectable } from '@nestjs/common';
+import { CacheEvict, CacheResult } from '../../lib/index.js';
+import { boot as bootWithProviders } from '../decorators/fixtures.js';
+
+@Injectable()
+class Products {
+  @CacheResult({ ttl: 60_000 })
+  async product(id: string): Promise<string> {
+    return `product ${id}`;
+  }
+
+  @CacheEvict({ method: 'product', tags: ['products'] })
+  async update(id: string): Promise<string> {
+    return `updated ${id}`;
+  }
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const as = <T>(tenant: string, fn: () => Promise<T>) => TenantContext.run(tenant, fn);
@@ -211,5 +227,23 @@ describe('a Redis outage that starts while the app runs (past versionCacheTtl)',
     } finally {
       server.resume();
     }
+  });
+
+  it('@CacheEvict during an outage: the method succeeds, each failure is emitted, and the log gets no line per call', async () => {
+    server = await startRedisServer();
+    const app = await bootWithProviders(redisStore({ url: server.url, ...BOUNDS }), [Products], { versionCacheTtl: 100, onWriteError: 'throw' });
+    close = app.close;
+    const events: string[] = [];
+    app.cache.events.on('store:error', (e) => events.push(`${e.operation}:${e.tenant}`));
+    const products = app.moduleRef.get(Products);
+    await as('acme', () => products.product('p1'));
+    await server.stop();
+    await sleep(250);
+    await as('acme', async () => {
+      for (let i = 0; i < 20; i++) expect(await products.update('p1')).toBe('updated p1');
+    });
+    expect(events.filter((e) => e.endsWith(':acme')).length).toBeGreaterThanOrEqual(20);
+    const evictLines = app.logger.warnings().filter((w) => w.includes('@CacheEvict'));
+    expect(evictLines).toEqual([]);
   });
 });
