@@ -48,6 +48,11 @@ export interface FetchOptions<T> extends Omit<GetOrSetOptions<T>, 'tags'> {
   tags?: ResolvedTags;
   /** Skip the read: recompute and store (refresh). */
   force?: boolean;
+  /**
+   * The caller's own read of this key just failed (the failure was emitted): nothing more is read from
+   * the store (no counter either), and the value is written back in the background.
+   */
+  readFailed?: boolean;
 }
 
 /** An entry read with its metadata. */
@@ -420,9 +425,12 @@ export class CacheEngine {
   private async fetchSlow<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T>): Promise<CacheLookup<T>> {
     const ttl = this.ttl(opts.ttl);
     const tags = opts.tags ?? NO_TAGS;
+    const now = tags.versioned.length === 0 ? this.targetNow(scope, key, opts.store) : undefined;
     const t =
-      (tags.versioned.length === 0 ? this.targetNow(scope, key, opts.store) : undefined) ??
-      (await this.resolve('read', 'get', scope, opts.store, () => this.target(scope, key, opts.store, tags.versioned)));
+      now ??
+      (opts.readFailed
+        ? new Unresolved(new Error('the read failed')) // already emitted by the caller's read
+        : await this.resolve('read', 'get', scope, opts.store, () => this.target(scope, key, opts.store, tags.versioned)));
     if (t instanceof Unresolved) {
       // NOTE: the store is down (its generation or a tag version cannot be read): fail open, uncached.
       const alias = this.safeAlias(scope, opts.store);
@@ -430,8 +438,8 @@ export class CacheEngine {
     }
     // A bad per-call codec is the caller's error, raised before the loader runs (not a "not cached" warning).
     if (opts.codec !== undefined) t.resolved.codec.pipeline.settings(opts.codec);
-    let failed = false;
-    if (!opts.force) {
+    let failed = opts.readFailed === true;
+    if (!opts.force && !failed) {
       // A value loaded here whose write-back is in flight: shared without asking the store.
       const held = this.flights.held<CacheLookup<T>>(`l${t.resolved.alias}\u0000${t.key}`);
       if (held !== undefined) return held;

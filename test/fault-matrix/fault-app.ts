@@ -55,6 +55,12 @@ class ReportController {
   report() {
     return { run: ++this.runs };
   }
+
+  @CacheResponse({ ttl: 60_000, staleIfError: 60_000, tags: ['reports', versioned('reports-v')] })
+  @Get('stale-report')
+  staleReport() {
+    return { run: ++this.runs };
+  }
 }
 
 /** The root module of one application under fault: a real Redis store, the drop-in CACHE_MANAGER, a guard, a cached route. */

@@ -136,6 +136,16 @@ export const OPERATIONS: readonly FaultOperation[] = [
     down: httpMiss,
     expect: 'HTTP 200 with X-Cache MISS or BYPASS',
   },
+  {
+    name: 'GET /stale-report (@CacheResponse staleIfError, tags)',
+    kind: 'method',
+    run: async (c) => {
+      const r = await c.http.call('/stale-report', { headers: { 'x-tenant-id': c.tenant } });
+      return { status: r.status, cache: r.headers['x-cache'] };
+    },
+    down: httpMiss,
+    expect: 'HTTP 200 with X-Cache MISS or BYPASS',
+  },
   // The drop-in CACHE_MANAGER
   read('CACHE_MANAGER.get', (c) => c.manager.get('k'), undefined),
   read('CACHE_MANAGER.mget', (c) => c.manager.mget(['k', 'k2']), [undefined, undefined]),
