@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import type { TenantCacheService } from '../service/tenant-cache.service.js';
 
 /** Options of `wrap`, as in cache-manager v7. */
@@ -151,21 +150,21 @@ export class TenantCacheManager {
       typeof ttlOrOptions === 'object' && ttlOrOptions !== null ? ttlOrOptions : { ttl: ttlOrOptions, refreshThreshold };
     const ttlOf = (value: T) => (typeof options.ttl === 'function' ? options.ttl(value) : options.ttl);
     let loaded = false;
-    const value = await this.cache.getOrSet<T>(
+    // NOTE: one read-through, the TTL from the value included: a store that fails costs one commandTimeout.
+    const { value } = await this.cache.fetch<T>(
       key,
       async () => {
         loaded = true;
         return fnc();
       },
-      // A TTL computed from the value is written below, once the value is known.
-      typeof options.ttl === 'function' ? { shouldCache: () => false } : { ttl: options.ttl },
+      typeof options.ttl === 'function' ? { ttlOf: options.ttl } : { ttl: options.ttl },
     );
-    // NOTE: the value is loaded: a store that fails to keep it does not fail the call (it is logged and emitted).
-    if (loaded && typeof options.ttl === 'function' && value !== undefined) await this.cache.set(key, value, ttlOf(value)).catch(unlessInputError);
-    if (!loaded && options.refreshThreshold !== undefined) await this.maybeRefresh(key, value, fnc, ttlOf, options.refreshThreshold);
-    if (!options.raw) return value;
-    const left = await this.cache.ttl(key);
-    return { value, expires: left === undefined || left === Infinity ? undefined : Date.now() + left };
+    if (!loaded && options.refreshThreshold !== undefined) await this.maybeRefresh(key, value as T, fnc, ttlOf, options.refreshThreshold);
+    if (!options.raw) return value as T;
+    const ttl = loaded ? ttlOf(value as T) : undefined;
+    // A loaded value's expiry is known without asking the store (which may be the one failing).
+    const left = ttl !== undefined ? ttl : await this.cache.ttl(key);
+    return { value: value as T, expires: left === undefined || left === Infinity || left === 0 ? undefined : Date.now() + left };
   }
 
   on<E extends keyof TenantCacheManagerEvents>(event: E, listener: TenantCacheManagerEvents[E]): EventEmitter {
@@ -222,9 +221,4 @@ export class TenantCacheManager {
       }
     })();
   }
-}
-
-/** Drops a store failure (already logged and emitted by the cache); rethrows anything else. */
-function unlessInputError(error: unknown): void {
-  if (!(error instanceof StoreUnavailableError)) throw error;
 }

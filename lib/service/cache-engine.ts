@@ -53,6 +53,8 @@ export interface FetchOptions<T> extends Omit<GetOrSetOptions<T>, 'tags'> {
    * the store (no counter either), and the value is written back in the background.
    */
   readFailed?: boolean;
+  /** The TTL of a loaded value, from the value (cache-manager's `wrap` with a TTL function); wins over `ttl`. */
+  ttlOf?: (value: T) => number | undefined;
 }
 
 /** An entry read with its metadata. */
@@ -495,7 +497,7 @@ export class CacheEngine {
         const value = await loader();
         // NOTE: a value loaded while its key was invalidated may predate the invalidation: not stored.
         if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
-          const writing = this.storeLoaded(t, key, value, ttl, tags.plain, mark, opts.codec);
+          const writing = this.storeLoaded(t, key, value, opts.ttlOf ? this.ttl(opts.ttlOf(value)) : ttl, tags.plain, mark, opts.codec);
           if (failed) {
             background = true;
             hold(writing.then(done, done));

@@ -6,7 +6,7 @@ import { InvalidCacheKeyError } from '../errors/invalid-cache-key.error.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import { INTERNAL_KEY_MARK } from '../keys/key-constructor.compiler.js';
 import type { PartitionValues } from '../keys/key-constructor.js';
-import type { CacheEngine, CacheLookup, GetOrSetOptions } from './cache-engine.js';
+import type { CacheEngine, CacheLookup, FetchOptions, GetOrSetOptions } from './cache-engine.js';
 import { CachedMethod, type MethodName } from './cached-method.handle.js';
 import { KeyListing } from './key-listing.js';
 import type { TagInput } from './tags.js';
@@ -122,6 +122,15 @@ export class TenantScopedCache {
   getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
     try {
       return this.engine.getOrSet(this.scopeOf('getOrSet'), userKey(key), loader, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** @internal Read-through with metadata and the engine's options (the drop-in CACHE_MANAGER's `wrap`). */
+  fetch<T>(key: string, loader: () => T | Promise<T>, options: FetchOptions<T>): Promise<CacheLookup<T>> {
+    try {
+      return this.engine.fetch(this.scopeOf('wrap'), userKey(key), loader, options);
     } catch (error) {
       return Promise.reject(error);
     }
