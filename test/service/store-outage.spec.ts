@@ -193,6 +193,7 @@ describe('a Redis outage that starts while the app runs (past versionCacheTtl)',
       const started = Date.now();
       expect(await as('acme', () => cache.getOrSet('cold', () => 'loaded'))).toBe('loaded');
       const took = Date.now() - started;
+      console.log(`[store-outage] a getOrSet miss on a frozen Redis (commandTimeout 300 ms) took ${took} ms`);
       expect(took).toBeLessThan(300 + 150);
       // The write-back still ran (in the background) and its failure is emitted.
       await sleep(450);
