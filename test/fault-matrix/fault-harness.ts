@@ -288,7 +288,15 @@ export async function runFault(fault: FaultKind, operations: readonly FaultOpera
     // Recover.
     const recoverStarted = performance.now();
     if (fault === 'frozen' || fault === 'frozen, breaker never opens') server!.resume();
-    else if (fault !== 'restarted') server = await startRedisServer([], { port });
+    else if (fault !== 'restarted') {
+      server = await startRedisServer([], { port });
+      // NOTE: the port was free while nothing listened on it: another process may have taken it meanwhile,
+      // and our redis-server then exits at once (the apps would be talking to someone else's server).
+      await sleep(100);
+      if (server.process.exitCode !== null || server.process.signalCode !== null) {
+        throw new Error(`port ${port} was taken by another process while the fault was held: the run says nothing, rerun it`);
+      }
+    }
     let recoveryMs = -1;
     try {
       recoveryMs = await waitForHits(throwing);
