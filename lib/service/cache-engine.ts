@@ -10,7 +10,7 @@ import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import { TenantCacheError } from '../errors/tenant-cache.error.js';
 import { UnsupportedOperationError } from '../errors/unsupported-operation.error.js';
 import { lengthPrefixed, sliceHash } from '../keys/canonical-encoding.js';
-import { type CacheScope, assertKey } from '../keys/key-builder.js';
+import { type CacheScope, SHARED_SCOPE, assertKey } from '../keys/key-builder.js';
 import { INTERNAL_KEY_MARK, type PartitionSelector } from '../keys/key-constructor.compiler.js';
 import { type ResolvedStore, StoreRegistry } from '../stores/store-registry.js';
 import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
@@ -822,21 +822,27 @@ export class CacheEngine {
     this.markInvalidated((_k, m) => (isVersioned ? m.versioned : m.plain).includes(name));
     let n = 0;
     for (const a of alias === undefined ? this.registry.aliases : [alias]) {
-      const resolved = await this.registry.get(a);
+      const resolved = await this.resolve('write', 'invalidateTagInAllTenants', SHARED_SCOPE, a, () => this.registry.get(a));
+      if (resolved instanceof Unresolved) continue;
       this.requireScan(resolved, 'invalidateTagInAllTenants()');
-      const suffix = `m:${isVersioned ? 'tv' : 'ti'}:${resolved.keys.encode(name)}`;
-      const found: string[] = [];
-      for await (const page of resolved.store.scan(resolved.keys.prefix)) {
-        for (const k of page) if (isMetaKeyOf(k, resolved.keys.prefix, suffix)) found.push(k);
-      }
-      for (const key of found) {
-        if (isVersioned) {
-          await this.counters.bump(resolved.store, key);
-          n++;
-        } else if (resolved.store.sscan) {
-          n += await this.tagIndex.drain(resolved, key);
-        }
-      }
+      n +=
+        (await this.write({ resolved, key: resolved.keys.prefix, scope: SHARED_SCOPE }, 'invalidateTagInAllTenants', async () => {
+          const suffix = `m:${isVersioned ? 'tv' : 'ti'}:${resolved.keys.encode(name)}`;
+          const found: string[] = [];
+          for await (const page of resolved.store.scan(resolved.keys.prefix)) {
+            for (const k of page) if (isMetaKeyOf(k, resolved.keys.prefix, suffix)) found.push(k);
+          }
+          let moved = 0;
+          for (const key of found) {
+            if (isVersioned) {
+              await this.counters.bump(resolved.store, key);
+              moved++;
+            } else if (resolved.store.sscan) {
+              moved += await this.tagIndex.drain(resolved, key);
+            }
+          }
+          return moved;
+        })) ?? 0;
     }
     return n;
   }
@@ -879,7 +885,11 @@ export class CacheEngine {
   /** Empties whole stores, every tenant. Admin only. */
   async flushAllTenants(alias?: string): Promise<void> {
     const aliases = alias === undefined ? this.registry.aliases : [alias];
-    for (const a of aliases) await (await this.registry.get(a)).store.flush();
+    for (const a of aliases) {
+      const resolved = await this.resolve('write', 'flushAllTenants', SHARED_SCOPE, a, () => this.registry.get(a));
+      if (resolved instanceof Unresolved) continue;
+      await this.write({ resolved, key: resolved.keys.prefix, scope: SHARED_SCOPE }, 'flushAllTenants', () => resolved.store.flush());
+    }
   }
 
   /** Validates a TTL and applies the default: `undefined` = default, 0/Infinity = none. */

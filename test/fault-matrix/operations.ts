@@ -113,6 +113,9 @@ export const OPERATIONS: readonly FaultOperation[] = [
   write('invalidateTag (versioned)', (c) => c.cache.invalidateTag(versioned('v')), 0),
   write('invalidateTags', (c) => c.cache.invalidateTags(['t', versioned('v')]), [0, 0]),
   write('invalidateAll', (c) => c.cache.invalidateAll(), undefined),
+  // Admin calls of every tenant
+  write('invalidateTagInAllTenants', (c) => c.cache.invalidateTagInAllTenants('t'), 0),
+  write('flushAllTenants', (c) => c.cache.flushAllTenants(), undefined),
   { name: 'incr', kind: 'counter', run: (c) => c.cache.incr('n'), down: () => false, expect: 'StoreUnavailableError' },
   { name: 'decr', kind: 'counter', run: (c) => c.cache.decr('n'), down: () => false, expect: 'StoreUnavailableError' },
   // Decorators
