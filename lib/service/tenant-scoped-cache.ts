@@ -91,7 +91,10 @@ export class TenantScopedCache {
     return this.engine.has(this.scopeOf('has'), userKey(key));
   }
 
-  /** Atomically adds `by` (default 1) to an integer counter (missing = 0) and returns it. */
+  /**
+   * Atomically adds `by` (default 1) to an integer counter (missing = 0) and returns it. A store that
+   * fails rejects with `StoreUnavailableError` whatever `onWriteError` says: only the store knows the count.
+   */
   async incr(key: string, by = 1): Promise<number> {
     return this.engine.incr(this.scopeOf('incr'), userKey(key), by);
   }
