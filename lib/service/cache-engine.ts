@@ -21,6 +21,7 @@ import { TagIndex } from './tag-index.js';
 import { type ResolvedTags, type TagInput, NO_TAGS, isVersionedTag, resolveTags } from './tags.js';
 import { TenantCacheEvents } from './tenant-cache.events.js';
 import { VersionCounters } from './version-counters.js';
+import { type FailurePolicy, StoreFailures, Unresolved, asError, isInputError, unavailable } from './store-failures.js';
 import { InvalidationHooks } from './invalidation-hooks.js';
 
 /** What a synchronous write resolves to: one settled promise, shared (it carries no value). */
@@ -97,6 +98,7 @@ export class CacheEngine {
   private readonly logger = new Logger('TenantCache');
   private readonly flights = new SingleFlight();
   private readonly counters: VersionCounters;
+  private readonly failures: StoreFailures;
   /** Loads in flight, by physical key; marked when the key is invalidated meanwhile. */
   private readonly loading = new Map<string, LoadMark>();
   readonly tagIndex: TagIndex;
@@ -112,6 +114,7 @@ export class CacheEngine {
     readonly registry: StoreRegistry,
   ) {
     this.counters = new VersionCounters(options.versionCacheTtl);
+    this.failures = new StoreFailures(this.events, registry.outages, options.onWriteError);
     this.tagIndex = new TagIndex(options.tagIndex ?? 'store', (message) => this.logger.warn(message));
   }
 
@@ -129,21 +132,11 @@ export class CacheEngine {
 
   /**
    * Runs the part of an operation that finds where its entries live (the store's creation, the scope's
-   * generation counter, tag versions): the one place a failure there is classified. An input error
-   * reaches the caller. A store failure is logged and emitted as `store:error`, then answered by the
-   * operation's policy: a read resolves to `Unresolved` (the caller answers a miss); a write throws
-   * `StoreUnavailableError`, or resolves to `Unresolved` (the write is dropped) with `onWriteError: 'ignore'`.
+   * generation counter, tag versions); a store failure there is answered by the operation's policy
+   * (see `StoreFailures.resolve`): a read gets `Unresolved` and answers a miss.
    */
-  private async resolve<X>(policy: 'read' | 'write', operation: string, scope: CacheScope, alias: string | undefined, run: () => Promise<X>): Promise<X | Unresolved> {
-    try {
-      return await run();
-    } catch (error) {
-      if (isInputError(error)) throw error;
-      const t: Target = { resolved: { alias: this.safeAlias(scope, alias) } as ResolvedStore, key: '', scope };
-      if (policy === 'read') this.storeFailed(t, operation, error);
-      else this.writeFailed(t, operation, error);
-      return new Unresolved(asError(error));
-    }
+  private resolve<X>(policy: FailurePolicy, operation: string, scope: CacheScope, alias: string | undefined, run: () => Promise<X>): Promise<X | Unresolved> {
+    return this.failures.resolve(policy, operation, scope, () => this.safeAlias(scope, alias), run);
   }
 
   /**
@@ -347,7 +340,7 @@ export class CacheEngine {
     // NOTE: incr/decr resolve to the new count, which a failed store cannot give: a store failure always
     // throws StoreUnavailableError (logged and emitted), whatever onWriteError says.
     const t = await this.resolve('read', 'incr', scope, alias, () => this.target(scope, key, alias));
-    if (t instanceof Unresolved) throw this.unavailable(this.safeAlias(scope, alias), 'incr', t.error);
+    if (t instanceof Unresolved) throw unavailable(this.safeAlias(scope, alias), 'incr', t.error);
     try {
       return await t.resolved.store.incr(t.key, by, this.ttl(undefined));
     } catch (error) {
@@ -913,24 +906,14 @@ export class CacheEngine {
     }
   }
 
-  /** A write that failed: input errors are rethrown, store failures logged, then dropped or thrown per `onWriteError`. */
+  /** A write that failed: see `StoreFailures.writeFailed`. */
   private writeFailed(t: Target, operation: string, error: unknown): undefined {
-    if (isInputError(error)) throw error;
-    this.storeFailed(t, operation, error);
-    if (this.options.onWriteError === 'ignore') return undefined;
-    throw this.unavailable(t.resolved.alias, operation, error);
+    return this.failures.writeFailed(t.resolved.alias, t.scope, operation, error);
   }
 
-  private unavailable(alias: string, operation: string, error: unknown): StoreUnavailableError {
-    return error instanceof StoreUnavailableError ? error : new StoreUnavailableError(alias, `${operation} failed: ${asError(error).message}`, error);
-  }
-
+  /** A store failure: logged once per outage (OutageLog), always emitted as `store:error`. */
   private storeFailed(t: Target, operation: string, error: unknown): void {
-    const err = error instanceof Error ? error : new Error(String(error));
-    const tenant = t.scope.kind === 'tenant' ? t.scope.tenantId : undefined;
-    // Logged once per outage, then counted and summarized (OutageLog); every failure is still emitted.
-    this.registry.outages.failure(t.resolved.alias, operation, tenant, err);
-    this.events.emit('store:error', { store: t.resolved.alias, operation, error: err, tenant });
+    this.failures.report(t.resolved.alias, t.scope, operation, error);
   }
 
   /**
@@ -1003,23 +986,11 @@ export class CacheEngine {
   }
 }
 
-/** Our own typed errors (bad input) reach the caller; anything else is the store failing. */
-function isInputError(error: unknown): boolean {
-  return error instanceof TenantCacheError && !(error instanceof StoreUnavailableError);
-}
 
 function miss<T>(error?: Error): CacheLookup<T> {
   return error === undefined ? { hit: false, value: undefined } : { hit: false, value: undefined, error };
 }
 
-/** The answer of `CacheEngine.resolve` when the store failed: the caller answers its miss, or drops its write. */
-class Unresolved {
-  constructor(readonly error: Error) {}
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
 
 function valueOf<T>(lookup: CacheLookup<T>): T | undefined {
   return lookup.value;
