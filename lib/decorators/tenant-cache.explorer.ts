@@ -2,6 +2,7 @@ import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { InvalidKeyConstructorError } from '../errors/invalid-key-constructor.error.js';
 import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
+import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import { UnknownStoreError } from '../errors/unknown-store.error.js';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import { CompiledKey } from '../keys/key-constructor.compiler.js';
@@ -243,18 +244,21 @@ export class TenantCacheExplorer implements OnModuleInit {
     const method = `${type.name}.${name}`;
     const plan = (args: unknown[]): EvictionPlan[] => specs.map((s) => this.plan(s, args, resolve));
     const apply = async (plans: EvictionPlan[], before: boolean) => {
-      for (const p of plans) {
-        if (p.before !== before) continue;
-        for (const step of p.steps) {
+      // NOTE: every eviction at once: a store that stops answering costs the method one timeout, not one per step.
+      const steps = plans.filter((p) => p.before === before).flatMap((p) => p.steps);
+      await Promise.all(
+        steps.map(async (step) => {
           try {
             await step.run();
           } catch (error) {
-            // NOTE: the write is done (or about to be): a cache failure must not fail it. Logged, and the
-            // engine has emitted store:error for store failures.
+            // NOTE: the write is done (or about to be): a cache failure must not fail it. A store failure was
+            // logged by the engine (once per outage) and emitted as store:error: one more line per call
+            // would flood the log during an outage. Anything else is logged here.
+            if (error instanceof StoreUnavailableError) return;
             this.logger.warn(evictionFailed(method, step.what, error instanceof Error ? error : new Error(String(error))));
           }
-        }
-      }
+        }),
+      );
     };
     const wrapped = async function (this: unknown, ...args: unknown[]) {
       const plans = plan(args);

@@ -196,6 +196,8 @@ export class TenantCacheInterceptor implements NestInterceptor {
         store: plan.options.store,
         tags,
         force: true,
+        // NOTE: a store that just failed the lookup is not asked again: one commandTimeout per request.
+        readFailed: found.error !== undefined,
         shouldCache: (v) => v !== UNCACHEABLE,
       },
     );

@@ -56,17 +56,23 @@ export class TenantCacheManager {
 
   constructor(private readonly cache: TenantCacheService) {}
 
+  /**
+   * The current tenant's value, or `undefined`. A store that fails makes it a miss, as in cache-manager v7:
+   * the `get` event then carries `error` (and the failure reaches `store:error` on `cache.events`).
+   */
   async get<T>(key: string): Promise<T | undefined> {
     return this.observe('get', { key }, async () => {
-      const value = await this.cache.get<T>(key);
-      this.emitter.emit('get', { key, value });
-      return value;
+      const found = await this.cache.lookup<T>(key);
+      this.emitter.emit('get', found.error === undefined ? { key, value: found.value } : { key, error: found.error });
+      return found.value;
     });
   }
 
+  /** Values of several keys (`undefined` for a miss); a failing store makes them misses and the `mget` event carries `error`. */
   async mget<T>(keys: string[]): Promise<Array<T | undefined>> {
     return this.observe('mget', { keys }, async () => {
-      const values = await this.cache.mget<T>(keys);
+      const { values, error } = await this.cache.mlookup<T>(keys);
+      if (error !== undefined) this.emitter.emit('mget', { keys, error });
       this.emitter.emit('mget', { keys, values });
       return values;
     });
@@ -144,20 +150,21 @@ export class TenantCacheManager {
       typeof ttlOrOptions === 'object' && ttlOrOptions !== null ? ttlOrOptions : { ttl: ttlOrOptions, refreshThreshold };
     const ttlOf = (value: T) => (typeof options.ttl === 'function' ? options.ttl(value) : options.ttl);
     let loaded = false;
-    const value = await this.cache.getOrSet<T>(
+    // NOTE: one read-through, the TTL from the value included: a store that fails costs one commandTimeout.
+    const { value } = await this.cache.fetch<T>(
       key,
       async () => {
         loaded = true;
         return fnc();
       },
-      // A TTL computed from the value is written below, once the value is known.
-      typeof options.ttl === 'function' ? { shouldCache: () => false } : { ttl: options.ttl },
+      typeof options.ttl === 'function' ? { ttlOf: options.ttl } : { ttl: options.ttl },
     );
-    if (loaded && typeof options.ttl === 'function' && value !== undefined) await this.cache.set(key, value, ttlOf(value));
-    if (!loaded && options.refreshThreshold !== undefined) await this.maybeRefresh(key, value, fnc, ttlOf, options.refreshThreshold);
-    if (!options.raw) return value;
-    const left = await this.cache.ttl(key);
-    return { value, expires: left === undefined || left === Infinity ? undefined : Date.now() + left };
+    if (!loaded && options.refreshThreshold !== undefined) await this.maybeRefresh(key, value as T, fnc, ttlOf, options.refreshThreshold);
+    if (!options.raw) return value as T;
+    const ttl = loaded ? ttlOf(value as T) : undefined;
+    // A loaded value's expiry is known without asking the store (which may be the one failing).
+    const left = ttl !== undefined ? ttl : await this.cache.ttl(key);
+    return { value: value as T, expires: left === undefined || left === Infinity || left === 0 ? undefined : Date.now() + left };
   }
 
   on<E extends keyof TenantCacheManagerEvents>(event: E, listener: TenantCacheManagerEvents[E]): EventEmitter {

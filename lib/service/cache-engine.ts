@@ -22,6 +22,7 @@ import { TagIndex } from './tag-index.js';
 import { type ResolvedTags, type TagInput, NO_TAGS, isVersionedTag, resolveTags } from './tags.js';
 import { TenantCacheEvents } from './tenant-cache.events.js';
 import { VersionCounters } from './version-counters.js';
+import { type FailurePolicy, StoreFailures, Unresolved, asError, isInputError, unavailable } from './store-failures.js';
 import { InvalidationHooks } from './invalidation-hooks.js';
 
 /** What a synchronous write resolves to: one settled promise, shared (it carries no value). */
@@ -49,6 +50,13 @@ export interface FetchOptions<T> extends Omit<GetOrSetOptions<T>, 'tags'> {
   tags?: ResolvedTags;
   /** Skip the read: recompute and store (refresh). */
   force?: boolean;
+  /**
+   * The caller's own read of this key just failed (the failure was emitted): nothing more is read from
+   * the store (no counter either), and the value is written back in the background.
+   */
+  readFailed?: boolean;
+  /** The TTL of a loaded value, from the value (cache-manager's `wrap` with a TTL function); wins over `ttl`. */
+  ttlOf?: (value: T) => number | undefined;
 }
 
 /** An entry read with its metadata. */
@@ -57,6 +65,8 @@ export interface CacheLookup<T> {
   value: T | undefined;
   /** When the entry was written (ms since epoch); `undefined` on a miss. */
   cachedAt?: number;
+  /** Set on a miss because the store failed (the failure was logged and emitted as `store:error`). */
+  error?: Error;
 }
 
 /** Where one logical key lives: the store, the physical key and the scope it was built for. */
@@ -69,6 +79,8 @@ interface Target {
 /** A load in flight; `invalidated` turns true when its key, a tag or a partition of it is invalidated meanwhile. */
 interface LoadMark {
   invalidated: boolean;
+  /** The single-flight key of the load, released when the load is invalidated while its write-back is in flight. */
+  flight?: string;
   /** Store alias + scope prefix: marks only match loads of the same key space. */
   space: string;
   logicalKey: string;
@@ -87,6 +99,7 @@ export class CacheEngine {
   private readonly logger = new Logger('TenantCache');
   private readonly flights = new SingleFlight();
   private readonly counters: VersionCounters;
+  private readonly failures: StoreFailures;
   /** Loads in flight, by physical key; marked when the key is invalidated meanwhile. */
   private readonly loading = new Map<string, LoadMark>();
   readonly tagIndex: TagIndex;
@@ -102,6 +115,7 @@ export class CacheEngine {
     readonly registry: StoreRegistry,
   ) {
     this.counters = new VersionCounters(options.versionCacheTtl);
+    this.failures = new StoreFailures(this.events, registry.outages, options.onWriteError);
     this.tagIndex = new TagIndex(options.tagIndex ?? 'store', (message) => this.logger.warn(message));
   }
 
@@ -115,6 +129,15 @@ export class CacheEngine {
     const generation = await this.generation(resolved, scope);
     const logical = versionedTags.length === 0 ? key : await this.withVersions(resolved, scope, key, versionedTags);
     return { resolved, key: resolved.keys.entryKey(scope, generation, logical), scope };
+  }
+
+  /**
+   * Runs the part of an operation that finds where its entries live (the store's creation, the scope's
+   * generation counter, tag versions); a store failure there is answered by the operation's policy
+   * (see `StoreFailures.resolve`): a read gets `Unresolved` and answers a miss.
+   */
+  private resolve<X>(policy: FailurePolicy, operation: string, scope: CacheScope, alias: string | undefined, run: () => Promise<X>): Promise<X | Unresolved> {
+    return this.failures.resolve(policy, operation, scope, () => this.safeAlias(scope, alias), run);
   }
 
   /**
@@ -140,14 +163,16 @@ export class CacheEngine {
 
   async lookup<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<CacheLookup<T>> {
     const versioned = versionedOf(tags);
-    const t = (versioned.length === 0 ? this.targetNow(scope, key, alias) : undefined) ?? (await this.target(scope, key, alias, versioned));
-    return this.read<T>(t);
+    const t =
+      (versioned.length === 0 ? this.targetNow(scope, key, alias) : undefined) ??
+      (await this.resolve('read', 'get', scope, alias, () => this.target(scope, key, alias, versioned)));
+    return t instanceof Unresolved ? miss<T>(t.error) : this.read<T>(t);
   }
 
   // NOTE: read, readValue and get chain on the store's promise instead of being async: these run on every
   // hit, and each async layer costs a promise (and the AsyncLocalStorage hooks on it).
   private read<T>(t: Target): Promise<CacheLookup<T>> {
-    return this.readAs<T, CacheLookup<T>>(t, (found) => found, miss);
+    return this.readAs<T, CacheLookup<T>>(t, (found) => found, miss<T>);
   }
 
   /** `read`, resolving to the value alone (one promise less for `get`). */
@@ -155,8 +180,8 @@ export class CacheEngine {
     return this.readAs<T, T | undefined>(t, valueOf, () => undefined);
   }
 
-  /** Reads and decodes an entry, mapping the lookup; a store failure is logged and is `none()`. */
-  private readAs<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: () => R): Promise<R> {
+  /** Reads and decodes an entry, mapping the lookup; a store failure is logged and is `none(error)`. */
+  private readAs<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: (error?: Error) => R): Promise<R> {
     const store = t.resolved.store;
     if (store.getSync !== undefined) return this.readSync(t, map, none);
     const onValue = (raw: Buffer | undefined): R | Promise<R> => this.mapRead(t, raw, map, none);
@@ -171,7 +196,7 @@ export class CacheEngine {
   }
 
   /** `readAs` on an in-process store: a plain hit is one resolved promise. */
-  private readSync<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: () => R): Promise<R> {
+  private readSync<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: (error?: Error) => R): Promise<R> {
     let raw: Buffer | string | undefined;
     try {
       raw = t.resolved.store.getSync!(t.key);
@@ -182,9 +207,9 @@ export class CacheEngine {
   }
 
   /** A read the store failed: logged and emitted, then a miss. */
-  private readFailed<R>(t: Target, error: unknown, none: () => R): R {
+  private readFailed<R>(t: Target, error: unknown, none: (error?: Error) => R): R {
     this.storeFailed(t, 'get', error);
-    return none();
+    return none(asError(error));
   }
 
   /** What a read resolves to: `none()` for a miss, else the decoded lookup mapped (later, for a chunked entry). */
@@ -205,7 +230,7 @@ export class CacheEngine {
         (d) => this.found(t, d, raw as Buffer), // a manifest: always bytes
         (error: unknown) => {
           this.storeFailed(t, 'get', error);
-          return miss<T>();
+          return miss<T>(asError(error));
         },
       );
     }
@@ -316,7 +341,8 @@ export class CacheEngine {
     const expires = this.ttl(ttl);
     const t =
       (resolvedTags.versioned.length === 0 ? this.targetNow(scope, key, alias) : undefined) ??
-      (await this.target(scope, key, alias, resolvedTags.versioned));
+      (await this.resolve('write', 'set', scope, alias, () => this.target(scope, key, alias, resolvedTags.versioned)));
+    if (t instanceof Unresolved) return;
     // NOTE: no tag index to record: one store call, without the closure and extra awaits of `write`.
     if (resolvedTags.plain.length === 0 || this.tagIndex.mode === 'none') return this.writeEntry(t, this.encode(t, key, value), expires);
     await this.write(t, 'set', async () => {
@@ -327,7 +353,8 @@ export class CacheEngine {
   }
 
   async add(scope: CacheScope, key: string, value: unknown, ttl?: number, alias?: string): Promise<boolean> {
-    const t = await this.target(scope, key, alias);
+    const t = await this.resolve('write', 'add', scope, alias, () => this.target(scope, key, alias));
+    if (t instanceof Unresolved) return false;
     const expires = this.ttl(ttl);
     const bytes = this.encode(t, key, value);
     return (await this.write(t, 'add', () => t.resolved.codec.add(t.key, t.scope, bytes, expires))) ?? false;
@@ -335,7 +362,8 @@ export class CacheEngine {
 
   async delete(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<boolean> {
     const versionedTags = versionedOf(tags);
-    const t = await this.target(scope, key, alias, versionedTags);
+    const t = await this.resolve('write', 'delete', scope, alias, () => this.target(scope, key, alias, versionedTags));
+    if (t instanceof Unresolved) return false;
     this.markInvalidated((k) => k === t.key);
     const existed = (await this.write(t, 'delete', () => t.resolved.codec.delete(t.key, t.scope))) ?? false;
     await this.hooks.notify({ kind: 'keys', scope, store: t.resolved.alias, keys: [key], ...(versionedTags.length > 0 ? { versionedTags } : {}) });
@@ -343,7 +371,8 @@ export class CacheEngine {
   }
 
   async has(scope: CacheScope, key: string, alias?: string): Promise<boolean> {
-    const t = await this.target(scope, key, alias);
+    const t = await this.resolve('read', 'has', scope, alias, () => this.target(scope, key, alias));
+    if (t instanceof Unresolved) return false;
     try {
       return await t.resolved.store.has(t.key);
     } catch (error) {
@@ -354,11 +383,17 @@ export class CacheEngine {
 
   async incr(scope: CacheScope, key: string, by: number, alias?: string): Promise<number> {
     if (!Number.isSafeInteger(by)) throw new InvalidCacheValueError(`incr/decr take a safe integer step, got ${String(by)}`, key);
-    const t = await this.target(scope, key, alias);
+    // NOTE: incr/decr resolve to the new count, which a failed store cannot give: a store failure always
+    // throws StoreUnavailableError (logged and emitted), whatever onWriteError says.
+    const t = await this.resolve('read', 'incr', scope, alias, () => this.target(scope, key, alias));
+    if (t instanceof Unresolved) throw unavailable(this.safeAlias(scope, alias), 'incr', t.error);
     try {
       return await t.resolved.store.incr(t.key, by, this.ttl(undefined));
     } catch (error) {
-      if (error instanceof StoreUnavailableError) throw error;
+      if (error instanceof StoreUnavailableError) {
+        this.storeFailed(t, 'incr', error);
+        throw error;
+      }
       if (error instanceof TenantCacheError) throw error;
       // The store refused: the value there is not an integer.
       throw new InvalidCacheValueError(`the value is not an integer counter (${(error as Error).message})`, key, error);
@@ -366,13 +401,15 @@ export class CacheEngine {
   }
 
   async touch(scope: CacheScope, key: string, ttl?: number, alias?: string): Promise<boolean> {
-    const t = await this.target(scope, key, alias);
+    const t = await this.resolve('write', 'touch', scope, alias, () => this.target(scope, key, alias));
+    if (t instanceof Unresolved) return false;
     const expires = this.ttl(ttl);
     return (await this.write(t, 'touch', () => t.resolved.codec.touch(t.key, t.scope, expires))) ?? false;
   }
 
   async ttlOf(scope: CacheScope, key: string, alias?: string): Promise<number | undefined> {
-    const t = await this.target(scope, key, alias);
+    const t = await this.resolve('read', 'ttl', scope, alias, () => this.target(scope, key, alias));
+    if (t instanceof Unresolved) return undefined;
     try {
       return await t.resolved.store.ttl(t.key);
     } catch (error) {
@@ -421,32 +458,49 @@ export class CacheEngine {
     }
     if (t === undefined) return this.fetchSlow(scope, key, loader, opts).then(map);
     const target = t;
-    return this.readAs<T, R | Promise<R>>(target, map, () => this.load(target, scope, key, loader, opts, ttl, tags).then(map)) as Promise<R>;
+    const held = this.flights.held<CacheLookup<T>>(`l${target.resolved.alias}\u0000${target.key}`);
+    if (held !== undefined) return held.then(map);
+    return this.readAs<T, R | Promise<R>>(target, map, (error) => this.load(target, scope, key, loader, opts, ttl, tags, error !== undefined).then(map)) as Promise<R>;
   }
 
   private async fetchSlow<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T>): Promise<CacheLookup<T>> {
     const ttl = this.ttl(opts.ttl);
     const tags = opts.tags ?? NO_TAGS;
-    let t: Target;
-    try {
-      t = (tags.versioned.length === 0 ? this.targetNow(scope, key, opts.store) : undefined) ?? (await this.target(scope, key, opts.store, tags.versioned));
-    } catch (error) {
-      if (isInputError(error)) throw error;
+    const now = tags.versioned.length === 0 ? this.targetNow(scope, key, opts.store) : undefined;
+    const t =
+      now ??
+      (opts.readFailed
+        ? new Unresolved(new Error('the read failed')) // already emitted by the caller's read
+        : await this.resolve('read', 'get', scope, opts.store, () => this.target(scope, key, opts.store, tags.versioned)));
+    if (t instanceof Unresolved) {
       // NOTE: the store is down (its generation or a tag version cannot be read): fail open, uncached.
       const alias = this.safeAlias(scope, opts.store);
-      this.storeFailed({ resolved: { alias } as ResolvedStore, key, scope }, 'get', error);
       return this.flights.run(`!${alias}\u0000${scopeTag(scope)}\u0000${key}`, async () => ({ hit: false, value: await loader() }));
     }
     // A bad per-call codec is the caller's error, raised before the loader runs (not a "not cached" warning).
     if (opts.codec !== undefined) t.resolved.codec.pipeline.settings(opts.codec);
-    if (!opts.force) {
+    let failed = opts.readFailed === true;
+    if (!opts.force && !failed) {
+      // A value loaded here whose write-back is in flight: shared without asking the store.
+      const held = this.flights.held<CacheLookup<T>>(`l${t.resolved.alias}\u0000${t.key}`);
+      if (held !== undefined) return held;
       const found = await this.read<T>(t);
       if (found.hit) return found;
+      failed = found.error !== undefined;
     }
-    return this.load(t, scope, key, loader, opts, ttl, tags);
+    return this.load(t, scope, key, loader, opts, ttl, tags, failed);
   }
 
-  /** The miss of a read-through: one load per key in this process, stored unless invalidated meanwhile. */
+  /**
+   * The miss of a read-through: one load per key in this process, stored unless invalidated meanwhile.
+   *
+   * The caller waits on the store for at most one `commandTimeout`: after a read the store failed
+   * (`failed`), the load runs at once (no second read) and the loaded value is written in the background
+   * (a failure is logged and emitted). Until that write settles, the flight stays open, so concurrent
+   * callers of the key share the loaded value instead of loading again, and the load stays marked, so an
+   * invalidation meanwhile still removes what it wrote (and releases the flight). After a read the store
+   * answered, the caller waits for the write-back: a read right after `getOrSet` finds the entry.
+   */
   private load<T>(
     t: Target,
     scope: CacheScope,
@@ -455,16 +509,19 @@ export class CacheEngine {
     opts: FetchOptions<T>,
     ttl: number | undefined,
     tags: ResolvedTags,
+    failed = false,
   ): Promise<CacheLookup<T>> {
     const flight = `${opts.force ? 'r' : 'l'}${t.resolved.alias}\u0000${t.key}`;
-    return this.flights.run(flight, async (): Promise<CacheLookup<T>> => {
+    return this.flights.run(flight, async (hold): Promise<CacheLookup<T>> => {
       // NOTE: a caller whose read missed just before another load stored the entry finds it here.
-      if (!opts.force) {
+      if (!opts.force && !failed) {
         const again = await this.read<T>(t);
         if (again.hit) return again;
+        failed = again.error !== undefined;
       }
       const mark: LoadMark = {
         invalidated: false,
+        flight,
         space: `${t.resolved.alias}\u0000${t.resolved.keys.scopePrefix(scope)}`,
         logicalKey: key,
         plain: tags.plain,
@@ -475,15 +532,23 @@ export class CacheEngine {
       // another instance) carries the version before it, so it is a miss.
       const stamps = this.tagStamps(t, tags.plain);
       if (stamps instanceof Promise) stamps.catch(() => undefined);
+      const done = () => {
+        if (this.loading.get(t.key) === mark) this.loading.delete(t.key);
+      };
+      let background = false;
       try {
         const value = await loader();
         // NOTE: a value loaded while its key was invalidated may predate the invalidation: not stored.
         if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
-          await this.storeLoaded(t, key, value, ttl, tags.plain, mark, opts.codec, stamps);
+          const writing = this.storeLoaded(t, key, value, opts.ttlOf ? this.ttl(opts.ttlOf(value)) : ttl, tags.plain, mark, opts.codec, stamps);
+          if (failed) {
+            background = true;
+            hold(writing.then(done, done));
+          } else await writing;
         }
         return { hit: false, value };
       } finally {
-        if (this.loading.get(t.key) === mark) this.loading.delete(t.key);
+        if (!background) done();
       }
     });
   }
@@ -500,7 +565,7 @@ export class CacheEngine {
   ): Promise<void> {
     let tags: readonly TagStamp[] | undefined;
     try {
-      tags = await stamps;
+      tags = stamps instanceof Promise ? await stamps : stamps;
     } catch (error) {
       // The tag versions could not be read: an entry without them would escape its tags' invalidation.
       this.storeFailed(t, 'set', error);
@@ -508,7 +573,9 @@ export class CacheEngine {
     }
     let bytes: Encoded;
     try {
-      bytes = await this.encode(t, key, value, codec, tags);
+      // NOTE: encoded before the first await when it can be: a background write-back keeps the caller's order.
+      const encoded = this.encode(t, key, value, codec, tags);
+      bytes = encoded instanceof Promise ? await encoded : encoded;
     } catch (error) {
       this.logger.warn(`Not caching "${printable(key)}": ${(error as Error).message}`);
       return;
@@ -535,12 +602,8 @@ export class CacheEngine {
     opts: MemoizeIterableOptions = {},
   ): AsyncGenerator<T, void, undefined> {
     const ttl = this.ttl(opts.ttl);
-    let t: Target;
-    try {
-      t = await this.target(scope, key, opts.store);
-    } catch (error) {
-      if (isInputError(error)) throw error;
-      this.storeFailed({ resolved: { alias: this.safeAlias(scope, opts.store) } as ResolvedStore, key, scope }, 'get', error);
+    const t = await this.resolve('read', 'get', scope, opts.store, () => this.target(scope, key, opts.store));
+    if (t instanceof Unresolved) {
       yield* loader();
       return;
     }
@@ -569,16 +632,25 @@ export class CacheEngine {
   }
 
   async mget<T>(scope: CacheScope, keys: readonly string[], alias?: string): Promise<(T | undefined)[]> {
-    if (keys.length === 0) return [];
-    const resolved = await this.store(scope, alias);
-    const generation = await this.generation(resolved, scope);
-    const physical = keys.map((k) => resolved.keys.entryKey(scope, generation, k));
+    return (await this.mlookup<T>(scope, keys, alias)).values;
+  }
+
+  /** `mget` with the store's failure, when the read failed (every value is then a miss). */
+  async mlookup<T>(scope: CacheScope, keys: readonly string[], alias?: string): Promise<{ values: (T | undefined)[]; error?: Error }> {
+    if (keys.length === 0) return { values: [] };
+    const found = await this.resolve('read', 'mget', scope, alias, async () => {
+      const resolved = await this.store(scope, alias);
+      const generation = await this.generation(resolved, scope);
+      return { resolved, physical: keys.map((k) => resolved.keys.entryKey(scope, generation, k)) };
+    });
+    if (found instanceof Unresolved) return { values: keys.map(() => undefined), error: found.error };
+    const { resolved, physical } = found;
     let raws: (Buffer | undefined)[];
     try {
       raws = await resolved.store.mget(physical);
     } catch (error) {
       this.storeFailed({ resolved, key: physical[0]!, scope }, 'mget', error);
-      return keys.map(() => undefined);
+      return { values: keys.map(() => undefined), error: asError(error) };
     }
     const out: (T | undefined)[] = [];
     for (let i = 0; i < raws.length; i++) {
@@ -607,13 +679,17 @@ export class CacheEngine {
         out.push(undefined);
       }
     }
-    return out;
+    return { values: out };
   }
 
   async mset(scope: CacheScope, entries: readonly { key: string; value: unknown; ttl?: number }[], ttl?: number, alias?: string): Promise<void> {
     if (entries.length === 0) return;
-    const resolved = await this.store(scope, alias);
-    const generation = await this.generation(resolved, scope);
+    const found = await this.resolve('write', 'mset', scope, alias, async () => {
+      const resolved = await this.store(scope, alias);
+      return { resolved, generation: await this.generation(resolved, scope) };
+    });
+    if (found instanceof Unresolved) return;
+    const { resolved, generation } = found;
     // Encode everything first: one bad value fails the batch before anything is written.
     const batch: EncodedEntry[] = entries.map((e) => {
       const key = resolved.keys.entryKey(scope, generation, e.key);
@@ -624,24 +700,62 @@ export class CacheEngine {
 
   async mdel(scope: CacheScope, keys: readonly string[], alias?: string): Promise<number> {
     if (keys.length === 0) return 0;
-    const resolved = await this.store(scope, alias);
+    const resolved = await this.resolve('write', 'mdel', scope, alias, () => this.store(scope, alias));
+    if (resolved instanceof Unresolved) return 0;
     const n = await this.deleteKeys(resolved, scope, keys);
     await this.hooks.notify({ kind: 'keys', scope, store: resolved.alias, keys });
     return n;
   }
 
   private async deleteKeys(resolved: ResolvedStore, scope: CacheScope, keys: readonly string[]): Promise<number> {
-    const generation = await this.generation(resolved, scope);
+    const generation = await this.resolve('write', 'mdel', scope, resolved.alias, () => this.generation(resolved, scope));
+    if (generation instanceof Unresolved) return 0;
     const physical = new Set(keys.map((k) => resolved.keys.entryKey(scope, generation, k)));
     this.markInvalidated((k) => physical.has(k));
     return (await this.write({ resolved, key: [...physical][0]!, scope }, 'mdel', () => resolved.codec.mdel(scope, [...physical]))) ?? 0;
   }
 
   /** Logical keys of the scope's current generation that start with `prefix`, page by page. */
+  /**
+   * Logical keys of the scope's current generation that start with `prefix`, page by page. A store that
+   * fails ends the listing early (logged and emitted): the keys listed so far are all it yields.
+   */
   async *keys(scope: CacheScope, prefix = '', alias?: string): AsyncGenerator<string[]> {
-    const resolved = await this.store(scope, alias);
-    this.requireScan(resolved, 'keys()');
-    const entryPrefix = resolved.keys.entryPrefix(scope, await this.generation(resolved, scope));
+    const found = await this.resolve('read', 'keys', scope, alias, async () => {
+      const resolved = await this.store(scope, alias);
+      this.requireScan(resolved, 'keys()');
+      return { resolved, entryPrefix: resolved.keys.entryPrefix(scope, await this.generation(resolved, scope)) };
+    });
+    if (found instanceof Unresolved) return;
+    const { resolved, entryPrefix } = found;
+    try {
+      yield* this.listKeys(resolved, scope, entryPrefix, prefix);
+    } catch (error) {
+      if (isInputError(error)) throw error;
+      this.storeFailed({ resolved, key: entryPrefix, scope }, 'keys', error);
+    }
+  }
+
+  /**
+   * `keys`, for a write that deletes what it lists: a store failure follows `onWriteError` (throws
+   * `StoreUnavailableError`, or ends the listing with `'ignore'`), instead of ending it as a read does.
+   */
+  async *keysToDelete(scope: CacheScope, prefix: string, operation: string, alias?: string): AsyncGenerator<string[]> {
+    const found = await this.resolve('write', operation, scope, alias, async () => {
+      const resolved = await this.store(scope, alias);
+      this.requireScan(resolved, `${operation}()`);
+      return { resolved, entryPrefix: resolved.keys.entryPrefix(scope, await this.generation(resolved, scope)) };
+    });
+    if (found instanceof Unresolved) return;
+    try {
+      yield* this.listKeys(found.resolved, scope, found.entryPrefix, prefix);
+    } catch (error) {
+      this.writeFailed({ resolved: found.resolved, key: found.entryPrefix, scope }, operation, error);
+    }
+  }
+
+  /** The listing of `keys`, failures included (for writes that list what they delete). */
+  private async *listKeys(resolved: ResolvedStore, scope: CacheScope, entryPrefix: string, prefix: string): AsyncGenerator<string[]> {
     for await (const page of resolved.store.scan(entryPrefix + resolved.keys.literalPrefix(prefix))) {
       const out = page.map((k) => resolved.keys.literalKeyOf(k.slice(entryPrefix.length))).filter((k) => k !== undefined);
       if (out.length > 0) yield out;
@@ -659,52 +773,70 @@ export class CacheEngine {
 
   async deleteByPrefix(scope: CacheScope, prefix: string, alias?: string): Promise<number> {
     if (typeof prefix !== 'string') throw new InvalidCacheValueError('deleteByPrefix takes a string prefix');
-    const resolved = await this.store(scope, alias);
-    this.requireScan(resolved, 'deleteByPrefix()');
-    const entryPrefix = resolved.keys.entryPrefix(scope, await this.generation(resolved, scope));
+    const found = await this.resolve('write', 'deleteByPrefix', scope, alias, async () => {
+      const resolved = await this.store(scope, alias);
+      this.requireScan(resolved, 'deleteByPrefix()');
+      return { resolved, entryPrefix: resolved.keys.entryPrefix(scope, await this.generation(resolved, scope)) };
+    });
+    if (found instanceof Unresolved) return 0;
+    const { resolved, entryPrefix } = found;
     const literal = entryPrefix + resolved.keys.literalPrefix(prefix);
     this.markInvalidated((k) => k.startsWith(literal) || k.startsWith(entryPrefix + HASHED_ENTRY));
-    let n = await resolved.store.deleteByPrefix(literal);
-    const hashed: string[] = [];
-    for await (const page of resolved.store.scan(entryPrefix + HASHED_ENTRY)) {
-      for (const physical of page) {
-        const logical = await this.logicalKeyOf(resolved, physical, scope);
-        if (logical !== undefined && logical.startsWith(prefix)) hashed.push(physical);
-      }
-    }
-    if (hashed.length > 0) n += await resolved.store.mdel(hashed);
+    const n =
+      (await this.write({ resolved, key: literal, scope }, 'deleteByPrefix', async () => {
+        let deleted = await resolved.store.deleteByPrefix(literal);
+        const hashed: string[] = [];
+        for await (const page of resolved.store.scan(entryPrefix + HASHED_ENTRY)) {
+          for (const physical of page) {
+            const logical = await this.logicalKeyOf(resolved, physical, scope);
+            if (logical !== undefined && logical.startsWith(prefix)) hashed.push(physical);
+          }
+        }
+        if (hashed.length > 0) deleted += await resolved.store.mdel(hashed);
+        return deleted;
+      })) ?? 0;
     await this.hooks.notify({ kind: 'prefix', scope, store: resolved.alias, prefix });
     return n;
   }
 
   /** Makes every entry of the scope unreachable at once (O(1)): the scope's generation moves on. */
   async invalidateAll(scope: CacheScope, alias?: string): Promise<void> {
-    const resolved = await this.store(scope, alias);
+    await this.moveGeneration(scope, alias);
+  }
+
+  /** `invalidateAll`; resolves to the store, or `undefined` when the store failed and the write was dropped. */
+  private async moveGeneration(scope: CacheScope, alias?: string): Promise<ResolvedStore | undefined> {
+    const resolved = await this.resolve('write', 'invalidateAll', scope, alias, () => this.store(scope, alias));
+    if (resolved instanceof Unresolved) return undefined;
     const prefix = resolved.keys.scopePrefix(scope);
     this.markInvalidated((k) => k.startsWith(prefix));
-    await this.write({ resolved, key: prefix, scope }, 'invalidateAll', () =>
+    const moved = await this.write({ resolved, key: prefix, scope }, 'invalidateAll', () =>
       this.counters.bump(resolved.store, resolved.keys.generationKey(scope)),
     );
     await this.hooks.notify({ kind: 'all', scope, store: resolved.alias });
+    return moved === undefined ? undefined : resolved;
   }
 
   /** `invalidateAll`, then deletes the scope's physical entries where the store can list them. */
   async clear(scope: CacheScope, alias?: string): Promise<void> {
-    await this.invalidateAll(scope, alias);
-    const resolved = await this.store(scope, alias);
-    if (!resolved.store.capabilities.scan) return;
-    const generation = await this.generation(resolved, scope);
+    // NOTE: when the store failed to move the generation on (and onWriteError is 'ignore'), the listing is
+    // not attempted: it would wait on the failing store a second time.
+    const resolved = await this.moveGeneration(scope, alias);
+    if (resolved === undefined || !resolved.store.capabilities.scan) return;
     const scopePrefix = resolved.keys.scopePrefix(scope);
-    const keep = resolved.keys.generationKey(scope);
-    const doomed: string[] = [];
-    for await (const page of resolved.store.scan(scopePrefix)) {
-      for (const k of page) {
-        // Keep the generation counter: removing it could let it restart at a value old entries carry.
-        if (k !== keep && !k.startsWith(resolved.keys.entryPrefix(scope, generation))) doomed.push(k);
+    await this.write({ resolved, key: scopePrefix, scope }, 'clear', async () => {
+      const generation = await this.generation(resolved, scope);
+      const keep = resolved.keys.generationKey(scope);
+      const doomed: string[] = [];
+      for await (const page of resolved.store.scan(scopePrefix)) {
+        for (const k of page) {
+          // Keep the generation counter: removing it could let it restart at a value old entries carry.
+          if (k !== keep && !k.startsWith(resolved.keys.entryPrefix(scope, generation))) doomed.push(k);
+        }
+        if (doomed.length >= 500) await resolved.store.mdel(doomed.splice(0));
       }
-      if (doomed.length >= 500) await resolved.store.mdel(doomed.splice(0));
-    }
-    if (doomed.length > 0) await resolved.store.mdel(doomed);
+      if (doomed.length > 0) await resolved.store.mdel(doomed);
+    });
   }
 
   /**
@@ -714,7 +846,8 @@ export class CacheEngine {
    */
   async invalidateTag(scope: CacheScope, tag: TagInput, alias?: string): Promise<number> {
     const { plain, versioned } = resolveTags([tag], []);
-    const resolved = await this.store(scope, alias);
+    const resolved = await this.resolve('write', 'invalidateTag', scope, alias, () => this.store(scope, alias));
+    if (resolved instanceof Unresolved) return 0;
     const space = `${resolved.alias}\u0000${resolved.keys.scopePrefix(scope)}`;
     const t: Target = { resolved, key: resolved.keys.scopePrefix(scope), scope };
     if (versioned.length > 0) {
@@ -752,28 +885,34 @@ export class CacheEngine {
     this.markInvalidated((_k, m) => (isVersioned ? m.versioned : m.plain).includes(name));
     let n = 0;
     for (const a of alias === undefined ? this.registry.aliases : [alias]) {
-      const resolved = await this.registry.get(a);
+      const resolved = await this.resolve('write', 'invalidateTagInAllTenants', SHARED_SCOPE, a, () => this.registry.get(a));
+      if (resolved instanceof Unresolved) continue;
       this.requireScan(resolved, 'invalidateTagInAllTenants()');
-      const suffix = `m:${isVersioned ? 'tv' : 'ti'}:${resolved.keys.encode(name)}`;
-      // A plain tag's version (see `tagVersionKey`), found in every scope like the index.
-      const versionSuffix = resolved.keys.tagVersionKey(SHARED_SCOPE, resolved.keys.tagId(name)).slice(resolved.keys.scopePrefix(SHARED_SCOPE).length);
-      const found: string[] = [];
-      const versions: string[] = [];
-      for await (const page of resolved.store.scan(resolved.keys.prefix)) {
-        for (const k of page) {
-          if (isMetaKeyOf(k, resolved.keys.prefix, suffix)) found.push(k);
-          else if (!isVersioned && isMetaKeyOf(k, resolved.keys.prefix, versionSuffix)) versions.push(k);
-        }
-      }
-      if (this.tagIndex.mode === 'store') for (const key of versions) await this.counters.bump(resolved.store, key, true);
-      for (const key of found) {
-        if (isVersioned) {
-          await this.counters.bump(resolved.store, key);
-          n++;
-        } else if (resolved.store.sscan) {
-          n += await this.tagIndex.drain(resolved, key);
-        }
-      }
+      n +=
+        (await this.write({ resolved, key: resolved.keys.prefix, scope: SHARED_SCOPE }, 'invalidateTagInAllTenants', async () => {
+          const suffix = `m:${isVersioned ? 'tv' : 'ti'}:${resolved.keys.encode(name)}`;
+          // A plain tag's version (see `tagVersionKey`), found in every scope like the index.
+          const versionSuffix = resolved.keys.tagVersionKey(SHARED_SCOPE, resolved.keys.tagId(name)).slice(resolved.keys.scopePrefix(SHARED_SCOPE).length);
+          const found: string[] = [];
+          const versions: string[] = [];
+          for await (const page of resolved.store.scan(resolved.keys.prefix)) {
+            for (const k of page) {
+              if (isMetaKeyOf(k, resolved.keys.prefix, suffix)) found.push(k);
+              else if (!isVersioned && isMetaKeyOf(k, resolved.keys.prefix, versionSuffix)) versions.push(k);
+            }
+          }
+          if (this.tagIndex.mode === 'store') for (const key of versions) await this.counters.bump(resolved.store, key, true);
+          let moved = 0;
+          for (const key of found) {
+            if (isVersioned) {
+              await this.counters.bump(resolved.store, key);
+              moved++;
+            } else if (resolved.store.sscan) {
+              moved += await this.tagIndex.drain(resolved, key);
+            }
+          }
+          return moved;
+        })) ?? 0;
     }
     return n;
   }
@@ -783,19 +922,26 @@ export class CacheEngine {
    * Loads in flight in the partition are not stored. Resolves to how many entries existed.
    */
   async invalidatePartition(scope: CacheScope, selector: PartitionSelector, alias?: string): Promise<number> {
-    const resolved = await this.store(scope, alias);
+    const resolved = await this.resolve('write', 'invalidatePartition', scope, alias, () => this.store(scope, alias));
+    if (resolved instanceof Unresolved) return 0;
     const space = `${resolved.alias}\u0000${resolved.keys.scopePrefix(scope)}`;
     const matches = selector.matches ?? ((k: string) => k.startsWith(selector.prefix));
     this.markInvalidated((_k, m) => m.space === space && matches(m.logicalKey));
     if (!selector.matches) return this.deleteByPrefix(scope, selector.prefix, alias);
     this.requireScan(resolved, 'invalidatePartition()');
-    let n = 0;
-    let batch: string[] = [];
-    for await (const page of this.keys(scope, selector.prefix, alias)) {
-      for (const k of page) if (selector.matches(k)) batch.push(k);
-      if (batch.length >= 500) n += await this.deleteKeys(resolved, scope, batch.splice(0));
-    }
-    if (batch.length > 0) n += await this.deleteKeys(resolved, scope, batch);
+    const selected = selector.matches;
+    const n =
+      (await this.write({ resolved, key: resolved.keys.scopePrefix(scope), scope }, 'invalidatePartition', async () => {
+        const entryPrefix = resolved.keys.entryPrefix(scope, await this.generation(resolved, scope));
+        let deleted = 0;
+        let batch: string[] = [];
+        for await (const page of this.listKeys(resolved, scope, entryPrefix, selector.prefix)) {
+          for (const k of page) if (selected(k)) batch.push(k);
+          if (batch.length >= 500) deleted += await this.deleteKeys(resolved, scope, batch.splice(0));
+        }
+        if (batch.length > 0) deleted += await this.deleteKeys(resolved, scope, batch);
+        return deleted;
+      })) ?? 0;
     await this.hooks.notify({ kind: 'partition', scope, store: resolved.alias, prefix: selector.prefix, matches: selector.matches });
     return n;
   }
@@ -809,7 +955,11 @@ export class CacheEngine {
   /** Empties whole stores, every tenant. Admin only. */
   async flushAllTenants(alias?: string): Promise<void> {
     const aliases = alias === undefined ? this.registry.aliases : [alias];
-    for (const a of aliases) await (await this.registry.get(a)).store.flush();
+    for (const a of aliases) {
+      const resolved = await this.resolve('write', 'flushAllTenants', SHARED_SCOPE, a, () => this.registry.get(a));
+      if (resolved instanceof Unresolved) continue;
+      await this.write({ resolved, key: resolved.keys.prefix, scope: SHARED_SCOPE }, 'flushAllTenants', () => resolved.store.flush());
+    }
   }
 
   /** Validates a TTL and applies the default: `undefined` = default, 0/Infinity = none. */
@@ -833,21 +983,14 @@ export class CacheEngine {
     }
   }
 
-  /** A write that failed: input errors are rethrown, store failures logged, then dropped or thrown per `onWriteError`. */
+  /** A write that failed: see `StoreFailures.writeFailed`. */
   private writeFailed(t: Target, operation: string, error: unknown): undefined {
-    if (isInputError(error)) throw error;
-    this.storeFailed(t, operation, error);
-    if (this.options.onWriteError === 'ignore') return undefined;
-    throw error instanceof StoreUnavailableError
-      ? error
-      : new StoreUnavailableError(t.resolved.alias, `${operation} failed: ${(error as Error).message}`, error);
+    return this.failures.writeFailed(t.resolved.alias, t.scope, operation, error);
   }
 
+  /** A store failure: logged once per outage (OutageLog), always emitted as `store:error`. */
   private storeFailed(t: Target, operation: string, error: unknown): void {
-    const err = error instanceof Error ? error : new Error(String(error));
-    const tenant = t.scope.kind === 'tenant' ? t.scope.tenantId : undefined;
-    this.logger.warn(`Cache store "${t.resolved.alias}" failed on ${operation}${tenant ? ` (tenant ${tenant})` : ''}: ${err.message}`);
-    this.events.emit('store:error', { store: t.resolved.alias, operation, error: err, tenant });
+    this.failures.report(t.resolved.alias, t.scope, operation, error);
   }
 
   /**
@@ -876,16 +1019,24 @@ export class CacheEngine {
   }
 
   private markInvalidated(matches: (physicalKey: string, mark: LoadMark) => boolean): void {
-    for (const [key, mark] of this.loading) if (matches(key, mark)) mark.invalidated = true;
+    for (const [key, mark] of this.loading) {
+      if (!matches(key, mark)) continue;
+      mark.invalidated = true;
+      // A load whose value is being written in the background no longer answers new callers.
+      if (mark.flight !== undefined) this.flights.release(mark.flight);
+    }
   }
 
   /** `<key>~<tag>=<version>;...`: the key of an entry under the current versions of its versioned tags. */
   private async withVersions(resolved: ResolvedStore, scope: CacheScope, key: string, names: readonly string[]): Promise<string> {
+    // NOTE: read together: on a store that stops answering, one commandTimeout rather than one per tag.
+    const versions = names.length === 1
+      ? [await this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', names[0]!))]
+      : await Promise.all(names.map((name) => this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', name))));
     let suffix = '~';
-    for (const name of names) {
-      const version = await this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', name));
-      suffix += `${lengthPrefixed(name.length > 64 ? `#${sliceHash(name)}` : name)}=${version};`;
-    }
+    names.forEach((name, i) => {
+      suffix += `${lengthPrefixed(name.length > 64 ? `#${sliceHash(name)}` : name)}=${versions[i]!};`;
+    });
     // Keys built by key constructors are self-delimiting; a caller's key is length-prefixed so that no
     // untagged key can equal a tagged one.
     return key.startsWith(INTERNAL_KEY_MARK) ? key + suffix : `${INTERNAL_KEY_MARK}v${lengthPrefixed(key)}${suffix}`;
@@ -912,14 +1063,11 @@ export class CacheEngine {
   }
 }
 
-/** Our own typed errors (bad input) reach the caller; anything else is the store failing. */
-function isInputError(error: unknown): boolean {
-  return error instanceof TenantCacheError && !(error instanceof StoreUnavailableError);
+
+function miss<T>(error?: Error): CacheLookup<T> {
+  return error === undefined ? { hit: false, value: undefined } : { hit: false, value: undefined, error };
 }
 
-function miss<T>(): CacheLookup<T> {
-  return { hit: false, value: undefined };
-}
 
 function valueOf<T>(lookup: CacheLookup<T>): T | undefined {
   return lookup.value;

@@ -129,7 +129,7 @@ export class CachedMethodDefinition {
   async purgeOldVersions(scope: CacheScope): Promise<number> {
     const old: string[] = [];
     let n = 0;
-    for await (const page of this.engine.keys(scope, this.key.namespacePrefix, this.config.store)) {
+    for await (const page of this.engine.keysToDelete(scope, this.key.namespacePrefix, 'purgeOldVersions', this.config.store)) {
       for (const k of page) if (!k.startsWith(this.key.head)) old.push(k);
       if (old.length >= 500) n += await this.engine.mdel(scope, old.splice(0), this.config.store);
     }

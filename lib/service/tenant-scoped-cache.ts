@@ -6,7 +6,7 @@ import { InvalidCacheKeyError } from '../errors/invalid-cache-key.error.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import { INTERNAL_KEY_MARK } from '../keys/key-constructor.compiler.js';
 import type { PartitionValues } from '../keys/key-constructor.js';
-import type { CacheEngine, CacheLookup, GetOrSetOptions } from './cache-engine.js';
+import type { CacheEngine, CacheLookup, FetchOptions, GetOrSetOptions } from './cache-engine.js';
 import { CachedMethod, type MethodName } from './cached-method.handle.js';
 import { KeyListing } from './key-listing.js';
 import type { TagInput } from './tags.js';
@@ -91,7 +91,10 @@ export class TenantScopedCache {
     return this.engine.has(this.scopeOf('has'), userKey(key));
   }
 
-  /** Atomically adds `by` (default 1) to an integer counter (missing = 0) and returns it. */
+  /**
+   * Atomically adds `by` (default 1) to an integer counter (missing = 0) and returns it. A store that
+   * fails rejects with `StoreUnavailableError` whatever `onWriteError` says: only the store knows the count.
+   */
   async incr(key: string, by = 1): Promise<number> {
     return this.engine.incr(this.scopeOf('incr'), userKey(key), by);
   }
@@ -114,10 +117,23 @@ export class TenantScopedCache {
    * The cached value, or the loader's result stored and returned. Concurrent misses of one key in this
    * process run the loader once. `undefined` results are returned but not stored. With
    * `{ ttl, tags }`, the entry is tagged (see `invalidateTag`).
+   *
+   * A store that fails makes it a miss (logged, emitted as `store:error`), never an error, and costs the
+   * caller at most one `commandTimeout`: after a failed read the loader runs at once and its value is
+   * written back in the background.
    */
   getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
     try {
       return this.engine.getOrSet(this.scopeOf('getOrSet'), userKey(key), loader, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** @internal Read-through with metadata and the engine's options (the drop-in CACHE_MANAGER's `wrap`). */
+  fetch<T>(key: string, loader: () => T | Promise<T>, options: FetchOptions<T>): Promise<CacheLookup<T>> {
+    try {
+      return this.engine.fetch(this.scopeOf('wrap'), userKey(key), loader, options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -138,6 +154,11 @@ export class TenantScopedCache {
 
   async mget<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
     return this.engine.mget<T>(this.scopeOf('mget'), keys.map(userKey));
+  }
+
+  /** @internal `mget` with the store's failure when the read failed (the drop-in CACHE_MANAGER reports it in its events). */
+  async mlookup<T = unknown>(keys: readonly string[]): Promise<{ values: (T | undefined)[]; error?: Error }> {
+    return this.engine.mlookup<T>(this.scopeOf('mget'), keys.map(userKey));
   }
 
   /** Writes several entries; `entries` is a list of `{ key, value, ttl? }` or an object of key -> value. */
@@ -198,12 +219,13 @@ export class TenantScopedCache {
     return this.engine.invalidateTag(this.scopeOf('invalidateTag'), this.engine.methods.tags.resolve(tag));
   }
 
-  /** `invalidateTag` for each tag, in order; resolves to each one's count (or new version). */
+  /**
+   * `invalidateTag` for each tag, all at once (a store that stops answering costs one timeout, not one
+   * per tag); resolves to each one's count (or new version), in the order given.
+   */
   async invalidateTags(tags: readonly TagInput[]): Promise<number[]> {
     const scope = this.scopeOf('invalidateTags');
-    const out: number[] = [];
-    for (const tag of tags) out.push(await this.engine.invalidateTag(scope, this.engine.methods.tags.resolve(tag)));
-    return out;
+    return Promise.all(tags.map((tag) => this.engine.invalidateTag(scope, this.engine.methods.tags.resolve(tag))));
   }
 
   /**

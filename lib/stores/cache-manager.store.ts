@@ -12,7 +12,7 @@ import {
 } from './adapter-support.js';
 import type { CacheManagerLike } from './adapter-types.js';
 import { CommandGuard } from './command-guard.js';
-import type { StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+import type { StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';
 
 /** Options of `cacheManagerStore`. */
@@ -37,13 +37,14 @@ export class CacheManagerStore extends TextValueStore {
     name: string,
     private readonly cache: CacheManagerLike,
     options: CacheManagerStoreOptions = {},
+    context?: StoreContext,
   ) {
     super(name);
     const tiers = cache.stores ?? [];
     const distributed = options.distributed ?? !tiers.every((k) => isInProcessMap(k.store));
     const scan = tiers.length > 0 && tiers.every((k) => typeof k.iterator === 'function');
     this.capabilities = adapterCapabilities(options, distributed, scan);
-    this.io = new CommandGuard(name, { ...options, bounded: distributed });
+    this.io = new CommandGuard(name, { ...options, bounded: distributed, outages: context?.outages });
   }
 
   protected readRaw(key: string): Promise<unknown> {
@@ -111,7 +112,7 @@ export function cacheManagerStore(cache: CacheManagerLike, options: CacheManager
     );
   }
   return {
-    create: (alias) => new CacheManagerStore(alias, cache, options),
+    create: (alias, context) => new CacheManagerStore(alias, cache, options, context),
     dedicatedTenant: options.dedicatedTenant,
     description: 'cacheManagerStore(cache)',
   };

@@ -1,4 +1,5 @@
 import type { CodecOptions } from '../codec/codec.options.js';
+import type { OutageLog } from './outage-log.js';
 
 /** What a store can do; the service checks these before an operation and raises a clear error when one is missing. */
 export interface StoreCapabilities {
@@ -98,9 +99,19 @@ export interface CacheStore {
 }
 
 /** A store factory as written in `stores: { alias: memoryStore() }`; created lazily by the registry. */
+/** What the application hands a store when it creates it. */
+export interface StoreContext {
+  /** The application's rate-limited log of store failures (breaker changes are reported to it). */
+  readonly outages: OutageLog;
+}
+
 export interface StoreDefinition {
-  /** Builds the store; called once, on first use or at start-up. */
-  create(alias: string): CacheStore | Promise<CacheStore>;
+  /**
+   * Builds the store; called once, on first use or at start-up. `context` carries what the application
+   * shares with its stores (give `context.outages` to a `ResilientStore` you build, so that its breaker is
+   * logged with the other store failures).
+   */
+  create(alias: string, context?: StoreContext): CacheStore | Promise<CacheStore>;
   /**
    * When set, the store belongs to this tenant alone and keys skip the tenant segment. Any other
    * tenant routed to it is refused. This is the only way to turn tenant prefixing off.

@@ -44,6 +44,14 @@ export class CircuitBreaker {
     return false;
   }
 
+  /**
+   * Lets the next call through as a probe now instead of after `resetAfter` (e.g. the connection to the
+   * server was just re-established). No effect unless open.
+   */
+  retryNow(): void {
+    if (this.current === 'open') this.openedAt = 0;
+  }
+
   success(): void {
     this.failures = 0;
     this.probing = false;

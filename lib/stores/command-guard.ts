@@ -1,6 +1,6 @@
-import { Logger } from '@nestjs/common';
 import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
+import { OutageLog } from './outage-log.js';
 
 /** Bounds on what a remote store may cost a request. */
 export interface ResilienceOptions {
@@ -29,6 +29,8 @@ export interface CommandGuardOptions extends ResilienceOptions {
   bounded?: boolean;
   /** Errors that are the caller's doing (e.g. Redis `WRONGTYPE`): passed on as they are, not counted as failures. */
   isCallerError?: (error: unknown) => boolean;
+  /** Where breaker changes are logged (the application's, from `StoreContext`); by default a log of the guard's own. */
+  outages?: OutageLog;
 }
 
 /**
@@ -47,6 +49,8 @@ export class CommandGuard {
   private oldest: InFlight | undefined;
   private newest: InFlight | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  /** A log of the guard's own (no `outages` given): closed with the guard. */
+  private readonly ownLog: OutageLog | undefined;
 
   constructor(
     private readonly store: string,
@@ -56,9 +60,9 @@ export class CommandGuard {
     this.sweepEvery = Math.min(100, Math.max(5, Math.ceil(this.timeout / 10)));
     this.isCallerError = options.isCallerError ?? (() => false);
     if (options.bounded !== false) {
-      const logger = new Logger('TenantCache');
+      const outages = options.outages ?? (this.ownLog = new OutageLog());
       this.breaker = new CircuitBreaker(options.breaker, (state) => {
-        logger[state === 'open' ? 'warn' : 'log'](`Cache store "${store}" circuit ${state}`);
+        outages.breaker(store, state);
         options.onBreakerChange?.(state, store);
       });
     }
@@ -121,8 +125,14 @@ export class CommandGuard {
     });
   }
 
+  /** The backend is reachable again (a reconnect): an open breaker lets the next call probe at once. */
+  retryNow(): void {
+    this.breaker?.retryNow();
+  }
+
   /** Stops the sweep and fails the calls still in flight (the store is closing). */
   close(): void {
+    this.ownLog?.close();
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
     this.sweeper = undefined;
     for (let call = this.oldest; call !== undefined; call = call.next) {

@@ -4,6 +4,7 @@ export { RedisStore, redisStore, type RedisStoreOptions } from './redis.store.js
 export type { RedisClientLike, IoredisLike } from './redis-commander.js';
 export { ResilientStore, type ResilienceOptions } from './resilient.store.js';
 export { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './circuit-breaker.js';
+export { OutageLog } from './outage-log.js';
 export { KeyvStore, keyvStore, type KeyvStoreOptions } from './keyv.store.js';
 export { CacheManagerStore, cacheManagerStore, type CacheManagerStoreOptions } from './cache-manager.store.js';
 export { LegacyStore, legacyStore, type LegacyStoreOptions, type LegacyCacheStore } from './legacy.store.js';

@@ -13,7 +13,7 @@ import {
 } from './adapter-support.js';
 import type { KeyvLike, KeyvStoreAdapterLike } from './adapter-types.js';
 import { CommandGuard } from './command-guard.js';
-import type { StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+import type { StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';
 
 /** Options of `keyvStore`. */
@@ -37,11 +37,12 @@ export class KeyvStore extends TextValueStore {
     name: string,
     private readonly keyv: KeyvLike,
     options: KeyvStoreOptions = {},
+    context?: StoreContext,
   ) {
     super(name);
     const distributed = options.distributed ?? !isInProcessMap(keyv.store);
     this.capabilities = adapterCapabilities(options, distributed, typeof keyv.iterator === 'function');
-    this.io = new CommandGuard(name, { ...options, bounded: distributed });
+    this.io = new CommandGuard(name, { ...options, bounded: distributed, outages: context?.outages });
   }
 
   protected readRaw(key: string): Promise<unknown> {
@@ -112,14 +113,14 @@ export function keyvStore(keyv: KeyvLike | KeyvStoreAdapterLike | Map<unknown, u
     throw new InvalidOptionsError('keyvStore(keyv)', `got ${keyv === null ? 'null' : typeof keyv}`, 'Pass a Keyv instance or a Keyv store (e.g. new KeyvRedis(url)).');
   }
   return {
-    async create(alias) {
+    async create(alias, context) {
       let instance: KeyvLike;
       if (isKeyv(keyv)) instance = keyv;
       else {
         const { Keyv: KeyvClass } = await import('keyv');
         instance = new KeyvClass({ store: keyv, throwOnErrors: true });
       }
-      return new KeyvStore(alias, instance, options);
+      return new KeyvStore(alias, instance, options, context);
     },
     dedicatedTenant: options.dedicatedTenant,
     description: `keyvStore(${isKeyv(keyv) ? 'Keyv' : (keyv.constructor?.name ?? 'store')})`,

@@ -8,7 +8,7 @@ import {
   unsupportedScan,
 } from './adapter-support.js';
 import { CommandGuard } from './command-guard.js';
-import type { StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+import type { StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';
 
 /**
@@ -59,12 +59,13 @@ export class LegacyStore extends TextValueStore {
     name: string,
     private readonly store: LegacyCacheStore,
     options: LegacyStoreOptions = {},
+    context?: StoreContext,
   ) {
     super(name);
     // cache-manager 5's own memory store names itself "memory": in-process, not shared.
     const distributed = options.distributed ?? (store as { name?: unknown }).name !== 'memory';
     this.capabilities = adapterCapabilities(options, distributed, options.allowKeysListing === true);
-    this.io = new CommandGuard(name, { ...options, bounded: distributed });
+    this.io = new CommandGuard(name, { ...options, bounded: distributed, outages: context?.outages });
   }
 
   protected readRaw(key: string): Promise<unknown> {
@@ -154,7 +155,7 @@ export function legacyStore(store: LegacyCacheStore, options: LegacyStoreOptions
     );
   }
   return {
-    create: (alias) => new LegacyStore(alias, store, options),
+    create: (alias, context) => new LegacyStore(alias, store, options, context),
     dedicatedTenant: options.dedicatedTenant,
     description: `legacyStore(${(store as { name?: string }).name ?? 'v5 store'})`,
   };

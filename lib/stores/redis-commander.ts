@@ -14,6 +14,8 @@ export interface RedisCommander {
   /** One commander per master, for SCAN. */
   scanNodes(): Promise<RedisCommander[]>;
   quit(): Promise<void>;
+  /** Tells `listener` each time the connection is (re)established; only for a connection the store owns. */
+  onConnect?(listener: () => void): void;
 }
 
 /** The shape of an ioredis client or cluster we rely on (ioredis is an optional peer). */
@@ -59,7 +61,8 @@ export function toCommander(client: RedisClientLike): RedisCommander {
   throw new TypeError('redisStore({ client }) takes a node-redis v5 client or cluster, or an ioredis client or cluster.');
 }
 
-function nodeRedisCommander(client: RedisClientType): RedisCommander {
+/** A node-redis v5 client as a commander (no readiness handling: see RedisConnection for the store's own client). */
+export function nodeRedisCommander(client: RedisClientType): RedisCommander {
   const self: RedisCommander = {
     kind: 'node-redis',
     cluster: false,

@@ -1,10 +1,11 @@
-import { Logger } from '@nestjs/common';
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { escapeGlob } from '../keys/key-builder.js';
-import type { CacheStore, StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+import type { CacheStore, StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { type RedisClientLike, type RedisCommander, type RedisReply, toCommander } from './redis-commander.js';
 import type { BreakerState } from './circuit-breaker.js';
 import { CommandGuard, type ResilienceOptions } from './command-guard.js';
 import { isCommandError } from './resilient.store.js';
+import { openRedisConnection } from './redis-connection.js';
 
 /** Options of `redisStore`. Give either `url` (the store creates and closes its client) or `client`. */
 export interface RedisStoreOptions extends ResilienceOptions {
@@ -12,7 +13,11 @@ export interface RedisStoreOptions extends ResilienceOptions {
   url?: string;
   /** A client you already have: node-redis v5 or ioredis (client or cluster). Never closed by the store. */
   client?: RedisClientLike;
-  /** Connect timeout for a client the store creates, ms. Default 2000. */
+  /**
+   * Bound on each connection attempt (TCP and handshake) of a client the store creates, ms. Default 2000. The
+   * store never waits for a connection beyond it: it connects in the background, and commands fail fast
+   * (reads are misses) while it is not connected.
+   */
   connectTimeout?: number;
   /** Largest value in one Redis item, bytes. Default 64 MiB (larger values are chunked by the codec). */
   maxValueBytes?: number;
@@ -52,9 +57,12 @@ export class RedisStore implements CacheStore {
     private readonly redis: RedisCommander,
     private readonly ownsClient: boolean,
     options: Omit<RedisStoreOptions, 'url' | 'client' | 'connectTimeout' | 'dedicatedTenant'> = {},
+    context?: StoreContext,
   ) {
     this.batch = options.batchSize ?? 500;
-    this.guard = new CommandGuard(name, { ...options, isCallerError: isCommandError });
+    this.guard = new CommandGuard(name, { ...options, isCallerError: isCommandError, outages: context?.outages });
+    // Back after an outage: hits resume with the next call rather than after the breaker's `resetAfter`.
+    redis.onConnect?.(() => this.guard.retryNow());
     this.capabilities = {
       distributed: true,
       atomic: true,
@@ -217,35 +225,9 @@ function asBuffer(reply: RedisReply): Buffer | undefined {
   return Buffer.isBuffer(reply) ? reply : Buffer.from(String(reply));
 }
 
-async function connect(url: string, connectTimeout: number, alias: string): Promise<RedisCommander> {
-  const { createClient } = await import('@redis/client');
-  const logger = new Logger('TenantCache');
-  let warned = false;
-  const client = createClient({
-    url,
-    // Fail commands at once while disconnected instead of queueing them (a dead Redis must not hang requests).
-    disableOfflineQueue: true,
-    socket: { connectTimeout, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 5000) },
-  });
-  client.on('error', (error: Error) => {
-    if (!warned) logger.warn(`Redis store "${alias}" connection error: ${error.message}`);
-    warned = true;
-  });
-  client.on('ready', () => (warned = false));
-  try {
-    await client.connect();
-  } catch (error) {
-    // Keep the client: it reconnects in the background and the breaker fails fast meanwhile.
-    logger.warn(`Redis store "${alias}" could not connect to ${redact(url)} (${(error as Error).message}); reads are misses until it can.`);
-  }
-  return toCommander(client as RedisClientType);
-}
-
 function redact(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
-
-type RedisClientType = import('@redis/client').RedisClientType;
 
 /**
  * A Redis (or Valkey) store: `redisStore({ url })` creates and owns a node-redis client; `redisStore({ client })`
@@ -258,10 +240,30 @@ export function redisStore(options: RedisStoreOptions): StoreDefinition {
   if (!options || (options.url === undefined) === (options.client === undefined)) {
     throw new TypeError('redisStore() takes exactly one of { url } or { client }.');
   }
+  for (const name of ['connectTimeout', 'commandTimeout'] as const) {
+    const value = options[name];
+    // NOTE: 0 does not mean "no timeout" here: an unbounded connect or command is what these options prevent.
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
+      throw new InvalidOptionsError(`redisStore({ ${name} })`, `is ${String(value)}`, `Give a number of milliseconds above 0 (default ${name === 'connectTimeout' ? 2000 : 1000}).`);
+    }
+  }
+  // NOTE: loading node-redis takes a few hundred ms: start while the app boots, not in the first request.
+  const clientModule = options.url === undefined ? undefined : import('@redis/client');
+  clientModule?.catch(() => {}); // a missing package fails create(), with its own message
   return {
-    create: async (alias) => {
-      const commander = options.client ? toCommander(options.client) : await connect(options.url!, options.connectTimeout ?? 2000, alias);
-      return new RedisStore(alias, commander, !options.client, options);
+    create: async (alias, context) => {
+      // NOTE: never waits for Redis: a store of its own connects in the background (see RedisConnection).
+      const commander = options.client
+        ? toCommander(options.client)
+        : (
+            await openRedisConnection(options.url!, {
+              alias,
+              target: redact(options.url!),
+              connectTimeout: options.connectTimeout ?? 2000,
+              commandTimeout: options.commandTimeout ?? 1000,
+            }, clientModule)
+          ).commander;
+      return new RedisStore(alias, commander, !options.client, options, context);
     },
     dedicatedTenant: options.dedicatedTenant,
     description: `redisStore(${options.url ? redact(options.url) : 'client'})`,

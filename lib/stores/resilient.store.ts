@@ -1,4 +1,4 @@
-import type { CacheStore, StoreCapabilities, StoreEntry } from './cache-store.interface.js';
+import type { CacheStore, StoreCapabilities, StoreContext, StoreEntry } from './cache-store.interface.js';
 import type { BreakerState } from './circuit-breaker.js';
 import { CommandGuard, type ResilienceOptions } from './command-guard.js';
 
@@ -14,8 +14,9 @@ export class ResilientStore implements CacheStore {
   constructor(
     private readonly inner: CacheStore,
     options: ResilienceOptions = {},
+    context?: StoreContext,
   ) {
-    this.guard = new CommandGuard(inner.name, { ...options, isCallerError: isCommandError });
+    this.guard = new CommandGuard(inner.name, { ...options, isCallerError: isCommandError, outages: context?.outages });
   }
 
   get name(): string {

@@ -9,6 +9,7 @@ import { type CacheScope, KeyBuilder } from '../keys/key-builder.js';
 import { DEFAULT_STORE, TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
 import type { CacheStore, StoreDefinition } from './cache-store.interface.js';
+import { OutageLog } from './outage-log.js';
 
 /** A created store with the key builder that fits its limits. */
 export interface ResolvedStore {
@@ -26,6 +27,8 @@ export interface ResolvedStore {
 @Injectable()
 export class StoreRegistry implements OnApplicationShutdown {
   private readonly logger = new Logger('TenantCache');
+  /** Store failures, logged once per outage with periodic summaries (see OutageLog). */
+  readonly outages = new OutageLog();
   private readonly created = new Map<string, Promise<ResolvedStore>>();
   /** Stores whose creation finished, for the synchronous fast path of every cache operation. */
   private readonly ready = new Map<string, ResolvedStore>();
@@ -90,6 +93,7 @@ export class StoreRegistry implements OnApplicationShutdown {
   /** Closes every store that was created. */
   async onApplicationShutdown(): Promise<void> {
     const all = [...this.created.values()];
+    this.outages.close();
     this.created.clear();
     this.ready.clear();
     await Promise.all(
@@ -104,7 +108,7 @@ export class StoreRegistry implements OnApplicationShutdown {
   }
 
   private async create(alias: string, def: StoreDefinition): Promise<ResolvedStore> {
-    const store = await def.create(alias);
+    const store = await def.create(alias, { outages: this.outages });
     const codecOptions = this.options.codec?.[alias] ?? (def.codec ? normalizeCodecOptions(undefined, def.codec, `stores.${alias}.codec`) : PLAIN_CODEC);
     const hmac = codecOptions.keySecret ? keyHmacSecret(codecOptions.keySecret) : undefined;
     const keys = new KeyBuilder(this.options.keyPrefix, store.capabilities, def.dedicatedTenant, hmac);

@@ -31,12 +31,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts an isolated `redis-server` on a free loopback port, with nothing persisted. */
-export async function startRedisServer(extraArgs: string[] = []): Promise<RedisServerHandle> {
+/**
+ * Starts an isolated `redis-server` on a free loopback port (or on `port`, e.g. one a test reserved with
+ * `freePort()` to start Redis only after the app booted, or the port of a server it stopped), nothing persisted.
+ */
+export async function startRedisServer(extraArgs: string[] = [], { port: wanted }: { port?: number } = {}): Promise<RedisServerHandle> {
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error('redis-server is not installed: `apt-get install redis-server` (the tests start their own instances).');
   }
-  const port = await freePort();
+  const port = wanted ?? (await freePort());
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], {
     stdio: 'ignore',
   });
