@@ -33,7 +33,13 @@ export class VersionCounters {
    */
   peekDirect(store: CacheStore, key: string): number | undefined {
     if (!isDirect(store)) return this.peek(store, key);
-    const raw = store.getSync!(key);
+    let raw: Buffer | string | undefined;
+    try {
+      raw = store.getSync!(key);
+    } catch {
+      // NOTE: not known now; the caller then reads through `read`, whose failure reaches the operation's failure policy.
+      return undefined;
+    }
     if (raw === undefined) return undefined;
     const n = Number(typeof raw === 'string' ? raw : raw.toString('latin1'));
     return Number.isSafeInteger(n) ? n : undefined;

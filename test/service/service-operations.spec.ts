@@ -188,12 +188,15 @@ describe.each(storeCases())('TenantCacheService on $name', ({ definition }) => {
   it('does not store a load that an invalidation overtook (set-after-invalidate)', async () => {
     await as('race', async () => {
       let release!: () => void;
+      let started!: () => void;
       const gate = new Promise<void>((r) => (release = r));
+      const loading = new Promise<void>((r) => (started = r));
       const pending = cache.getOrSet('slow', async () => {
+        started();
         await gate;
         return 'stale';
       });
-      await sleep(10);
+      await loading;
       await cache.delete('slow');
       release();
       expect(await pending).toBe('stale');

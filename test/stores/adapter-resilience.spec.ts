@@ -102,7 +102,7 @@ describe('entries the adapters did not write', () => {
     const cache = moduleRef.get(TenantCacheService);
     await TenantContext.run('acme', () => cache.set('k', 'ours'));
     let physical: string | undefined;
-    for await (const [key] of keyv.iterator!(undefined) as AsyncIterable<[string, unknown]>) if (key.endsWith('k:k')) physical = key;
+    for await (const [key] of keyv.iterator!(undefined) as AsyncIterable<[string, unknown]>) if (key.endsWith('k2:k')) physical = key;
     expect(physical).toBeDefined();
     await keyv.set(physical!, { planted: true });
     expect(await TenantContext.run('acme', () => cache.get('k'))).toBeUndefined();
