@@ -790,7 +790,7 @@ export class CacheEngine {
     if (!selector.matches) return this.deleteByPrefix(scope, selector.prefix, alias);
     this.requireScan(resolved, 'invalidatePartition()');
     let n = 0;
-    let batch: string[] = [];
+    const batch: string[] = [];
     for await (const page of this.keys(scope, selector.prefix, alias)) {
       for (const k of page) if (selector.matches(k)) batch.push(k);
       if (batch.length >= 500) n += await this.deleteKeys(resolved, scope, batch.splice(0));
