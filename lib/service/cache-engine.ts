@@ -935,6 +935,7 @@ function scopeTag(scope: CacheScope): string {
 }
 
 function printable(key: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what it replaces
   return key.replace(/[\u0000-\u001f]/g, '?').slice(0, 200);
 }
 
