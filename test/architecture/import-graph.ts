@@ -157,9 +157,9 @@ function moduleSpecifiers(text: string): string[] {
   return ts.preProcessFile(text, true, true).importedFiles.map((file) => file.fileName);
 }
 
-/** The lib/ file a relative specifier names (`./x.js` is `./x.ts`), or undefined for packages. */
+/** The lib/ file a relative specifier names (`./x.js` is `./x.ts`), or undefined for packages and JSON. */
 function resolveSpecifier(fromFile: string, specifier: string): string | undefined {
-  if (!specifier.startsWith('.')) return undefined;
+  if (!specifier.startsWith('.') || /\.(json|node)$/.test(specifier)) return undefined;
   const base = resolve(dirname(fromFile), specifier);
   const candidates = [base.replace(/\.(m|c)?js$/, '.$1ts'), base, `${base}.ts`, join(base, 'index.ts')];
   const found = candidates.find((candidate) => candidate.endsWith('.ts') && existsSync(candidate));
