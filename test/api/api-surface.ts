@@ -183,10 +183,12 @@ function kindOf(symbol: ts.Symbol): string {
 }
 
 function printDeclaration(declaration: ts.Declaration, printer: ts.Printer): string {
-  // A variable prints with its statement (`declare const X: T;`), which carries `const`.
-  let node: ts.Node = declaration;
-  if (ts.isVariableDeclaration(node) && ts.isVariableDeclarationList(node.parent) && ts.isVariableStatement(node.parent.parent)) node = node.parent.parent;
-  const text = printer.printNode(ts.EmitHint.Unspecified, node, node.getSourceFile());
+  // A variable prints alone (its statement may declare several), after the `const` or `let` of its list.
+  if (ts.isVariableDeclaration(declaration) && ts.isVariableDeclarationList(declaration.parent)) {
+    const keyword = declaration.parent.flags & ts.NodeFlags.Const ? 'const' : 'let';
+    return `${keyword} ${printer.printNode(ts.EmitHint.Unspecified, declaration, declaration.getSourceFile())};`;
+  }
+  const text = printer.printNode(ts.EmitHint.Unspecified, declaration, declaration.getSourceFile());
   // `export` and `declare` say where it sits in a file, not what it is.
   return text.replace(/^(export )?(default )?(declare )?/, '');
 }
