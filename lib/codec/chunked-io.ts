@@ -256,6 +256,7 @@ export class ChunkedIo {
   }
 
   private async msetSlow(scope: CacheScope, batch: readonly EncodedEntry[]): Promise<void> {
+    // eslint-disable-next-line @typescript-eslint/await-thenable -- each value may be a promise; the rule misreads arrays of maybe-promises (typescript-eslint#11609)
     const values = await Promise.all(batch.map((e) => e.value));
     const chunked = batch.filter((_e, i) => !isRecord(values[i]!)).map((e) => e.key);
     const old = chunked.length > 0 ? await this.store.mget(chunked) : [];

@@ -934,7 +934,7 @@ export class CacheEngine {
       (await this.write({ resolved, key: resolved.keys.scopePrefix(scope), scope }, 'invalidatePartition', async () => {
         const entryPrefix = resolved.keys.entryPrefix(scope, await this.generation(resolved, scope));
         let deleted = 0;
-        let batch: string[] = [];
+        const batch: string[] = [];
         for await (const page of this.listKeys(resolved, scope, entryPrefix, selector.prefix)) {
           for (const k of page) if (selected(k)) batch.push(k);
           if (batch.length >= 500) deleted += await this.deleteKeys(resolved, scope, batch.splice(0));
@@ -1083,6 +1083,7 @@ function scopeTag(scope: CacheScope): string {
 }
 
 function printable(key: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what it replaces
   return key.replace(/[\u0000-\u001f]/g, '?').slice(0, 200);
 }
 

@@ -64,6 +64,7 @@ export class CachedMethodDefinition {
 
   /** The body of a wrapped `iterable` method: items streamed while stored, or replayed from the entry. */
   callIterable(self: unknown, args: unknown[], resolve: ScopeResolver): AsyncIterable<unknown> {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- a generator cannot be an arrow function
     const definition = this;
     return (async function* () {
       if (definition.config.condition && !definition.config.condition(...args)) {
