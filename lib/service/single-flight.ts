@@ -15,7 +15,9 @@ export class SingleFlight {
     let promise: Promise<T> | undefined = undefined;
     promise = (async () => {
       try {
-        return await loader((p) => (until = p));
+        return await loader((p) => {
+          until = p;
+        });
       } finally {
         if (until === undefined) this.forget(key, promise);
         else if (promise !== undefined) {
