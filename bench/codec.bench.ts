@@ -203,7 +203,13 @@ export async function measureCodec(): Promise<Row[]> {
 
 /** The rows as an aligned text table. */
 export function formatRows(rows: readonly Row[]): string {
-  const cells = rows.map((r) => [r.benchmark, r.store, r.unit === 'ops/s' ? Math.round(r.value).toLocaleString('en-US') : r.value.toFixed(r.unit === 'ms' ? 2 : 1), r.unit, r.ratio]);
+  const cells = rows.map((r) => [
+    r.benchmark,
+    r.store,
+    r.unit === 'ops/s' ? Math.round(r.value).toLocaleString('en-US') : r.value.toFixed(r.unit === 'ms' ? 2 : 1),
+    r.unit,
+    r.ratio,
+  ]);
   const head = ['benchmark', 'store', 'value', 'unit', 'ratio'];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => c.map((x, i) => (i === 2 || i === 4 ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join('  ');

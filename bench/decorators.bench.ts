@@ -68,14 +68,14 @@ export async function measureDecorators(sizes: readonly number[] = [1_000, 100_0
       const scope = { kind: 'tenant', tenantId: 'bench' } as const;
       const resolved = await engine.store(scope);
       const physical = resolved.keys.entryKey(scope, await engine.generation(resolved, scope), 'product:p1');
-      const [raw, service, decorated] = await compare([
+      const [raw, service, decorated] = (await compare([
         async () => {
           const bytes = await resolved.store.get(physical);
           return bytes && resolved.codec.decode(bytes, physical, scope);
         },
         () => cache.getOrSet('product:p1', async () => ({ id: 'p1', name: 'x', price: 42 }), { ttl: 600_000 }),
         () => svc.getProduct('p1'),
-      ]) as [number, number, number];
+      ])) as [number, number, number];
       rows.push({ benchmark: 'hit: raw store get + decode', store: name, value: raw, unit: 'ops/s', ratio: '1.00x' });
       rows.push({ benchmark: 'hit: TenantCacheService.getOrSet', store: name, value: service, unit: 'ops/s', ratio: `${(service / raw).toFixed(2)}x` });
       rows.push({ benchmark: 'hit: @CacheResult method', store: name, value: decorated, unit: 'ops/s', ratio: `${(decorated / raw).toFixed(2)}x` });

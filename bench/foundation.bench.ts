@@ -196,8 +196,17 @@ async function redisSection(url: string): Promise<void> {
         'getOrSet (hit) ratio': '-',
       });
     }
-    console.log(`\nRedis ${server} at ${redact(url)}: 1 KB values, ${CONCURRENCY} calls in flight, ${KEYS} keys; ratio vs the fastest raw Node client of the same operation`);
-    console.table(table(subjects.map((s) => s.name), results, fastestRaw, extra));
+    console.log(
+      `\nRedis ${server} at ${redact(url)}: 1 KB values, ${CONCURRENCY} calls in flight, ${KEYS} keys; ratio vs the fastest raw Node client of the same operation`,
+    );
+    console.table(
+      table(
+        subjects.map((s) => s.name),
+        results,
+        fastestRaw,
+        extra,
+      ),
+    );
     const service = ['TenantCacheService, redisStore({ url }) (node-redis)', 'TenantCacheService, redisStore({ client: ioredis })'];
     // The goal is for the store as configured by default (its own node-redis client): a handed-in client
     // cannot be faster than that client itself, so it is held to the raw client it runs on instead.
@@ -249,7 +258,13 @@ async function memorySection(): Promise<void> {
     const results = await TenantContext.run('bench-tenant', () => measure(subjects));
     const base = (op: Op) => results.get('cache-manager 7 (Keyv memory)')![op];
     console.log(`\nMemory: 1 KB values, ${CONCURRENCY} calls in flight, ${KEYS} keys; ratio vs cache-manager 7 memory`);
-    console.table(table(subjects.map((s) => s.name), results, base));
+    console.table(
+      table(
+        subjects.map((s) => s.name),
+        results,
+        base,
+      ),
+    );
     const name = 'TenantCacheService, memoryStore()';
     const worst = Math.min(...OPS.map((op) => results.get(name)![op] / base(op)));
     console.log(`Goal: memoryStore at >= 1.00x cache-manager 7 memory: lowest ratio ${worst.toFixed(2)}x (${worst >= 1 ? 'reached' : 'below the goal'})`);
@@ -275,7 +290,13 @@ async function objectTable(section: string, subjects: Subject[]): Promise<void> 
   const results = await TenantContext.run('bench-tenant', () => measure(subjects));
   const base = (op: Op) => results.get(subjects[0]!.name)![op];
   console.log(`\n${section}, object values (a ${JSON.stringify(dto()).length}-byte DTO), ${CONCURRENCY} calls in flight; ratio vs ${subjects[0]!.name}`);
-  console.table(table(subjects.map((s) => s.name), results, base));
+  console.table(
+    table(
+      subjects.map((s) => s.name),
+      results,
+      base,
+    ),
+  );
 }
 
 /** A 1 KB JSON-compatible object (what a cached DTO looks like). */
@@ -297,8 +318,20 @@ function serializerSection(): void {
   ]) as [number, number, number, number];
   console.log(`\nSerializer: a ${json.length}-byte JSON object (${encoded.length} bytes as a codec entry); ratio vs JSON`);
   console.table([
-    { serializer: 'codec entry (V8 structured clone)', 'encode ops/s': formatOps(enc), 'encode ratio': ratio(enc, jsonEnc), 'decode ops/s': formatOps(dec), 'decode ratio': ratio(dec, jsonDec) },
-    { serializer: 'JSON.stringify / JSON.parse (+ Buffer)', 'encode ops/s': formatOps(jsonEnc), 'encode ratio': '1.00x', 'decode ops/s': formatOps(jsonDec), 'decode ratio': '1.00x' },
+    {
+      serializer: 'codec entry (V8 structured clone)',
+      'encode ops/s': formatOps(enc),
+      'encode ratio': ratio(enc, jsonEnc),
+      'decode ops/s': formatOps(dec),
+      'decode ratio': ratio(dec, jsonDec),
+    },
+    {
+      serializer: 'JSON.stringify / JSON.parse (+ Buffer)',
+      'encode ops/s': formatOps(jsonEnc),
+      'encode ratio': '1.00x',
+      'decode ops/s': formatOps(jsonDec),
+      'decode ratio': '1.00x',
+    },
   ]);
   console.log('  (JSON loses Date, Map, Set, BigInt, Buffer and undefined; the codec keeps them.)');
 }

@@ -94,9 +94,7 @@ class BenchModule {}
 
 export async function start(platform: 'express' | 'fastify'): Promise<{ app: INestApplication; url: string }> {
   const app =
-    platform === 'fastify'
-      ? await NestFactory.create(BenchModule, new FastifyAdapter(), { logger: false })
-      : await NestFactory.create(BenchModule, { logger: false });
+    platform === 'fastify' ? await NestFactory.create(BenchModule, new FastifyAdapter(), { logger: false }) : await NestFactory.create(BenchModule, { logger: false });
   await app.listen(0, '127.0.0.1');
   return { app, url: (await app.getUrl()).replace('[::1]', '127.0.0.1') };
 }

@@ -17,12 +17,7 @@ export function optionKeys<T extends object>(keys: { readonly [K in keyof Requir
  * replacement named in `hints` (e.g. cache-manager's `ttl` -> `defaultTtl`), else a known name close in
  * spelling, else the list of known names. `path` prefixes each key in the report (`tenant.`).
  */
-export function unknownKeys(
-  value: unknown,
-  known: readonly string[],
-  path = '',
-  hints: Readonly<Record<string, string>> = {},
-): InvalidOption[] {
+export function unknownKeys(value: unknown, known: readonly string[], path = '', hints: Readonly<Record<string, string>> = {}): InvalidOption[] {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return [];
   const problems: InvalidOption[] = [];
   for (const key of Object.keys(value)) {

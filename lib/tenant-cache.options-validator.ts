@@ -58,7 +58,8 @@ function moduleHints(options: Readonly<Record<string, unknown>>): Record<string,
     max: 'Bound the memory store itself: stores: { default: memoryStore({ maxEntries: 1000 }) }.',
     refreshThreshold: "There is no module-wide refresh: give it per call to the drop-in CACHE_MANAGER's wrap(key, fn, ttl, refreshThreshold).",
     refreshAllStores: 'Each tenant reads one store (see storeFor), so there is nothing to refresh in other stores: remove it.',
-    nonBlocking: 'Each tenant writes one store (see storeFor), so no write waits on a second one: remove it (onWriteError: "ignore" keeps a failed write from failing the call).',
+    nonBlocking:
+      'Each tenant writes one store (see storeFor), so no write waits on a second one: remove it (onWriteError: "ignore" keeps a failed write from failing the call).',
     cacheId: 'Separate two caches sharing a store with keyPrefix: "myapp:".',
     namespace: 'Separate two caches sharing a store with keyPrefix: "myapp:".',
     isCacheableValue: 'Say it per call: getOrSet(key, fn, { shouldCache }) or @CacheResult({ unless }).',
@@ -116,7 +117,11 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
     }
   };
   if (!isObject(options as unknown)) {
-    throw new InvalidOptionsError('(options)', `are ${Array.isArray(options) ? 'a list' : String(options)}`, 'Pass an object: TenantCacheModule.forRoot({ stores, defaultTtl }).');
+    throw new InvalidOptionsError(
+      '(options)',
+      `are ${Array.isArray(options) ? 'a list' : String(options)}`,
+      'Pass an object: TenantCacheModule.forRoot({ stores, defaultTtl }).',
+    );
   }
   const raw = options as Readonly<Record<string, unknown>>;
   problems.push(...unknownKeys(raw, MODULE_OPTION_KEYS, '', moduleHints(raw)));
@@ -133,7 +138,11 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
     const misspelt = Object.keys(stores).find((k) => closestName(k, [DEFAULT_STORE]) !== undefined);
     bad(
       'stores',
-      `has no "default" entry (got ${Object.keys(stores).map((k) => `"${k}"`).join(', ') || 'none'})`,
+      `has no "default" entry (got ${
+        Object.keys(stores)
+          .map((k) => `"${k}"`)
+          .join(', ') || 'none'
+      })`,
       misspelt !== undefined
         ? `Did you mean "default" for "${misspelt}"? The default store serves tenants without a route and the shared namespace.`
         : 'Name one store "default": it serves tenants without a route and the shared namespace.',

@@ -253,11 +253,7 @@ function normalizeChunkSize(size: number | false | undefined, where: string): nu
 function normalizeSecrets(input: unknown, where: string): Buffer[] {
   const list = Array.isArray(input) ? (input as unknown[]) : input === undefined ? [] : [input];
   if (list.length === 0) {
-    throw new InvalidOptionsError(
-      where,
-      'is missing or empty',
-      'Give at least one secret of 32+ random characters (e.g. `openssl rand -base64 48`), newest first.',
-    );
+    throw new InvalidOptionsError(where, 'is missing or empty', 'Give at least one secret of 32+ random characters (e.g. `openssl rand -base64 48`), newest first.');
   }
   const out: Buffer[] = [];
   list.forEach((s, i) => {

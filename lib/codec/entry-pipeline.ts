@@ -6,13 +6,7 @@ import { CacheValueTooLargeError } from '../errors/cache-value-too-large.error.j
 import { InvalidCacheValueError } from '../errors/invalid-cache-value.error.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import type { CacheScope, KeyBuilder } from '../keys/key-builder.js';
-import {
-  type CodecCallOptions,
-  type NormalizedCodecOptions,
-  type NormalizedCompression,
-  normalizeCompression,
-  validateCodecCallOptions,
-} from './codec.options.js';
+import { type CodecCallOptions, type NormalizedCodecOptions, type NormalizedCompression, normalizeCompression, validateCodecCallOptions } from './codec.options.js';
 import { NOT_COMPRESSED, compress, decompressSync } from './compression.js';
 import { EntryCipher, SEAL_OVERHEAD } from './entry-cipher.js';
 import { type DecodeResult, ENTRY_FORMAT, ENTRY_MAGIC, EntryCodec, TEXT_MAGIC } from './entry-codec.js';
@@ -88,10 +82,7 @@ export interface ChunkedEncoding {
 }
 
 /** What an entry's bytes are. */
-export type Parsed<T> =
-  | { kind: 'value'; result: DecodeResult<T> }
-  | { kind: 'manifest'; manifest: Manifest }
-  | { kind: 'invalid'; reason: string };
+export type Parsed<T> = { kind: 'value'; result: DecodeResult<T> } | { kind: 'manifest'; manifest: Manifest } | { kind: 'invalid'; reason: string };
 
 /**
  * The transforms of one store: serialize (V8 structured clone) -> compress -> encrypt -> chunk, and
@@ -130,7 +121,11 @@ export class EntryPipeline {
       validateCodecCallOptions(call);
       const encrypt = call.encrypt ?? this.options.secrets !== undefined;
       if (encrypt && !this.cipher) {
-        throw new InvalidOptionsError('codec.encrypt', `is true but store "${this.storeAlias}" has no encryption secrets`, 'Configure codec.encryption on the module or the store.');
+        throw new InvalidOptionsError(
+          'codec.encrypt',
+          `is true but store "${this.storeAlias}" has no encryption secrets`,
+          'Configure codec.encryption on the module or the store.',
+        );
       }
       if (!encrypt && this.options.encryptionRequired) {
         throw new InvalidOptionsError(
@@ -257,7 +252,13 @@ export class EntryPipeline {
   }
 
   /** Splits a part into chunks under `writeId`, recording each chunk's length and CRC-32. */
-  split(bytes: Buffer, chunkBytes: number, compression: number, chunkKey: (n: number) => string, firstIndex: number): { part: ManifestPart; chunks: { key: string; value: Buffer }[] } {
+  split(
+    bytes: Buffer,
+    chunkBytes: number,
+    compression: number,
+    chunkKey: (n: number) => string,
+    firstIndex: number,
+  ): { part: ManifestPart; chunks: { key: string; value: Buffer }[] } {
     const part: ManifestPart = { compression, chunks: [] };
     const chunks: { key: string; value: Buffer }[] = [];
     const count = Math.max(1, Math.ceil(bytes.length / chunkBytes));

@@ -18,14 +18,14 @@ export interface CurrentTenantOptions {
  * @example
  * @Get('me') me(@CurrentTenant() tenantId: string) { return { tenantId }; }
  */
-export const CurrentTenant: (
-  ...dataOrPipes: (CurrentTenantOptions | PipeTransform | Type<PipeTransform> | undefined)[]
-) => ParameterDecorator = createParamDecorator((options: CurrentTenantOptions | undefined, context: ExecutionContext) => {
-  // NOTE: pipes run after every guard: an async check TenantGuard had to defer is awaited here (Nest awaits a promised argument).
-  const pending = TenantContext.pendingCheck();
-  if (pending !== undefined) return pending.then(() => currentTenant(options, context));
-  return currentTenant(options, context);
-});
+export const CurrentTenant: (...dataOrPipes: (CurrentTenantOptions | PipeTransform | Type<PipeTransform> | undefined)[]) => ParameterDecorator = createParamDecorator(
+  (options: CurrentTenantOptions | undefined, context: ExecutionContext) => {
+    // NOTE: pipes run after every guard: an async check TenantGuard had to defer is awaited here (Nest awaits a promised argument).
+    const pending = TenantContext.pendingCheck();
+    if (pending !== undefined) return pending.then(() => currentTenant(options, context));
+    return currentTenant(options, context);
+  },
+);
 
 function currentTenant(options: CurrentTenantOptions | undefined, context: ExecutionContext): string | undefined {
   let tenantId = TenantContext.current();

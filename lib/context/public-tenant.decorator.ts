@@ -25,5 +25,4 @@ export const SkipTenant = (): MethodDecorator & ClassDecorator => SetMetadata(TE
  * @example
  * @TenantOptional() @Get('catalogue') list(@CurrentTenant({ optional: true }) tenant?: string) {}
  */
-export const TenantOptional = (): MethodDecorator & ClassDecorator =>
-  SetMetadata(TENANT_ROUTE_MODE, 'optional' satisfies TenantRouteMode);
+export const TenantOptional = (): MethodDecorator & ClassDecorator => SetMetadata(TENANT_ROUTE_MODE, 'optional' satisfies TenantRouteMode);

@@ -53,17 +53,11 @@ export interface SubdomainResolverOptions {
 export function fromSubdomain(options: SubdomainResolverOptions = {}): TenantResolver {
   const base = options.baseDomain?.toLowerCase().replace(/^\.+|\.+$/g, '');
   if (options.baseDomain !== undefined && (typeof options.baseDomain !== 'string' || !base)) {
-    throw badResolver(
-      `fromSubdomain({ baseDomain: ${JSON.stringify(options.baseDomain)} }) is empty`,
-      'Give the parent domain, e.g. "example.com".',
-    );
+    throw badResolver(`fromSubdomain({ baseDomain: ${JSON.stringify(options.baseDomain)} }) is empty`, 'Give the parent domain, e.g. "example.com".');
   }
   const index = options.index ?? 0;
   if (!Number.isInteger(index) || index < 0) {
-    throw badResolver(
-      `fromSubdomain({ index: ${String(options.index)} }) is not a label position`,
-      'Give an integer >= 0 (0 = leftmost label).',
-    );
+    throw badResolver(`fromSubdomain({ index: ${String(options.index)} }) is not a label position`, 'Give an integer >= 0 (0 = leftmost label).');
   }
   return withSource(
     (request) => {

@@ -1,12 +1,4 @@
-import {
-  BadRequestException,
-  type CanActivate,
-  type ExecutionContext,
-  ForbiddenException,
-  Inject,
-  Injectable,
-  Logger,
-} from '@nestjs/common';
+import { BadRequestException, type CanActivate, type ExecutionContext, ForbiddenException, Inject, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { InvalidTenantIdError } from '../errors/invalid-tenant-id.error.js';
 import { TenantScopeMissingError } from '../errors/tenant-scope-missing.error.js';
@@ -67,10 +59,7 @@ export class TenantGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = requestOf(context);
     if (request === undefined) return true;
-    const mode = this.reflector.getAllAndOverride<TenantRouteMode | undefined>(TENANT_ROUTE_MODE, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const mode = this.reflector.getAllAndOverride<TenantRouteMode | undefined>(TENANT_ROUTE_MODE, [context.getHandler(), context.getClass()]);
     if (mode === 'skip') return true;
     const found = await this.resolve(request);
     if (found === undefined) {

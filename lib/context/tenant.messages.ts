@@ -1,7 +1,6 @@
 /** Texts of the tenant guard's responses and logs, kept in one place. */
 export const TenantMessages = {
-  missing: (sources: readonly string[]) =>
-    `Missing tenant: this route needs a tenant id from ${sources.join(' or ')}.`,
+  missing: (sources: readonly string[]) => `Missing tenant: this route needs a tenant id from ${sources.join(' or ')}.`,
   /** Added to `missing` when a trusted source (the verified user) had nothing because no user is set yet. */
   noUserYet: () =>
     ' The request has no authenticated user (yet): if an auth guard sets request.user, it must run before ' +
@@ -16,7 +15,7 @@ export const TenantMessages = {
   untrustedLog: (source: string) =>
     `An authenticated request chose its tenant through ${source}, which the client controls, and ` +
     'tenant.authorize is not configured. TenantGuard refuses such requests (403) so that a spoofed value can ' +
-    'neither read nor write another tenant\'s cache. Fix: configure tenant.authorize: (user, tenantId) => ' +
+    "neither read nor write another tenant's cache. Fix: configure tenant.authorize: (user, tenantId) => " +
     'boolean, or resolve the tenant from the verified token with fromJwtClaim(). (Logged once.)',
   scopeMissing: (tenantId: string) =>
     `TenantGuard resolved tenant ${quote(tenantId)} but no tenant scope is open for this request: the ` +

@@ -65,16 +65,12 @@ export type CacheEvictDecorator<A extends readonly unknown[], T, N extends strin
  */
 export function CacheEvict<A extends readonly unknown[] = readonly unknown[], T extends object = never, N extends string = never>(
   options: CacheEvictOptions<A, T, N, never> & { method: NoInfer<MethodOf<T, N>> } & (
-      | { partition: (...args: A) => Readonly<Record<string, unknown>> }
-      | { allEntries: true }
+      { partition: (...args: A) => Readonly<Record<string, unknown>> } | { allEntries: true }
     ),
 ): CacheEvictDecorator<A, T, N, never[]>;
-export function CacheEvict<
-  A extends readonly unknown[] = readonly unknown[],
-  T extends object = never,
-  N extends string = never,
-  R extends readonly unknown[] = never,
->(options: CacheEvictOptions<A, T, N, R> & { method?: NoInfer<MethodOf<T, N>>; partition?: undefined; allEntries?: false }): CacheEvictDecorator<A, T, N, R>;
+export function CacheEvict<A extends readonly unknown[] = readonly unknown[], T extends object = never, N extends string = never, R extends readonly unknown[] = never>(
+  options: CacheEvictOptions<A, T, N, R> & { method?: NoInfer<MethodOf<T, N>>; partition?: undefined; allEntries?: false },
+): CacheEvictDecorator<A, T, N, R>;
 export function CacheEvict(options: CacheEvictOptions<readonly unknown[], object, string, readonly unknown[]>): MethodDecorator {
   return (target, propertyKey, descriptor) => {
     const fn = descriptor.value;

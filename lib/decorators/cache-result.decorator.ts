@@ -57,7 +57,7 @@ export type CacheIterableDecorator<A extends readonly unknown[]> = <M extends (.
 export type AcceptsArguments<A extends readonly unknown[], M> = M extends (...args: infer P) => unknown
   ? ((...args: A) => unknown) extends (...args: P) => unknown
     ? object
-    : { 'the key or option functions do not take this method\'s parameters': never }
+    : { "the key or option functions do not take this method's parameters": never }
   : never;
 
 /**

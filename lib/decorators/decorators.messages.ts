@@ -5,8 +5,7 @@ export const notStaticProvider = (method: string): string =>
   'Move the cached method to a singleton provider.';
 
 export const onController = (method: string): string =>
-  `${method} carries a cache decorator but is a controller method: controllers are not wrapped. ` +
-  'Cache the service method it calls, or use the HTTP response cache.';
+  `${method} carries a cache decorator but is a controller method: controllers are not wrapped. ` + 'Cache the service method it calls, or use the HTTP response cache.';
 
 export const evictionFailed = (method: string, what: string, error: Error): string =>
   `@CacheEvict of ${method} could not invalidate ${what}: ${error.message}. The method's result stands; the entries may be stale until they expire.`;

@@ -274,10 +274,15 @@ export class TenantCacheExplorer implements OnModuleInit {
   private compileEvict(label: string, ownType: Function, options: RecordedCacheEvict): EvictionSpec {
     const fail = (problem: string) => new InvalidKeyConstructorError(label, problem);
     if (typeof options !== 'object' || options === null) throw fail('options must be an object');
-    const unknown = describeUnknownKeys(options, CACHE_EVICT_KEYS, {}, {
-      key: 'Name the @CacheResult method and map the arguments: method: "get", args: (id) => [id].',
-      methodName: 'Write method: "get".',
-    });
+    const unknown = describeUnknownKeys(
+      options,
+      CACHE_EVICT_KEYS,
+      {},
+      {
+        key: 'Name the @CacheResult method and map the arguments: method: "get", args: (id) => [id].',
+        methodName: 'Write method: "get".',
+      },
+    );
     if (unknown) throw fail(unknown);
     let target: CachedMethodDefinition | undefined;
     if (options.method !== undefined) {
@@ -352,4 +357,3 @@ export class TenantCacheExplorer implements OnModuleInit {
     return { before: spec.before, steps };
   }
 }
-

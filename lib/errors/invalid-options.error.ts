@@ -20,8 +20,7 @@ export class InvalidOptionsError extends TenantCacheError {
   constructor(option: string, problem: string, fix: string);
   constructor(problems: readonly InvalidOption[]);
   constructor(optionOrProblems: string | readonly InvalidOption[], problem = '', fix = '') {
-    const problems: readonly InvalidOption[] =
-      typeof optionOrProblems === 'string' ? [{ option: optionOrProblems, problem, fix }] : Object.freeze([...optionOrProblems]);
+    const problems: readonly InvalidOption[] = typeof optionOrProblems === 'string' ? [{ option: optionOrProblems, problem, fix }] : Object.freeze([...optionOrProblems]);
     super('E_OPTIONS_INVALID', message(problems));
     this.option = problems[0]?.option ?? '';
     this.problems = problems;

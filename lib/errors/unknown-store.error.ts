@@ -5,8 +5,7 @@ export class UnknownStoreError extends TenantCacheError {
   /** @param where the declaration naming the store (`@CacheResult on Class.method`), when it is one. */
   constructor(alias: string, known: readonly string[], where?: string) {
     const text =
-      `o cache store named "${alias}". Known stores: ${known.map((k) => `"${k}"`).join(', ') || '(none)'}; ` +
-      'add it to TenantCacheModule.forRoot({ stores }).';
+      `o cache store named "${alias}". Known stores: ${known.map((k) => `"${k}"`).join(', ') || '(none)'}; ` + 'add it to TenantCacheModule.forRoot({ stores }).';
     super('E_STORE_UNKNOWN', where ? `${where}: option "store": n${text}` : `N${text}`, { store: alias });
   }
 }

@@ -6,8 +6,7 @@ export const noTenant = (route: string): string =>
 
 export const notCached = (route: string, reason: string): string => `Not caching the response of ${route}: ${reason}.`;
 
-export const keyFailed = (route: string, error: Error): string =>
-  `${route}: the response key could not be built (${error.message}); served uncached.`;
+export const keyFailed = (route: string, error: Error): string => `${route}: the response key could not be built (${error.message}); served uncached.`;
 
 export const purgeFailed = (backend: string, error: Error): string =>
   `CDN purge through "${backend}" failed: ${error instanceof AggregateError ? error.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))).join(' | ') : error.message}`;

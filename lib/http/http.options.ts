@@ -64,11 +64,16 @@ export function normalizeHttpOptions(options: HttpCacheOptions | undefined): Nor
   const o = options ?? {};
   if (typeof o !== 'object' || o === null) throw new InvalidOptionsError('http', 'must be an object', 'Write http: { backends: { ... } }.');
   const backends = o.backends ?? {};
-  if (typeof backends !== 'object' || backends === null) throw new InvalidOptionsError('http.backends', 'must be an object of named backends', 'Write backends: { fastly: fastlyBackend({ ... }) }.');
+  if (typeof backends !== 'object' || backends === null)
+    throw new InvalidOptionsError('http.backends', 'must be an object of named backends', 'Write backends: { fastly: fastlyBackend({ ... }) }.');
   for (const [name, b] of Object.entries(backends)) {
     if (name === 'store') throw new InvalidOptionsError(`http.backends.${name}`, 'uses the reserved name "store"', 'Pick another name: "store" is our own stores.');
     if (!b || typeof b.purge !== 'function' || !Array.isArray(b.surrogateHeaders)) {
-      throw new InvalidOptionsError(`http.backends.${name}`, 'is not a response-cache backend', 'Use fastlyBackend(), cloudflareBackend(), compositeBackend() or { kind, surrogateHeaders, purge }.');
+      throw new InvalidOptionsError(
+        `http.backends.${name}`,
+        'is not a response-cache backend',
+        'Use fastlyBackend(), cloudflareBackend(), compositeBackend() or { kind, surrogateHeaders, purge }.',
+      );
     }
   }
   const names = o.purge ?? Object.keys(backends);
@@ -86,10 +91,12 @@ export function normalizeHttpOptions(options: HttpCacheOptions | undefined): Nor
   if (typeof surrogateKeyPrefix !== 'string' || !/^[A-Za-z0-9_-]{0,32}$/.test(surrogateKeyPrefix)) {
     throw new InvalidOptionsError('http.surrogateKeyPrefix', `is ${JSON.stringify(surrogateKeyPrefix)}`, 'Use up to 32 letters, digits, "-" or "_".');
   }
-  if (o.userId !== undefined && typeof o.userId !== 'function') throw new InvalidOptionsError('http.userId', 'must be a function', 'Write userId: (req) => req.user?.id.');
+  if (o.userId !== undefined && typeof o.userId !== 'function')
+    throw new InvalidOptionsError('http.userId', 'must be a function', 'Write userId: (req) => req.user?.id.');
   if (o.ttl !== undefined && (typeof o.ttl !== 'number' || !(o.ttl >= 0))) throw new InvalidOptionsError('http.ttl', `is ${String(o.ttl)}`, 'Give milliseconds >= 0.');
   const maxBodyBytes = o.maxBodyBytes ?? 5 * 1024 * 1024;
-  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1) throw new InvalidOptionsError('http.maxBodyBytes', `is ${String(maxBodyBytes)}`, 'Give a positive number of bytes.');
+  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1)
+    throw new InvalidOptionsError('http.maxBodyBytes', `is ${String(maxBodyBytes)}`, 'Give a positive number of bytes.');
   const tenantHeaders = o.tenantHeaders ?? ['x-tenant-id'];
   if (!Array.isArray(tenantHeaders) || tenantHeaders.some((h) => typeof h !== 'string' || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(h))) {
     throw new InvalidOptionsError('http.tenantHeaders', 'must be a list of header names', 'Write tenantHeaders: ["x-tenant-id"] (or [] when the tenant is in the host).');

@@ -11,4 +11,3 @@ export type { ResponseCacheBackend, PurgeRequest, SurrogateHeader, Credential } 
 export { fastlyBackend, type FastlyBackendOptions } from './backends/fastly.backend.js';
 export { cloudflareBackend, type CloudflareBackendOptions } from './backends/cloudflare.backend.js';
 export { compositeBackend } from './backends/composite.backend.js';
-

@@ -26,10 +26,7 @@ export interface ResponseKeyPart {
  * How a route's key is built: built-in or custom parts, a function of the request returning a string,
  * or a `KeyConstructor` whose single parameter is the request (`KeyConstructor.params('req')`).
  */
-export type ResponseKeySpec =
-  | readonly ResponseKeyPart[]
-  | ((req: CacheRequest) => string)
-  | (new () => KeyConstructor<[req: CacheRequest], readonly string[]>);
+export type ResponseKeySpec = readonly ResponseKeyPart[] | ((req: CacheRequest) => string) | (new () => KeyConstructor<[req: CacheRequest], readonly string[]>);
 
 /** Finds the authenticated user's id on a request; `undefined` = anonymous. */
 export type UserIdResolver = (req: CacheRequest) => string | undefined;

@@ -85,7 +85,11 @@ export function compilePlan(
   const declared = options.tags as readonly TagSpec<[CacheRequest]>[] | undefined;
   const tags = declared === undefined || !Array.isArray(declared) ? declared : engine.methods.tags.adapt(declared);
   const staticTags =
-    tags === undefined ? NO_TAGS : tags.some((t) => typeof t === 'function') ? undefined : resolveTags(tags, [] as unknown as [CacheRequest], `@CacheResponse(tags) on ${where}`);
+    tags === undefined
+      ? NO_TAGS
+      : tags.some((t) => typeof t === 'function')
+        ? undefined
+        : resolveTags(tags, [] as unknown as [CacheRequest], `@CacheResponse(tags) on ${where}`);
   let ttl: number | undefined;
   try {
     ttl = engine.ttl(options.ttl ?? http.ttl);
@@ -121,7 +125,6 @@ export function compilePlan(
     ownsResponse,
   };
 }
-
 
 /** Nest's metadata keys (strings: `@nestjs/common/constants` is not a public entry point). */
 const ROUTE_ARGS_METADATA = '__routeArguments__';

@@ -1,11 +1,4 @@
-import {
-  type CallHandler,
-  type ExecutionContext,
-  Injectable,
-  Logger,
-  type NestInterceptor,
-  StreamableFile,
-} from '@nestjs/common';
+import { type CallHandler, type ExecutionContext, Injectable, Logger, type NestInterceptor, StreamableFile } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { type Observable, from, lastValueFrom, switchMap } from 'rxjs';
 import { TenantContext } from '../context/tenant-context.js';
@@ -241,7 +234,8 @@ export class TenantCacheInterceptor implements NestInterceptor {
       const bytes = read.bytes;
       headersSource = bytes;
       if (fileHeaders.type !== undefined && getHeader(res, 'content-type') === undefined) setHeader(res, 'content-type', fileHeaders.type);
-      if (typeof fileHeaders.disposition === 'string' && getHeader(res, 'content-disposition') === undefined) setHeader(res, 'content-disposition', fileHeaders.disposition);
+      if (typeof fileHeaders.disposition === 'string' && getHeader(res, 'content-disposition') === undefined)
+        setHeader(res, 'content-disposition', fileHeaders.disposition);
       body = bytes;
     }
     const encoded = encodeBody(headersSource, this.http.maxBodyBytes);

@@ -1,9 +1,4 @@
-import {
-  type BeforeApplicationShutdown,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { InvalidEntityChangeError } from '../errors/invalid-entity-change.error.js';
 import { InvalidationFailedError } from '../errors/invalidation-failed.error.js';
 import { TenantCacheService } from '../service/tenant-cache.service.js';
@@ -99,7 +94,8 @@ export class EntityChangeBus implements EntityChangePublisher, OnApplicationBoot
         const err = error instanceof Error ? error : new Error(String(error));
         const rules = [...new Set(jobs.map((j) => j.rule))];
         this.logger.error(dispatchFailed(name, rules, err));
-        if (this.registry.options.onError === 'raise') raised ??= new InvalidationFailedError(rules.join(', '), jobs[0]!.entity, jobs[0]!.tenantId, `dispatcher "${name}" failed: ${err.message}`, err);
+        if (this.registry.options.onError === 'raise')
+          raised ??= new InvalidationFailedError(rules.join(', '), jobs[0]!.entity, jobs[0]!.tenantId, `dispatcher "${name}" failed: ${err.message}`, err);
       }
     }
     if (raised) throw raised;

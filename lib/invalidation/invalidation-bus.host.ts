@@ -16,10 +16,7 @@ const MAX_LOGGED_UNKNOWN_STORES = 100;
 
 /** What travels: the invalidation as data (a partition filter travels as its literal prefix, a superset). */
 type WireEvent = { scope: CacheScope; store: string } & (
-  | { kind: 'keys'; keys: string[]; versionedTags?: string[] }
-  | { kind: 'prefix'; prefix: string }
-  | { kind: 'tag'; tag: string; versioned: boolean }
-  | { kind: 'all' }
+  { kind: 'keys'; keys: string[]; versionedTags?: string[] } | { kind: 'prefix'; prefix: string } | { kind: 'tag'; tag: string; versioned: boolean } | { kind: 'all' }
 );
 
 interface WireMessage {
@@ -123,7 +120,14 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
         const keys = strings(event.keys, 'keys');
         const tags = event.versionedTags === undefined ? [] : strings(event.versionedTags, 'versionedTags');
         if (tags.length === 0) await e.mdel(scope, keys, event.store);
-        else for (const k of keys) await e.delete(scope, k, event.store, tags.map((t) => versioned(t)));
+        else
+          for (const k of keys)
+            await e.delete(
+              scope,
+              k,
+              event.store,
+              tags.map((t) => versioned(t)),
+            );
         return;
       }
       case 'prefix':
@@ -199,7 +203,13 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
     timer.unref();
   });
   try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -42,7 +42,21 @@ interface FieldInfo {
 }
 
 const RULE_KEYS = new Set([
-  'name', 'entity', 'events', 'fields', 'args', 'action', 'tags', 'dispatcher', 'watchFields', 'when', 'onCreate', 'tenantField', 'invalidate', 'scope', 'store',
+  'name',
+  'entity',
+  'events',
+  'fields',
+  'args',
+  'action',
+  'tags',
+  'dispatcher',
+  'watchFields',
+  'when',
+  'onCreate',
+  'tenantField',
+  'invalidate',
+  'scope',
+  'store',
 ]);
 
 /**
@@ -74,7 +88,8 @@ export function compileRule(raw: InvalidationRule, method: CachedMethodDefinitio
   const action = raw.action ?? 'delete';
   if (action !== 'delete' && action !== 'refresh') fail(`action must be "delete" or "refresh", got ${JSON.stringify(action)}`);
   const dispatcher = raw.dispatcher ?? 'inline';
-  if (!dispatchers.includes(dispatcher)) fail(`dispatcher "${dispatcher}" is not configured (dispatchers: ${dispatchers.join(', ')}); add it to invalidation.dispatchers`);
+  if (!dispatchers.includes(dispatcher))
+    fail(`dispatcher "${dispatcher}" is not configured (dispatchers: ${dispatchers.join(', ')}); add it to invalidation.dispatchers`);
   for (const fn of ['args', 'invalidate'] as const) if (raw[fn] !== undefined && typeof raw[fn] !== 'function') fail(`${fn} must be a function`);
   const onCreate = raw.onCreate ?? true;
   if (typeof onCreate !== 'boolean') fail('onCreate must be true or false');
@@ -133,7 +148,7 @@ export function compileRule(raw: InvalidationRule, method: CachedMethodDefinitio
       const args = raw.args as (values: EntityValues) => readonly unknown[];
       argsOf = (values) => {
         const out = args(values);
-        if (!Array.isArray(out)) throw new TypeError('args must return the list of the cached method\'s arguments');
+        if (!Array.isArray(out)) throw new TypeError("args must return the list of the cached method's arguments");
         return [...out];
       };
     } else if (fields.length === 0) mode = raw.invalidate ? 'none' : 'all';

@@ -47,10 +47,17 @@ export function normalizeInvalidationOptions(options: InvalidationModuleOptions 
     background: backgroundDispatcher(),
   };
   if (o.dispatchers !== undefined && (typeof o.dispatchers !== 'object' || o.dispatchers === null)) {
-    throw new InvalidOptionsError('invalidation.dispatchers', 'must be an object of named dispatchers', 'Write dispatchers: { queue: bullmqDispatcher({ connection }) }.');
+    throw new InvalidOptionsError(
+      'invalidation.dispatchers',
+      'must be an object of named dispatchers',
+      'Write dispatchers: { queue: bullmqDispatcher({ connection }) }.',
+    );
   }
   for (const [name, d] of Object.entries(o.dispatchers ?? {})) {
-    const ok = typeof d === 'object' && d !== null && (typeof (d as InvalidationDispatcherDefinition).create === 'function' || typeof (d as InvalidationDispatcher).dispatch === 'function');
+    const ok =
+      typeof d === 'object' &&
+      d !== null &&
+      (typeof (d as InvalidationDispatcherDefinition).create === 'function' || typeof (d as InvalidationDispatcher).dispatch === 'function');
     if (!ok) {
       throw new InvalidOptionsError(
         `invalidation.dispatchers.${name}`,
@@ -64,7 +71,11 @@ export function normalizeInvalidationOptions(options: InvalidationModuleOptions 
   if (onError !== 'raise' && onError !== 'log') throw new InvalidOptionsError('invalidation.onError', `is ${JSON.stringify(onError)}`, 'Use "log" or "raise".');
   const sources = o.sources ?? [];
   if (!Array.isArray(sources) || sources.some((s) => typeof s !== 'object' || s === null || typeof (s as EntityChangeSource).attach !== 'function')) {
-    throw new InvalidOptionsError('invalidation.sources', 'must be a list of entity change sources', 'Use sources: [typeOrmSource(dataSource)] (from nestjs-tenant-cache/typeorm).');
+    throw new InvalidOptionsError(
+      'invalidation.sources',
+      'must be a list of entity change sources',
+      'Use sources: [typeOrmSource(dataSource)] (from nestjs-tenant-cache/typeorm).',
+    );
   }
   const rules = o.rules ?? [];
   if (!Array.isArray(rules)) throw new InvalidOptionsError('invalidation.rules', 'must be a list of rules', 'Write rules: [{ name, entity, tags }].');

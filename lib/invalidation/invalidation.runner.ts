@@ -77,7 +77,15 @@ export class InvalidationRunner implements InvalidationJobRunner {
   /** The operations one job asks for. Throws (a failure of this job) on a bad row or a missing tenant. */
   private plan(job: InvalidationJob): Operation[] {
     const rule = this.registry.get(job.rule);
-    if (!rule) throw new Error(`no rule has this name in this application (rules: ${this.registry.all().map((r) => r.name).join(', ') || 'none'})`);
+    if (!rule)
+      throw new Error(
+        `no rule has this name in this application (rules: ${
+          this.registry
+            .all()
+            .map((r) => r.name)
+            .join(', ') || 'none'
+        })`,
+      );
     const tenantId = job.tenantId;
     if (rule.scope === 'tenant' && tenantId === undefined && (rule.mode !== 'none' || rule.tags.length > 0)) {
       throw new Error(
@@ -94,7 +102,13 @@ export class InvalidationRunner implements InvalidationJobRunner {
     const group = method ? `${method.name}\u0000${tenantId ?? ''}` : undefined;
     const push = (suffix: string, run: () => Promise<unknown>) =>
       // NOTE: only method operations join the method's group: a wipe of the method (`all`) must not drop tag operations.
-      ops.push({ id: (group && suffix.startsWith('m') ? group + '\u0000' : base) + suffix, group: suffix.startsWith('m') ? group : undefined, job, rule, run: async () => void (await run()) });
+      ops.push({
+        id: (group && suffix.startsWith('m') ? group + '\u0000' : base) + suffix,
+        group: suffix.startsWith('m') ? group : undefined,
+        job,
+        rule,
+        run: async () => void (await run()),
+      });
     const all = () => push('m\u0000all', () => method!.invalidateAll(scope));
     if (method && rule.mode === 'all') all();
     for (const [i, row] of rows.entries()) {
@@ -131,8 +145,7 @@ export class InvalidationRunner implements InvalidationJobRunner {
         id: `${base}c\u0000${ops.length}\u0000${Math.random()}`,
         job,
         rule,
-        run: async () =>
-          invalidate({ rule: rule.name, entity: job.entity, event: job.event, data: job.data, previous: job.previous, tenantId, cache }),
+        run: async () => invalidate({ rule: rule.name, entity: job.entity, event: job.event, data: job.data, previous: job.previous, tenantId, cache }),
       });
     }
     return ops;

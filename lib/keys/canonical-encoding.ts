@@ -123,7 +123,5 @@ function encodeObject(obj: object, options: CanonicalOptions, seen: object[], pa
 }
 
 function unencodable(path: string, what: string): InvalidCacheKeyError {
-  return new InvalidCacheKeyError(
-    `the argument${path ? ` at ${path}` : ''} is ${what}; key it by a path to its content or a custom field`,
-  );
+  return new InvalidCacheKeyError(`the argument${path ? ` at ${path}` : ''} is ${what}; key it by a path to its content or a custom field`);
 }

@@ -224,14 +224,7 @@ function readPartitionSlice(key: string, at: number): { text: string; end: numbe
   return { text: key.slice(at, end), end };
 }
 
-function compileField(
-  name: string,
-  spec: KeyFieldSpec,
-  options: KeyFieldOptions,
-  names: readonly string[] | undefined,
-  target: KeyTarget,
-  where: string,
-): CompiledField {
+function compileField(name: string, spec: KeyFieldSpec, options: KeyFieldOptions, names: readonly string[] | undefined, target: KeyTarget, where: string): CompiledField {
   const fail = (reason: string) => new InvalidKeyConstructorError(where, `field "${name}": ${reason}`);
   for (const opt of Object.keys(options)) {
     if (!['partition', 'hash', 'sortLists'].includes(opt)) throw fail(`unknown option "${opt}" (use partition, hash, sortLists)`);
@@ -254,9 +247,7 @@ function compileField(
           for (let s = 0; s < segments.length; s++) {
             if (cur === undefined || cur === null) return undefined;
             if (typeof cur !== 'object' && typeof cur !== 'function') {
-              throw new InvalidCacheKeyError(
-                `${target.className}.${target.methodName}, field "${name}": path ${shown} walks into a ${typeof cur} at "${segments[s]}"`,
-              );
+              throw new InvalidCacheKeyError(`${target.className}.${target.methodName}, field "${name}": path ${shown} walks into a ${typeof cur} at "${segments[s]}"`);
             }
             cur = (cur as Record<string, unknown>)[segments[s]!];
           }
@@ -285,9 +276,7 @@ function compileField(
           try {
             return fn(args, ctx);
           } catch (error) {
-            throw new InvalidCacheKeyError(
-              `${target.className}.${target.methodName}, field "${name}": the custom field threw (${(error as Error).message})`,
-            );
+            throw new InvalidCacheKeyError(`${target.className}.${target.methodName}, field "${name}": the custom field threw (${(error as Error).message})`);
           }
         },
       };
@@ -300,11 +289,7 @@ function compileField(
   }
 }
 
-function parsePath(
-  path: string | number,
-  names: readonly string[] | undefined,
-  fail: (reason: string) => Error,
-): { index: number; segments: string[] } {
+function parsePath(path: string | number, names: readonly string[] | undefined, fail: (reason: string) => Error): { index: number; segments: string[] } {
   if (typeof path === 'number') {
     if (!Number.isInteger(path) || path < 0) throw fail(`argument position ${path} is not a non-negative integer`);
     return { index: path, segments: [] };
@@ -335,7 +320,13 @@ export function classFingerprint(type: abstract new (...args: never[]) => unknow
   const parts: string[] = [];
   for (let t: unknown = type; typeof t === 'function' && t !== Function.prototype; t = Object.getPrototypeOf(t)) {
     const fn = t as { name: string; prototype?: object };
-    parts.push(fn.name, Function.prototype.toString.call(fn), Object.getOwnPropertyNames(fn.prototype ?? {}).sort().join(','));
+    parts.push(
+      fn.name,
+      Function.prototype.toString.call(fn),
+      Object.getOwnPropertyNames(fn.prototype ?? {})
+        .sort()
+        .join(','),
+    );
   }
   return sliceHash(parts.join('\n'));
 }

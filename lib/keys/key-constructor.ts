@@ -106,10 +106,7 @@ export abstract class KeyConstructor<A extends readonly unknown[] = readonly unk
   }
 
   /** A value computed from the call's arguments and context (tenant, class, method). */
-  protected custom<V, const O extends KeyFieldOptions = Record<never, never>>(
-    fn: (args: A, ctx: KeyContext) => V,
-    options?: O,
-  ): KeyField<V, IsPartition<O>> {
+  protected custom<V, const O extends KeyFieldOptions = Record<never, never>>(fn: (args: A, ctx: KeyContext) => V, options?: O): KeyField<V, IsPartition<O>> {
     return field({ kind: 'custom', fn: fn as unknown as (args: readonly unknown[], ctx: KeyContext) => unknown }, options);
   }
 

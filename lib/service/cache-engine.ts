@@ -810,9 +810,7 @@ export class CacheEngine {
     if (resolved instanceof Unresolved) return undefined;
     const prefix = resolved.keys.scopePrefix(scope);
     this.markInvalidated((k) => k.startsWith(prefix));
-    const moved = await this.write({ resolved, key: prefix, scope }, 'invalidateAll', () =>
-      this.counters.bump(resolved.store, resolved.keys.generationKey(scope)),
-    );
+    const moved = await this.write({ resolved, key: prefix, scope }, 'invalidateAll', () => this.counters.bump(resolved.store, resolved.keys.generationKey(scope)));
     await this.hooks.notify({ kind: 'all', scope, store: resolved.alias });
     return moved === undefined ? undefined : resolved;
   }
@@ -1030,9 +1028,10 @@ export class CacheEngine {
   /** `<key>~<tag>=<version>;...`: the key of an entry under the current versions of its versioned tags. */
   private async withVersions(resolved: ResolvedStore, scope: CacheScope, key: string, names: readonly string[]): Promise<string> {
     // NOTE: read together: on a store that stops answering, one commandTimeout rather than one per tag.
-    const versions = names.length === 1
-      ? [await this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', names[0]!))]
-      : await Promise.all(names.map((name) => this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', name))));
+    const versions =
+      names.length === 1
+        ? [await this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', names[0]!))]
+        : await Promise.all(names.map((name) => this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', name))));
     let suffix = '~';
     names.forEach((name, i) => {
       suffix += `${lengthPrefixed(name.length > 64 ? `#${sliceHash(name)}` : name)}=${versions[i]!};`;
@@ -1063,11 +1062,9 @@ export class CacheEngine {
   }
 }
 
-
 function miss<T>(error?: Error): CacheLookup<T> {
   return error === undefined ? { hit: false, value: undefined } : { hit: false, value: undefined, error };
 }
-
 
 function valueOf<T>(lookup: CacheLookup<T>): T | undefined {
   return lookup.value;

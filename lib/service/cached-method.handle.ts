@@ -53,7 +53,11 @@ export class CachedMethod<A extends readonly unknown[], R, P extends object = Re
   private valueMethod(operation: string): CachedMethodDefinition {
     const def = this.definition;
     if (def.config.iterable) {
-      throw new UnsupportedOperationError(def.config.store ?? 'default', `${operation} on ${def.name}`, 'It caches an iterable: call the method to stream it, or invalidate(...args) to drop its entry.');
+      throw new UnsupportedOperationError(
+        def.config.store ?? 'default',
+        `${operation} on ${def.name}`,
+        'It caches an iterable: call the method to stream it, or invalidate(...args) to drop its entry.',
+      );
     }
     return def;
   }

@@ -88,8 +88,7 @@ export class CachedMethodDefinition {
       tags,
       force,
       codec: this.config.codec,
-      shouldCache: ([result]) =>
-        (this.config.cacheNullish || (result !== null && result !== undefined)) && !(this.config.unless?.(result) ?? false),
+      shouldCache: ([result]) => (this.config.cacheNullish || (result !== null && result !== undefined)) && !(this.config.unless?.(result) ?? false),
     });
     return unwrap(found);
   }
@@ -97,13 +96,25 @@ export class CachedMethodDefinition {
   /** The entry of a call, without running the method. */
   async peek(args: unknown[], scope: CacheScope): Promise<CacheLookup<unknown>> {
     const { key, tags } = this.address(args, scope);
-    return unwrap(await this.engine.lookup<[unknown]>(scope, key, this.config.store, tags.versioned.map((n) => versioned(n))));
+    return unwrap(
+      await this.engine.lookup<[unknown]>(
+        scope,
+        key,
+        this.config.store,
+        tags.versioned.map((n) => versioned(n)),
+      ),
+    );
   }
 
   /** Deletes the entry of one call; true when it existed. */
   async invalidate(args: unknown[], scope: CacheScope): Promise<boolean> {
     const { key, tags } = this.address(args, scope);
-    return this.engine.delete(scope, key, this.config.store, tags.versioned.map((n) => versioned(n)));
+    return this.engine.delete(
+      scope,
+      key,
+      this.config.store,
+      tags.versioned.map((n) => versioned(n)),
+    );
   }
 
   /** Runs the method and stores its result (subject to `unless`/`cacheNullish`). */

@@ -30,9 +30,7 @@ export class TagIndex {
     if (!sadd || !resolved.store.sscan) {
       if (!this.warned.has(resolved.alias)) {
         this.warned.add(resolved.alias);
-        this.warn(
-          `Cache store "${resolved.alias}" has no sets: plain tags are not indexed there and invalidateTag() will refuse them. Use versioned tags on it.`,
-        );
+        this.warn(`Cache store "${resolved.alias}" has no sets: plain tags are not indexed there and invalidateTag() will refuse them. Use versioned tags on it.`);
       }
       return;
     }

@@ -16,9 +16,7 @@ export type TagInput = string | VersionedTag;
  * A tag of a decorated method: a plain name, `versioned(name)`, or a function of the call's
  * arguments returning one, several, or none (`undefined`).
  */
-export type TagSpec<A extends readonly unknown[] = readonly unknown[]> =
-  | TagInput
-  | ((...args: A) => TagInput | readonly TagInput[] | undefined | null);
+export type TagSpec<A extends readonly unknown[] = readonly unknown[]> = TagInput | ((...args: A) => TagInput | readonly TagInput[] | undefined | null);
 
 /** Tags resolved for one call, deduplicated. */
 export interface ResolvedTags {

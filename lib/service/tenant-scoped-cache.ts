@@ -32,9 +32,7 @@ export interface AddressOptions {
 }
 
 /** The `CachedMethod` handle type of `Type.prototype[name]`. */
-export type CachedMethodOf<T, K extends keyof T, P extends object = Readonly<Record<string, unknown>>> = T[K] extends (
-  ...args: infer A
-) => infer R
+export type CachedMethodOf<T, K extends keyof T, P extends object = Readonly<Record<string, unknown>>> = T[K] extends (...args: infer A) => infer R
   ? CachedMethod<A, Awaited<R>, P>
   : never;
 
@@ -163,9 +161,7 @@ export class TenantScopedCache {
 
   /** Writes several entries; `entries` is a list of `{ key, value, ttl? }` or an object of key -> value. */
   async mset(entries: readonly CacheEntryInput[] | Readonly<Record<string, unknown>>, ttl?: number): Promise<void> {
-    const list = Array.isArray(entries)
-      ? (entries as readonly CacheEntryInput[])
-      : Object.entries(entries).map(([key, value]) => ({ key, value }));
+    const list = Array.isArray(entries) ? (entries as readonly CacheEntryInput[]) : Object.entries(entries).map(([key, value]) => ({ key, value }));
     for (const e of list) userKey(e.key);
     return this.engine.mset(this.scopeOf('mset'), list, ttl);
   }
@@ -261,11 +257,7 @@ export class TenantScopedCache {
     if (key !== undefined && definition.keyType !== key) {
       throw new CachedMethodNotFoundError(label, `it is keyed by ${definition.keyType?.name ?? 'its arguments'}, not by ${key.name}`);
     }
-    return new CachedMethod(definition, this.scopeOf) as unknown as CachedMethodOf<
-      T,
-      K,
-      [C] extends [never] ? Readonly<Record<string, unknown>> : PartitionValues<C>
-    >;
+    return new CachedMethod(definition, this.scopeOf) as unknown as CachedMethodOf<T, K, [C] extends [never] ? Readonly<Record<string, unknown>> : PartitionValues<C>>;
   }
 
   /** @internal The scope this view acts in (used by the decorators' explorer). */

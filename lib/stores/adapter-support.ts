@@ -137,4 +137,3 @@ export async function* keyvKeyPages(
 export function isInProcessMap(store: unknown): boolean {
   return store instanceof Map || (typeof store === 'object' && store !== null && (store as { opts?: { dialect?: string } }).opts?.dialect === 'map');
 }
-

@@ -90,7 +90,6 @@ export class CacheManagerStore extends TextValueStore {
 
   /** Leaves the Cache open: it is the application's (call `cache.disconnect()` yourself). */
   async close(): Promise<void> {}
-
 }
 
 /**

@@ -11,7 +11,6 @@ export interface ResilienceOptions {
   onBreakerChange?: (state: BreakerState, store: string) => void;
 }
 
-
 /** One call in flight, in a list kept oldest first (calls are appended as they start). */
 interface InFlight {
   readonly startedAt: number;

@@ -9,12 +9,4 @@ export { KeyvStore, keyvStore, type KeyvStoreOptions } from './keyv.store.js';
 export { CacheManagerStore, cacheManagerStore, type CacheManagerStoreOptions } from './cache-manager.store.js';
 export { LegacyStore, legacyStore, type LegacyStoreOptions, type LegacyCacheStore } from './legacy.store.js';
 export type { AdapterStoreOptions } from './adapter-support.js';
-export type {
-  KeyvLike,
-  KeyvStoreAdapterLike,
-  KeyvIteratorLike,
-  KeyvRawEntryLike,
-  KeyvEntryLike,
-  CacheManagerLike,
-  CacheManagerTierLike,
-} from './adapter-types.js';
+export type { KeyvLike, KeyvStoreAdapterLike, KeyvIteratorLike, KeyvRawEntryLike, KeyvEntryLike, CacheManagerLike, CacheManagerTierLike } from './adapter-types.js';

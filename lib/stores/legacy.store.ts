@@ -1,12 +1,6 @@
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { escapeGlob } from '../keys/key-builder.js';
-import {
-  type AdapterStoreOptions,
-  adapterCapabilities,
-  backendTtl,
-  toText,
-  unsupportedScan,
-} from './adapter-support.js';
+import { type AdapterStoreOptions, adapterCapabilities, backendTtl, toText, unsupportedScan } from './adapter-support.js';
 import { CommandGuard } from './command-guard.js';
 import type { StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';

@@ -112,7 +112,18 @@ export class OutageLog {
     const timer = setInterval(() => this.summarize(store), this.every);
     // A log never keeps the process alive.
     timer.unref();
-    const outage: Outage = { since: now, periodStart: now, reads: 0, writes: 0, readsTotal: 0, writesTotal: 0, tenants: new Set(), lastError: '', breakerOpen: false, timer };
+    const outage: Outage = {
+      since: now,
+      periodStart: now,
+      reads: 0,
+      writes: 0,
+      readsTotal: 0,
+      writesTotal: 0,
+      tenants: new Set(),
+      lastError: '',
+      breakerOpen: false,
+      timer,
+    };
     this.outages.set(store, outage);
     return outage;
   }

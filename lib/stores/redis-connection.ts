@@ -73,7 +73,13 @@ export class RedisConnection {
         return send.call(args, firstKey);
       });
     }
-    return Promise.reject(new Error(this.state === 'closed' ? 'the store is closed' : `not connected to ${this.options.target} (${this.lastError || 'connection lost'}); reconnecting in the background`));
+    return Promise.reject(
+      new Error(
+        this.state === 'closed'
+          ? 'the store is closed'
+          : `not connected to ${this.options.target} (${this.lastError || 'connection lost'}); reconnecting in the background`,
+      ),
+    );
   }
 
   /** One connection attempt, bounded by `connectTimeout` (node-redis bounds only its TCP part). */

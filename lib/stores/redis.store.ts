@@ -244,7 +244,11 @@ export function redisStore(options: RedisStoreOptions): StoreDefinition {
     const value = options[name];
     // NOTE: 0 does not mean "no timeout" here: an unbounded connect or command is what these options prevent.
     if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
-      throw new InvalidOptionsError(`redisStore({ ${name} })`, `is ${String(value)}`, `Give a number of milliseconds above 0 (default ${name === 'connectTimeout' ? 2000 : 1000}).`);
+      throw new InvalidOptionsError(
+        `redisStore({ ${name} })`,
+        `is ${String(value)}`,
+        `Give a number of milliseconds above 0 (default ${name === 'connectTimeout' ? 2000 : 1000}).`,
+      );
     }
   }
   // NOTE: loading node-redis takes a few hundred ms: start while the app boots, not in the first request.
@@ -256,12 +260,16 @@ export function redisStore(options: RedisStoreOptions): StoreDefinition {
       const commander = options.client
         ? toCommander(options.client)
         : (
-            await openRedisConnection(options.url!, {
-              alias,
-              target: redact(options.url!),
-              connectTimeout: options.connectTimeout ?? 2000,
-              commandTimeout: options.commandTimeout ?? 1000,
-            }, clientModule)
+            await openRedisConnection(
+              options.url!,
+              {
+                alias,
+                target: redact(options.url!),
+                connectTimeout: options.connectTimeout ?? 2000,
+                commandTimeout: options.commandTimeout ?? 1000,
+              },
+              clientModule,
+            )
           ).commander;
       return new RedisStore(alias, commander, !options.client, options, context);
     },

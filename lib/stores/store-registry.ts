@@ -37,8 +37,7 @@ export class StoreRegistry implements OnApplicationShutdown {
   private readonly plain: boolean;
 
   constructor(@Inject(TENANT_CACHE_OPTIONS) private readonly options: NormalizedTenantCacheOptions) {
-    this.plain =
-      options.storeFor === undefined && DEFAULT_STORE in options.stores && Object.values(options.stores).every((d) => d.dedicatedTenant === undefined);
+    this.plain = options.storeFor === undefined && DEFAULT_STORE in options.stores && Object.values(options.stores).every((d) => d.dedicatedTenant === undefined);
   }
 
   /** Aliases of every configured store. */
@@ -112,11 +111,14 @@ export class StoreRegistry implements OnApplicationShutdown {
     const codecOptions = this.options.codec?.[alias] ?? (def.codec ? normalizeCodecOptions(undefined, def.codec, `stores.${alias}.codec`) : PLAIN_CODEC);
     const hmac = codecOptions.keySecret ? keyHmacSecret(codecOptions.keySecret) : undefined;
     const keys = new KeyBuilder(this.options.keyPrefix, store.capabilities, def.dedicatedTenant, hmac);
-    const codec = new ChunkedIo(new EntryPipeline(codecOptions, store.capabilities.maxValueBytes, alias, {
-      keepsBytes: typeof store.getSync === 'function',
-      takesText: typeof store.setText === 'function',
-    }), store, keys);
+    const codec = new ChunkedIo(
+      new EntryPipeline(codecOptions, store.capabilities.maxValueBytes, alias, {
+        keepsBytes: typeof store.getSync === 'function',
+        takesText: typeof store.setText === 'function',
+      }),
+      store,
+      keys,
+    );
     return { alias, store, keys, codec };
   }
-
 }

@@ -114,7 +114,7 @@ describe('chunked entries, property: any order in which store calls land', () =>
           for (const app of apps) await s.waitFor(app.close());
         }
       },
-);
+    );
 
   it('reads are whole values or misses, and overwrites leave only the last value chunks', async () => {
     await fc.assert(anyOrder(), { numRuns: 40 });

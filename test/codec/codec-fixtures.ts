@@ -36,7 +36,10 @@ export function codecStores(): CodecStoreCase[] {
   ];
   cases.push({
     name: 'redis',
-    open: (o = {}) => () => redisStore({ url: sharedRedisUrl(), commandTimeout: 5000, maxValueBytes: o.maxValueBytes }),
+    open:
+      (o = {}) =>
+      () =>
+        redisStore({ url: sharedRedisUrl(), commandTimeout: 5000, maxValueBytes: o.maxValueBytes }),
   });
   return cases;
 }

@@ -73,7 +73,10 @@ describe.each(codecStores())('codec integrity on $name', (store) => {
     it('a tampered, missing or truncated chunk makes the whole entry a miss and removes the rest', async () => {
       const scope = tenant('chunks');
       const value = incompressible(20_000);
-      const cases: [string, (chunks: string[], s: MemoryStore | { set: MemoryStore['set']; delete: MemoryStore['delete']; get: MemoryStore['get'] }) => Promise<unknown>][] = [
+      const cases: [
+        string,
+        (chunks: string[], s: MemoryStore | { set: MemoryStore['set']; delete: MemoryStore['delete']; get: MemoryStore['get'] }) => Promise<unknown>,
+      ][] = [
         ['flipped', async (c, s) => s.set(c[1]!, flip((await s.get(c[1]!))!, 7))],
         ['missing', async (c, s) => s.delete(c[2]!)],
         ['truncated', async (c, s) => s.set(c[0]!, (await s.get(c[0]!))!.subarray(0, 100))],
@@ -145,11 +148,7 @@ describe.each(codecStores())('codec integrity on $name', (store) => {
     });
 
     it('keeps adversarial tenants and keys apart, concurrently, with their chunks in their own scope', async () => {
-      await Promise.all(
-        ADVERSARIAL_TENANTS.flatMap((t) =>
-          ADVERSARIAL_KEYS.map((k) => TenantContext.run(t, () => app.cache.set(k, `${t}|${k}|${compressible(5000)}`))),
-        ),
-      );
+      await Promise.all(ADVERSARIAL_TENANTS.flatMap((t) => ADVERSARIAL_KEYS.map((k) => TenantContext.run(t, () => app.cache.set(k, `${t}|${k}|${compressible(5000)}`)))));
       await Promise.all(
         ADVERSARIAL_TENANTS.map((t) =>
           TenantContext.run(t, async () => {

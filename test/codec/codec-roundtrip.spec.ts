@@ -39,7 +39,10 @@ function combos(): Combo[] {
 
 const value = () => ({
   date: new Date('2026-01-02T03:04:05.006Z'),
-  map: new Map<string, unknown>([['a', 1], ['b', { c: [1, 2] }]]),
+  map: new Map<string, unknown>([
+    ['a', 1],
+    ['b', { c: [1, 2] }],
+  ]),
   set: new Set([1, 'two']),
   big: 12345678901234567890n,
   nested: { list: [null, undefined, 1.5, '', false, 0] },

@@ -24,9 +24,11 @@ describe('TenantContext', () => {
 
   it('a throwing inner run still restores the outer tenant', () => {
     TenantContext.run('outer', () => {
-      expect(() => TenantContext.run('inner', () => {
-        throw new Error('boom');
-      })).toThrow('boom');
+      expect(() =>
+        TenantContext.run('inner', () => {
+          throw new Error('boom');
+        }),
+      ).toThrow('boom');
       expect(TenantContext.current()).toBe('outer');
     });
   });
@@ -148,7 +150,8 @@ describe('per-request scope (TenantContextMiddleware)', () => {
 
   it('overlapping requests never see each other: a public one while a tenant one is in flight', async () => {
     const get = await listen(app(withMiddleware));
-    const agentless = (path: string) => fetch(`http://127.0.0.1:${(servers[0]!.address() as AddressInfo).port}${path}`).then(async (r) => ((await r.json()) as { seen: string | null }).seen);
+    const agentless = (path: string) =>
+      fetch(`http://127.0.0.1:${(servers[0]!.address() as AddressInfo).port}${path}`).then(async (r) => ((await r.json()) as { seen: string | null }).seen);
     const slow = get('/t/acme?wait=30');
     await sleep(5);
     const [pub, other, slowSeen] = await Promise.all([agentless('/public?wait=5'), agentless('/t/globex?wait=5'), slow]);

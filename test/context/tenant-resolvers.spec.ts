@@ -1,14 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  fromFunction,
-  fromHeader,
-  fromJwtClaim,
-  fromRouteParam,
-  fromSubdomain,
-  InvalidOptionsError,
-  InvalidTenantIdError,
-  type TenantRequest,
-} from '../../lib/index.js';
+import { fromFunction, fromHeader, fromJwtClaim, fromRouteParam, fromSubdomain, InvalidOptionsError, InvalidTenantIdError, type TenantRequest } from '../../lib/index.js';
 
 const req = (parts: Partial<TenantRequest> = {}): TenantRequest => ({ headers: {}, ...parts });
 

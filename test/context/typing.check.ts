@@ -1,11 +1,5 @@
 // Compiled by `npx tsc -p tsconfig.json --noEmit`, never run: the user type of tenant.authorize.
-import {
-  TenantCacheModule,
-  type TenantAuthorizer,
-  type TenantCacheModuleOptions,
-  type TenantOptions,
-  type TenantRequest,
-} from '../../lib/index.js';
+import { TenantCacheModule, type TenantAuthorizer, type TenantCacheModuleOptions, type TenantOptions, type TenantRequest } from '../../lib/index.js';
 
 interface JwtUser {
   sub: string;

@@ -35,12 +35,7 @@ export function gate<T = void>() {
 }
 
 /** Boots a Nest testing module with the cache and the given providers (no HTTP). */
-export async function boot(
-  store: StoreDefinition,
-  providers: Provider[],
-  options: Partial<TenantCacheModuleOptions> = {},
-  logger = new CapturingLogger(),
-) {
+export async function boot(store: StoreDefinition, providers: Provider[], options: Partial<TenantCacheModuleOptions> = {}, logger = new CapturingLogger()) {
   const moduleRef = await Test.createTestingModule({
     imports: [
       TenantCacheModule.forRoot({

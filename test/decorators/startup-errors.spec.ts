@@ -31,7 +31,9 @@ async function routeFailure(controller: Type): Promise<Error | undefined> {
   @Module({ imports: [TenantCacheModule.forRoot({ stores: { default: memoryStore() } })], controllers: [controller] })
   class M {}
   try {
-    const ref = await Test.createTestingModule({ imports: [M] }).setLogger(false as never).compile();
+    const ref = await Test.createTestingModule({ imports: [M] })
+      .setLogger(false as never)
+      .compile();
     const app = await ref.createNestApplication({ logger: false }).init();
     await app.close();
     return undefined;
@@ -88,7 +90,9 @@ describe('@CacheResult / @CacheEvict start-up errors name Class.method and the o
     }
     const error = await failure([Typo]);
     expect(error).toBeInstanceOf(InvalidKeyConstructorError);
-    expect(error!.message).toMatch(/@CacheResult on Typo\.get: option "tll" is not an option\. Did you mean "ttl"\?.*option "tag" is not an option\. Did you mean "tags"\?/);
+    expect(error!.message).toMatch(
+      /@CacheResult on Typo\.get: option "tll" is not an option\. Did you mean "ttl"\?.*option "tag" is not an option\. Did you mean "tags"\?/,
+    );
 
     @Injectable()
     class Pages {

@@ -1,15 +1,7 @@
 import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
-import {
-  CacheEvict,
-  CacheResult,
-  type CacheStore,
-  MemoryStore,
-  type StoreDefinition,
-  TenantCacheService,
-  versioned,
-} from '../../lib/index.js';
+import { CacheEvict, CacheResult, type CacheStore, MemoryStore, type StoreDefinition, TenantCacheService, versioned } from '../../lib/index.js';
 import { spawn } from 'node:child_process';
 import { afterAll } from 'vitest';
 import { redisStore } from '../../lib/index.js';

@@ -213,6 +213,8 @@ describe('a tag name is plain or versioned in the whole application', () => {
       (e: unknown) => e as Error,
     );
     expect(error).toBeInstanceOf(InvalidTagError);
-    expect(error!.message).toMatch(/versioned\('catalog'\) in @CacheResult on Catalog\.list and plain 'catalog' in rule "products-change-catalog" of invalidation\.rules/);
+    expect(error!.message).toMatch(
+      /versioned\('catalog'\) in @CacheResult on Catalog\.list and plain 'catalog' in rule "products-change-catalog" of invalidation\.rules/,
+    );
   });
 });

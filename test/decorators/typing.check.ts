@@ -1,7 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { CacheEvict, CacheResult, KeyConstructor, TenantCacheService, versioned } from '../../lib/index.js';
 
-interface Query { page: number; filters?: { category: string } }
+interface Query {
+  page: number;
+  filters?: { category: string };
+}
 class ProductKey extends KeyConstructor.params('id', 'query')<[id: string, query: Query]> {
   id = this.arg('id', { partition: true });
   page = this.arg('query.page');
@@ -14,41 +17,63 @@ class IdKey extends KeyConstructor<[id: number]> {
 @Injectable()
 export class Svc {
   @CacheResult({ key: ProductKey, ttl: 1000, tags: ['p', (id: string) => `p:${id}`, versioned('cat')] })
-  async get(id: string, query: Query): Promise<string> { return id + query.page; }
+  async get(id: string, query: Query): Promise<string> {
+    return id + query.page;
+  }
 
   // @ts-expect-error wrong parameter types for the key
   @CacheResult({ key: ProductKey })
-  async wrong(id: number): Promise<string> { return String(id); }
+  async wrong(id: number): Promise<string> {
+    return String(id);
+  }
 
   @CacheResult({ key: IdKey })
-  async byNum(id: number): Promise<number> { return id; }
+  async byNum(id: number): Promise<number> {
+    return id;
+  }
 
   @CacheResult({ key: (id: string) => id })
-  fnKey(id: string): string | Promise<string> { return id; }
+  fnKey(id: string): string | Promise<string> {
+    return id;
+  }
 
   @CacheResult()
-  async noKey(a: string, b?: number): Promise<string> { return a + b; }
+  async noKey(a: string, b?: number): Promise<string> {
+    return a + b;
+  }
 
   @CacheResult({ unless: (r: string) => r === '' })
-  async typedUnless(): Promise<string> { return ''; }
+  async typedUnless(): Promise<string> {
+    return '';
+  }
 
   // @ts-expect-error unless takes the result type
   @CacheResult({ unless: (r: number) => r === 0 })
-  async badUnless(): Promise<string> { return ''; }
+  async badUnless(): Promise<string> {
+    return '';
+  }
 
   @CacheEvict({ method: 'get', args: (id: string) => [id, { page: 1 }] as const })
-  async update(id: string): Promise<void> { void id; }
+  async update(id: string): Promise<void> {
+    void id;
+  }
 
   // @ts-expect-error no such method
   @CacheEvict({ method: 'nope' })
-  async update2(id: string): Promise<void> { void id; }
+  async update2(id: string): Promise<void> {
+    void id;
+  }
 
   // @ts-expect-error args do not match get's parameters
   @CacheEvict({ method: 'get', args: (id: string) => [Number(id)] as const })
-  async update3(id: string): Promise<void> { void id; }
+  async update3(id: string): Promise<void> {
+    void id;
+  }
 
   @CacheEvict({ tags: ['p', (id: string) => `p:${id}`] })
-  async update4(id: string): Promise<void> { void id; }
+  async update4(id: string): Promise<void> {
+    void id;
+  }
 }
 
 class BadKey extends KeyConstructor<[id: string]> {
@@ -80,14 +105,20 @@ export async function use(cache: TenantCacheService) {
 @Injectable()
 export class Svc2 {
   @CacheResult({ key: IdKey })
-  async byNum(id: number): Promise<number> { return id; }
+  async byNum(id: number): Promise<number> {
+    return id;
+  }
 
   @CacheEvict({ method: 'byNum' })
-  async sameArgs(id: number): Promise<void> { void id; }
+  async sameArgs(id: number): Promise<void> {
+    void id;
+  }
 
   // @ts-expect-error same arguments do not fit byNum
   @CacheEvict({ method: 'byNum' })
-  async sameArgsWrong(id: string): Promise<void> { void id; }
+  async sameArgsWrong(id: string): Promise<void> {
+    void id;
+  }
 }
 
 export class Sync {

@@ -2,16 +2,7 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { Controller, Get, Injectable, Module, type Type, UseInterceptors } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import {
-  CacheEvict,
-  CacheResponse,
-  CacheResult,
-  TenantCacheInterceptor,
-  TenantCacheModule,
-  TenantGuard,
-  redisStore,
-  versioned,
-} from '../../lib/index.js';
+import { CacheEvict, CacheResponse, CacheResult, TenantCacheInterceptor, TenantCacheModule, TenantGuard, redisStore, versioned } from '../../lib/index.js';
 
 /** The intervals of the application under fault: every internal cache interval is small, so a fault outlives each several times. */
 export const FAULT_TIMINGS = {

@@ -185,13 +185,13 @@ export async function waitForHits(app: AppUnderFault, within = RECOVERY_BOUND_MS
       const ok = await TenantContext.run('acme', async () => {
         const probe = `probe-${attempt}`;
         await c.cache.set('probe', probe);
-        if ((await c.cache.get('probe')) !== probe) return (last = 'get after set did not return the value'), false;
-        if ((await c.manager.get('probe')) !== probe) return (last = 'CACHE_MANAGER.get after set did not return the value'), false;
+        if ((await c.cache.get('probe')) !== probe) return ((last = 'get after set did not return the value'), false);
+        if ((await c.manager.get('probe')) !== probe) return ((last = 'CACHE_MANAGER.get after set did not return the value'), false);
         const first = await c.catalog.product(`probe-${attempt}`);
-        if ((await c.catalog.product(`probe-${attempt}`)) !== first) return (last = '@CacheResult did not answer from the cache'), false;
+        if ((await c.catalog.product(`probe-${attempt}`)) !== first) return ((last = '@CacheResult did not answer from the cache'), false);
         await c.http.call('/report', { headers: { 'x-tenant-id': 'acme' } });
         const again = await c.http.call('/report', { headers: { 'x-tenant-id': 'acme' } });
-        if (again.headers['x-cache'] !== 'HIT') return (last = `GET /report answered X-Cache ${again.headers['x-cache']}`), false;
+        if (again.headers['x-cache'] !== 'HIT') return ((last = `GET /report answered X-Cache ${again.headers['x-cache']}`), false);
         return true;
       });
       if (ok) return Math.round(performance.now() - started);

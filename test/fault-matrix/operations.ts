@@ -154,7 +154,16 @@ export const OPERATIONS: readonly FaultOperation[] = [
   read('CACHE_MANAGER.mget', (c) => c.manager.mget(['k', 'k2']), [undefined, undefined]),
   read('CACHE_MANAGER.ttl', (c) => c.manager.ttl('k'), undefined),
   read('CACHE_MANAGER.wrap', (c) => c.manager.wrap('wr', async () => 'loaded', 60_000), 'loaded'),
-  read('CACHE_MANAGER.wrap (TTL function)', (c) => c.manager.wrap('wrf', async () => 'loaded', (v) => String(v).length * 10_000), 'loaded'),
+  read(
+    'CACHE_MANAGER.wrap (TTL function)',
+    (c) =>
+      c.manager.wrap(
+        'wrf',
+        async () => 'loaded',
+        (v) => String(v).length * 10_000,
+      ),
+    'loaded',
+  ),
   read('CACHE_MANAGER.wrap (raw)', async (c) => (await c.manager.wrap('wrr', async () => 'loaded', { ttl: 60_000, raw: true }))?.value, 'loaded'),
   write('CACHE_MANAGER.set', (c) => c.manager.set('k', 'v'), 'v'),
   write('CACHE_MANAGER.del', (c) => c.manager.del('k'), true),

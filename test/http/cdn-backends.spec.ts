@@ -185,7 +185,9 @@ describe('module options for backends', () => {
     }
     @Module({ imports: [TenantCacheModule.forRoot({})], controllers: [BadController] })
     class M {}
-    const ref = Test.createTestingModule({ imports: [M] }).compile().then((r) => r.createNestApplication().init());
+    const ref = Test.createTestingModule({ imports: [M] })
+      .compile()
+      .then((r) => r.createNestApplication().init());
     await expect(ref).rejects.toThrow(/@CacheResponse\(scope\) on BadController\.x/);
   });
 });
@@ -276,7 +278,7 @@ describe.each(ADAPTERS)('invalidateTag reaches the CDNs with tenant-qualified ke
     expect(other.headers['surrogate-key']!.split(' ').filter((k) => mine.has(k))).toEqual([]);
   });
 
-  it('purges one tenant\'s keys on both CDNs (soft on Fastly), and never another tenant\'s', async () => {
+  it("purges one tenant's keys on both CDNs (soft on Fastly), and never another tenant's", async () => {
     for (const t of TENANTS) await fetchAtEdge(t, '/products/1');
     const before = cdn.edge.size;
     for (const victim of TENANTS) {
@@ -312,7 +314,7 @@ describe.each(ADAPTERS)('invalidateTag reaches the CDNs with tenant-qualified ke
     expect(again.headers['x-cache']).toBe('MISS');
   });
 
-  it('purges the shared scope\'s keys for shared entries', async () => {
+  it("purges the shared scope's keys for shared entries", async () => {
     const res = await fetchAtEdge('acme', '/shared/1');
     expect(res.headers['surrogate-key']).toContain(surrogateKeyFor(prefix, { kind: 'shared' }, 'products'));
     await cache.shared().invalidateTag('products');

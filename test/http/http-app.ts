@@ -44,12 +44,24 @@ function result(status: number, bytes: Buffer, headers: Record<string, string>):
 /** Keeps every log line, so tests can assert what the library logged. */
 export class CapturingLogger implements LoggerService {
   readonly lines: { level: string; message: string }[] = [];
-  log(message: unknown) { this.push('log', message); }
-  error(message: unknown) { this.push('error', message); }
-  warn(message: unknown) { this.push('warn', message); }
-  debug(message: unknown) { this.push('debug', message); }
-  verbose(message: unknown) { this.push('verbose', message); }
-  private push(level: string, message: unknown) { this.lines.push({ level, message: String(message) }); }
+  log(message: unknown) {
+    this.push('log', message);
+  }
+  error(message: unknown) {
+    this.push('error', message);
+  }
+  warn(message: unknown) {
+    this.push('warn', message);
+  }
+  debug(message: unknown) {
+    this.push('debug', message);
+  }
+  verbose(message: unknown) {
+    this.push('verbose', message);
+  }
+  private push(level: string, message: unknown) {
+    this.lines.push({ level, message: String(message) });
+  }
 }
 
 export async function startApp(
@@ -59,10 +71,7 @@ export async function startApp(
 ): Promise<RunningApp> {
   const moduleRef = await Test.createTestingModule({ imports: [rootModule] }).compile();
   const logger = options.logger ?? false;
-  const app =
-    kind === 'fastify'
-      ? moduleRef.createNestApplication(new FastifyAdapter(), { logger })
-      : moduleRef.createNestApplication({ logger });
+  const app = kind === 'fastify' ? moduleRef.createNestApplication(new FastifyAdapter(), { logger }) : moduleRef.createNestApplication({ logger });
   if (logger !== false) app.useLogger(logger);
   options.setup?.(app);
   await app.listen(0, '127.0.0.1');

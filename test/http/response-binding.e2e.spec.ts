@@ -146,7 +146,10 @@ describe.each(ADAPTERS)('TenantCacheInterceptor bound globally, per controller a
     const b = await get('/optional', {});
     expect(a.headers['x-cache']).toBe('BYPASS');
     expect(b.body.run).toBe(a.body.run + 1);
-    expect(logger.lines.filter((l) => l.level === 'warn' && /has no tenant/.test(l.message)), JSON.stringify(logger.lines)).toHaveLength(1);
+    expect(
+      logger.lines.filter((l) => l.level === 'warn' && /has no tenant/.test(l.message)),
+      JSON.stringify(logger.lines),
+    ).toHaveLength(1);
     const acme = await get('/optional');
     expect(acme.body.tenant).toBe('acme');
     expect((await get('/optional')).headers['x-cache']).toBe('HIT');

@@ -296,7 +296,9 @@ class FakeAuthGuard {
 
 function appFor(store: StoreCase, prefix: string): Type {
   @Module({
-    imports: [TenantCacheModule.forRoot({ keyPrefix: prefix, stores: { default: store.definition() }, tenant: { authorize: () => true }, http: { maxBodyBytes: 64 * 1024 } })],
+    imports: [
+      TenantCacheModule.forRoot({ keyPrefix: prefix, stores: { default: store.definition() }, tenant: { authorize: () => true }, http: { maxBodyBytes: 64 * 1024 } }),
+    ],
     controllers: [CachedController, UncachedController],
     providers: [Runs, { provide: APP_GUARD, useClass: FakeAuthGuard }, { provide: APP_GUARD, useClass: TenantGuard }],
   })
@@ -388,7 +390,7 @@ describe.each(STORES.flatMap((store) => ADAPTERS.map((adapter) => [adapter, stor
     expect((await get('/items?iso=1', 'acme')).body.tenant).toBe('acme');
   });
 
-  it('never serves one user\'s /me to another (user or Authorization header in the key)', async () => {
+  it("never serves one user's /me to another (user or Authorization header in the key)", async () => {
     const alice = await get('/me', 'acme', { 'x-user': 'alice' });
     const bob = await get('/me', 'acme', { 'x-user': 'bob' });
     expect(alice.body.user).toBe('alice');

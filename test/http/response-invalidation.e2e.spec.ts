@@ -49,7 +49,7 @@ describe.each(ADAPTERS)('@CacheResponse({ invalidatesOn }) on %s', (adapter) => 
 
   const get = (tenant: string, id: string) => app.call(`/items/${id}`, { headers: { 'x-tenant-id': tenant } });
 
-  it('an entity change drops exactly the route responses its tags name, in the row\'s tenant only', async () => {
+  it("an entity change drops exactly the route responses its tags name, in the row's tenant only", async () => {
     for (const t of ['acme', 'a:b']) for (const id of ['1', '2']) await get(t, id);
     expect((await get('acme', '1')).headers['x-cache']).toBe('HIT');
     await app.app.get(EntityChangeBus).publish({ entity: 'Item', event: 'update', data: { id: 1, tenantId: 'acme' } });

@@ -2,16 +2,7 @@ import 'reflect-metadata';
 import { Controller, Get, Module, Query, Req, Res, type Type, UseInterceptors } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CacheResponse,
-  fromFunction,
-  fromHeader,
-  TenantCacheInterceptor,
-  TenantCacheModule,
-  TenantCacheService,
-  TenantContext,
-  TenantGuard,
-} from '../../lib/index.js';
+import { CacheResponse, fromFunction, fromHeader, TenantCacheInterceptor, TenantCacheModule, TenantCacheService, TenantContext, TenantGuard } from '../../lib/index.js';
 import { type StoreCase, storeCases } from '../support/store-cases.js';
 import { ADAPTERS, type AdapterKind, type RunningApp, jitter, startApp } from './http-app.js';
 
@@ -89,7 +80,10 @@ function appFor(store: StoreCase, prefix: string): Type {
         stores: { default: store.definition() },
         // Adversarial ids are allowed on purpose; the unicode one travels percent-encoded.
         tenant: {
-          resolver: [fromHeader(), fromFunction((req) => (typeof req.headers['x-tenant-enc'] === 'string' ? decodeURIComponent(req.headers['x-tenant-enc']) : undefined))],
+          resolver: [
+            fromHeader(),
+            fromFunction((req) => (typeof req.headers['x-tenant-enc'] === 'string' ? decodeURIComponent(req.headers['x-tenant-enc']) : undefined)),
+          ],
           pattern: /^[^\s,]+$/u,
           maxLength: 200,
           authorize: () => true,
@@ -167,7 +161,7 @@ describe.each(cases)('response cache isolation under concurrency (%s, %s)', (ada
     }
   });
 
-  it('does not hand the leader\'s error to the requests that waited on it: they run their own handler', async () => {
+  it("does not hand the leader's error to the requests that waited on it: they run their own handler", async () => {
     const results = await Promise.all(Array.from({ length: 10 }, () => server.call('/flaky', { headers: { 'x-tenant-id': 'globex' } })));
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 500)).toHaveLength(1);

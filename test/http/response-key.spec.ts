@@ -28,12 +28,17 @@ describe('response keys', () => {
 
   it('is injective over generated paths and queries', () => {
     const segment = fc.string({ maxLength: 6 }).map((s) => encodeURIComponent(s));
-    const url = fc.tuple(fc.array(segment, { maxLength: 3 }), fc.array(fc.tuple(segment, segment), { maxLength: 3 })).map(
-      ([parts, query]) => `/${parts.join('/')}${query.length ? `?${query.map(([k, v]) => `${k}=${v}`).join('&')}` : ''}`,
-    );
+    const url = fc
+      .tuple(fc.array(segment, { maxLength: 3 }), fc.array(fc.tuple(segment, segment), { maxLength: 3 }))
+      .map(([parts, query]) => `/${parts.join('/')}${query.length ? `?${query.map(([k, v]) => `${k}=${v}`).join('&')}` : ''}`);
     const canonical = (u: string) => {
       const [path, q = ''] = u.split('?');
-      return `${path}?${q.split('&').filter(Boolean).map((p) => (p.includes('=') ? p : `${p}=`)).sort().join('&')}`;
+      return `${path}?${q
+        .split('&')
+        .filter(Boolean)
+        .map((p) => (p.includes('=') ? p : `${p}=`))
+        .sort()
+        .join('&')}`;
     };
     fc.assert(
       fc.property(url, url, (a, b) => {

@@ -2,16 +2,7 @@ import 'reflect-metadata';
 import { Body, Controller, Get, Module, Put, Query, type Type } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CurrentTenant,
-  fromHeader,
-  fromRouteParam,
-  SkipTenant,
-  TenantCacheModule,
-  TenantCacheService,
-  TenantContext,
-  TenantGuard,
-} from '../../lib/index.js';
+import { CurrentTenant, fromHeader, fromRouteParam, SkipTenant, TenantCacheModule, TenantCacheService, TenantContext, TenantGuard } from '../../lib/index.js';
 import { storeCases, type StoreCase } from '../support/store-cases.js';
 import { ADAPTERS, type AdapterKind, type RunningApp, jitter, startApp } from './http-app.js';
 

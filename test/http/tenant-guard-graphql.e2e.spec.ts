@@ -1,14 +1,5 @@
 import 'reflect-metadata';
-import {
-  type CanActivate,
-  type ExecutionContext,
-  HttpException,
-  Injectable,
-  Module,
-  type OnModuleInit,
-  UnauthorizedException,
-  UseGuards,
-} from '@nestjs/common';
+import { type CanActivate, type ExecutionContext, HttpException, Injectable, Module, type OnModuleInit, UnauthorizedException, UseGuards } from '@nestjs/common';
 import { APP_GUARD, ExternalContextCreator, HttpAdapterHost } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CurrentTenant, TenantCacheModule, TenantCacheService, TenantContext, TenantGuard, type TenantRequest } from '../../lib/index.js';

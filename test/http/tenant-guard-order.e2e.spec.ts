@@ -212,7 +212,11 @@ describe.each(ADAPTERS)('TenantGuard whatever the guard order (%s)', (kind) => {
         }
         // The header sent twice: acme first, then globex.
         const twice = await fetch(`${server.url}/service`, {
-          headers: new Headers([['authorization', 'Bearer token-alice'], ['x-tenant-id', 'acme'], ['x-tenant-id', 'globex']]),
+          headers: new Headers([
+            ['authorization', 'Bearer token-alice'],
+            ['x-tenant-id', 'acme'],
+            ['x-tenant-id', 'globex'],
+          ]),
         });
         expect(twice.status).toBe(400);
       });

@@ -154,10 +154,7 @@ function appWith(tenant: TenantOptions, { auth = false }: { auth?: boolean } = {
   @Module({
     imports: [TenantCacheModule.forRoot({ keyPrefix: 'guard-e2e:', tenant })],
     controllers: CONTROLLERS,
-    providers: [
-      ...(auth ? [{ provide: APP_GUARD, useClass: TestAuthGuard }] : []),
-      { provide: APP_GUARD, useClass: TenantGuard },
-    ],
+    providers: [...(auth ? [{ provide: APP_GUARD, useClass: TestAuthGuard }] : []), { provide: APP_GUARD, useClass: TenantGuard }],
   })
   class GuardedApp {}
   return GuardedApp;
@@ -201,7 +198,12 @@ describe.each(ADAPTERS)('TenantGuard over HTTP (%s)', (kind) => {
       expect(long.status).toBe(400);
       expect(long.body.message).toContain('129 characters long; the maximum is 128');
       // Sent twice, the header arrives joined ("a, b") and fails the pattern.
-      const twice = await fetch(`${server.url}/whoami`, { headers: new Headers([['x-tenant-id', 'acme'], ['x-tenant-id', 'globex']]) });
+      const twice = await fetch(`${server.url}/whoami`, {
+        headers: new Headers([
+          ['x-tenant-id', 'acme'],
+          ['x-tenant-id', 'globex'],
+        ]),
+      });
       expect(twice.status).toBe(400);
     });
 
@@ -300,10 +302,7 @@ describe.each(ADAPTERS)('TenantGuard over HTTP (%s)', (kind) => {
     });
 
     it('a resolver that throws a tenant error is a 400; a missing one names every source tried', async () => {
-      const server = await startApp(
-        kind,
-        appWith({ resolver: [fromFunction(() => undefined, { description: 'API key' }), fromHeader('x-org')] }),
-      );
+      const server = await startApp(kind, appWith({ resolver: [fromFunction(() => undefined, { description: 'API key' }), fromHeader('x-org')] }));
       try {
         const res = await server.call('/whoami');
         expect(res.status).toBe(400);

@@ -7,15 +7,7 @@ import { Test } from '@nestjs/testing';
 import type { Cache } from 'cache-manager';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  InvalidOptionsError,
-  SkipTenant,
-  TenantCacheManager,
-  TenantCacheModule,
-  TenantContext,
-  TenantContextMissingError,
-  TenantGuard,
-} from '../../lib/index.js';
+import { InvalidOptionsError, SkipTenant, TenantCacheManager, TenantCacheModule, TenantContext, TenantContextMissingError, TenantGuard } from '../../lib/index.js';
 import { ADAPTERS, type AdapterKind, CapturingLogger, type RunningApp, startApp } from '../http/http-app.js';
 import { sharedRedisUrl } from '../support/redis-server.js';
 import { type StoreCase, storeCases } from '../support/store-cases.js';
@@ -106,10 +98,7 @@ class ProfileModule {}
 
 function appFor(store: StoreCase, keyPrefix: string): Type {
   @Module({
-    imports: [
-      TenantCacheModule.forRoot({ isGlobal: true, provideCacheManager: true, keyPrefix, stores: { default: store.definition() } }),
-      ProfileModule,
-    ],
+    imports: [TenantCacheModule.forRoot({ isGlobal: true, provideCacheManager: true, keyPrefix, stores: { default: store.definition() } }), ProfileModule],
     providers: [{ provide: APP_GUARD, useClass: TenantGuard }],
   })
   class AppModule {}
@@ -143,7 +132,7 @@ describe.each(MATRIX)('CACHE_MANAGER from TenantCacheModule on $name (real HTTP)
     expect(app.app.get(ProfileService).cache).toBeInstanceOf(TenantCacheManager);
   });
 
-  it('keeps each tenant\'s entries apart: set, get, ttl, del', async () => {
+  it("keeps each tenant's entries apart: set, get, ttl, del", async () => {
     expect((await call('acme', '/entries/profile', 'PUT', { value: { name: 'Acme' }, ttl: 60_000 })).body).toEqual({ stored: { name: 'Acme' } });
     await call('globex', '/entries/profile', 'PUT', { value: { name: 'Globex' } });
     const acme = (await call('acme', '/entries/profile')).body;
@@ -208,7 +197,9 @@ describe.each(MATRIX)('CACHE_MANAGER from TenantCacheModule on $name (real HTTP)
 
 describe('TenantCacheManager outside HTTP', () => {
   async function boot(imports: Type[] | ReturnType<typeof TenantCacheModule.forRoot>[], withService = true, logger = new CapturingLogger()) {
-    const moduleRef = await Test.createTestingModule({ imports, providers: withService ? [ProfileService] : [] }).setLogger(logger).compile();
+    const moduleRef = await Test.createTestingModule({ imports, providers: withService ? [ProfileService] : [] })
+      .setLogger(logger)
+      .compile();
     await moduleRef.init();
     return { moduleRef, logger };
   }
@@ -289,7 +280,7 @@ describe("@nestjs/cache-manager's CacheInterceptor", () => {
     return startApp('express', NewsModule);
   }
 
-  it('leaks one tenant\'s response to another with the plain CacheModule (the problem provideCacheManager exists for)', async () => {
+  it("leaks one tenant's response to another with the plain CacheModule (the problem provideCacheManager exists for)", async () => {
     const app = await newsApp([CacheModule.register(), TenantCacheModule.forRoot({})]);
     try {
       expect((await app.call('/news', { headers: { 'x-tenant-id': 'acme' } })).body.tenant).toBe('acme');

@@ -197,7 +197,7 @@ describe('BullMQ dispatcher (isolated redis-server)', () => {
     const app = await boot(memoryStore(), [Orders], {
       invalidation: {
         dispatchers: {
-          queue: bullmqDispatcher({ connection: { host: '127.0.0.1', port: server.port, }, worker: false, enqueueTimeout: 500 }),
+          queue: bullmqDispatcher({ connection: { host: '127.0.0.1', port: server.port }, worker: false, enqueueTimeout: 500 }),
         },
       },
     });

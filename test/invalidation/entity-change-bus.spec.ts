@@ -57,7 +57,7 @@ describe('EntityChangeBus (ORM-agnostic seam, memory store)', () => {
   const seed = (tenant: string, ...ids: number[]) => ids.forEach((id) => table.put(row(tenant, id)));
   const cached = (tenant: string, id: number) => as(tenant, async () => (await app.cache.method(ItemService, 'getItem').peek(id)).hit);
 
-  it('an update invalidates exactly the mapped entry of the row\'s tenant, for adversarial tenant ids', async () => {
+  it("an update invalidates exactly the mapped entry of the row's tenant, for adversarial tenant ids", async () => {
     const tenants = ['acme', ...ADVERSARIAL_TENANTS];
     for (const t of tenants) {
       seed(t, 1, 2);
@@ -72,7 +72,7 @@ describe('EntityChangeBus (ORM-agnostic seam, memory store)', () => {
     }
   });
 
-  it('the row\'s tenant column wins over the tenant in context; without either the failure is logged, or raised', async () => {
+  it("the row's tenant column wins over the tenant in context; without either the failure is logged, or raised", async () => {
     seed('acme', 1);
     seed('globex', 1);
     await as('acme', () => items.getItem(1));
@@ -83,7 +83,10 @@ describe('EntityChangeBus (ORM-agnostic seam, memory store)', () => {
     // The byCategory/published rules read tenantField too; 'drafts' (no tenantField) has no tenant here.
     const before = app.logger.lines.length;
     await bus.publish({ entity: Item, event: 'update', data: { id: 1, status: 'draft' } });
-    const logged = app.logger.lines.slice(before).map((l) => l.message).join('\n');
+    const logged = app.logger.lines
+      .slice(before)
+      .map((l) => l.message)
+      .join('\n');
     expect(logged).toContain('the change has no tenant');
     expect(logged).toContain('"drafts"');
   });
@@ -150,7 +153,7 @@ describe('EntityChangeBus (ORM-agnostic seam, memory store)', () => {
     expect((await price.peek(1)).hit).toBe(false);
   });
 
-  it('tag rules and custom invalidators run in the change\'s tenant', async () => {
+  it("tag rules and custom invalidators run in the change's tenant", async () => {
     seed('acme', 1);
     seed('globex', 1);
     await as('acme', () => items.tagged());
@@ -178,7 +181,9 @@ describe('EntityChangeBus (ORM-agnostic seam, memory store)', () => {
     const off = app.moduleRef.get(TenantCacheService)['engine'].hooks.add((e) => {
       if (e.kind === 'keys') keyEvents.push(e.keys.join());
     });
-    await as('acme', () => bus.publish(Array.from({ length: 50 }, (_, i) => ({ entity: Item, event: 'update' as const, data: row('acme', 1, { price: i }), changedFields: ['name'] }))));
+    await as('acme', () =>
+      bus.publish(Array.from({ length: 50 }, (_, i) => ({ entity: Item, event: 'update' as const, data: row('acme', 1, { price: i }), changedFields: ['name'] }))),
+    );
     off();
     expect(keyEvents.filter((k) => k.includes('getItem') || k.includes('ItemService.getItem'))).toHaveLength(1);
   });

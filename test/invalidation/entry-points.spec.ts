@@ -51,7 +51,10 @@ describe('entry points', () => {
       exports: Record<string, Record<string, string>>;
       peerDependenciesMeta: Record<string, { optional?: boolean }>;
     };
-    for (const [sub, dir] of [['./typeorm', 'invalidation/typeorm'], ['./bullmq', 'invalidation/bullmq']] as const) {
+    for (const [sub, dir] of [
+      ['./typeorm', 'invalidation/typeorm'],
+      ['./bullmq', 'invalidation/bullmq'],
+    ] as const) {
       expect(pkg.exports[sub]).toEqual({
         types: `./dist/${dir}/index.d.ts`,
         import: `./dist/${dir}/index.js`,

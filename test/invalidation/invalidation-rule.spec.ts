@@ -1,15 +1,7 @@
 import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
-import {
-  CacheResult,
-  InvalidInvalidationRuleError,
-  InvalidOptionsError,
-  type InvalidationRule,
-  KeyConstructor,
-  invalidationRule,
-  memoryStore,
-} from '../../lib/index.js';
+import { CacheResult, InvalidInvalidationRuleError, InvalidOptionsError, type InvalidationRule, KeyConstructor, invalidationRule, memoryStore } from '../../lib/index.js';
 import { boot } from '../decorators/fixtures.js';
 import { Item } from './fixtures.js';
 
@@ -64,9 +56,9 @@ describe('InvalidationRule start-up checks', () => {
 
   it('refresh needs one entry; custom fields cannot be mapped; fields and args exclude each other', async () => {
     expect(((await startWith([{ entity: Item, fields: { category: 'category' }, action: 'refresh' }])) as Error).message).toMatch(/refresh recomputes one entry/);
-    expect(
-      ((await startWith([{ entity: Item, fields: { org: 'tenantId', category: 'category', page: 'price', tenant: 'tenantId' } }])) as Error).message,
-    ).toMatch(/custom field\(s\) "tenant"/);
+    expect(((await startWith([{ entity: Item, fields: { org: 'tenantId', category: 'category', page: 'price', tenant: 'tenantId' } }])) as Error).message).toMatch(
+      /custom field\(s\) "tenant"/,
+    );
     expect(((await startWith([{ entity: Item, fields: { org: 'tenantId' }, args: () => [] }])) as Error).message).toMatch(/fields or args, not both/);
   });
 

@@ -4,16 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { createClient } from '@redis/client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CacheResult,
-  EntityChangeBus,
-  fastlyBackend,
-  KeyConstructor,
-  type TenantScopedCache,
-  memoryStore,
-  redisInvalidationBus,
-  versioned,
-} from '../../lib/index.js';
+import { CacheResult, EntityChangeBus, fastlyBackend, KeyConstructor, type TenantScopedCache, memoryStore, redisInvalidationBus, versioned } from '../../lib/index.js';
 import { FakeCdn } from '../support/fake-cdn.js';
 import { sharedRedisUrl, startRedisServer } from '../support/redis-server.js';
 import { ADVERSARIAL_TENANTS, as, boot, sleep } from '../decorators/fixtures.js';
@@ -90,10 +81,16 @@ describe.each([
     await b?.close();
   });
 
-  const cached = (app: App, tenant: string, shelf: string, slot: number) =>
-    as(tenant, async () => (await app.cache.method(Shelves, 'at').peek(shelf, slot)).hit);
+  const cached = (app: App, tenant: string, shelf: string, slot: number) => as(tenant, async () => (await app.cache.method(Shelves, 'at').peek(shelf, slot)).hit);
   const warm = async (tenants: readonly string[]) => {
-    for (const app of [a, b]) for (const t of tenants) for (const [s, n] of [['s1', 1], ['s1', 2], ['s2', 1]] as const) await as(t, () => app.moduleRef.get(Shelves).at(s, n));
+    for (const app of [a, b])
+      for (const t of tenants)
+        for (const [s, n] of [
+          ['s1', 1],
+          ['s1', 2],
+          ['s2', 1],
+        ] as const)
+          await as(t, () => app.moduleRef.get(Shelves).at(s, n));
   };
 
   it('an entity change handled by one instance drops the entry in the other, for that tenant only', async () => {

@@ -53,10 +53,9 @@ describe('TypeORM source on real PostgreSQL', () => {
   const repo = () => ds.getRepository(Product);
   const seed = (tenantId: string, sku: string, extra: Partial<Product> = {}) =>
     repo().save(repo().create({ tenantId, sku, category: 'books', price: 10, status: 'published', ...extra }));
-  const hit = (tenant: string, method: 'product' | 'price', sku: string) =>
-    as(tenant, async () => (await app.cache.method(Catalog, method).peek(sku)).hit);
+  const hit = (tenant: string, method: 'product' | 'price', sku: string) => as(tenant, async () => (await app.cache.method(Catalog, method).peek(sku)).hit);
 
-  it('an update through save() invalidates the entry of that row\'s tenant only, for adversarial tenants', async () => {
+  it("an update through save() invalidates the entry of that row's tenant only, for adversarial tenants", async () => {
     const tenants = ['acme', ...ADVERSARIAL_TENANTS.slice(0, 5)];
     for (const t of tenants) {
       await seed(t, 'p1');
@@ -214,7 +213,10 @@ describe('TypeORM source on real PostgreSQL', () => {
   it('a failing invalidation is logged with the rule and entity and never fails the committed save', async () => {
     const before = app.logger.lines.length;
     await expect(seed('acme', 'boom')).resolves.toMatchObject({ sku: 'boom' });
-    const logged = app.logger.lines.slice(before).filter((l) => l.level === 'error').map((l) => l.message);
+    const logged = app.logger.lines
+      .slice(before)
+      .filter((l) => l.level === 'error')
+      .map((l) => l.message);
     expect(logged.some((m) => m.includes('"audit-fails"') && m.includes('Product') && m.includes('audit store down'))).toBe(true);
     expect(await repo().countBy({ sku: 'boom' })).toBe(1);
   });

@@ -26,7 +26,10 @@ function same(a: unknown, b: unknown): boolean {
     if (!(a instanceof Set && b instanceof Set) || a.size !== b.size) return false;
     return [...a].every((x) => [...b].some((y) => same(x, y)));
   }
-  const defined = (o: object) => Object.keys(o).filter((k) => (o as Record<string, unknown>)[k] !== undefined).sort();
+  const defined = (o: object) =>
+    Object.keys(o)
+      .filter((k) => (o as Record<string, unknown>)[k] !== undefined)
+      .sort();
   const ka = defined(a);
   const kb = defined(b as object);
   return ka.length === kb.length && ka.every((k, i) => k === kb[i] && same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
@@ -63,7 +66,11 @@ function reordered(v: unknown): unknown {
   if (v instanceof Map) return new Map([...v].reverse().map(([k, x]) => [k, reordered(x)]));
   if (v instanceof Set) return new Set([...v].reverse());
   if (typeof v === 'object' && v !== null) {
-    return Object.fromEntries(Object.keys(v).reverse().map((k) => [k, reordered((v as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(v)
+        .reverse()
+        .map((k) => [k, reordered((v as Record<string, unknown>)[k])]),
+    );
   }
   return v;
 }

@@ -6,7 +6,25 @@ import { INTERNAL_KEY_MARK } from '../../lib/keys/key-constructor.compiler.js';
 /** What a physical key may contain: printable ASCII, no space (copied from `redis-cli --scan` into `GET` as is). */
 const PRINTABLE = /^[\x21-\x7e]+$/;
 /** The escape's own characters, the internal mark and what it becomes, so a logical key can spell an escaped one. */
-const MARKS = ['%', '%00', '%25', '%u0000', '%u00FC', 'u', '0', INTERNAL_KEY_MARK, `${INTERNAL_KEY_MARK}m@`, `${INTERNAL_KEY_MARK}r@`, 'k2:', ' ', '\n', '\u007f', 'ü', '\ud83d', '\ude00'];
+const MARKS = [
+  '%',
+  '%00',
+  '%25',
+  '%u0000',
+  '%u00FC',
+  'u',
+  '0',
+  INTERNAL_KEY_MARK,
+  `${INTERNAL_KEY_MARK}m@`,
+  `${INTERNAL_KEY_MARK}r@`,
+  'k2:',
+  ' ',
+  '\n',
+  '\u007f',
+  'ü',
+  '\ud83d',
+  '\ude00',
+];
 
 const adversarialTenant = fc.oneof(
   fc.constantFrom('a', 'a:b', 'a:', ':a', '*', '{x}', 't1:a', 'g1', 's', 'ü', '租户', 'a'.repeat(200), 'k:', 'h:', 'a%', 'a%25', 'a b', 'a%20b'),
@@ -117,7 +135,14 @@ describe.each<[string, KeyLimits]>([
   it('builds only printable keys (ASCII 0x21-0x7e): entries, prefixes, counters and meta keys, whatever the tenant, key or tag', () => {
     fc.assert(
       fc.property(scope, generation, adversarialKey, adversarialKey, (s, g, k, tag) => {
-        for (const physical of [keys.entryKey(s, g, k), keys.entryPrefix(s, g), keys.generationKey(s), keys.metaKey(s, 'ti', tag), keys.metaKey(s, 'tv', tag), keys.tagVersionKey(s, keys.tagId(tag))]) {
+        for (const physical of [
+          keys.entryKey(s, g, k),
+          keys.entryPrefix(s, g),
+          keys.generationKey(s),
+          keys.metaKey(s, 'ti', tag),
+          keys.metaKey(s, 'tv', tag),
+          keys.tagVersionKey(s, keys.tagId(tag)),
+        ]) {
           expect(physical).toMatch(PRINTABLE);
         }
       }),

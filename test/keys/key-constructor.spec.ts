@@ -35,7 +35,10 @@ describe('KeyConstructor', () => {
   it('property: distinct argument values never share a key (partition and tail fields)', () => {
     const arg = fc.tuple(
       fc.string({ maxLength: 6 }),
-      fc.record({ page: fc.integer({ min: -2, max: 100 }), filters: fc.option(fc.record({ category: fc.option(fc.string({ maxLength: 6 }), { nil: undefined }) }), { nil: undefined }) }),
+      fc.record({
+        page: fc.integer({ min: -2, max: 100 }),
+        filters: fc.option(fc.record({ category: fc.option(fc.string({ maxLength: 6 }), { nil: undefined }) }), { nil: undefined }),
+      }),
     );
     fc.assert(
       fc.property(arg, arg, ([o1, q1], [o2, q2]) => {
@@ -123,8 +126,7 @@ describe('KeyConstructor', () => {
       id = this.arg(0);
       shape = this.fingerprint(DtoB);
     }
-    const key = (type: new () => object, args: string[]) =>
-      CompiledKey.fromConstructor(type, target, 'same-namespace').build(args, ctx);
+    const key = (type: new () => object, args: string[]) => CompiledKey.fromConstructor(type, target, 'same-namespace').build(args, ctx);
     expect(key(V1, ['x'])).not.toBe(key(V2, ['x']));
     // (b, a) = ('x', 'y') and (a, b) = ('x', 'y') hold the same slices in the same order: the shape keeps them apart.
     expect(key(Reordered, ['y', 'x'])).not.toBe(key(Ordered, ['x', 'y']));

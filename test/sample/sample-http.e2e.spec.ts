@@ -32,7 +32,7 @@ describe.each(ADAPTERS)('sample app: cached HTTP responses (%s, memory store)', 
     expect(notModified.status).toBe(304);
   });
 
-  it('keeps each tenant\'s list and detail apart on the same URLs', async () => {
+  it("keeps each tenant's list and detail apart on the same URLs", async () => {
     const acme = await get('/products', 'acme');
     const globex = await get('/products', 'globex');
     expect(acme.body.tenant).toBe('acme');
@@ -43,7 +43,7 @@ describe.each(ADAPTERS)('sample app: cached HTTP responses (%s, memory store)', 
     expect((await get('/products/2', 'acme')).body.name).toBe('acme product 2');
   });
 
-  it('a PATCH invalidates the tenant\'s cached list and detail (versioned catalogue tag), not the other tenant\'s', async () => {
+  it("a PATCH invalidates the tenant's cached list and detail (versioned catalogue tag), not the other tenant's", async () => {
     await get('/products', 'acme');
     await get('/products/3', 'acme');
     await get('/products', 'globex');

@@ -2,20 +2,15 @@ import 'reflect-metadata';
 import { type DynamicModule, Inject, Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { describe, expect, it } from 'vitest';
-import {
-  InvalidOptionsError,
-  TENANT_CACHE_OPTIONS,
-  TenantCacheError,
-  TenantCacheModule,
-  type TenantCacheModuleOptions,
-  memoryStore,
-} from '../../lib/index.js';
+import { InvalidOptionsError, TENANT_CACHE_OPTIONS, TenantCacheError, TenantCacheModule, type TenantCacheModuleOptions, memoryStore } from '../../lib/index.js';
 import { assertKnownOptions } from '../../lib/tenant-cache.option-keys.js';
 
 /** Boots a real Nest testing module with the cache module; resolves to the start-up error, or undefined. */
 async function bootError(module: DynamicModule): Promise<InvalidOptionsError | Error | undefined> {
   try {
-    const ref = await Test.createTestingModule({ imports: [module] }).setLogger(false as never).compile();
+    const ref = await Test.createTestingModule({ imports: [module] })
+      .setLogger(false as never)
+      .compile();
     await ref.close();
     return undefined;
   } catch (error) {
@@ -127,7 +122,16 @@ describe('TenantCacheModule.forRoot: unknown options fail start-up', () => {
         tagIndex: 'store',
         codec: { compression: { algorithm: 'gzip', threshold: 10, level: 5 }, chunkSize: 4096, maxValueBytes: 1 << 20, encryption: false, hashKeys: false },
         invalidation: { dispatchers: {}, onError: 'log', sources: [], rules: [] },
-        http: { backends: {}, purge: [], surrogateHeaders: true, surrogateKeyPrefix: 'x-', ttl: 5, headers: { xCache: true, age: true, etag: true }, maxBodyBytes: 10, tenantHeaders: [] },
+        http: {
+          backends: {},
+          purge: [],
+          surrogateHeaders: true,
+          surrogateKeyPrefix: 'x-',
+          ttl: 5,
+          headers: { xCache: true, age: true, etag: true },
+          maxBodyBytes: 10,
+          tenantHeaders: [],
+        },
       }),
     );
     expect(options.defaultTtl).toBe(5);
@@ -136,7 +140,9 @@ describe('TenantCacheModule.forRoot: unknown options fail start-up', () => {
 
 describe('TenantCacheModule.forRootAsync options', () => {
   it('checks the factory result like forRoot, and refuses isGlobal inside it', async () => {
-    const error = (await bootError(TenantCacheModule.forRootAsync({ useFactory: () => ({ ttl: 5, isGlobal: true }) as TenantCacheModuleOptions }))) as InvalidOptionsError;
+    const error = (await bootError(
+      TenantCacheModule.forRootAsync({ useFactory: () => ({ ttl: 5, isGlobal: true }) as TenantCacheModuleOptions }),
+    )) as InvalidOptionsError;
     expect(error).toBeInstanceOf(InvalidOptionsError);
     expect(error.problems.map((p) => p.option)).toEqual(['ttl', 'isGlobal']);
     expect(error.message).toMatch(/"isGlobal" .*next to useFactory/);
@@ -217,7 +223,8 @@ describe('TenantCacheModule.forRootAsync options', () => {
 
 describe('assertKnownOptions (for store and backend factories)', () => {
   it('lists every unknown key as factory.key with the closest name, in the InvalidOptionsError style', () => {
-    const call = () => assertKnownOptions({ maxEntires: 5, maxBytes: 1, ttl: 5 }, ['maxEntries', 'maxBytes'], 'memoryStore', { ttl: 'Give TTLs per call or as defaultTtl.' });
+    const call = () =>
+      assertKnownOptions({ maxEntires: 5, maxBytes: 1, ttl: 5 }, ['maxEntries', 'maxBytes'], 'memoryStore', { ttl: 'Give TTLs per call or as defaultTtl.' });
     expect(call).toThrow(InvalidOptionsError);
     expect(call).toThrow(/"memoryStore\.maxEntires" is not an option\. Did you mean "memoryStore\.maxEntries"\?/);
     expect(call).toThrow(/"memoryStore\.ttl" is not an option\. Give TTLs per call/);

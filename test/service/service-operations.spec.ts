@@ -44,7 +44,10 @@ describe.each(storeCases())('TenantCacheService on $name', ({ definition }) => {
   it('round-trips values with their types; null, 0, false and "" are values', async () => {
     const value = {
       date: new Date('2026-01-02T03:04:05.006Z'),
-      map: new Map<string, unknown>([['a', 1], ['b', { c: [1, 2] }]]),
+      map: new Map<string, unknown>([
+        ['a', 1],
+        ['b', { c: [1, 2] }],
+      ]),
       set: new Set([1, 'two']),
       big: 12345678901234567890n,
       buf: Buffer.from([0, 255, 7]),
@@ -136,12 +139,21 @@ describe.each(storeCases())('TenantCacheService on $name', ({ definition }) => {
 
   it('mget, mset and mdel work in batches', async () => {
     await as('multi', async () => {
-      await cache.mset([{ key: 'm1', value: 1 }, { key: 'm2', value: null }, { key: 'm3', value: 'three', ttl: 60_000 }]);
+      await cache.mset([
+        { key: 'm1', value: 1 },
+        { key: 'm2', value: null },
+        { key: 'm3', value: 'three', ttl: 60_000 },
+      ]);
       await cache.mset({ m4: [4] });
       expect(await cache.mget(['m1', 'm2', 'm3', 'm4', 'm5'])).toEqual([1, null, 'three', [4], undefined]);
       expect(await cache.mdel(['m1', 'm2', 'm5'])).toBe(2);
       expect(await cache.mget(['m1', 'm3'])).toEqual([undefined, 'three']);
-      await expect(cache.mset([{ key: 'ok', value: 1 }, { key: 'bad', value: () => 1 }])).rejects.toBeInstanceOf(InvalidCacheValueError);
+      await expect(
+        cache.mset([
+          { key: 'ok', value: 1 },
+          { key: 'bad', value: () => 1 },
+        ]),
+      ).rejects.toBeInstanceOf(InvalidCacheValueError);
       expect(await cache.get('ok')).toBeUndefined();
     });
   });

@@ -64,12 +64,7 @@ const CLIENTS: { name: string; store: (url: string) => { definition: StoreDefini
 ];
 
 /** A real redis-server and a module on it; `events` collects `store:error` as `operation:tenant`. */
-async function boot(
-  server: RedisServerHandle,
-  options: Partial<TenantCacheModuleOptions>,
-  store: Parameters<typeof redisStore>[0] = {},
-  definition?: StoreDefinition,
-) {
+async function boot(server: RedisServerHandle, options: Partial<TenantCacheModuleOptions>, store: Parameters<typeof redisStore>[0] = {}, definition?: StoreDefinition) {
   const moduleRef = await Test.createTestingModule({
     imports: [
       TenantCacheModule.forRoot({

@@ -134,7 +134,9 @@ describe('plain-tag versions are per tenant', () => {
         for (const [m, other] of TAGS.entries()) {
           const gone = t === a && m === n;
           const seen = await as(t, () => cache.get(`item:${m}`));
-          expect(seen, `${t} ${other} after ${a} invalidated ${tag}`).toBe(gone || (m < n && ADVERSARIAL_TENANTS[m % ADVERSARIAL_TENANTS.length] === t) ? undefined : `${t}/${other}`);
+          expect(seen, `${t} ${other} after ${a} invalidated ${tag}`).toBe(
+            gone || (m < n && ADVERSARIAL_TENANTS[m % ADVERSARIAL_TENANTS.length] === t) ? undefined : `${t}/${other}`,
+          );
         }
       }
     }
@@ -161,53 +163,57 @@ describe.each([
   { label: 'plain records (text and V8), hashed keys', codec: {} },
   { label: 'compressed, encrypted, chunked', codec: { chunkSize: 1024, compression: { algorithm: 'gzip' as const, threshold: 0 }, encryption: { secrets: [SECRET_1] } } },
 ])('plain tags are checked on every entry format: $label', ({ codec }) => {
-  it.each(['memory', 'redis'])('%s: stamped entries round-trip, and an invalidated tag misses without its index', async (kind) => {
-    const server = kind === 'redis' ? await startRedisServer() : undefined;
-    const raw = server ? new Redis(server.url) : undefined;
-    const store = server ? redisStore({ url: server.url, commandTimeout: 5000 }) : memoryStore();
-    const { moduleRef, cache, close } = await boot(store, [], { codec });
-    const engine = moduleRef.get(CacheEngine);
-    try {
-      const values: Record<string, unknown> = {
-        text: 'a string value',
-        object: { n: 1, when: new Date(0), list: [1, 2, 3] },
-        big: randomBytes(30_000).toString('base64') + 'ü',
-        ['h'.repeat(300)]: 'a hashed key',
-      };
-      if (raw && 'chunkSize' in codec) {
-        // A stamped manifest is still known as one: deleting the entry removes its chunks.
-        await as('acme', () => cache.set('gone', values.big, { ttl: 600_000, tags: ['t'] }));
-        const chunks = async () => (await raw.keys('*')).filter((k) => /:g\d+:c:/.test(k)).length;
-        expect(await chunks()).toBeGreaterThan(10);
-        expect(await as('acme', () => cache.delete('gone'))).toBe(true);
-        expect(await chunks()).toBe(0);
+  it.each(['memory', 'redis'])(
+    '%s: stamped entries round-trip, and an invalidated tag misses without its index',
+    async (kind) => {
+      const server = kind === 'redis' ? await startRedisServer() : undefined;
+      const raw = server ? new Redis(server.url) : undefined;
+      const store = server ? redisStore({ url: server.url, commandTimeout: 5000 }) : memoryStore();
+      const { moduleRef, cache, close } = await boot(store, [], { codec });
+      const engine = moduleRef.get(CacheEngine);
+      try {
+        const values: Record<string, unknown> = {
+          text: 'a string value',
+          object: { n: 1, when: new Date(0), list: [1, 2, 3] },
+          big: randomBytes(30_000).toString('base64') + 'ü',
+          ['h'.repeat(300)]: 'a hashed key',
+        };
+        if (raw && 'chunkSize' in codec) {
+          // A stamped manifest is still known as one: deleting the entry removes its chunks.
+          await as('acme', () => cache.set('gone', values.big, { ttl: 600_000, tags: ['t'] }));
+          const chunks = async () => (await raw.keys('*')).filter((k) => /:g\d+:c:/.test(k)).length;
+          expect(await chunks()).toBeGreaterThan(10);
+          expect(await as('acme', () => cache.delete('gone'))).toBe(true);
+          expect(await chunks()).toBe(0);
+        }
+        await as('acme', async () => {
+          for (const [k, v] of Object.entries(values)) await cache.set(k, v, { ttl: 600_000, tags: ['t', 'ü-tag'] });
+          for (const [k, v] of Object.entries(values)) expect(await cache.get(k)).toEqual(v);
+          expect(await cache.mget(Object.keys(values))).toEqual(Object.values(values));
+          expect((await collectKeys(cache.keys())).sort()).toEqual(Object.keys(values).sort());
+        });
+        // Drop the indexes: only the stamps can find the entries now.
+        const resolved = await engine.store(tenant('acme'));
+        for (const tag of ['t', 'ü-tag']) {
+          const index = engine.tagIndex.indexKey(resolved, tenant('acme'), tag);
+          if (raw) await raw.del(index);
+          else await resolved.store.delete(index);
+        }
+        await as('acme', async () => {
+          expect(await cache.invalidateTag('ü-tag')).toBe(0); // nothing listed: the version did the work
+          for (const k of Object.keys(values)) expect(await cache.get(k)).toBeUndefined();
+          expect(await cache.mget(Object.keys(values))).toEqual(Object.keys(values).map(() => undefined));
+          expect(await cache.getOrSet('big', () => 'loaded', { tags: ['t'] })).toBe('loaded');
+          expect(await cache.get('big')).toBe('loaded');
+        });
+      } finally {
+        await close();
+        raw?.disconnect();
+        await server?.stop();
       }
-      await as('acme', async () => {
-        for (const [k, v] of Object.entries(values)) await cache.set(k, v, { ttl: 600_000, tags: ['t', 'ü-tag'] });
-        for (const [k, v] of Object.entries(values)) expect(await cache.get(k)).toEqual(v);
-        expect(await cache.mget(Object.keys(values))).toEqual(Object.values(values));
-        expect((await collectKeys(cache.keys())).sort()).toEqual(Object.keys(values).sort());
-      });
-      // Drop the indexes: only the stamps can find the entries now.
-      const resolved = await engine.store(tenant('acme'));
-      for (const tag of ['t', 'ü-tag']) {
-        const index = engine.tagIndex.indexKey(resolved, tenant('acme'), tag);
-        if (raw) await raw.del(index);
-        else await resolved.store.delete(index);
-      }
-      await as('acme', async () => {
-        expect(await cache.invalidateTag('ü-tag')).toBe(0); // nothing listed: the version did the work
-        for (const k of Object.keys(values)) expect(await cache.get(k)).toBeUndefined();
-        expect(await cache.mget(Object.keys(values))).toEqual(Object.keys(values).map(() => undefined));
-        expect(await cache.getOrSet('big', () => 'loaded', { tags: ['t'] })).toBe('loaded');
-        expect(await cache.get('big')).toBe('loaded');
-      });
-    } finally {
-      await close();
-      raw?.disconnect();
-      await server?.stop();
-    }
-  }, 30_000);
+    },
+    30_000,
+  );
 });
 
 async function collectKeys(keys: AsyncIterable<string>): Promise<string[]> {

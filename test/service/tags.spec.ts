@@ -79,9 +79,7 @@ describe.each(storeCases())('tags on $name', ({ definition }) => {
       expect(seen).toBe(t === 'a:b' || t === '*' ? undefined : t);
     }
     // Concurrent invalidations of one tenant never touch another's entries
-    await Promise.all(
-      ADVERSARIAL_TENANTS.map((t) => as(t, () => cache.set('item2', t, { tags: ['products'] }))),
-    );
+    await Promise.all(ADVERSARIAL_TENANTS.map((t) => as(t, () => cache.set('item2', t, { tags: ['products'] }))));
     const counts = await Promise.all(ADVERSARIAL_TENANTS.map((t) => as(t, () => cache.invalidateTag('products'))));
     expect(counts.every((c) => c === 1 || c === 2)).toBe(true);
     expect(counts.reduce((x, y) => x + y, 0)).toBe(ADVERSARIAL_TENANTS.length * 2 - 1);

@@ -117,7 +117,7 @@ describe.each(CASES)('TenantCacheService on $name', ({ setup, lists }) => {
     });
   });
 
-  it.each(PAIRS)('%s and %s never see, count, delete or clear each other\'s entries', async (a, b) => {
+  it.each(PAIRS)("%s and %s never see, count, delete or clear each other's entries", async (a, b) => {
     for (const key of KEYS) {
       await as(a, () => cache.set(key, `A:${key}`));
       await as(b, () => cache.set(key, `B:${key}`));

@@ -36,7 +36,14 @@ const CASES: Case[] = [
     name: 'cache-manager v7 (@keyv/redis)',
     setup: async (url) => {
       const cache = createCache({ stores: [new Keyv({ store: new KeyvRedis(url), throwOnErrors: true })] });
-      return { definition: cacheManagerStore(cache, resilience), close: () => cache.disconnect().then(() => undefined, () => undefined) };
+      return {
+        definition: cacheManagerStore(cache, resilience),
+        close: () =>
+          cache.disconnect().then(
+            () => undefined,
+            () => undefined,
+          ),
+      };
     },
   },
   {

@@ -2,14 +2,7 @@ import 'reflect-metadata';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  OutageLog,
-  StoreUnavailableError,
-  TenantCacheModule,
-  TenantCacheService,
-  TenantContext,
-  redisStore,
-} from '../../lib/index.js';
+import { OutageLog, StoreUnavailableError, TenantCacheModule, TenantCacheService, TenantContext, redisStore } from '../../lib/index.js';
 import { type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -47,7 +47,13 @@ async function exercise(app: Awaited<ReturnType<typeof boot>>): Promise<void> {
     const { cache } = app;
     await cache.set('a', 1, 60_000);
     await cache.set('tagged', 't', { ttl: 60_000, tags: ['plain'] });
-    await cache.mset([{ key: 'b', value: 2 }, { key: 'c', value: 3 }], 60_000);
+    await cache.mset(
+      [
+        { key: 'b', value: 2 },
+        { key: 'c', value: 3 },
+      ],
+      60_000,
+    );
     expect(await cache.get('a')).toBe(1);
     expect(await cache.mget(['a', 'b', 'c'])).toEqual([1, 2, 3]);
     expect(await cache.has('b')).toBe(true);

@@ -135,7 +135,12 @@ for (const { name, open } of clients) {
     it('mget / mset / mdel across slots', async () => {
       const values = await as('alpha', () => cache.mget<{ tenant: string; i: number }>(keysOf('item:')));
       expect(values).toEqual(keysOf('item:').map((_, i) => ({ tenant: 'alpha', i })));
-      expect(await as('beta', () => cache.mget(['item:0', 'item:199', 'missing', 'other:7']))).toEqual([{ tenant: 'beta', i: 0 }, { tenant: 'beta', i: 199 }, undefined, 7]);
+      expect(await as('beta', () => cache.mget(['item:0', 'item:199', 'missing', 'other:7']))).toEqual([
+        { tenant: 'beta', i: 0 },
+        { tenant: 'beta', i: 199 },
+        undefined,
+        7,
+      ]);
       await as('alpha', () => cache.mset({ 'm:a': 1, 'm:b': 2, 'm:c': 3, 'm:d': 4 }));
       expect(await as('alpha', () => cache.mget(['m:a', 'm:b', 'm:c', 'm:d']))).toEqual([1, 2, 3, 4]);
       expect(await as('alpha', () => cache.mdel(['m:a', 'm:b', 'm:c', 'm:d', 'm:none']))).toBe(4);
@@ -212,7 +217,10 @@ for (const { name, open } of clients) {
       for (const t of tenants) await as(t, () => cache.set('p', t, { tags: ['all'] }));
       // The tag indexes (one key per tenant) sit on more than one master.
       const perMaster = (await rawKeysPerMaster(`${prefix}t*:many-*m:ti:*`)).map((keys) => keys.length);
-      expect(perMaster.reduce((a, b) => a + b, 0), `tag indexes per master: ${perMaster.join(', ')}`).toBe(tenants.length);
+      expect(
+        perMaster.reduce((a, b) => a + b, 0),
+        `tag indexes per master: ${perMaster.join(', ')}`,
+      ).toBe(tenants.length);
       expect(perMaster.filter((n) => n > 0).length, `tag indexes per master: ${perMaster.join(', ')}`).toBeGreaterThan(1);
       expect(await cache.invalidateTagInAllTenants('all')).toBe(tenants.length);
       for (const t of tenants) expect(await as(t, () => cache.get('p'))).toBeUndefined();

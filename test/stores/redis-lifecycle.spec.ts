@@ -208,20 +208,18 @@ describe('redisStore({ url }) connection lifecycle (real redis-server, real Nest
         return { a, redis };
       },
     ],
-    ...(['ioredis', 'node-redis'] as const).map(
-      (kind): [string, (env: Record<string, string>) => Promise<{ a: AppProcess; redis?: RedisServerHandle }>] => [
-        `frozen, with a handed-in ${kind} client (the store leaves it open; the app closes it after app.close())`,
-        async (env) => {
-          const redis = await server();
-          const a = app({ ...env, REDIS_URL: redis.url, HANDED_IN: kind });
-          expect((await a.next('request')).status).toBe(200);
-          redis.pause();
-          a.send('2');
-          expect((await a.next('request')).status).toBe(200);
-          return { a, redis };
-        },
-      ],
-    ),
+    ...(['ioredis', 'node-redis'] as const).map((kind): [string, (env: Record<string, string>) => Promise<{ a: AppProcess; redis?: RedisServerHandle }>] => [
+      `frozen, with a handed-in ${kind} client (the store leaves it open; the app closes it after app.close())`,
+      async (env) => {
+        const redis = await server();
+        const a = app({ ...env, REDIS_URL: redis.url, HANDED_IN: kind });
+        expect((await a.next('request')).status).toBe(200);
+        redis.pause();
+        a.send('2');
+        expect((await a.next('request')).status).toBe(200);
+        return { a, redis };
+      },
+    ]),
   ];
 
   it.each(states)('app.close() returns within 2 s and the process exits by itself within 2 s: %s', async (name, setup) => {

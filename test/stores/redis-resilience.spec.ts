@@ -1,14 +1,7 @@
 import 'reflect-metadata';
 import { Test } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type BreakerState,
-  StoreUnavailableError,
-  TenantCacheModule,
-  TenantCacheService,
-  TenantContext,
-  redisStore,
-} from '../../lib/index.js';
+import { type BreakerState, StoreUnavailableError, TenantCacheModule, TenantCacheService, TenantContext, redisStore } from '../../lib/index.js';
 import { type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

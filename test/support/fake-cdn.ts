@@ -60,7 +60,15 @@ export class FakeCdn {
 
   /** Puts an object at the edge with the keys of its `Surrogate-Key` (space-separated) or `Cache-Tag` (comma-separated) header. */
   cache(id: string, header: string | undefined, separator: ' ' | ','): void {
-    this.edge.set(id, new Set((header ?? '').split(separator).map((k) => k.trim()).filter(Boolean)));
+    this.edge.set(
+      id,
+      new Set(
+        (header ?? '')
+          .split(separator)
+          .map((k) => k.trim())
+          .filter(Boolean),
+      ),
+    );
   }
 
   private handle(req: IncomingMessage, body: string, res: ServerResponse): void {

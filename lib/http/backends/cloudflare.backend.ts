@@ -31,7 +31,8 @@ const CACHE_TAG: SurrogateHeader = Object.freeze({ name: 'Cache-Tag', separator:
  * http: { backends: { cloudflare: cloudflareBackend({ zoneId: process.env.CF_ZONE!, apiToken: process.env.CF_TOKEN! }) } }
  */
 export function cloudflareBackend(options: CloudflareBackendOptions): ResponseCacheBackend {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('cloudflareBackend', 'needs options', 'Write cloudflareBackend({ zoneId, apiToken }).');
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidOptionsError('cloudflareBackend', 'needs options', 'Write cloudflareBackend({ zoneId, apiToken }).');
   requireText(options.zoneId, 'cloudflareBackend.zoneId', 'Give the id of your Cloudflare zone.');
   if (options.apiToken === undefined && (options.email === undefined || options.apiKey === undefined)) {
     throw new InvalidOptionsError('cloudflareBackend.apiToken', 'is missing', 'Give an API token with Cache Purge permission (or email + apiKey).');
@@ -44,7 +45,10 @@ export function cloudflareBackend(options: CloudflareBackendOptions): ResponseCa
   const base = baseUrlOf(options.baseUrl, 'https://api.cloudflare.com', 'cloudflareBackend.baseUrl');
   const timeoutMs = options.timeoutMs ?? 5000;
   const batchSize = options.batchSize ?? 30;
-  for (const [name, v] of [['timeoutMs', timeoutMs], ['batchSize', batchSize]] as const) {
+  for (const [name, v] of [
+    ['timeoutMs', timeoutMs],
+    ['batchSize', batchSize],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new InvalidOptionsError(`cloudflareBackend.${name}`, `is ${String(v)}`, 'Give a positive integer.');
   }
   const url = `${base}/client/v4/zones/${encodeURIComponent(options.zoneId)}/purge_cache`;

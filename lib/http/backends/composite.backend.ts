@@ -10,9 +10,15 @@ import type { PurgeRequest, ResponseCacheBackend, SurrogateHeader } from '../res
  * http: { backends: { edge: compositeBackend(fastlyBackend({ ... }), cloudflareBackend({ ... })) } }
  */
 export function compositeBackend(...backends: ResponseCacheBackend[]): ResponseCacheBackend {
-  if (backends.length === 0) throw new InvalidOptionsError('compositeBackend', 'has no backends', 'Pass one or more backends: compositeBackend(fastlyBackend(...), ...).');
+  if (backends.length === 0)
+    throw new InvalidOptionsError('compositeBackend', 'has no backends', 'Pass one or more backends: compositeBackend(fastlyBackend(...), ...).');
   for (const b of backends) {
-    if (!b || typeof b.purge !== 'function') throw new InvalidOptionsError('compositeBackend', 'got something that is not a backend', 'Pass fastlyBackend(...), cloudflareBackend(...) or your own { kind, surrogateHeaders, purge }.');
+    if (!b || typeof b.purge !== 'function')
+      throw new InvalidOptionsError(
+        'compositeBackend',
+        'got something that is not a backend',
+        'Pass fastlyBackend(...), cloudflareBackend(...) or your own { kind, surrogateHeaders, purge }.',
+      );
   }
   const headers = new Map<string, SurrogateHeader>();
   for (const b of backends) for (const h of b.surrogateHeaders) headers.set(h.name.toLowerCase(), h);

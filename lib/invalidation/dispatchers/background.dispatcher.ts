@@ -21,7 +21,10 @@ export interface BackgroundDispatcherOptions {
 export function backgroundDispatcher(options: BackgroundDispatcherOptions = {}): InvalidationDispatcherDefinition {
   const concurrency = options.concurrency ?? 4;
   const batchSize = options.batchSize ?? 100;
-  for (const [name, v] of [['concurrency', concurrency], ['batchSize', batchSize]] as const) {
+  for (const [name, v] of [
+    ['concurrency', concurrency],
+    ['batchSize', batchSize],
+  ] as const) {
     if (!Number.isSafeInteger(v) || v < 1) throw new TypeError(`backgroundDispatcher({ ${name} }) must be a positive integer, got ${String(v)}`);
   }
   return {

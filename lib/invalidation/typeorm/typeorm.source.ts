@@ -31,9 +31,7 @@ export function typeOrmSource(dataSource: DataSource): EntityChangeSource {
     },
     columnsOf(entity) {
       if (!dataSource.isInitialized) return undefined;
-      const match = dataSource.entityMetadatas.find((m) =>
-        typeof entity === 'string' ? m.name === entity || m.targetName === entity : m.target === entity,
-      );
+      const match = dataSource.entityMetadatas.find((m) => (typeof entity === 'string' ? m.name === entity || m.targetName === entity : m.target === entity));
       return match ? [...match.columns.map((c) => c.propertyPath), ...match.relations.map((r) => r.propertyPath)] : undefined;
     },
   };

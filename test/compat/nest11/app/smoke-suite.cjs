@@ -53,7 +53,7 @@ function describeSmoke(label, { load, entry }) {
       }
     });
 
-    it('keeps two tenants\' values apart under the same key', async () => {
+    it("keeps two tenants' values apart under the same key", async () => {
       assert.equal((await call(base, '/values/greeting', { tenant: 'acme', method: 'PUT', json: { value: 'hello acme' } })).status, 200);
       assert.equal((await call(base, '/values/greeting', { tenant: 'globex', method: 'PUT', json: { value: { from: 'globex' } } })).status, 200);
 
@@ -83,7 +83,7 @@ function describeSmoke(label, { load, entry }) {
       assert.equal(reports.runs, runsBefore + 1, 'the method ran again on the second call');
 
       const other = await call(base, '/reports/r1', { tenant: 'globex' });
-      assert.equal(other.body.report.tenant, 'globex', 'globex was served acme\'s entry');
+      assert.equal(other.body.report.tenant, 'globex', "globex was served acme's entry");
       assert.equal(reports.runs, runsBefore + 2);
       assert.deepEqual(await call(base, '/reports/r1', { tenant: 'globex' }), other);
       assert.equal(reports.runs, runsBefore + 2);

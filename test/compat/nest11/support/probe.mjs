@@ -21,7 +21,11 @@ try {
     register(new URL('./confine-hooks.mjs', import.meta.url), { parentURL: import.meta.url, data: { root, log } });
     const namespace = await import(specifier, specifier.endsWith('.json') ? { with: { type: 'json' } } : undefined);
     report.exports = Object.keys(namespace).length;
-    report.resolved = readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    report.resolved = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
   } else {
     const resolveFilename = Module._resolveFilename;
     Module._resolveFilename = function confined(request, ...rest) {

@@ -19,12 +19,19 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** Optional integrations: a memory-only user has none of them, so the main entry must not load them. */
 const OPTIONAL_INTEGRATIONS = [
-  'typeorm', '@nestjs/typeorm', 'bullmq', '@nestjs/bullmq', 'keyv', '@keyv/redis', 'cache-manager',
-  '@nestjs/cache-manager', 'cache-manager-redis-yet', 'ioredis', 'nestjs-cls',
+  'typeorm',
+  '@nestjs/typeorm',
+  'bullmq',
+  '@nestjs/bullmq',
+  'keyv',
+  '@keyv/redis',
+  'cache-manager',
+  '@nestjs/cache-manager',
+  'cache-manager-redis-yet',
+  'ioredis',
+  'nestjs-cls',
 ];
-const optionalPeers = new Set(
-  Object.keys(manifest.peerDependencies ?? {}).filter((name) => manifest.peerDependenciesMeta?.[name]?.optional === true),
-);
+const optionalPeers = new Set(Object.keys(manifest.peerDependencies ?? {}).filter((name) => manifest.peerDependenciesMeta?.[name]?.optional === true));
 
 let probes = 0;
 /** Loads `specifier` in a fresh process with `mode` = 'import' | 'require'; returns probe.mjs's report. */
@@ -120,26 +127,34 @@ describe('the main entry loads no optional integration', () => {
       const report = probe(mode, manifest.name);
       assert.ok(report.ok, `${mode} failed: ${report.error?.code} ${report.error?.message}`);
       const loaded = report.resolved.filter((r) => r.url.startsWith('file:')).map((r) => fileURLToPath(r.url));
-      const offending = loaded.filter((file) =>
-        OPTIONAL_INTEGRATIONS.some((name) => file.includes(`${sep}node_modules${sep}${name.split('/').join(sep)}${sep}`)),
-      );
+      const offending = loaded.filter((file) => OPTIONAL_INTEGRATIONS.some((name) => file.includes(`${sep}node_modules${sep}${name.split('/').join(sep)}${sep}`)));
       assert.deepEqual(offending, [], 'the main entry loaded optional integrations');
-      assert.ok(loaded.some((file) => file.startsWith(PACKAGE_DIR + sep)), 'the probe saw none of the package\'s files');
+      assert.ok(
+        loaded.some((file) => file.startsWith(PACKAGE_DIR + sep)),
+        "the probe saw none of the package's files",
+      );
     });
   }
 });
 
-describe('the tarball\'s files', () => {
+describe("the tarball's files", () => {
   it('are the build, the docs, README, CHANGELOG, LICENSE and package.json only: no specs, tests, sample or bench', () => {
     const files = readdirSync(PACKAGE_DIR, { recursive: true, withFileTypes: true })
       .filter((entry) => entry.isFile())
-      .map((entry) => relative(PACKAGE_DIR, join(entry.parentPath ?? entry.path, entry.name)).split(sep).join('/'))
+      .map((entry) =>
+        relative(PACKAGE_DIR, join(entry.parentPath ?? entry.path, entry.name))
+          .split(sep)
+          .join('/'),
+      )
       .filter((file) => !file.startsWith('node_modules/')); // dependencies npm nested here, not the tarball's
     const unexpected = files.filter(
       (file) => !file.startsWith('dist/') && !/^docs\/[^/]+\.md$/.test(file) && !['README.md', 'CHANGELOG.md', 'LICENSE', 'package.json'].includes(file),
     );
     assert.deepEqual(unexpected, []);
-    assert.deepEqual(files.filter((file) => /\.(spec|test)\.|(^|\/)(sample|bench|test|__tests__)\//.test(file)), []);
+    assert.deepEqual(
+      files.filter((file) => /\.(spec|test)\.|(^|\/)(sample|bench|test|__tests__)\//.test(file)),
+      [],
+    );
     assert.ok(files.includes('LICENSE'), 'LICENSE is not in the tarball');
     assert.ok(files.includes('dist/index.d.ts'), 'the types are not in the tarball');
     assert.ok(files.includes('docs/tenancy.md'), 'the docs the README links to are not in the tarball');

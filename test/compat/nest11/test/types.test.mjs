@@ -65,14 +65,21 @@ typeOrmSource('not a data source');
 
 const SET_UPS = [
   // The classic Nest CLI tsconfig (`nest new`): node10 resolution, allowSyntheticDefaultImports.
-  { name: 'CommonJS app, module commonjs, moduleResolution node10 (Nest CLI)', dir: 'commonjs', type: 'commonjs', module: 'commonjs', moduleResolution: 'node10', allowSyntheticDefaultImports: true },
+  {
+    name: 'CommonJS app, module commonjs, moduleResolution node10 (Nest CLI)',
+    dir: 'commonjs',
+    type: 'commonjs',
+    module: 'commonjs',
+    moduleResolution: 'node10',
+    allowSyntheticDefaultImports: true,
+  },
   { name: 'CommonJS app, module nodenext', dir: 'cjs-nodenext', type: 'commonjs', module: 'nodenext', moduleResolution: 'nodenext' },
   { name: 'ESM app, module nodenext', dir: 'esm-nodenext', type: 'module', module: 'nodenext', moduleResolution: 'nodenext' },
 ];
 
 after(() => rmSync(WORK, { recursive: true, force: true }));
 
-describe('the package\'s types compile in a TypeScript Nest 11 app', () => {
+describe("the package's types compile in a TypeScript Nest 11 app", () => {
   for (const setUp of SET_UPS) {
     it(setUp.name, () => {
       const dir = join(WORK, setUp.dir);
