@@ -14,6 +14,7 @@ import type { CacheManagerLike } from './adapter-types.js';
 import { CommandGuard } from './command-guard.js';
 import type { StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';
+import { assertStoreOptions } from './store-option-keys.js';
 
 /** Options of `cacheManagerStore`. */
 export type CacheManagerStoreOptions = AdapterStoreOptions;
@@ -102,6 +103,7 @@ export class CacheManagerStore extends TextValueStore {
  * TenantCacheModule.forRoot({ stores: { default: cacheManagerStore(cache) } })
  */
 export function cacheManagerStore(cache: CacheManagerLike, options: CacheManagerStoreOptions = {}): StoreDefinition {
+  assertStoreOptions('cacheManagerStore', options);
   const c = cache as Partial<CacheManagerLike> | null | undefined;
   if (typeof c !== 'object' || c === null || typeof c.get !== 'function' || typeof c.mget !== 'function' || typeof c.ttl !== 'function') {
     throw new InvalidOptionsError(

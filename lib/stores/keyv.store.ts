@@ -15,6 +15,7 @@ import type { KeyvLike, KeyvStoreAdapterLike } from './adapter-types.js';
 import { CommandGuard } from './command-guard.js';
 import type { StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';
+import { assertStoreOptions } from './store-option-keys.js';
 
 /** Options of `keyvStore`. */
 export type KeyvStoreOptions = AdapterStoreOptions;
@@ -109,6 +110,7 @@ function isKeyv(input: object): input is KeyvLike {
  * TenantCacheModule.forRoot({ stores: { default: keyvStore(new Keyv({ store: new KeyvRedis(url), namespace: 'app' })) } })
  */
 export function keyvStore(keyv: KeyvLike | KeyvStoreAdapterLike | Map<unknown, unknown>, options: KeyvStoreOptions = {}): StoreDefinition {
+  assertStoreOptions('keyvStore', options);
   if (typeof keyv !== 'object' || keyv === null) {
     throw new InvalidOptionsError('keyvStore(keyv)', `got ${keyv === null ? 'null' : typeof keyv}`, 'Pass a Keyv instance or a Keyv store (e.g. new KeyvRedis(url)).');
   }

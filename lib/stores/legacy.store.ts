@@ -4,6 +4,7 @@ import { type AdapterStoreOptions, adapterCapabilities, backendTtl, toText, unsu
 import { CommandGuard } from './command-guard.js';
 import type { StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';
+import { assertStoreOptions } from './store-option-keys.js';
 
 /**
  * A cache-manager v5 store (`Store` of cache-manager 5, e.g. `cache-manager-redis-yet`'s `redisStore`):
@@ -139,6 +140,7 @@ export class LegacyStore extends TextValueStore {
  * TenantCacheModule.forRootAsync({ useFactory: async () => ({ stores: { default: legacyStore(await redisYet({ url })) } }) })
  */
 export function legacyStore(store: LegacyCacheStore, options: LegacyStoreOptions = {}): StoreDefinition {
+  assertStoreOptions('legacyStore', options);
   const s = store as Partial<LegacyCacheStore> | null | undefined;
   const missing = (['get', 'set', 'del', 'mget', 'ttl', 'reset', 'keys'] as const).filter((m) => typeof s?.[m] !== 'function');
   if (missing.length > 0) {

@@ -1,4 +1,5 @@
 import type { CacheStore, StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+import { assertStoreOptions } from './store-option-keys.js';
 
 /** Options of the embedded in-process store. */
 export interface MemoryStoreOptions {
@@ -387,6 +388,7 @@ function expiry(ttl: number | undefined): number {
  * TenantCacheModule.forRoot({ stores: { default: memoryStore({ maxEntries: 50_000 }) } })
  */
 export function memoryStore(options: MemoryStoreOptions = {}): StoreDefinition {
+  assertStoreOptions('memoryStore', options);
   return {
     create: (alias) => new MemoryStore(alias, options),
     dedicatedTenant: options.dedicatedTenant,

@@ -6,6 +6,7 @@ import type { BreakerState } from './circuit-breaker.js';
 import { CommandGuard, type ResilienceOptions } from './command-guard.js';
 import { isCommandError } from './resilient.store.js';
 import { openRedisConnection } from './redis-connection.js';
+import { assertStoreOptions } from './store-option-keys.js';
 
 /** Options of `redisStore`. Give either `url` (the store creates and closes its client) or `client`. */
 export interface RedisStoreOptions extends ResilienceOptions {
@@ -237,6 +238,7 @@ function redact(url: string): string {
  * TenantCacheModule.forRoot({ stores: { default: redisStore({ url: process.env.REDIS_URL }) } })
  */
 export function redisStore(options: RedisStoreOptions): StoreDefinition {
+  assertStoreOptions('redisStore', options);
   if (!options || (options.url === undefined) === (options.client === undefined)) {
     throw new TypeError('redisStore() takes exactly one of { url } or { client }.');
   }
