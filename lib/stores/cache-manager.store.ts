@@ -14,7 +14,8 @@ import type { CacheManagerLike } from './adapter-types.js';
 import { CommandGuard } from './command-guard.js';
 import type { StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';
-import { assertStoreOptions } from './store-option-keys.js';
+import { optionKeys } from '../tenant-cache.option-keys.js';
+import { ADAPTER_KEYS, assertStoreOptions } from './store-option-keys.js';
 
 /** Options of `cacheManagerStore`. */
 export type CacheManagerStoreOptions = AdapterStoreOptions;
@@ -93,6 +94,8 @@ export class CacheManagerStore extends TextValueStore {
   async close(): Promise<void> {}
 }
 
+const CACHE_MANAGER_STORE_KEYS = optionKeys<CacheManagerStoreOptions>(ADAPTER_KEYS);
+
 /**
  * A store over a cache-manager v7 `Cache` you already have, so that its Keyv stores (memory, Redis,
  * tiers) hold the tenant-isolated entries. The Cache stays yours: it is not disconnected on shutdown.
@@ -103,7 +106,7 @@ export class CacheManagerStore extends TextValueStore {
  * TenantCacheModule.forRoot({ stores: { default: cacheManagerStore(cache) } })
  */
 export function cacheManagerStore(cache: CacheManagerLike, options: CacheManagerStoreOptions = {}): StoreDefinition {
-  assertStoreOptions('cacheManagerStore', options);
+  assertStoreOptions('cacheManagerStore', options, CACHE_MANAGER_STORE_KEYS);
   const c = cache as Partial<CacheManagerLike> | null | undefined;
   if (typeof c !== 'object' || c === null || typeof c.get !== 'function' || typeof c.mget !== 'function' || typeof c.ttl !== 'function') {
     throw new InvalidOptionsError(

@@ -15,7 +15,8 @@ import type { KeyvLike, KeyvStoreAdapterLike } from './adapter-types.js';
 import { CommandGuard } from './command-guard.js';
 import type { StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';
-import { assertStoreOptions } from './store-option-keys.js';
+import { optionKeys } from '../tenant-cache.option-keys.js';
+import { ADAPTER_KEYS, assertStoreOptions } from './store-option-keys.js';
 
 /** Options of `keyvStore`. */
 export type KeyvStoreOptions = AdapterStoreOptions;
@@ -100,6 +101,8 @@ function isKeyv(input: object): input is KeyvLike {
   return typeof k.getRaw === 'function' && typeof k.setMany === 'function' && typeof k.hooks === 'object';
 }
 
+const KEYV_STORE_KEYS = optionKeys<KeyvStoreOptions>(ADAPTER_KEYS);
+
 /**
  * A store over a Keyv instance, or over a Keyv store such as `@keyv/redis`'s `KeyvRedis` (wrapped in a
  * `Keyv` with `throwOnErrors`). The instance stays yours: it is not disconnected on shutdown.
@@ -110,7 +113,7 @@ function isKeyv(input: object): input is KeyvLike {
  * TenantCacheModule.forRoot({ stores: { default: keyvStore(new Keyv({ store: new KeyvRedis(url), namespace: 'app' })) } })
  */
 export function keyvStore(keyv: KeyvLike | KeyvStoreAdapterLike | Map<unknown, unknown>, options: KeyvStoreOptions = {}): StoreDefinition {
-  assertStoreOptions('keyvStore', options);
+  assertStoreOptions('keyvStore', options, KEYV_STORE_KEYS);
   if (typeof keyv !== 'object' || keyv === null) {
     throw new InvalidOptionsError('keyvStore(keyv)', `got ${keyv === null ? 'null' : typeof keyv}`, 'Pass a Keyv instance or a Keyv store (e.g. new KeyvRedis(url)).');
   }

@@ -4,7 +4,8 @@ import { type AdapterStoreOptions, adapterCapabilities, backendTtl, toText, unsu
 import { CommandGuard } from './command-guard.js';
 import type { StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from './cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';
-import { assertStoreOptions } from './store-option-keys.js';
+import { optionKeys } from '../tenant-cache.option-keys.js';
+import { ADAPTER_KEYS, assertStoreOptions } from './store-option-keys.js';
 
 /**
  * A cache-manager v5 store (`Store` of cache-manager 5, e.g. `cache-manager-redis-yet`'s `redisStore`):
@@ -129,6 +130,8 @@ export class LegacyStore extends TextValueStore {
   async close(): Promise<void> {}
 }
 
+const LEGACY_STORE_KEYS = optionKeys<LegacyStoreOptions>({ ...ADAPTER_KEYS, allowKeysListing: true });
+
 /**
  * A store over a cache-manager v5 store, e.g. `await redisStore({ url })` of `cache-manager-redis-yet`.
  * A bridge for migrating: `cache-manager-redis-yet` is superseded by `@keyv/redis`, and redisStore()
@@ -140,7 +143,7 @@ export class LegacyStore extends TextValueStore {
  * TenantCacheModule.forRootAsync({ useFactory: async () => ({ stores: { default: legacyStore(await redisYet({ url })) } }) })
  */
 export function legacyStore(store: LegacyCacheStore, options: LegacyStoreOptions = {}): StoreDefinition {
-  assertStoreOptions('legacyStore', options);
+  assertStoreOptions('legacyStore', options, LEGACY_STORE_KEYS);
   const s = store as Partial<LegacyCacheStore> | null | undefined;
   const missing = (['get', 'set', 'del', 'mget', 'ttl', 'reset', 'keys'] as const).filter((m) => typeof s?.[m] !== 'function');
   if (missing.length > 0) {

@@ -1,4 +1,5 @@
 import type { CacheStore, StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+import { optionKeys } from '../tenant-cache.option-keys.js';
 import { assertStoreOptions } from './store-option-keys.js';
 
 /** Options of the embedded in-process store. */
@@ -381,6 +382,8 @@ function expiry(ttl: number | undefined): number {
   return ttl === undefined || ttl === 0 || ttl === Infinity ? 0 : Date.now() + ttl;
 }
 
+const MEMORY_STORE_KEYS = optionKeys<MemoryStoreOptions>({ maxEntries: true, maxBytes: true, maxValueBytes: true, dedicatedTenant: true, shareReads: true });
+
 /**
  * The embedded in-process store (the default when `stores` is omitted).
  *
@@ -388,7 +391,7 @@ function expiry(ttl: number | undefined): number {
  * TenantCacheModule.forRoot({ stores: { default: memoryStore({ maxEntries: 50_000 }) } })
  */
 export function memoryStore(options: MemoryStoreOptions = {}): StoreDefinition {
-  assertStoreOptions('memoryStore', options);
+  assertStoreOptions('memoryStore', options, MEMORY_STORE_KEYS, { max: 'Write `maxEntries`.', maxSize: 'Write `maxBytes`.' });
   return {
     create: (alias) => new MemoryStore(alias, options),
     dedicatedTenant: options.dedicatedTenant,

@@ -6,7 +6,8 @@ import type { BreakerState } from './circuit-breaker.js';
 import { CommandGuard, type ResilienceOptions } from './command-guard.js';
 import { isCommandError } from './resilient.store.js';
 import { openRedisConnection } from './redis-connection.js';
-import { assertStoreOptions } from './store-option-keys.js';
+import { optionKeys } from '../tenant-cache.option-keys.js';
+import { RESILIENCE_KEYS, assertStoreOptions } from './store-option-keys.js';
 
 /** Options of `redisStore`. Give either `url` (the store creates and closes its client) or `client`. */
 export interface RedisStoreOptions extends ResilienceOptions {
@@ -230,6 +231,17 @@ function redact(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
+const REDIS_STORE_KEYS = optionKeys<RedisStoreOptions>({
+  ...RESILIENCE_KEYS,
+  url: true,
+  client: true,
+  connectTimeout: true,
+  maxValueBytes: true,
+  dedicatedTenant: true,
+  batchSize: true,
+});
+const CONNECTION = 'Write `url: "redis://[user:password@]host:port[/db]"`, or hand in a client you configured (`client`).';
+
 /**
  * A Redis (or Valkey) store: `redisStore({ url })` creates and owns a node-redis client; `redisStore({ client })`
  * uses yours (node-redis v5 or ioredis, e.g. the one BullMQ already runs).
@@ -238,7 +250,15 @@ function redact(url: string): string {
  * TenantCacheModule.forRoot({ stores: { default: redisStore({ url: process.env.REDIS_URL }) } })
  */
 export function redisStore(options: RedisStoreOptions): StoreDefinition {
-  assertStoreOptions('redisStore', options);
+  assertStoreOptions('redisStore', options, REDIS_STORE_KEYS, {
+    host: CONNECTION,
+    port: CONNECTION,
+    password: CONNECTION,
+    username: CONNECTION,
+    db: CONNECTION,
+    database: CONNECTION,
+    socket: CONNECTION,
+  });
   if (!options || (options.url === undefined) === (options.client === undefined)) {
     throw new TypeError('redisStore() takes exactly one of { url } or { client }.');
   }

@@ -2,30 +2,18 @@ import { assertKnownOptions, optionKeys } from '../tenant-cache.option-keys.js';
 import type { AdapterStoreOptions } from './adapter-support.js';
 import type { CircuitBreakerOptions } from './circuit-breaker.js';
 import type { ResilienceOptions } from './command-guard.js';
-import type { LegacyStoreOptions } from './legacy.store.js';
-import type { MemoryStoreOptions } from './memory.store.js';
-import type { RedisStoreOptions } from './redis.store.js';
 
-const BREAKER = optionKeys<CircuitBreakerOptions>({ failureThreshold: true, resetAfter: true });
-const RESILIENCE = { commandTimeout: true, breaker: true, onBreakerChange: true } as const satisfies { readonly [K in keyof Required<ResilienceOptions>]: true };
-const ADAPTER = { ...RESILIENCE, distributed: true, maxKeyLength: true, maxValueBytes: true, dedicatedTenant: true } as const;
+const BREAKER_KEYS = optionKeys<CircuitBreakerOptions>({ failureThreshold: true, resetAfter: true });
 
-/** The option names of each store factory, checked by the compiler against its options interface. */
-export const STORE_OPTION_KEYS = {
-  memoryStore: optionKeys<MemoryStoreOptions>({ maxEntries: true, maxBytes: true, maxValueBytes: true, dedicatedTenant: true, shareReads: true }),
-  redisStore: optionKeys<RedisStoreOptions>({
-    ...RESILIENCE,
-    url: true,
-    client: true,
-    connectTimeout: true,
-    maxValueBytes: true,
-    dedicatedTenant: true,
-    batchSize: true,
-  }),
-  keyvStore: optionKeys<AdapterStoreOptions>(ADAPTER),
-  cacheManagerStore: optionKeys<AdapterStoreOptions>(ADAPTER),
-  legacyStore: optionKeys<LegacyStoreOptions>({ ...ADAPTER, allowKeysListing: true }),
-} as const;
+/** The keys of `ResilienceOptions`, for the option lists of the stores that take them. */
+export const RESILIENCE_KEYS = { commandTimeout: true, breaker: true, onBreakerChange: true } as const satisfies {
+  readonly [K in keyof Required<ResilienceOptions>]: true;
+};
+
+/** The keys of `AdapterStoreOptions` (Keyv, cache-manager and legacy adapters). */
+export const ADAPTER_KEYS = { ...RESILIENCE_KEYS, distributed: true, maxKeyLength: true, maxValueBytes: true, dedicatedTenant: true } as const satisfies {
+  readonly [K in keyof Required<AdapterStoreOptions>]: true;
+};
 
 /** Names given by cache-manager / Keyv users that mean something else here. */
 const HINTS: Readonly<Record<string, string>> = {
@@ -33,18 +21,12 @@ const HINTS: Readonly<Record<string, string>> = {
   namespace: 'Write `keyPrefix` in TenantCacheModule.forRoot().',
 };
 
-const CONNECTION = 'Write `url: "redis://[user:password@]host:port[/db]"`, or hand in a client you configured (`client`).';
-const FACTORY_HINTS: Partial<Record<keyof typeof STORE_OPTION_KEYS, Readonly<Record<string, string>>>> = {
-  memoryStore: { max: 'Write `maxEntries`.', maxSize: 'Write `maxBytes`.' },
-  redisStore: { host: CONNECTION, port: CONNECTION, password: CONNECTION, username: CONNECTION, db: CONNECTION, database: CONNECTION, socket: CONNECTION },
-};
-
 /**
  * Fails a store factory call with one `InvalidOptionsError` naming every unknown option
- * (`redisStore.commandTimout`, with the closest known name), `breaker` included.
+ * (`redisStore.commandTimout`, with the closest known name or what to write), `breaker` included.
  */
-export function assertStoreOptions(factory: keyof typeof STORE_OPTION_KEYS, options: object | undefined): void {
-  assertKnownOptions(options, STORE_OPTION_KEYS[factory], factory, { ...HINTS, ...FACTORY_HINTS[factory] });
+export function assertStoreOptions(factory: string, options: object | undefined, known: readonly string[], hints: Readonly<Record<string, string>> = {}): void {
+  assertKnownOptions(options, known, factory, { ...HINTS, ...hints });
   const breaker = (options as ResilienceOptions | undefined)?.breaker;
-  if (breaker !== undefined) assertKnownOptions(breaker, BREAKER, `${factory}.breaker`);
+  if (breaker !== undefined) assertKnownOptions(breaker, BREAKER_KEYS, `${factory}.breaker`);
 }
