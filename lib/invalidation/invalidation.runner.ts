@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { TenantContext } from '../context/tenant-context.js';
 import { InvalidationFailedError } from '../errors/invalidation-failed.error.js';
+import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import { canonicalEncode } from '../keys/canonical-encoding.js';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import { CacheEngine } from '../service/cache-engine.js';
@@ -71,7 +72,11 @@ export class InvalidationRunner implements InvalidationJobRunner {
   }
 
   report(failures: readonly InvalidationFailedError[], context?: string): void {
-    for (const f of failures) this.logger.error(invalidationFailed(f.message, context));
+    for (const f of failures) {
+      // NOTE: a store that is down fails every invalidation: rate-limited by the outage log, not one line each.
+      if (f.cause instanceof StoreUnavailableError) this.engine.registry.outages.invalidationFailed(f.cause.store ?? 'unknown', f.rule, f.tenant, f.cause);
+      else this.logger.error(invalidationFailed(f.message, context));
+    }
   }
 
   /** The operations one job asks for. Throws (a failure of this job) on a bad row or a missing tenant. */

@@ -23,6 +23,9 @@ interface Outage {
   writes: number;
   readsTotal: number;
   writesTotal: number;
+  /** Invalidations that failed (entries they should have removed may be served after the store recovers). */
+  invalidations: number;
+  invalidationsTotal: number;
   tenants: Set<string>;
   lastError: string;
   breakerOpen: boolean;
@@ -84,6 +87,27 @@ export class OutageLog {
     outage.lastError = message;
   }
 
+  /**
+   * An invalidation (an entity change's rule, a queued job) that `store` failed. The first of an outage is
+   * logged, with what it means: the entries it should have removed may be served once the store answers
+   * again, until they expire. The rest are counted in the summaries. The failed store call itself is
+   * reported through `failure` by the engine.
+   */
+  invalidationFailed(store: string, rule: string, tenant: string | undefined, error: unknown): void {
+    if (this.closed) return;
+    const outage = this.outages.get(store) ?? this.begin(store);
+    if (outage.invalidationsTotal === 0) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.logger.warn(
+        `Cache store "${store}" failed an invalidation (rule "${rule}"${tenant === undefined ? '' : `, tenant ${tenant}`}): ${message}. ` +
+          `The entries it should have removed may be served after the store answers again, until they expire; further ones are counted in the summaries.`,
+      );
+    }
+    outage.invalidations++;
+    outage.invalidationsTotal++;
+    if (tenant !== undefined && outage.tenants.size <= TENANTS_SHOWN) outage.tenants.add(tenant);
+  }
+
   /** A circuit breaker of `store` changed state: the first opening and the closing are logged. */
   breaker(store: string, state: BreakerState): void {
     if (this.closed) return;
@@ -119,6 +143,8 @@ export class OutageLog {
       writes: 0,
       readsTotal: 0,
       writesTotal: 0,
+      invalidations: 0,
+      invalidationsTotal: 0,
       tenants: new Set(),
       lastError: '',
       breakerOpen: false,
@@ -131,16 +157,16 @@ export class OutageLog {
   private summarize(store: string): void {
     const outage = this.outages.get(store);
     if (outage === undefined) return;
-    if (outage.reads + outage.writes === 0) {
+    if (outage.reads + outage.writes + outage.invalidations === 0) {
       // A whole period without failures, and no open breaker waiting for a probe: the outage is over.
       if (!outage.breakerOpen) this.end(store, outage, 'no failure for a whole period');
       return;
     }
     this.logger.warn(
-      `Cache store "${store}" still failing: ${counts(outage.reads, outage.writes)} since ${clock(outage.periodStart)}` +
+      `Cache store "${store}" still failing: ${counts(outage.reads, outage.writes, outage.invalidations)} since ${clock(outage.periodStart)}` +
         `${tenantList(outage.tenants)} (last error: ${outage.lastError})`,
     );
-    outage.reads = outage.writes = 0;
+    outage.reads = outage.writes = outage.invalidations = 0;
     outage.tenants.clear();
     outage.periodStart = Date.now();
   }
@@ -148,12 +174,15 @@ export class OutageLog {
   private end(store: string, outage: Outage, why: string): void {
     clearInterval(outage.timer);
     this.outages.delete(store);
-    this.logger.log(`Cache store "${store}" recovered (${why}): ${counts(outage.readsTotal, outage.writesTotal)} since ${clock(outage.since)}.`);
+    this.logger.log(
+      `Cache store "${store}" recovered (${why}): ${counts(outage.readsTotal, outage.writesTotal, outage.invalidationsTotal)} since ${clock(outage.since)}.`,
+    );
   }
 }
 
-function counts(reads: number, writes: number): string {
-  return `${reads} ${reads === 1 ? 'read' : 'reads'} missed, ${writes} ${writes === 1 ? 'write' : 'writes'} failed`;
+function counts(reads: number, writes: number, invalidations: number): string {
+  const base = `${reads} ${reads === 1 ? 'read' : 'reads'} missed, ${writes} ${writes === 1 ? 'write' : 'writes'} failed`;
+  return invalidations === 0 ? base : `${base} (${invalidations} ${invalidations === 1 ? 'invalidation' : 'invalidations'} among them)`;
 }
 
 function clock(at: number): string {

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { OutageLog, StoreUnavailableError, TenantCacheModule, TenantCacheService, TenantContext, redisStore } from '../../lib/index.js';
+import { EntityChangeBus, OutageLog, StoreUnavailableError, TenantCacheModule, TenantCacheService, TenantContext, redisStore } from '../../lib/index.js';
 import { type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -118,5 +118,49 @@ describe('a Redis outage logs a few lines, not one per operation (real redis-ser
     const recovered = lines.filter((l) => /recovered/.test(l.message));
     expect(recovered).toHaveLength(1);
     expect(recovered[0]!.message).toMatch(/"default" recovered \(circuit closed.*\): \d+ reads missed, \d+ writes failed since/);
+  });
+  it('Redis killed: entity changes whose invalidation rules fail log no line each (the outage log has them), and every failure is emitted', async () => {
+    class Product {
+      id = 0;
+      tenantId = '';
+    }
+    server = await startRedisServer();
+    const { lines, logger } = recorder();
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        TenantCacheModule.forRoot({
+          stores: { default: redisStore({ url: server.url, commandTimeout: 200, breaker: { failureThreshold: 3, resetAfter: 200 } }) },
+          versionCacheTtl: 60_000,
+          invalidation: {
+            rules: [
+              { name: 'product-pages', entity: Product, tenantField: 'tenantId', tags: ['products', (p) => `product:${String(p.id)}`] },
+              { name: 'product-catalog', entity: Product, tenantField: 'tenantId', tags: ['catalog'] },
+            ],
+          },
+        }),
+      ],
+    }).compile();
+    Logger.overrideLogger(logger);
+    await moduleRef.init();
+    close = () => moduleRef.close();
+    const cache = moduleRef.get(TenantCacheService);
+    const bus = moduleRef.get(EntityChangeBus);
+    let emitted = 0;
+    cache.events.on('store:error', () => emitted++);
+    await TenantContext.run('acme', () => cache.set('k', 'v'));
+
+    await server.stop();
+    for (let i = 0; i < 20; i++) {
+      await bus.publish({ entity: Product, event: 'update', data: Object.assign(new Product(), { id: i, tenantId: 'acme' }) });
+      await sleep(10);
+    }
+    const logged = lines.filter((l) => l.context === 'TenantCache' && (l.level === 'warn' || l.level === 'error'));
+    expect(logged.filter((l) => /Invalidation rule/.test(l.message))).toEqual([]);
+    // The connection lost, the first failed operation, the breaker opening, and once what failed invalidations mean.
+    expect(logged.length).toBeLessThanOrEqual(4);
+    const lost = logged.filter((l) => /failed an invalidation/.test(l.message));
+    expect(lost).toHaveLength(1);
+    expect(lost[0]!.message).toMatch(/rule "product-(pages|catalog)", tenant acme\).*may be served after the store answers again/);
+    expect(emitted).toBeGreaterThanOrEqual(20);
   });
 });
