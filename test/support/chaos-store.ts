@@ -1,4 +1,4 @@
-import { type CacheStore, type StoreDefinition, type StoreEntry, StoreUnavailableError } from '../../lib/index.js';
+import { type CacheStore, type StoreDefinition, StoreUnavailableError } from '../../lib/index.js';
 
 /** Every member of `CacheStore` that does I/O, the optional fast paths included. */
 export const CHAOS_OPERATIONS = [
@@ -179,7 +179,7 @@ export function wrapStore(inner: CacheStore, control: ChaosControl, options: Cha
     control.calls[op]++;
     options.onCall?.(op, args);
   };
-  const async =
+  const promised =
     <R>(op: ChaosOperation, run: (...args: never[]) => Promise<R>) =>
     (...args: unknown[]): Promise<R> => {
       called(op, args);
@@ -190,7 +190,7 @@ export function wrapStore(inner: CacheStore, control: ChaosControl, options: Cha
       const held = control.hold(op, options);
       return held === undefined ? go() : Promise.resolve(held).then(go);
     };
-  const sync =
+  const immediate =
     <R>(op: ChaosOperation, run: (...args: never[]) => R) =>
     (...args: unknown[]): R => {
       called(op, args);
@@ -228,50 +228,46 @@ export function wrapStore(inner: CacheStore, control: ChaosControl, options: Cha
     get capabilities() {
       return inner.capabilities;
     },
-    get: async('get', inner.get) as CacheStore['get'],
-    set: async('set', inner.set),
-    add: async('add', inner.add),
-    delete: async('delete', inner.delete),
-    has: async('has', inner.has),
-    mget: async('mget', inner.mget) as (keys: readonly string[]) => Promise<(Buffer | undefined)[]>,
-    mset: async('mset', inner.mset) as (entries: readonly StoreEntry[]) => Promise<void>,
-    mdel: async('mdel', inner.mdel),
-    incr: async('incr', inner.incr),
-    touch: async('touch', inner.touch),
-    ttl: async('ttl', inner.ttl),
+    get: promised('get', inner.get),
+    set: promised('set', inner.set),
+    add: promised('add', inner.add),
+    delete: promised('delete', inner.delete),
+    has: promised('has', inner.has),
+    mget: promised('mget', inner.mget),
+    mset: promised('mset', inner.mset),
+    mdel: promised('mdel', inner.mdel),
+    incr: promised('incr', inner.incr),
+    touch: promised('touch', inner.touch),
+    ttl: promised('ttl', inner.ttl),
     scan: pages('scan', inner.scan),
-    deleteByPrefix: async('deleteByPrefix', inner.deleteByPrefix),
-    flush: async('flush', inner.flush),
-    close: async('close', inner.close),
+    deleteByPrefix: promised('deleteByPrefix', inner.deleteByPrefix),
+    flush: promised('flush', inner.flush),
+    close: promised('close', inner.close),
   };
   if (inner.shareReads !== undefined) Object.defineProperty(store, 'shareReads', { get: () => inner.shareReads, enumerable: true });
-  if (inner.getSync) store.getSync = sync('getSync', inner.getSync);
-  if (inner.setSync) store.setSync = sync('setSync', inner.setSync);
-  if (inner.setText) store.setText = async('setText', inner.setText);
-  if (inner.sadd) store.sadd = async('sadd', inner.sadd);
+  if (inner.getSync) store.getSync = immediate('getSync', inner.getSync);
+  if (inner.setSync) store.setSync = immediate('setSync', inner.setSync);
+  if (inner.setText) store.setText = promised('setText', inner.setText);
+  if (inner.sadd) store.sadd = promised('sadd', inner.sadd);
   if (inner.sscan) store.sscan = pages('sscan', inner.sscan);
-  const getThen = inner.getThen;
-  if (getThen) {
+  if (inner.getThen) {
     store.getThen = <R>(key: string, onValue: (value: Buffer | undefined) => R, onError: (error: unknown) => R): Promise<R> => {
       called('getThen', [key, onValue, onError]);
       const go = (): Promise<R> => {
         const error = control.failure('getThen', inner.name, options);
         // NOTE: a real store maps its failure inside its own promise: resolve to what onError returns.
-        return error
-          ? Promise.resolve(error).then(onError)
-          : getThen.call<CacheStore, [string, typeof onValue, typeof onError], Promise<R>>(inner, key, onValue, onError);
+        return error ? Promise.resolve(error).then(onError) : inner.getThen!(key, onValue, onError);
       };
       const held = control.hold('getThen', options);
       return held === undefined ? go() : Promise.resolve(held).then(go);
     };
   }
-  const setThen = inner.setThen;
-  if (setThen) {
+  if (inner.setThen) {
     store.setThen = (key, value, ttl, onError): Promise<void> => {
       called('setThen', [key, value, ttl, onError]);
       const go = () => {
         const error = control.failure('setThen', inner.name, options);
-        return error ? Promise.resolve(error).then(onError) : setThen.call(inner, key, value, ttl, onError);
+        return error ? Promise.resolve(error).then(onError) : inner.setThen!(key, value, ttl, onError);
       };
       const held = control.hold('setThen', options);
       return held === undefined ? go() : Promise.resolve(held).then(go);
