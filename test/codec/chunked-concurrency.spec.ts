@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type CacheStore, type CodecOptions, MemoryStore, TenantContext } from '../../lib/index.js';
+import { type CodecOptions, MemoryStore, TenantContext } from '../../lib/index.js';
+import { type ChaosOperation, chaosStore } from '../support/chaos-store.js';
 import { type Booted, SECRET_1, boot, chunkKeys, codecStores, tenant, uniquePrefix } from './codec-fixtures.js';
 
 const SIZE = 12 * 1024;
@@ -61,6 +62,9 @@ describe.each(codecStores())('chunked entries under concurrent writers on $name'
   });
 });
 
+/** The store calls whose order fast-check picks. */
+const SCHEDULED: readonly ChaosOperation[] = ['get', 'set', 'add', 'delete', 'mget', 'mset', 'mdel', 'touch'];
+
 describe('chunked entries, property: any order in which store calls land', () => {
   /**
    * Every store call of the writers and readers waits for fast-check's scheduler, which picks the order in
@@ -75,21 +79,14 @@ describe('chunked entries, property: any order in which store calls land', () =>
       fc.boolean(),
       async (s, writes, readers, encrypted) => {
         const memory = new MemoryStore('memory', { maxEntries: 100_000, maxBytes: 256 * 1024 * 1024 });
-        const scheduled = new Proxy(memory, {
-          get(target, prop, receiver) {
-            const v = Reflect.get(target, prop, receiver) as unknown;
-            if (typeof v !== 'function') return v;
-            const fn = (v as (...a: unknown[]) => unknown).bind(target);
-            if (!['get', 'set', 'add', 'delete', 'mget', 'mset', 'mdel', 'touch'].includes(String(prop))) return fn;
-            return (...args: unknown[]) => s.schedule(Promise.resolve(String(prop))).then(() => fn(...args));
-          },
-        }) as CacheStore;
+        // Both instances' stores wrap this one memory store; the other calls (getSync, setText, scan...) go straight through.
+        const { definition: scheduled } = chaosStore(
+          { create: () => memory, description: 'scheduled memory' },
+          { gate: (op) => (SCHEDULED.includes(op) ? s.schedule(Promise.resolve(op)) : undefined) },
+        );
         const codec: CodecOptions = { chunkSize: 1024, ...(encrypted ? { encryption: { secrets: [SECRET_1] } } : {}) };
         const keyPrefix = uniquePrefix('prop');
-        const apps = [
-          await boot({ stores: { default: { create: () => scheduled, description: 'scheduled memory' } }, keyPrefix, codec }),
-          await boot({ stores: { default: { create: () => scheduled, description: 'scheduled memory' } }, keyPrefix, codec }),
-        ];
+        const apps = [await boot({ stores: { default: scheduled }, keyPrefix, codec }), await boot({ stores: { default: scheduled }, keyPrefix, codec })];
         try {
           const marks = new Set(writes.map((_w, i) => i + 1));
           const results: (Buffer | undefined)[] = [];

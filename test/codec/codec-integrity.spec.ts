@@ -13,6 +13,7 @@ import {
   memoryStore,
 } from '../../lib/index.js';
 import { hasZstd } from '../../lib/codec/codec.options.js';
+import { chaosStore } from '../support/chaos-store.js';
 import {
   ADVERSARIAL_KEYS,
   ADVERSARIAL_TENANTS,
@@ -403,24 +404,9 @@ describe.each(codecStores())('codec integrity on $name', (store) => {
   });
 
   it('a store that fails while reading chunks is a miss with store:error, and the entry is kept', async () => {
-    const failing = { mget: false };
-    const def = store.open()();
+    const { definition, control } = chaosStore(store.open()(), { error: (op) => new Error(`injected: ${op} failed`) });
     const app = await boot({
-      stores: {
-        default: {
-          ...def,
-          create: async (alias) => {
-            const real = await def.create(alias);
-            return new Proxy(real, {
-              get(target, prop, receiver) {
-                if (prop === 'mget' && failing.mget) return async () => Promise.reject(new Error('injected: mget failed'));
-                const v = Reflect.get(target, prop, receiver) as unknown;
-                return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-              },
-            });
-          },
-        },
-      },
+      stores: { default: definition },
       keyPrefix: uniquePrefix('down'),
       codec: { chunkSize: 1024 },
     });
@@ -431,10 +417,10 @@ describe.each(codecStores())('codec integrity on $name', (store) => {
       const value = incompressible(5000);
       await TenantContext.run('down', async () => {
         await app.cache.set('big', value);
-        failing.mget = true;
+        control.down(['mget']);
         expect(await app.cache.get('big')).toBeUndefined();
         expect(await app.cache.mget(['big'])).toEqual([undefined]);
-        failing.mget = false;
+        control.up();
         expect(Buffer.compare((await app.cache.get<Buffer>('big'))!, value)).toBe(0);
       });
       expect(errors).toEqual(['get: injected: mget failed', 'mget: injected: mget failed']);

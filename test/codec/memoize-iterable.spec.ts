@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CacheStore, type CodecOptions, type StoreDefinition, TenantContext } from '../../lib/index.js';
+import { type CodecOptions, type StoreDefinition, TenantContext } from '../../lib/index.js';
+import { chaosStore } from '../support/chaos-store.js';
 import { ADVERSARIAL_TENANTS, type Booted, SECRET_1, boot, chunkKeys, codecStores, tenant, uniquePrefix } from './codec-fixtures.js';
 
 interface Row {
@@ -40,27 +41,16 @@ async function collect<T>(iterable: AsyncIterable<T>, limit = Infinity): Promise
   return out;
 }
 
-/** The store, with the keys of each `mget` recorded (to see how much a hit reads at once). */
+/** The store, with the keys of each `mget` recorded (to see how much a hit reads at once); every `mset` fails when `fail.mset`. */
 function recording(def: StoreDefinition, log: string[][], fail?: { mset: boolean }): StoreDefinition {
-  return {
-    ...def,
-    create: async (alias) => {
-      const store = await def.create(alias);
-      return new Proxy(store, {
-        get(target, prop, receiver) {
-          if (prop === 'mget') {
-            return (keys: string[]) => {
-              log.push([...keys]);
-              return target.mget(keys);
-            };
-          }
-          if (prop === 'mset' && fail?.mset) return async () => Promise.reject(new Error('injected: store write failed'));
-          const v = Reflect.get(target, prop, receiver) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        },
-      }) as CacheStore;
+  const { definition, control } = chaosStore(def, {
+    error: () => new Error('injected: store write failed'),
+    onCall: (op, args) => {
+      if (op === 'mget') log.push([...(args[0] as readonly string[])]);
     },
-  };
+  });
+  if (fail?.mset) control.down(['mset']);
+  return definition;
 }
 
 const codecs: { label: string; codec: CodecOptions }[] = [

@@ -1,46 +1,13 @@
 import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
-import { CacheEvict, CacheResult, type CacheStore, MemoryStore, type StoreDefinition, TenantCacheService, versioned } from '../../lib/index.js';
+import { CacheEvict, CacheResult, type StoreDefinition, TenantCacheService, memoryStore, versioned } from '../../lib/index.js';
 import { spawn } from 'node:child_process';
 import { afterAll } from 'vitest';
 import { redisStore } from '../../lib/index.js';
+import { chaosStore } from '../support/chaos-store.js';
 import { type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
 import { as, boot, sleep } from './fixtures.js';
-
-/** A real store that can be switched off: every call rejects while `down` is true. */
-function switchableStore() {
-  const state = { down: false, store: undefined as CacheStore | undefined };
-  const definition: StoreDefinition = {
-    description: 'switchable memory store',
-    create: (alias) => {
-      const inner = new MemoryStore(alias, { maxEntries: 10_000 });
-      const proxy = new Proxy(inner, {
-        get(target, prop, receiver) {
-          const value = Reflect.get(target, prop, receiver) as unknown;
-          if (typeof value !== 'function') return value;
-          return (...args: unknown[]) => {
-            if (state.down && prop !== 'close') {
-              // The synchronous calls of an in-process store fail by throwing.
-              if (prop === 'getSync' || prop === 'setSync') throw new Error('connection refused');
-              if (prop === 'scan' || prop === 'sscan') {
-                // eslint-disable-next-line require-yield -- an iterable whose first next() fails
-                return (async function* () {
-                  throw new Error('connection refused');
-                })();
-              }
-              return Promise.reject(new Error('connection refused'));
-            }
-            return (value as (...a: unknown[]) => unknown).apply(target, args);
-          };
-        },
-      });
-      state.store = proxy;
-      return proxy;
-    },
-  };
-  return { state, definition };
-}
 
 @Injectable()
 class Reports {
@@ -89,15 +56,12 @@ export function storeFailureSuite(name: string, make: () => Promise<{ definition
 }
 
 storeFailureSuite('memory store switched off', async () => {
-  const { state, definition } = switchableStore();
+  // Every call but close fails while down: synchronous ones throw, asynchronous ones reject, listings fail on the first pull.
+  const { definition, control } = chaosStore(memoryStore({ maxEntries: 10_000 }));
   return {
     definition,
-    stop: async () => {
-      state.down = true;
-    },
-    start: async () => {
-      state.down = false;
-    },
+    stop: async () => control.down(),
+    start: async () => control.up(),
   };
 });
 
