@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { CacheStore } from '../stores/cache-store.interface.js';
+import { storeTraits } from '../stores/store-traits.js';
 
 /**
  * Counters that version key spaces: a tenant's generation (`invalidateAll`) and versioned tags.
@@ -97,7 +98,7 @@ export class VersionCounters {
 
 /** An in-process store read synchronously: its counters are as cheap to read as a copy kept here. */
 function isDirect(store: CacheStore): boolean {
-  return store.getSync !== undefined && !store.capabilities.distributed;
+  return storeTraits(store).inProcess && !store.capabilities.distributed;
 }
 
 function randomStart(): number {

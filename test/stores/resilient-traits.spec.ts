@@ -13,6 +13,7 @@ import {
   UnsupportedOperationError,
   keyvStore,
 } from '../../lib/index.js';
+import { storeTraits } from '../../lib/stores/store-traits.js';
 
 /** A module over one store built by `build` (a bare store or a wrapper around it). */
 async function serviceOver(build: () => CacheStore | Promise<CacheStore>) {
@@ -50,6 +51,8 @@ describe('ResilientStore keeps the traits of the store it wraps', () => {
     for (const member of ['sadd', 'sscan', 'getSync', 'setSync', 'getThen', 'setThen', 'setText', 'shareReads'] as const) {
       expect(wrapped[member] === undefined, member).toBe(inner[member] === undefined);
     }
+    expect(storeTraits(wrapped)).toEqual(storeTraits(inner));
+    expect(storeTraits(wrapped).hasSets).toBe(false);
     await wrapped.close();
   });
 
@@ -60,6 +63,7 @@ describe('ResilientStore keeps the traits of the store it wraps', () => {
     const get = vi.spyOn(inner, 'get');
     const wrapped: CacheStore = new ResilientStore(inner);
     for (const member of ['sadd', 'sscan', 'getSync', 'setSync', 'setText'] as const) expect(wrapped[member], member).toBeTypeOf('function');
+    expect(storeTraits(wrapped)).toEqual(storeTraits(inner));
     const service = await serviceOver(() => wrapped);
     close = service.close;
     const { cache } = service;
@@ -82,6 +86,7 @@ describe('ResilientStore keeps the traits of the store it wraps', () => {
     const inner = new MemoryStore('memory', { shareReads: true });
     const wrapped: CacheStore = new ResilientStore(inner);
     expect(wrapped.shareReads).toBe(true);
+    expect(storeTraits(wrapped).sharesReads).toBe(true);
     await wrapped.close();
   });
 });
