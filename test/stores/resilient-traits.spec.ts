@@ -7,6 +7,7 @@ import {
   MemoryStore,
   ResilientStore,
   type StoreDefinition,
+  StoreUnavailableError,
   TenantCacheModule,
   TenantCacheService,
   TenantContext,
@@ -88,5 +89,67 @@ describe('ResilientStore keeps the traits of the store it wraps', () => {
     expect(wrapped.shareReads).toBe(true);
     expect(storeTraits(wrapped).sharesReads).toBe(true);
     await wrapped.close();
+  });
+});
+
+/** A remote-like store with the mapped fast paths, whose calls can be made to fail. */
+class MappedStore extends MemoryStore {
+  failing = false;
+  override get(key: string): Promise<Buffer | undefined> {
+    return this.failing ? Promise.reject(new Error('ECONNRESET')) : super.get(key);
+  }
+  override set(key: string, value: Buffer, ttl?: number): Promise<void> {
+    return this.failing ? Promise.reject(new Error('ECONNRESET')) : super.set(key, value, ttl);
+  }
+  getThen<R>(key: string, onValue: (value: Buffer | undefined) => R, onError: (error: unknown) => R): Promise<R> {
+    return this.get(key).then(onValue, onError);
+  }
+  setThen(key: string, value: Buffer | string, ttl: number | undefined, onError: (error: unknown) => void): Promise<void> {
+    const write = typeof value === 'string' ? this.setText(key, value, ttl) : this.set(key, value, ttl);
+    return write.catch(onError);
+  }
+}
+
+describe("ResilientStore's mapped fast paths, on failure", () => {
+  it('hand a failure to onError as a StoreUnavailableError, count it for the breaker, and refuse while open', async () => {
+    const inner = new MappedStore('mapped');
+    const store: CacheStore = new ResilientStore(inner, { breaker: { failureThreshold: 2, resetAfter: 60_000 } });
+    await store.setThen!('k', Buffer.from('v'), undefined, () => expect.fail('no failure expected'));
+    expect(
+      await store.getThen!(
+        'k',
+        (v) => v?.toString(),
+        () => 'failed',
+      ),
+    ).toBe('v');
+
+    inner.failing = true;
+    const errors: unknown[] = [];
+    await store.setThen!('k', Buffer.from('w'), undefined, (error) => void errors.push(error));
+    expect(
+      await store.getThen!(
+        'k',
+        () => 'value',
+        (error) => (errors.push(error), 'failed'),
+      ),
+    ).toBe('failed');
+    expect(errors).toHaveLength(2);
+    expect(errors.every((e) => e instanceof StoreUnavailableError)).toBe(true);
+    expect((store as ResilientStore).state).toBe('open');
+
+    // Open: nothing is sent, the outcome still goes through onError.
+    inner.failing = false;
+    expect(
+      await store.getThen!(
+        'k',
+        () => 'value',
+        (error) => String(error),
+      ),
+    ).toMatch(/circuit open/);
+    const rethrow = (error: unknown) => {
+      throw error;
+    };
+    await expect(store.setThen!('k', 'text', undefined, rethrow)).rejects.toThrow(/circuit open/);
+    await store.close();
   });
 });
