@@ -255,7 +255,7 @@ export class CacheEngine {
     const store = t.resolved.store;
     for (const tag of tags) {
       // NOTE: kept on the stamp: an in-process store hands back the same parsed stamp on every hit.
-      const version = this.counters.peekDirect(store, (tag.versionKey ??= t.resolved.keys.tagVersionKey(t.scope, tag.id)));
+      const version = this.counters.peekDirect(store, (tag.versionKey ??= t.resolved.keys.tagVersionKey(t.scope, tag.id)), t.resolved.traits);
       if (version === undefined) {
         return Promise.all(tags.map((g) => this.counters.read(store, (g.versionKey ??= t.resolved.keys.tagVersionKey(t.scope, g.id)), true))).then(
           (versions) => versions.every((v, i) => v === tags[i]!.version),
@@ -279,7 +279,7 @@ export class CacheEngine {
     if (plain.length === 0 || this.tagIndex.mode === 'none' || !t.resolved.traits.hasSets) return undefined;
     const { store, keys } = t.resolved;
     const ids = plain.map((tag) => keys.tagId(tag));
-    const cached = ids.map((id) => this.counters.peekDirect(store, keys.tagVersionKey(t.scope, id)));
+    const cached = ids.map((id) => this.counters.peekDirect(store, keys.tagVersionKey(t.scope, id), t.resolved.traits));
     if (cached.every((v) => v !== undefined)) return ids.map((id, i) => ({ id, version: cached[i]! }));
     return Promise.all(ids.map((id) => this.counters.read(store, keys.tagVersionKey(t.scope, id), true))).then((versions) =>
       ids.map((id, i) => ({ id, version: versions[i]! })),
