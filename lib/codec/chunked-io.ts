@@ -3,6 +3,7 @@ import { deserialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
 import type { CacheScope, KeyBuilder } from '../keys/key-builder.js';
 import type { CacheStore, StoreEntry } from '../stores/cache-store.interface.js';
+import type { StoreTraits } from '../stores/store-traits.js';
 import { UNENCRYPTED, chunkCleanupFailed } from './codec.messages.js';
 import type { CodecCallOptions } from './codec.options.js';
 import { decompress } from './compression.js';
@@ -40,10 +41,11 @@ export class ChunkedIo {
     readonly pipeline: EntryPipeline,
     readonly store: CacheStore,
     readonly keys: KeyBuilder,
+    traits: StoreTraits,
   ) {
     this.requireEncryption = pipeline.options.encryptionRequired;
-    this.decodedByBytes = typeof store.getSync === 'function' ? new WeakMap() : undefined;
-    this.shareReads = this.decodedByBytes !== undefined && store.shareReads === true;
+    this.decodedByBytes = traits.sameBytesOnRead ? new WeakMap() : undefined;
+    this.shareReads = traits.sameBytesOnRead && traits.sharesReads;
     this.peeledByBytes = this.decodedByBytes === undefined ? undefined : new WeakMap();
   }
 

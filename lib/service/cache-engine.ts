@@ -182,13 +182,13 @@ export class CacheEngine {
 
   /** Reads and decodes an entry, mapping the lookup; a store failure is logged and is `none(error)`. */
   private readAs<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: (error?: Error) => R): Promise<R> {
-    const store = t.resolved.store;
-    if (store.getSync !== undefined) return this.readSync(t, map, none);
+    const { store, traits } = t.resolved;
+    if (traits.inProcess) return this.readSync(t, map, none);
     const onValue = (raw: Buffer | undefined): R | Promise<R> => this.mapRead(t, raw, map, none);
     const onError = (error: unknown): R => this.readFailed(t, error, none);
     let pending: Promise<R | Promise<R>>;
     try {
-      pending = store.getThen !== undefined ? store.getThen(t.key, onValue, onError) : store.get(t.key).then(onValue, onError);
+      pending = traits.mapsReads ? store.getThen!(t.key, onValue, onError) : store.get(t.key).then(onValue, onError);
     } catch (error) {
       return Promise.resolve(onError(error));
     }
@@ -255,7 +255,7 @@ export class CacheEngine {
     const store = t.resolved.store;
     for (const tag of tags) {
       // NOTE: kept on the stamp: an in-process store hands back the same parsed stamp on every hit.
-      const version = this.counters.peekDirect(store, (tag.versionKey ??= t.resolved.keys.tagVersionKey(t.scope, tag.id)));
+      const version = this.counters.peekDirect(store, (tag.versionKey ??= t.resolved.keys.tagVersionKey(t.scope, tag.id)), t.resolved.traits);
       if (version === undefined) {
         return Promise.all(tags.map((g) => this.counters.read(store, (g.versionKey ??= t.resolved.keys.tagVersionKey(t.scope, g.id)), true))).then(
           (versions) => versions.every((v, i) => v === tags[i]!.version),
@@ -276,10 +276,10 @@ export class CacheEngine {
    * Versions are created (at a random value) on first use.
    */
   private tagStamps(t: Target, plain: readonly string[]): readonly TagStamp[] | Promise<readonly TagStamp[]> | undefined {
-    if (plain.length === 0 || this.tagIndex.mode === 'none' || t.resolved.store.sscan === undefined) return undefined;
+    if (plain.length === 0 || this.tagIndex.mode === 'none' || !t.resolved.traits.hasSets) return undefined;
     const { store, keys } = t.resolved;
     const ids = plain.map((tag) => keys.tagId(tag));
-    const cached = ids.map((id) => this.counters.peekDirect(store, keys.tagVersionKey(t.scope, id)));
+    const cached = ids.map((id) => this.counters.peekDirect(store, keys.tagVersionKey(t.scope, id), t.resolved.traits));
     if (cached.every((v) => v !== undefined)) return ids.map((id, i) => ({ id, version: cached[i]! }));
     return Promise.all(ids.map((id) => this.counters.read(store, keys.tagVersionKey(t.scope, id), true))).then((versions) =>
       ids.map((id, i) => ({ id, version: versions[i]! })),
@@ -315,17 +315,17 @@ export class CacheEngine {
 
   /** Writes one encoded entry (no tag index): a failure goes through `writeFailed`. */
   private writeEntry(t: Target, bytes: Encoded | Promise<Encoded>, expires: number | undefined): Promise<void> {
-    const store = t.resolved.store;
-    if (store.setSync !== undefined && (bytes instanceof Buffer || typeof bytes === 'string')) {
+    const { store, traits } = t.resolved;
+    if (traits.writesSync && (bytes instanceof Buffer || typeof bytes === 'string')) {
       try {
-        store.setSync(t.key, bytes, expires);
+        store.setSync!(t.key, bytes, expires);
         return WRITTEN;
       } catch (error) {
         return Promise.reject(error).catch((e: unknown) => this.writeFailed(t, 'set', e));
       }
     }
-    if (store.setThen !== undefined && (typeof bytes === 'string' || bytes instanceof Buffer)) {
-      return store.setThen(t.key, bytes, expires, (error) => this.writeFailed(t, 'set', error));
+    if (traits.mapsWrites && (typeof bytes === 'string' || bytes instanceof Buffer)) {
+      return store.setThen!(t.key, bytes, expires, (error) => this.writeFailed(t, 'set', error));
     }
     let pending: Promise<void>;
     try {
@@ -862,7 +862,7 @@ export class CacheEngine {
       (await this.write(t, 'invalidateTag', async () => {
         // The version first: every entry stamped with the tag is a miss from here on, whether or not the index
         // (only the cleanup now) still lists it.
-        if (this.tagIndex.mode === 'store' && resolved.store.sscan !== undefined) {
+        if (this.tagIndex.mode === 'store' && resolved.traits.hasSets) {
           await this.counters.bump(resolved.store, resolved.keys.tagVersionKey(scope, resolved.keys.tagId(name)), true);
         }
         return this.tagIndex.invalidate(resolved, scope, name);
@@ -905,7 +905,7 @@ export class CacheEngine {
             if (isVersioned) {
               await this.counters.bump(resolved.store, key);
               moved++;
-            } else if (resolved.store.sscan) {
+            } else if (resolved.traits.hasSets) {
               moved += await this.tagIndex.drain(resolved, key);
             }
           }

@@ -26,15 +26,15 @@ export class TagIndex {
   /** Records a physical key under its plain tags. Called before the entry is written. */
   async record(resolved: ResolvedStore, scope: CacheScope, physicalKey: string, tags: readonly string[], ttl: number | undefined): Promise<void> {
     if (this.mode === 'none' || tags.length === 0) return;
-    const sadd = resolved.store.sadd?.bind(resolved.store);
-    if (!sadd || !resolved.store.sscan) {
+    if (!resolved.traits.hasSets) {
       if (!this.warned.has(resolved.alias)) {
         this.warned.add(resolved.alias);
         this.warn(`Cache store "${resolved.alias}" has no sets: plain tags are not indexed there and invalidateTag() will refuse them. Use versioned tags on it.`);
       }
       return;
     }
-    await Promise.all(tags.map((tag) => sadd(this.indexKey(resolved, scope, tag), [physicalKey], ttl)));
+    const store = resolved.store;
+    await Promise.all(tags.map((tag) => store.sadd!(this.indexKey(resolved, scope, tag), [physicalKey], ttl)));
   }
 
   /**
@@ -43,8 +43,7 @@ export class TagIndex {
    */
   async invalidate(resolved: ResolvedStore, scope: CacheScope, tag: string, onBatch?: (keys: readonly string[]) => void): Promise<number> {
     if (this.mode === 'none') return 0;
-    const store = resolved.store;
-    if (!store.sadd || !store.sscan) {
+    if (!resolved.traits.hasSets) {
       throw new UnsupportedOperationError(resolved.alias, `invalidateTag("${tag}") of a plain tag`, 'Tag the entries with versioned(name) instead: it needs no index.');
     }
     // Through the codec: a chunked entry's chunks go with it.

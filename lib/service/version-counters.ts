@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { CacheStore } from '../stores/cache-store.interface.js';
+import { type StoreTraits, storeTraits } from '../stores/store-traits.js';
 
 /**
  * Counters that version key spaces: a tenant's generation (`invalidateAll`) and versioned tags.
@@ -31,8 +32,8 @@ export class VersionCounters {
    * `peek` for counters this process need not keep (plain-tag versions, one per tag ever used): an
    * in-process store is read directly, so those counters live in the store alone, within its bounds.
    */
-  peekDirect(store: CacheStore, key: string): number | undefined {
-    if (!isDirect(store)) return this.peek(store, key);
+  peekDirect(store: CacheStore, key: string, traits: StoreTraits = storeTraits(store)): number | undefined {
+    if (!isDirect(store, traits)) return this.peek(store, key);
     let raw: Buffer | string | undefined;
     try {
       raw = store.getSync!(key);
@@ -96,8 +97,8 @@ export class VersionCounters {
 }
 
 /** An in-process store read synchronously: its counters are as cheap to read as a copy kept here. */
-function isDirect(store: CacheStore): boolean {
-  return store.getSync !== undefined && !store.capabilities.distributed;
+function isDirect(store: CacheStore, traits: StoreTraits = storeTraits(store)): boolean {
+  return traits.inProcess && !store.capabilities.distributed;
 }
 
 function randomStart(): number {

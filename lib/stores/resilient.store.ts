@@ -7,9 +7,28 @@ export type { ResilienceOptions } from './command-guard.js';
 /**
  * Wraps a remote store so that a dead or hanging server costs at most `commandTimeout` per call, and
  * nothing once the breaker is open. Failures surface as `StoreUnavailableError`.
+ *
+ * It has exactly the optional members (sets, fast paths, `shareReads`) of the store it wraps, and no
+ * others: around a store without sets, plain-tag invalidation is refused as it is on the bare store.
+ * Synchronous paths (`getSync`, `setSync`, of in-process stores) go straight to the store: there is no
+ * call to time out.
+ *
+ * @example
+ * const store = new ResilientStore(new MyStore(url), { commandTimeout: 500 }, context);
  */
 export class ResilientStore implements CacheStore {
   private readonly guard: CommandGuard;
+
+  // NOTE: `declare`d, and assigned in the constructor only when the inner store has them: a member that is
+  // present claims a capability (see store-traits.ts).
+  declare readonly shareReads?: boolean;
+  declare readonly getSync?: CacheStore['getSync'];
+  declare readonly getThen?: CacheStore['getThen'];
+  declare readonly setSync?: CacheStore['setSync'];
+  declare readonly setText?: CacheStore['setText'];
+  declare readonly setThen?: CacheStore['setThen'];
+  declare readonly sadd?: CacheStore['sadd'];
+  declare readonly sscan?: CacheStore['sscan'];
 
   constructor(
     private readonly inner: CacheStore,
@@ -17,6 +36,7 @@ export class ResilientStore implements CacheStore {
     context?: StoreContext,
   ) {
     this.guard = new CommandGuard(inner.name, { ...options, isCallerError: isCommandError, outages: context?.outages });
+    Object.assign(this, optionalMembers(inner, this.guard));
   }
 
   get name(): string {
@@ -65,13 +85,8 @@ export class ResilientStore implements CacheStore {
   ttl(key: string) {
     return this.guard.run('ttl', () => this.inner.ttl(key));
   }
-  async *scan(prefix: string, pageSize?: number): AsyncIterable<string[]> {
-    const it = this.inner.scan(prefix, pageSize)[Symbol.asyncIterator]();
-    for (;;) {
-      const next = await this.guard.run('scan', () => it.next());
-      if (next.done) return;
-      yield next.value;
-    }
+  scan(prefix: string, pageSize?: number): AsyncIterable<string[]> {
+    return guardedPages(this.guard, 'scan', this.inner.scan(prefix, pageSize));
   }
   deleteByPrefix(prefix: string): Promise<number> {
     // Many commands: bounded per page through scan/mdel rather than as a whole.
@@ -81,26 +96,52 @@ export class ResilientStore implements CacheStore {
       return n;
     })();
   }
-  async sadd(key: string, members: readonly string[], ttl?: number): Promise<void> {
-    const inner = this.inner;
-    if (!inner.sadd) return;
-    await this.guard.run('sadd', () => inner.sadd!(key, members, ttl));
-  }
-  async *sscan(key: string, pageSize?: number): AsyncIterable<string[]> {
-    if (!this.inner.sscan) return;
-    const it = this.inner.sscan(key, pageSize)[Symbol.asyncIterator]();
-    for (;;) {
-      const next = await this.guard.run('sscan', () => it.next());
-      if (next.done) return;
-      yield next.value;
-    }
-  }
   flush() {
     return this.guard.run('flush', () => this.inner.flush());
   }
   close() {
     this.guard.close();
     return this.inner.close();
+  }
+}
+
+/** The optional members of `inner` that it has, each through `guard` when it returns a promise. */
+function optionalMembers(inner: CacheStore, guard: CommandGuard): Partial<CacheStore> {
+  const members: { -readonly [K in keyof CacheStore]?: CacheStore[K] } = {};
+  const { getSync, setSync, getThen, setText, setThen, sadd, sscan } = inner;
+  if (inner.shareReads !== undefined) members.shareReads = inner.shareReads;
+  if (getSync !== undefined) members.getSync = (key) => getSync.call(inner, key);
+  if (setSync !== undefined) members.setSync = (key, value, ttl) => setSync.call(inner, key, value, ttl);
+  if (getThen !== undefined) {
+    members.getThen = (key, onValue, onError) => guard.run('get', () => inner.get(key), onValue, onError);
+  }
+  if (setText !== undefined) members.setText = (key, text, ttl) => guard.run('set', () => setText.call(inner, key, text, ttl));
+  if (setThen !== undefined) {
+    members.setThen = (key, value, ttl, onError) =>
+      guard.run(
+        'set',
+        () =>
+          setThen.call(inner, key, value, ttl, (error) => {
+            throw error;
+          }),
+        undefined,
+        onError,
+      );
+  }
+  if (sadd !== undefined && sscan !== undefined) {
+    members.sadd = (key, m, ttl) => guard.run('sadd', () => sadd.call(inner, key, m, ttl));
+    members.sscan = (key, pageSize) => guardedPages(guard, 'sscan', sscan.call(inner, key, pageSize));
+  }
+  return members;
+}
+
+/** The pages of `pages`, each bounded by `guard`. */
+async function* guardedPages(guard: CommandGuard, operation: string, pages: AsyncIterable<string[]>): AsyncIterable<string[]> {
+  const it = pages[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await guard.run(operation, () => it.next());
+    if (next.done) return;
+    yield next.value;
   }
 }
 

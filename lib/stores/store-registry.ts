@@ -10,11 +10,14 @@ import { DEFAULT_STORE, TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.j
 import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
 import type { CacheStore, StoreDefinition } from './cache-store.interface.js';
 import { OutageLog } from './outage-log.js';
+import { type StoreTraits, storeTraits } from './store-traits.js';
 
 /** A created store with the key builder that fits its limits. */
 export interface ResolvedStore {
   alias: string;
   store: CacheStore;
+  /** What the store can do beyond the required members (sets, fast paths), read once. */
+  traits: StoreTraits;
   keys: KeyBuilder;
   /** Encodes, decodes and writes this store's entries (compression, encryption, chunks). */
   codec: ChunkedIo;
@@ -108,17 +111,19 @@ export class StoreRegistry implements OnApplicationShutdown {
 
   private async create(alias: string, def: StoreDefinition): Promise<ResolvedStore> {
     const store = await def.create(alias, { outages: this.outages });
+    const traits = storeTraits(store);
     const codecOptions = this.options.codec?.[alias] ?? (def.codec ? normalizeCodecOptions(undefined, def.codec, `stores.${alias}.codec`) : PLAIN_CODEC);
     const hmac = codecOptions.keySecret ? keyHmacSecret(codecOptions.keySecret) : undefined;
     const keys = new KeyBuilder(this.options.keyPrefix, store.capabilities, def.dedicatedTenant, hmac);
     const codec = new ChunkedIo(
       new EntryPipeline(codecOptions, store.capabilities.maxValueBytes, alias, {
-        keepsBytes: typeof store.getSync === 'function',
-        takesText: typeof store.setText === 'function',
+        keepsBytes: traits.sameBytesOnRead,
+        takesText: traits.takesText,
       }),
       store,
       keys,
+      traits,
     );
-    return { alias, store, keys, codec };
+    return { alias, store, traits, keys, codec };
   }
 }

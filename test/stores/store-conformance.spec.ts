@@ -5,8 +5,9 @@ import { createCache } from 'cache-manager';
 import { redisStore as redisYetStore } from 'cache-manager-redis-yet';
 import { Redis } from 'ioredis';
 import { Keyv } from 'keyv';
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { cacheManagerStore, keyvStore, legacyStore, memoryStore, redisStore } from '../../lib/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CacheStore, MemoryStore, ResilientStore, cacheManagerStore, keyvStore, legacyStore, memoryStore, redisStore } from '../../lib/index.js';
+import { storeTraits } from '../../lib/stores/store-traits.js';
 import { runStoreConformanceSuite } from '../../lib/testing/index.js';
 import { sharedRedisUrl } from '../support/redis-server.js';
 
@@ -82,5 +83,31 @@ runStoreConformanceSuite('cache-manager v7 (memory Keyv)', { test, store: cacheM
       return legacyStore(yet, { allowKeysListing: true, commandTimeout: 5000 }).create('legacy-keys');
     },
     cleanup: async () => void (await yet?.client.quit()),
+  });
+}
+
+{
+  // A wrapper must keep every variant of what it wraps: the suite checks each fast path and the sets where they
+  // exist, and the traits below that none was lost (nor added: a wrapper without sets behind it has none).
+  const wrappers: [string, () => Promise<CacheStore>][] = [
+    ['memory', async () => new MemoryStore('memory')],
+    ['memory, shareReads', async () => new MemoryStore('memory', { shareReads: true })],
+    ['redis (node-redis, url)', async () => redisStore({ url: sharedRedisUrl(), commandTimeout: 5000 }).create('redis')],
+    ['keyv (in-memory Keyv, no sets)', async () => keyvStore(new Keyv()).create('keyv')],
+  ];
+  for (const [name, inner] of wrappers) {
+    runStoreConformanceSuite(`ResilientStore around ${name}`, {
+      test,
+      store: async () => new ResilientStore(await inner(), { commandTimeout: 5000 }),
+      flush: !name.startsWith('redis'),
+    });
+  }
+  describe('ResilientStore has the traits of what it wraps', () => {
+    it.each(wrappers)('around %s', async (_name, build) => {
+      const inner = await build();
+      const wrapped = new ResilientStore(inner);
+      expect(storeTraits(wrapped)).toEqual(storeTraits(inner));
+      await wrapped.close();
+    });
   });
 }

@@ -70,6 +70,35 @@ class DishonestScanStore extends MemoryStore {
   override readonly capabilities: StoreCapabilities = { ...new MemoryStore('x').capabilities, scan: false };
 }
 
+/** Its synchronous read misses what the promise-based write stored (a cache of its own, not the store). */
+class StaleSyncStore extends MemoryStore {
+  override getSync(key: string): Buffer | string | undefined {
+    const held = super.getSync(key);
+    return held === undefined || typeof held === 'string' ? held : undefined;
+  }
+}
+
+/** A `getThen` that hands every answer to `onValue` as a miss. */
+class MissingGetThenStore extends MemoryStore {
+  getThen<R>(key: string, onValue: (value: Buffer | undefined) => R, onError: (error: unknown) => R): Promise<R> {
+    return this.get(key).then(() => onValue(undefined), onError);
+  }
+}
+
+/** A `setThen` that reports success but writes nothing. */
+class LostSetThenStore extends MemoryStore {
+  setThen(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Has `sadd` but no `sscan` (a wrapper that forwarded one and forgot the other). */
+function halfSetsStore(): CacheStore {
+  const store = new MemoryStore('half-sets');
+  Object.defineProperty(store, 'sscan', { value: undefined });
+  return store;
+}
+
 // Concurrent: each run sleeps through the suite's TTL checks.
 describe.concurrent('the store conformance suite catches broken stores', () => {
   it('passes a correct store (memory)', async () => {
@@ -82,6 +111,10 @@ describe.concurrent('the store conformance suite catches broken stores', () => {
     ['a racy add claimed atomic', () => new RacyAddStore('racy'), /concurrent adds/],
     ['incr moving the TTL of an existing counter', () => new IncrTtlStore('incr'), /^incr:/],
     ['listing that capabilities deny but the store does anyway', () => new DishonestScanStore('dishonest'), /literally/],
+    ['a getSync that misses what set wrote', () => new StaleSyncStore('stale-sync'), /fast paths/],
+    ['a getThen that loses the value', () => new MissingGetThenStore('get-then'), /fast paths/],
+    ['a setThen that writes nothing', () => new LostSetThenStore('set-then'), /fast paths/],
+    ['sadd without sscan', halfSetsStore, /capabilities|tag sets/],
   ] as const)('%s', async (_, store, test) => {
     const broken = failed(await outcomes(store));
     expect(broken.length).toBeGreaterThan(0);
