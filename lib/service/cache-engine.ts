@@ -458,8 +458,11 @@ export class CacheEngine {
     }
     if (t === undefined) return this.fetchSlow(scope, key, loader, opts).then(map);
     const target = t;
-    const held = this.flights.held<CacheLookup<T>>(`l${target.resolved.alias}\u0000${target.key}`);
-    if (held !== undefined) return held.then(map);
+    // NOTE: only while a write-back after a failed read holds a flight open; a hit builds no flight key.
+    if (this.flights.holding) {
+      const held = this.flights.held<CacheLookup<T>>(`l${target.resolved.alias}\u0000${target.key}`);
+      if (held !== undefined) return held.then(map);
+    }
     return this.readAs<T, R | Promise<R>>(target, map, (error) => this.load(target, scope, key, loader, opts, ttl, tags, error !== undefined).then(map)) as Promise<R>;
   }
 

@@ -37,6 +37,11 @@ export class SingleFlight {
     if (flight !== undefined && this.heldOpen.has(flight)) this.forget(key, flight);
   }
 
+  /** Whether any flight is held open (rare: a write-back after a failed read); `held` is only worth a lookup then. */
+  get holding(): boolean {
+    return this.heldOpen.size > 0;
+  }
+
   /** The result of the flight of `key` when its loader resolved and it is only held open, else `undefined`. */
   held<T>(key: string): Promise<T> | undefined {
     const flight = this.inflight.get(key);
