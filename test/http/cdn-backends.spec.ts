@@ -133,6 +133,11 @@ describe('CDN backends against a local server speaking the purge APIs', () => {
     expect(() => fastlyBackend({ serviceId: 's', apiToken: 't', batchSize: 500 })).toThrow(/256/);
     expect(() => cloudflareBackend({ zoneId: 'z' })).toThrow(/cloudflareBackend\.apiToken/);
     expect(() => compositeBackend()).toThrow(/compositeBackend/);
+    // Unknown options name the factory's option and the closest name.
+    expect(() => fastlyBackend({ serviceId: 's', apiToken: 't', softpurge: true } as never)).toThrow(
+      /fastlyBackend\.softpurge[\s\S]*Did you mean "fastlyBackend\.softPurge"/,
+    );
+    expect(() => cloudflareBackend({ zoneId: 'z', apiToken: 't', timeout: 10 } as never)).toThrow(/cloudflareBackend\.timeout/);
   });
 });
 

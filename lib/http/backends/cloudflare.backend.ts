@@ -2,6 +2,7 @@ import { CdnPurgeFailedError } from '../../errors/cdn-purge-failed.error.js';
 import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
 import type { Credential, PurgeRequest, ResponseCacheBackend, SurrogateHeader } from '../response-cache-backend.interface.js';
 import { baseUrlOf, batches, postPurge, readCredential, requireText } from './purge-http.js';
+import { assertKnownOptions, optionKeys } from '../../tenant-cache.option-keys.js';
 
 /** Options of `cloudflareBackend`: an API token, or (legacy) an account email and global API key. */
 export interface CloudflareBackendOptions {
@@ -23,6 +24,16 @@ export interface CloudflareBackendOptions {
 
 const CACHE_TAG: SurrogateHeader = Object.freeze({ name: 'Cache-Tag', separator: ',' });
 
+const CLOUDFLARE_KEYS = optionKeys<CloudflareBackendOptions>({
+  zoneId: true,
+  apiToken: true,
+  email: true,
+  apiKey: true,
+  baseUrl: true,
+  timeoutMs: true,
+  batchSize: true,
+});
+
 /**
  * Cloudflare: responses carry their tenant-qualified tags in `Cache-Tag`; an invalidation purges them
  * with `POST /client/v4/zones/{zoneId}/purge_cache` and `{"tags": [...]}`. Cloudflare has no soft purge.
@@ -33,6 +44,7 @@ const CACHE_TAG: SurrogateHeader = Object.freeze({ name: 'Cache-Tag', separator:
 export function cloudflareBackend(options: CloudflareBackendOptions): ResponseCacheBackend {
   if (typeof options !== 'object' || options === null)
     throw new InvalidOptionsError('cloudflareBackend', 'needs options', 'Write cloudflareBackend({ zoneId, apiToken }).');
+  assertKnownOptions(options, CLOUDFLARE_KEYS, 'cloudflareBackend');
   requireText(options.zoneId, 'cloudflareBackend.zoneId', 'Give the id of your Cloudflare zone.');
   if (options.apiToken === undefined && (options.email === undefined || options.apiKey === undefined)) {
     throw new InvalidOptionsError('cloudflareBackend.apiToken', 'is missing', 'Give an API token with Cache Purge permission (or email + apiKey).');

@@ -1,6 +1,7 @@
 import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
 import type { Credential, PurgeRequest, ResponseCacheBackend, SurrogateHeader } from '../response-cache-backend.interface.js';
 import { baseUrlOf, batches, postPurge, readCredential, requireText } from './purge-http.js';
+import { assertKnownOptions, optionKeys } from '../../tenant-cache.option-keys.js';
 
 /** Options of `fastlyBackend`. */
 export interface FastlyBackendOptions {
@@ -20,6 +21,8 @@ export interface FastlyBackendOptions {
 
 const SURROGATE_KEY: SurrogateHeader = Object.freeze({ name: 'Surrogate-Key', separator: ' ' });
 
+const FASTLY_KEYS = optionKeys<FastlyBackendOptions>({ serviceId: true, apiToken: true, softPurge: true, baseUrl: true, timeoutMs: true, batchSize: true });
+
 /**
  * Fastly: responses carry their tenant-qualified tags in `Surrogate-Key`; an invalidation purges them
  * with `POST /service/{serviceId}/purge` (batch surrogate-key purge, `Fastly-Soft-Purge: 1` when soft).
@@ -29,6 +32,7 @@ const SURROGATE_KEY: SurrogateHeader = Object.freeze({ name: 'Surrogate-Key', se
  */
 export function fastlyBackend(options: FastlyBackendOptions): ResponseCacheBackend {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionsError('fastlyBackend', 'needs options', 'Write fastlyBackend({ serviceId, apiToken }).');
+  assertKnownOptions(options, FASTLY_KEYS, 'fastlyBackend');
   requireText(options.serviceId, 'fastlyBackend.serviceId', 'Give the id of your Fastly service.');
   if (typeof options.serviceId === 'function') throw new InvalidOptionsError('fastlyBackend.serviceId', 'is a function', 'Give the id as a string.');
   requireText(options.apiToken, 'fastlyBackend.apiToken', 'Give a Fastly API token with purge_select scope (or a function returning it).');
