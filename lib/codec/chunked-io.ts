@@ -42,6 +42,8 @@ export class ChunkedIo {
     readonly store: CacheStore,
     readonly keys: KeyBuilder,
     traits: StoreTraits,
+    /** Told when removing leftover chunks failed (default: a warning each); the registry passes its outage log. */
+    private readonly cleanupFailed: (count: number, error: Error) => void = (count, error) => this.logger.warn(chunkCleanupFailed(store.name, count, error)),
   ) {
     this.requireEncryption = pipeline.options.encryptionRequired;
     this.decodedByBytes = traits.sameBytesOnRead ? new WeakMap() : undefined;
@@ -198,7 +200,7 @@ export class ChunkedIo {
     try {
       await this.store.mdel(keys);
     } catch (error) {
-      this.logger.warn(chunkCleanupFailed(this.store.name, keys.length, error instanceof Error ? error : new Error(String(error))));
+      this.cleanupFailed(keys.length, error instanceof Error ? error : new Error(String(error)));
     }
   }
 

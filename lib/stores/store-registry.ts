@@ -123,6 +123,8 @@ export class StoreRegistry implements OnApplicationShutdown {
       store,
       keys,
       traits,
+      // NOTE: a store that fails a chunk cleanup is failing everything: one rate-limited log, not a line each.
+      (_count, error) => this.outages.failure(alias, 'mdel', undefined, error),
     );
     return { alias, store, traits, keys, codec };
   }
