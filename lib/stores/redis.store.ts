@@ -174,7 +174,8 @@ export class RedisStore implements CacheStore {
       do {
         const [next, keys] = (await this.call(['SCAN', cursor, 'MATCH', match, 'COUNT', pageSize], undefined, undefined, node)) as [Buffer | string, RedisReply[]];
         cursor = String(next);
-        if (keys.length > 0) yield keys.map((k) => String(k));
+        // NOTE: COUNT is a hint: Redis may answer more (e.g. while it rehashes), and a page holds at most pageSize keys.
+        for (let i = 0; i < keys.length; i += pageSize) yield keys.slice(i, i + pageSize).map((k) => String(k));
       } while (cursor !== '0');
     }
   }
@@ -197,7 +198,8 @@ export class RedisStore implements CacheStore {
     do {
       const [next, members] = (await this.call(['SSCAN', key, cursor, 'COUNT', pageSize], key)) as [Buffer | string, RedisReply[]];
       cursor = String(next);
-      if (members.length > 0) yield members.map((m) => String(m));
+      // NOTE: a small set answers whole, whatever COUNT says.
+      for (let i = 0; i < members.length; i += pageSize) yield members.slice(i, i + pageSize).map((m) => String(m));
     } while (cursor !== '0');
   }
 
