@@ -30,8 +30,5 @@ export const busPublishFailed = (kind: string, error: Error): string =>
 export const jobGaveUp = (dispatcher: string, rule: string, attempts: number, error: string): string =>
   `Dispatcher "${dispatcher}": the job of rule "${rule}" failed ${attempts} time(s) and is kept as failed: ${error}.`;
 
-export const busUnreachable = (url: string, error: Error): string =>
-  `The invalidation bus could not connect to ${url} (${error.message}); it keeps trying. Until then other instances are not told of invalidations.`;
-
 export const busNotSubscribed = (ms: number): string =>
   `The invalidation bus is not subscribed after ${ms} ms (Redis unreachable?); it subscribes when Redis answers. Until then this instance misses other instances' invalidations.`;

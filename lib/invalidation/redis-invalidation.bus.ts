@@ -1,6 +1,10 @@
-import { Logger } from '@nestjs/common';
+import { CLOSE_DRAIN_MAX_MS, RedisConnection, createOwnedClient } from '../redis/redis-connection.js';
 import type { InvalidationBusDefinition, InvalidationTransport } from './invalidation-bus.js';
-import { busUnreachable } from './invalidation.messages.js';
+
+/** Bound of one connection attempt of the bus's own connections, ms. */
+const BUS_CONNECT_TIMEOUT_MS = 2000;
+/** The bus's bound on a publish (the host waits as long); `close()` waits at most `min(this, CLOSE_DRAIN_MAX_MS)`. */
+const BUS_COMMAND_TIMEOUT_MS = 1000;
 
 /** Options of `redisInvalidationBus`. */
 export interface RedisInvalidationBusOptions {
@@ -35,6 +39,14 @@ interface IoredisLike {
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
   quit(): Promise<unknown>;
+  disconnect?(): void;
+}
+
+/** Waits for `promise` (its failure ignored) at most `CLOSE_DRAIN_MAX_MS`, leaving no timer. */
+async function bounded(promise: Promise<unknown> | undefined): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise?.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_DRAIN_MAX_MS)))]);
+  clearTimeout(timer);
 }
 
 /**
@@ -62,31 +74,67 @@ export function redisInvalidationBus(options: RedisInvalidationBusOptions): Inva
       const client = options.client;
       if (client && 'status' in client && typeof (client as IoredisLike).duplicate === 'function') return ioredisTransport(client as IoredisLike, channel);
       if (client && typeof (client as NodeRedisLike).duplicate === 'function') {
-        return nodeRedisTransport(client as NodeRedisLike, false, channel);
+        return nodeRedisTransport(client as NodeRedisLike, channel);
       }
       if (client) throw new TypeError('redisInvalidationBus({ client }) takes a node-redis v5 or ioredis client.');
-      const { createClient } = await import('@redis/client');
-      const own = createClient({
-        url: options.url,
-        // Publishing fails at once while disconnected (a dead Redis must not hold up invalidations).
-        disableOfflineQueue: true,
-        socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 5000) },
-      }) as unknown as NodeRedisLike;
-      own.on('error', () => undefined);
-      // NOTE: not waited for past the connect timeout: the client keeps reconnecting in the background,
-      // and until then other instances are not told (logged).
-      const connecting = own.connect().then(
-        () => undefined,
-        (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
-      );
-      const outcome = await Promise.race([connecting, new Promise<Error>((r) => setTimeout(() => r(new Error('connect timed out')), 2000).unref())]);
-      if (outcome) new Logger('TenantCache').warn(busUnreachable(redact(options.url!), outcome));
-      return nodeRedisTransport(own, true, channel);
+      return ownedTransport(options.url!, channel);
     },
   };
 }
 
-async function nodeRedisTransport(publisher: NodeRedisLike, owned: boolean, channel: string): Promise<InvalidationTransport> {
+/**
+ * The bus's own two connections (publish, subscribe), driven like the Redis store's (`RedisConnection`): each
+ * connect attempt bounded, reconnecting in the background with a back-off of at most 1 s on a timer `close()`
+ * clears, publishing failing at once while disconnected, and `close()` bounded whatever the state of Redis.
+ * node-redis subscribes again on every reconnect once a subscription is in place; until the first one is, each
+ * connect subscribes (a repeated SUBSCRIBE of the same listener is a no-op).
+ */
+async function ownedTransport(url: string, channel: string): Promise<InvalidationTransport> {
+  const target = redact(url);
+  const common = { alias: 'invalidation bus', target, connectTimeout: BUS_CONNECT_TIMEOUT_MS, commandTimeout: BUS_COMMAND_TIMEOUT_MS };
+  const pub = await createOwnedClient(url, BUS_CONNECT_TIMEOUT_MS);
+  const publisher = new RedisConnection(pub.client, pub.abort, {
+    ...common,
+    name: 'The invalidation bus (publishing)',
+    whileDown: 'other instances are not told of invalidations until it can',
+  });
+  const sub = await createOwnedClient(url, BUS_CONNECT_TIMEOUT_MS);
+  const subscriber = new RedisConnection(sub.client, sub.abort, {
+    ...common,
+    name: 'The invalidation bus (subscribing)',
+    whileDown: "this instance misses other instances' invalidations until it can",
+  });
+  let listener: ((message: string) => void) | undefined;
+  let subscribed: (() => void) | undefined;
+  const subscribe = async () => {
+    if (!listener) return;
+    await sub.client.subscribe(channel, listener);
+    subscribed?.();
+  };
+  subscriber.commander.onConnect?.(() => void subscribe().catch(() => undefined));
+  // Start-up waits for the first attempts only (each bounded by the connect timeout); a failure is logged by the connection.
+  const [, subscriberUp] = await Promise.all([publisher.attempted(), subscriber.attempted()]);
+  return {
+    publish: async (message) => {
+      await publisher.commander.call(['PUBLISH', channel, message], undefined);
+    },
+    subscribe: (onMessage) => {
+      listener = onMessage;
+      // Not connected: do not hold start-up; the subscription is made when the connection comes up (logged already).
+      if (!subscriberUp && !subscriber.ready) return Promise.reject(new Error(`not connected to ${target}`));
+      return new Promise<void>((resolve, reject) => {
+        subscribed = resolve;
+        subscribe().catch(reject);
+      });
+    },
+    close: async () => {
+      await Promise.all([subscriber.close(), publisher.close()]);
+    },
+  };
+}
+
+/** A handed-in node-redis client publishes; its duplicate (ours, closed with the bus) subscribes. */
+async function nodeRedisTransport(publisher: NodeRedisLike, channel: string): Promise<InvalidationTransport> {
   // The subscriber queues SUBSCRIBE until it is connected, and node-redis subscribes again after a reconnect.
   const subscriber = publisher.duplicate({ disableOfflineQueue: false });
   subscriber.on('error', () => undefined);
@@ -95,7 +143,13 @@ async function nodeRedisTransport(publisher: NodeRedisLike, owned: boolean, chan
     if (c.isOpen === false) return;
     // A client still reconnecting is dropped at once (a graceful close would wait for Redis).
     if (c.isReady === false && c.destroy) return void c.destroy();
-    await (c.close ?? c.quit)?.call(c);
+    // A frozen Redis never answers QUIT: wait a bounded time, then drop the connection.
+    await bounded((c.close ?? c.quit)?.call(c));
+    try {
+      c.destroy?.();
+    } catch {
+      // Closed already (node-redis throws when destroying a closed client).
+    }
   };
   return {
     publish: async (message) => {
@@ -106,7 +160,6 @@ async function nodeRedisTransport(publisher: NodeRedisLike, owned: boolean, chan
     },
     close: async () => {
       await quit(subscriber);
-      if (owned) await quit(publisher);
     },
   };
 }
@@ -125,7 +178,9 @@ async function ioredisTransport(publisher: IoredisLike, channel: string): Promis
       await subscriber.subscribe(channel);
     },
     close: async () => {
-      await subscriber.quit();
+      // Bounded, then dropped: QUIT waits for a Redis that may be frozen.
+      await bounded(subscriber.quit());
+      subscriber.disconnect?.();
     },
   };
 }

@@ -2,7 +2,17 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { Controller, Get, Injectable, Module, type Type, UseInterceptors } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { CacheEvict, CacheResponse, CacheResult, TenantCacheInterceptor, TenantCacheModule, TenantGuard, redisStore, versioned } from '../../lib/index.js';
+import {
+  CacheEvict,
+  CacheResponse,
+  CacheResult,
+  TenantCacheInterceptor,
+  TenantCacheModule,
+  TenantGuard,
+  redisInvalidationBus,
+  redisStore,
+  versioned,
+} from '../../lib/index.js';
 
 /** The intervals of the application under fault: every internal cache interval is small, so a fault outlives each several times. */
 export const FAULT_TIMINGS = {
@@ -11,7 +21,7 @@ export const FAULT_TIMINGS = {
   versionCacheTtl: 100,
   breakerResetAfter: 200,
   breakerFailureThreshold: 3,
-  /** The Redis store's reconnect back-off cap (lib/stores/redis-connection.ts RECONNECT_CAP_MS). */
+  /** The Redis store's reconnect back-off cap (lib/redis/redis-connection.ts RECONNECT_CAP_MS). */
   reconnectCap: 1000,
 } as const;
 
@@ -54,7 +64,11 @@ class ReportController {
   }
 }
 
-/** The root module of one application under fault: a real Redis store, the drop-in CACHE_MANAGER, a guard, a cached route. */
+/**
+ * The root module of one application under fault: a real Redis store, the drop-in CACHE_MANAGER, a guard, a
+ * cached route, and the cross-instance invalidation bus on the same Redis (its connections live through the
+ * fault and are closed with the app; nothing travels on it, the Redis store being shared).
+ */
 export function faultAppModule(url: string, onWriteError: 'throw' | 'ignore', failureThreshold: number = FAULT_TIMINGS.breakerFailureThreshold): Type {
   @Module({
     imports: [
@@ -71,6 +85,7 @@ export function faultAppModule(url: string, onWriteError: 'throw' | 'ignore', fa
         versionCacheTtl: FAULT_TIMINGS.versionCacheTtl,
         onWriteError,
         provideCacheManager: true,
+        invalidation: { bus: redisInvalidationBus({ url }) },
       }),
     ],
     controllers: [ReportController],

@@ -10,6 +10,18 @@ export const CLOSE_DRAIN_MAX_MS = 500;
 
 type State = 'connecting' | 'ready' | 'waiting' | 'closed';
 
+/** What a connection is called in its log lines, and what its user loses while it is down. */
+export interface RedisConnectionOptions {
+  alias: string;
+  target: string;
+  connectTimeout: number;
+  commandTimeout: number;
+  /** Default: `Redis store "<alias>"`. */
+  name?: string;
+  /** Default: `reads are misses until it can`. */
+  whileDown?: string;
+}
+
 /**
  * The connection of a node-redis client that `redisStore({ url })` created and owns. It never makes a caller
  * wait for Redis beyond the command's own bound, and it can always be closed at once:
@@ -40,7 +52,7 @@ export class RedisConnection {
   constructor(
     private readonly client: RedisClientType,
     abort: AbortController,
-    private readonly options: { alias: string; target: string; connectTimeout: number; commandTimeout: number },
+    private readonly options: RedisConnectionOptions,
   ) {
     this.abort = abort;
     const send = nodeRedisCommander(client);
@@ -56,6 +68,16 @@ export class RedisConnection {
     // NOTE: node-redis throws an 'error' event that has no listener: keep this one for the client's whole life.
     client.on('error', (error: Error) => this.onError(error));
     this.connect();
+  }
+
+  /** Resolves once the connection attempt in flight, if any, has settled (at most `connectTimeout`): whether it is ready. */
+  async attempted(): Promise<boolean> {
+    await this.attempt?.catch(() => undefined);
+    return this.ready;
+  }
+
+  private get name(): string {
+    return this.options.name ?? `Redis store "${this.options.alias}"`;
   }
 
   /** Whether commands are sent now. */
@@ -123,7 +145,7 @@ export class RedisConnection {
     this.state = 'ready';
     this.attempt = undefined;
     if (this.failures > 0) {
-      this.logger.log(`Redis store "${this.options.alias}" connected to ${this.options.target} again after ${Math.round((Date.now() - this.downSince) / 100) / 10} s`);
+      this.logger.log(`${this.name} connected to ${this.options.target} again after ${Math.round((Date.now() - this.downSince) / 100) / 10} s`);
     }
     this.failures = 0;
     for (const listener of this.listeners) listener();
@@ -136,7 +158,7 @@ export class RedisConnection {
     if (this.failures++ === 0) {
       this.downSince = Date.now();
       this.logger.warn(
-        `Redis store "${this.options.alias}" cannot reach ${this.options.target} (${(error as Error).message}): reads are misses until it can; retrying in the background every ${RECONNECT_CAP_MS / 1000} s at most.`,
+        `${this.name} cannot reach ${this.options.target} (${(error as Error).message}): ${this.options.whileDown ?? 'reads are misses until it can'}; retrying in the background every ${RECONNECT_CAP_MS / 1000} s at most.`,
       );
     }
     this.retry = setTimeout(() => this.connect(), Math.min(50 * 2 ** (this.failures - 1), RECONNECT_CAP_MS));
@@ -185,9 +207,23 @@ export class RedisConnection {
  */
 export async function openRedisConnection(
   url: string,
-  options: { alias: string; target: string; connectTimeout: number; commandTimeout: number },
+  options: RedisConnectionOptions,
   clientModule: Promise<typeof import('@redis/client')> = import('@redis/client'),
 ): Promise<RedisConnection> {
+  const { client, abort } = await createOwnedClient(url, options.connectTimeout, clientModule);
+  return new RedisConnection(client, abort, options);
+}
+
+/**
+ * A node-redis client for a `RedisConnection` to drive (no reconnect loop of its own, commands fail at once
+ * while disconnected), and the signal that aborts its TCP connect. For callers that also need the client itself
+ * (the invalidation bus subscribes on it).
+ */
+export async function createOwnedClient(
+  url: string,
+  connectTimeout: number,
+  clientModule: Promise<typeof import('@redis/client')> = import('@redis/client'),
+): Promise<{ client: RedisClientType; abort: AbortController }> {
   const { createClient } = await clientModule;
   const abort = new AbortController();
   const client = createClient({
@@ -195,7 +231,7 @@ export async function openRedisConnection(
     // Fail commands at once while disconnected instead of queueing them (a dead Redis must not hang requests).
     disableOfflineQueue: true,
     // NOTE: reconnecting is ours (RedisConnection), so that it can be bounded and cancelled.
-    socket: { connectTimeout: options.connectTimeout, reconnectStrategy: false, signal: abort.signal },
+    socket: { connectTimeout, reconnectStrategy: false, signal: abort.signal },
   }) as RedisClientType;
-  return new RedisConnection(client, abort, options);
+  return { client, abort };
 }
