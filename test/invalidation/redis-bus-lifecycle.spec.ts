@@ -1,10 +1,10 @@
 import 'reflect-metadata';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryStore, redisInvalidationBus } from '../../lib/index.js';
 import { as, boot, sleep } from '../decorators/fixtures.js';
+import { AppProcess } from '../support/app-process.js';
 import { type RedisServerHandle, freePort, startRedisServer } from '../support/redis-server.js';
 
 // The connections of redisInvalidationBus({ url }) as a user sees them: its Redis absent at boot, frozen, killed
@@ -12,82 +12,6 @@ import { type RedisServerHandle, freePort, startRedisServer } from '../support/r
 // the subscriber comes back when Redis does.
 
 const APP = fileURLToPath(new URL('./fixtures/bus-lifecycle.app.ts', import.meta.url));
-
-interface AppEvent {
-  event: string;
-  ms: number;
-  body?: string;
-  message?: string;
-}
-
-/** The fixture app in a child process: its JSON events, stdin for more requests, and when it exited. */
-class AppProcess {
-  readonly child: ChildProcessWithoutNullStreams;
-  private readonly events: AppEvent[] = [];
-  private waiters: (() => void)[] = [];
-  readonly exited: Promise<number>;
-  output = '';
-
-  constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, ['--import', '@swc-node/register/esm-register', APP], {
-      cwd: fileURLToPath(new URL('../..', import.meta.url)),
-      env: { ...process.env, ...env },
-    });
-    let buffered = '';
-    this.child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        this.output += `${line}\n`;
-        if (line.startsWith('{')) this.events.push(JSON.parse(line) as AppEvent);
-      }
-      for (const w of this.waiters.splice(0)) w();
-    });
-    this.child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
-    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve(Date.now())));
-  }
-
-  async next(name: string, timeout = 15_000): Promise<AppEvent> {
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const i = this.events.findIndex((e) => e.event === name || e.event === 'failed');
-      if (i >= 0) {
-        const [e] = this.events.splice(i, 1);
-        if (e!.event === 'failed') throw new Error(`the app failed: ${e!.message}\n${this.output}`);
-        return e!;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no "${name}" event within ${timeout} ms; output:\n${this.output}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-
-  send(line: string): void {
-    this.child.stdin.write(`${line}\n`);
-  }
-
-  /** app.close() in the child: how long it took, and how long the process then lived. */
-  async close(): Promise<{ closeMs: number; exitMs: number }> {
-    this.send('close');
-    this.child.stdin.end();
-    const closed = await this.next('closed', 10_000);
-    const closedAt = Date.now();
-    const exitMs = (await Promise.race([this.exited, sleep(5000).then(() => Infinity)])) - closedAt;
-    return { closeMs: closed.ms, exitMs };
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null) this.child.kill('SIGKILL');
-  }
-}
 
 describe('redisInvalidationBus({ url }) connection lifecycle (real redis-server)', () => {
   const cleanups: (() => unknown)[] = [];
@@ -102,7 +26,7 @@ describe('redisInvalidationBus({ url }) connection lifecycle (real redis-server)
   }
 
   function app(env: Record<string, string>): AppProcess {
-    const a = new AppProcess(env);
+    const a = new AppProcess(APP, env);
     cleanups.push(() => a.kill());
     return a;
   }
