@@ -123,14 +123,19 @@ describe('a Redis outage that starts while the app runs (past versionCacheTtl)',
     }
   });
 
-  it('writes whose counter read fails follow onWriteError: throw -> StoreUnavailableError (emitted)', async () => {
+  /** An app on its own Redis with one entry of acme's, then that Redis killed for longer than versionCacheTtl. */
+  async function pastVersionCacheTtl(onWriteError: 'throw' | 'ignore') {
     server = await startRedisServer();
-    const app = await boot(server, { versionCacheTtl: 100, onWriteError: 'throw' });
+    const app = await boot(server, { versionCacheTtl: 100, onWriteError });
     close = app.close;
-    const { cache, events } = app;
-    await as('acme', () => cache.set('k', 'v'));
+    await as('acme', () => app.cache.set('k', 'v'));
     await server.stop();
     await sleep(250);
+    return app;
+  }
+
+  it('writes whose counter read fails follow onWriteError: throw -> StoreUnavailableError (emitted)', async () => {
+    const { cache, events } = await pastVersionCacheTtl('throw');
     await as('acme', async () => {
       const before = events.length;
       for (const write of [
@@ -153,13 +158,7 @@ describe('a Redis outage that starts while the app runs (past versionCacheTtl)',
   });
 
   it('writes whose counter read fails follow onWriteError: ignore -> dropped (emitted)', async () => {
-    server = await startRedisServer();
-    const app = await boot(server, { versionCacheTtl: 100, onWriteError: 'ignore' });
-    close = app.close;
-    const { cache, events } = app;
-    await as('acme', () => cache.set('k', 'v'));
-    await server.stop();
-    await sleep(250);
+    const { cache, events } = await pastVersionCacheTtl('ignore');
     await as('acme', async () => {
       const before = events.length;
       await expect(cache.set('k', 'w')).resolves.toBeUndefined();
