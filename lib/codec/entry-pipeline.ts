@@ -6,6 +6,7 @@ import { CacheValueTooLargeError } from '../errors/cache-value-too-large.error.j
 import { InvalidCacheValueError } from '../errors/invalid-cache-value.error.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import type { CacheScope, KeyBuilder } from '../keys/key-builder.js';
+import { entryPrefixOf as entryPrefixIn } from '../keys/key-layout.js';
 import { type CodecCallOptions, type NormalizedCodecOptions, type NormalizedCompression, normalizeCompression, validateCodecCallOptions } from './codec.options.js';
 import { NOT_COMPRESSED, compress, decompressSync } from './compression.js';
 import { EntryCipher, SEAL_OVERHEAD } from './entry-cipher.js';
@@ -379,17 +380,9 @@ export function chunkKeyBase(physicalKey: string, scope: CacheScope, keys: KeyBu
   return `${entryPrefixOf(physicalKey, scope, keys)}c:${writeId.toString('hex')}:`;
 }
 
-/**
- * The `<scope prefix>g<generation>:` an entry key starts with. Entry keys are that prefix followed by
- * `k:` or `h:`; chunk keys put `c:` there instead, so no entry key can equal a chunk key (see docs/codec.md).
- */
+/** The `<scope prefix>g<generation>:` an entry key starts with (see `entryPrefixOf` in keys/key-layout.ts). */
 export function entryPrefixOf(physicalKey: string, scope: CacheScope, keys: KeyBuilder): string {
-  const scopePrefix = keys.scopePrefix(scope);
-  const end = physicalKey.indexOf(':', scopePrefix.length);
-  if (!physicalKey.startsWith(scopePrefix) || physicalKey[scopePrefix.length] !== 'g' || end < 0) {
-    throw new Error(`internal: "${physicalKey}" is not an entry key of its scope`);
-  }
-  return physicalKey.slice(0, end + 1);
+  return entryPrefixIn(physicalKey, keys.scopePrefix(scope));
 }
 
 export function serializeValue(value: unknown, key: string | undefined): Buffer {

@@ -1,11 +1,10 @@
 import { InvalidCacheKeyError } from '../errors/invalid-cache-key.error.js';
 import { canonicalEncode, lengthPrefixed, sliceHash } from '../keys/canonical-encoding.js';
 import { KeyConstructor } from '../keys/key-constructor.js';
-import { CompiledKey, INTERNAL_KEY_MARK } from '../keys/key-constructor.compiler.js';
+import { CompiledKey } from '../keys/key-constructor.compiler.js';
+import { RESPONSE_KEY_MARK } from '../keys/logical-key-marks.js';
 import { type CacheRequest, canonicalQuery, headerOf, rawQuery, requestPath, valueAt } from './cache-request.js';
 
-/** Logical keys of cached responses start with this (no service key can: the service refuses `\u0000`). */
-export const RESPONSE_KEY_MARK = `${INTERNAL_KEY_MARK}r@`;
 /** Slices longer than this are replaced by their hash. */
 const MAX_SLICE = 128;
 

@@ -4,13 +4,8 @@ import { InvalidPartitionError } from '../errors/invalid-partition.error.js';
 import { canonicalEncode, lengthPrefixed, sliceHash } from './canonical-encoding.js';
 import { type KeyConstructor, type KeyContext, type KeyFieldOptions, type KeyFieldSpec, KEY_FIELD, isKeyField } from './key-constructor.js';
 import { sha256 } from './key-builder.js';
+import { METHOD_KEY_MARK as METHOD_KEY } from './logical-key-marks.js';
 
-/**
- * Logical keys built by key constructors start with this; the service refuses keys that do, so a key
- * given to `set()` can never address a decorated method's entry.
- */
-export const INTERNAL_KEY_MARK = '\u0000';
-const METHOD_KEY = `${INTERNAL_KEY_MARK}m@`;
 /** Slices longer than this are hashed. */
 const MAX_SLICE = 64;
 const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'prototype', 'constructor']);

@@ -10,9 +10,9 @@ import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import { TenantCacheError } from '../errors/tenant-cache.error.js';
 import { UnsupportedOperationError } from '../errors/unsupported-operation.error.js';
-import { lengthPrefixed, sliceHash } from '../keys/canonical-encoding.js';
 import { type CacheScope, HASHED_ENTRY, SHARED_SCOPE, assertKey } from '../keys/key-builder.js';
-import { INTERNAL_KEY_MARK, type PartitionSelector } from '../keys/key-constructor.compiler.js';
+import type { PartitionSelector } from '../keys/key-constructor.compiler.js';
+import { isMetaKeyOf, withTagVersions } from '../keys/key-layout.js';
 import { type ResolvedStore, StoreRegistry } from '../stores/store-registry.js';
 import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
@@ -1035,13 +1035,7 @@ export class CacheEngine {
       names.length === 1
         ? [await this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', names[0]!))]
         : await Promise.all(names.map((name) => this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', name))));
-    let suffix = '~';
-    names.forEach((name, i) => {
-      suffix += `${lengthPrefixed(name.length > 64 ? `#${sliceHash(name)}` : name)}=${versions[i]!};`;
-    });
-    // Keys built by key constructors are self-delimiting; a caller's key is length-prefixed so that no
-    // untagged key can equal a tagged one.
-    return key.startsWith(INTERNAL_KEY_MARK) ? key + suffix : `${INTERNAL_KEY_MARK}v${lengthPrefixed(key)}${suffix}`;
+    return withTagVersions(key, names, versions);
   }
 
   private safeAlias(scope: CacheScope, alias?: string): string {
@@ -1085,24 +1079,4 @@ function scopeTag(scope: CacheScope): string {
 function printable(key: string): string {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what it replaces
   return key.replace(/[\u0000-\u001f]/g, '?').slice(0, 200);
-}
-
-/**
- * Whether a physical key is `<prefix><scope>` + `suffix`, where scope is one of the layouts of
- * `KeyBuilder.scopePrefix` (`s:`, `d:`, `T<sha256>:`, `t<len>:<tenant>:`). Parsed, not matched by
- * suffix: a tenant id or an entry key may itself end with the suffix's text.
- */
-function isMetaKeyOf(key: string, prefix: string, suffix: string): boolean {
-  if (!key.startsWith(prefix)) return false;
-  let at = prefix.length;
-  const kind = key[at];
-  if (kind === 's' || kind === 'd') at += 2;
-  else if (kind === 'T') at += 66;
-  else if (kind === 't') {
-    const colon = key.indexOf(':', at);
-    const len = Number(key.slice(at + 1, colon));
-    if (colon < 0 || !Number.isInteger(len)) return false;
-    at = colon + 1 + len + 1;
-  } else return false;
-  return key.slice(at) === suffix;
 }

@@ -4,7 +4,7 @@ import type { MemoizeIterableOptions } from '../codec/memoize-iterable.js';
 import { CachedMethodNotFoundError } from '../errors/cached-method-not-found.error.js';
 import { InvalidCacheKeyError } from '../errors/invalid-cache-key.error.js';
 import type { CacheScope } from '../keys/key-builder.js';
-import { INTERNAL_KEY_MARK } from '../keys/key-constructor.compiler.js';
+import { INTERNAL_KEY_MARK } from '../keys/logical-key-marks.js';
 import type { PartitionValues } from '../keys/key-constructor.js';
 import type { CacheEngine, CacheLookup, FetchOptions, GetOrSetOptions } from './cache-engine.js';
 import { CachedMethod, type MethodName } from './cached-method.handle.js';

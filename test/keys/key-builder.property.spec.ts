@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type CacheScope, KeyBuilder, type KeyLimits, escapeGlob, escapeKey, unescapeKey } from '../../lib/keys/key-builder.js';
-import { INTERNAL_KEY_MARK } from '../../lib/keys/key-constructor.compiler.js';
+import { INTERNAL_KEY_MARK } from '../../lib/keys/logical-key-marks.js';
 
 /** What a physical key may contain: printable ASCII, no space (copied from `redis-cli --scan` into `GET` as is). */
 const PRINTABLE = /^[\x21-\x7e]+$/;
