@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { type CacheScope, sha256 } from '../keys/key-builder.js';
+import type { CacheScope } from '../keys/key-builder.js';
+import { sha256 } from '../keys/sha256.js';
 
 const SALT = Buffer.from('nestjs-tenant-cache/v1', 'utf8');
 const KEY_ID_BYTES = 4;

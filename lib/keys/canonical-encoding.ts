@@ -1,5 +1,5 @@
 import { InvalidCacheKeyError } from '../errors/invalid-cache-key.error.js';
-import { sha256 } from './key-builder.js';
+import { sha256 } from './sha256.js';
 
 /** How one value is turned into a key slice. */
 export interface CanonicalOptions {

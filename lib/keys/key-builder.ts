@@ -1,5 +1,19 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { InvalidCacheKeyError } from '../errors/invalid-cache-key.error.js';
+import {
+  DEDICATED_SEGMENT,
+  HASHED_ENTRY,
+  LITERAL_ENTRY,
+  SHARED_SEGMENT,
+  chunkKeyBase,
+  entryPrefixOf,
+  generationCounterKey,
+  generationPrefix,
+  hashedTenantSegment,
+  metaSuffix,
+  tenantSegment,
+} from './key-layout.js';
+import { sha256 } from './sha256.js';
 
 /** Whose entries a key belongs to: one tenant, or the explicit shared namespace. */
 export type CacheScope = { readonly kind: 'tenant'; readonly tenantId: string } | { readonly kind: 'shared' };
@@ -31,17 +45,13 @@ interface ScopeKeys {
 }
 
 function newScopeKeys(prefix: string): ScopeKeys {
-  return { prefix, generationKey: `${prefix}gen`, generation: Number.NaN, entryPrefix: '', entries: new Map() };
+  return { prefix, generationKey: generationCounterKey(prefix), generation: Number.NaN, entryPrefix: '', entries: new Map() };
 }
 
 /** Keys over this many characters are replaced by their SHA-256, even when the store would take them. */
 const MAX_LITERAL_KEY = 200;
 const MAX_LITERAL_TENANT = 64;
 const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
-
-export function sha256(input: string): string {
-  return createHash('sha256').update(input).digest('hex');
-}
 
 /**
  * The key format: which layout of entry keys this build writes. Format 1 wrote `k:<key>` with the key as
@@ -51,10 +61,7 @@ export function sha256(input: string): string {
  * names hold escaped characters changed, so an old entry listed under the old tag index must not be read.)
  */
 export const KEY_FORMAT_VERSION = 2;
-/** Marks a literal entry key of format `KEY_FORMAT_VERSION`. */
-const LITERAL_ENTRY = 'k2:';
-/** Marks a hashed entry key of format `KEY_FORMAT_VERSION` (the logical key is inside the entry). */
-export const HASHED_ENTRY = 'h2:';
+export { HASHED_ENTRY };
 
 /** Characters that stay as they are in a physical key: printable ASCII except space and the escape `%`. */
 const NEEDS_ESCAPE = /[^\x21-\x24\x26-\x7e]/;
@@ -135,11 +142,11 @@ export class KeyBuilder {
 
   /** The segments of one scope, built on first use. */
   private scopeKeys(scope: CacheScope): ScopeKeys {
-    if (scope.kind === 'shared') return (this.shared ??= newScopeKeys(`${this.prefix}s:`));
+    if (scope.kind === 'shared') return (this.shared ??= newScopeKeys(this.prefix + SHARED_SEGMENT));
     const t = scope.tenantId;
     let s = this.tenants.get(t);
     if (s === undefined) {
-      s = newScopeKeys(this.dedicatedTenant !== undefined && t === this.dedicatedTenant ? `${this.prefix}d:` : this.tenantPrefix(t));
+      s = newScopeKeys(this.dedicatedTenant !== undefined && t === this.dedicatedTenant ? this.prefix + DEDICATED_SEGMENT : this.tenantPrefix(t));
       if (this.tenants.size >= MAX_CACHED_TENANTS) this.forgetTenants();
       this.tenants.set(t, s);
     }
@@ -157,12 +164,12 @@ export class KeyBuilder {
   }
 
   private tenantPrefix(t: string): string {
-    if (this.hmacKey) return `${this.prefix}T${this.hmac('t', t)}:`;
+    if (this.hmacKey) return this.prefix + hashedTenantSegment(this.hmac('t', t));
     const escaped = escapeKey(t);
     if (escaped.length > MAX_LITERAL_TENANT || (this.limits.allowedKey && !this.limits.allowedKey.test(escaped))) {
-      return `${this.prefix}T${sha256(t)}:`;
+      return this.prefix + hashedTenantSegment(sha256(t));
     }
-    return `${this.prefix}t${escaped.length}:${escaped}:`;
+    return this.prefix + tenantSegment(escaped);
   }
 
   /** Key of the scope's generation counter (see `invalidateAll`). Never shaped like an entry key. */
@@ -172,7 +179,7 @@ export class KeyBuilder {
 
   /** Key of a scope-level internal record (tag versions, tag indexes, ...). `name` must be internal. */
   metaKey(scope: CacheScope, kind: string, name: string): string {
-    return `${this.scopePrefix(scope)}m:${kind}:${this.encode(name)}`;
+    return this.scopePrefix(scope) + metaSuffix(kind, this.encode(name));
   }
 
   /**
@@ -189,7 +196,7 @@ export class KeyBuilder {
    * with another version is a miss). `tagId` is `tagId(tag)`, as read from an entry's stamp.
    */
   tagVersionKey(scope: CacheScope, tagId: string): string {
-    return `${this.scopePrefix(scope)}m:tp:${tagId}`;
+    return this.scopePrefix(scope) + metaSuffix('tp', tagId);
   }
 
   /** The prefix of every entry of a scope in one generation. */
@@ -219,7 +226,7 @@ export class KeyBuilder {
   private atGeneration(s: ScopeKeys, generation: number): ScopeKeys {
     if (s.generation !== generation) {
       s.generation = generation;
-      s.entryPrefix = `${s.prefix}g${generation}:`;
+      s.entryPrefix = generationPrefix(s.prefix, generation);
       this.cachedKeys -= s.entries.size;
       s.entries.clear();
     }
@@ -255,6 +262,16 @@ export class KeyBuilder {
       return `${hashed}${sha256(key)}`;
     }
     return marker + escaped;
+  }
+
+  /** The suffix of meta keys of `kind` for `name` in every scope (what `metaKey` puts after the scope segment). */
+  metaSuffix(kind: string, name: string): string {
+    return metaSuffix(kind, this.encode(name));
+  }
+
+  /** `<entry prefix>c:<writeId hex>:`, the base of the chunk keys of one write of the entry at `physicalKey`. */
+  chunkKeyBase(physicalKey: string, scope: CacheScope, writeId: Buffer): string {
+    return chunkKeyBase(entryPrefixOf(physicalKey, this.scopePrefix(scope)), writeId.toString('hex'));
   }
 
   /** Whether `key` would be stored literally, so a prefix scan can find it. */

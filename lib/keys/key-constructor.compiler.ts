@@ -3,7 +3,7 @@ import { InvalidKeyConstructorError } from '../errors/invalid-key-constructor.er
 import { InvalidPartitionError } from '../errors/invalid-partition.error.js';
 import { canonicalEncode, lengthPrefixed, sliceHash } from './canonical-encoding.js';
 import { type KeyConstructor, type KeyContext, type KeyFieldOptions, type KeyFieldSpec, KEY_FIELD, isKeyField } from './key-constructor.js';
-import { sha256 } from './key-builder.js';
+import { sha256 } from './sha256.js';
 import { METHOD_KEY_MARK as METHOD_KEY } from './logical-key-marks.js';
 
 /** Slices longer than this are hashed. */

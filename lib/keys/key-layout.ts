@@ -1,12 +1,58 @@
 import { lengthPrefixed, sliceHash } from './canonical-encoding.js';
 import { VERSIONED_KEY_MARK, isInternalKey } from './logical-key-marks.js';
 
-// The physical key layout, parsed. `KeyBuilder` builds it:
-//   <prefix><scope>g<generation>:<entry>   entries (k2: literal, h2: hashed) and chunks (c:<writeId>:)
-//   <prefix><scope>m:<kind>:<name>          meta keys (generation, tag versions, tag indexes)
-// where <scope> is `s:` (shared), `d:` (dedicated store), `T<sha256 hex>:` (HMAC'd tenant) or
-// `t<len>:<tenant>:`. Everything that takes a physical key apart lives here, so that isolation depends
-// on one parser.
+// The physical key layout: every segment is built and parsed here (`KeyBuilder` caches what it builds),
+// so that tenant isolation depends on one definition.
+//   <prefix><scope>gen                      the scope's generation counter
+//   <prefix><scope>g<generation>:k2:<key>   a literal entry (the key escaped, see escapeKey)
+//   <prefix><scope>g<generation>:h2:<hash>  a hashed entry (the logical key is inside the entry)
+//   <prefix><scope>g<generation>:c:<id>:<n> the chunks of one write of a chunked entry
+//   <prefix><scope>m:<kind>:<name>          meta keys: tag versions (tv), tag indexes (ti), plain-tag versions (tp)
+// where <scope> is `s:` (shared), `d:` (a store dedicated to one tenant), `T<sha256 hex>:` (a hashed
+// tenant id) or `t<len>:<escaped tenant>:`. The length prefix makes the tenant segment self-delimiting.
+
+/** The scope segment of shared entries. */
+export const SHARED_SEGMENT = 's:';
+/** The scope segment of a store dedicated to one tenant (its keys carry no tenant). */
+export const DEDICATED_SEGMENT = 'd:';
+/** Marks a literal entry key of key format 2 (see `KEY_FORMAT_VERSION`). */
+export const LITERAL_ENTRY = 'k2:';
+/** Marks a hashed entry key of key format 2 (the logical key is inside the entry). */
+export const HASHED_ENTRY = 'h2:';
+/** Starts the meta keys of a scope. */
+export const META_SEGMENT = 'm:';
+/** Starts the chunk keys of one generation. */
+export const CHUNK_SEGMENT = 'c:';
+
+/** The scope segment of a tenant whose (escaped) id is kept literally. */
+export function tenantSegment(escapedTenant: string): string {
+  return `t${escapedTenant.length}:${escapedTenant}:`;
+}
+
+/** The scope segment of a tenant whose id is replaced by a hash (SHA-256 or HMAC, 64 hex digits). */
+export function hashedTenantSegment(hexHash: string): string {
+  return `T${hexHash}:`;
+}
+
+/** The key of a scope's generation counter, after its `<prefix><scope>`. */
+export function generationCounterKey(scopePrefix: string): string {
+  return `${scopePrefix}gen`;
+}
+
+/** The prefix of every entry (and chunk) of a scope in one generation. */
+export function generationPrefix(scopePrefix: string, generation: number): string {
+  return `${scopePrefix}g${generation}:`;
+}
+
+/** The part of a meta key after the scope: `m:<kind>:<encoded name>`. */
+export function metaSuffix(kind: string, encodedName: string): string {
+  return `${META_SEGMENT}${kind}:${encodedName}`;
+}
+
+/** `<entry prefix>c:<writeId hex>:`: the chunks of one write live in their own segment of the entry's generation. */
+export function chunkKeyBase(entryPrefix: string, writeIdHex: string): string {
+  return `${entryPrefix}${CHUNK_SEGMENT}${writeIdHex}:`;
+}
 
 /** Names of versioned tags longer than this are replaced by their hash in the logical key. */
 const MAX_TAG_NAME = 64;
@@ -18,6 +64,7 @@ const MAX_TAG_NAME = 64;
 export function scopeSegmentLength(key: string, at: number): number {
   const kind = key[at];
   if (kind === 's' || kind === 'd') return key[at + 1] === ':' ? 2 : -1;
+  // `T` + 64 hex digits + `:`
   if (kind === 'T') return key[at + 65] === ':' ? 66 : -1;
   if (kind !== 't') return -1;
   const colon = key.indexOf(':', at);
@@ -61,4 +108,34 @@ export function withTagVersions(key: string, names: readonly string[], versions:
     suffix += `${lengthPrefixed(name.length > MAX_TAG_NAME ? `#${sliceHash(name)}` : name)}=${versions[i]!};`;
   });
   return isInternalKey(key) ? key + suffix : `${VERSIONED_KEY_MARK}${lengthPrefixed(key)}${suffix}`;
+}
+
+/** A physical key taken apart (see `parsePhysicalKey`). */
+export type ParsedKey =
+  | { kind: 'generation'; scope: string }
+  | { kind: 'entry'; scope: string; generation: number; literal: boolean; rest: string }
+  | { kind: 'chunk'; scope: string; generation: number; rest: string }
+  | { kind: 'meta'; scope: string; rest: string };
+
+/**
+ * Takes a physical key under `prefix` apart: its scope segment and what it addresses. `undefined` for a
+ * key that is not of this layout (another prefix, a foreign key, an older key format).
+ */
+export function parsePhysicalKey(key: string, prefix: string): ParsedKey | undefined {
+  if (!key.startsWith(prefix)) return undefined;
+  const length = scopeSegmentLength(key, prefix.length);
+  if (length < 0) return undefined;
+  const at = prefix.length + length;
+  const scope = key.slice(prefix.length, at);
+  const rest = key.slice(at);
+  if (rest === 'gen') return { kind: 'generation', scope };
+  if (rest.startsWith(META_SEGMENT)) return { kind: 'meta', scope, rest: rest.slice(META_SEGMENT.length) };
+  const match = /^g(0|-?[1-9][0-9]*):/.exec(rest);
+  if (match === null) return undefined;
+  const generation = Number(match[1]);
+  const body = rest.slice(match[0].length);
+  if (body.startsWith(CHUNK_SEGMENT)) return { kind: 'chunk', scope, generation, rest: body.slice(CHUNK_SEGMENT.length) };
+  if (body.startsWith(LITERAL_ENTRY)) return { kind: 'entry', scope, generation, literal: true, rest: body.slice(LITERAL_ENTRY.length) };
+  if (body.startsWith(HASHED_ENTRY)) return { kind: 'entry', scope, generation, literal: false, rest: body.slice(HASHED_ENTRY.length) };
+  return undefined;
 }
