@@ -13,8 +13,6 @@ const KNOWN_VIOLATIONS: Record<RuleName, readonly string[]> = {
   // import lib/tenant-cache.options.ts. Today five folders type-import NormalizedTenantCacheOptions.
   optionsImport: [
     'lib/context/tenant.guard.ts -> lib/tenant-cache.options.ts',
-    'lib/interop/cache-manager.provider.ts -> lib/tenant-cache.options.ts',
-    'lib/invalidation/invalidation.registry.ts -> lib/tenant-cache.options.ts',
     'lib/service/cache-engine.ts -> lib/tenant-cache.options.ts',
     'lib/stores/store-registry.ts -> lib/tenant-cache.options.ts',
   ],
@@ -41,7 +39,6 @@ const KNOWN_VIOLATIONS: Record<RuleName, readonly string[]> = {
     'lib/http -> lib/service',
     'lib/invalidation -> lib/context',
     'lib/invalidation -> lib/service',
-    'lib/invalidation -> lib/tenant-cache.options.ts',
     'lib/service -> lib/codec',
     'lib/service -> lib/context',
     'lib/service -> lib/decorators',
