@@ -30,3 +30,8 @@ export interface TenantOptions<TUser = unknown> extends TenantIdRules {
    */
   cls?: { store: TenantClsStore; key?: string };
 }
+
+/** What `TenantGuard` reads of the module options (`TENANT_CACHE_OPTIONS`): the `tenant` group. */
+export interface TenantGuardOptions {
+  readonly tenant: TenantOptions;
+}
