@@ -19,6 +19,7 @@ export {
   type SubdomainResolverOptions,
   type FunctionResolverOptions,
   type TenantClsStore,
+  type TenantOptions,
 } from './context/index.js';
 export type { CacheScope } from './keys/key-builder.js';
 export * from './stores/index.js';
@@ -29,7 +30,7 @@ export { KeyListing } from './service/key-listing.js';
 export { TenantCacheEvents, type TenantCacheEventMap } from './service/tenant-cache.events.js';
 export { TenantCacheModule, type TenantCacheAsyncOptions, type TenantCacheOptionsFactory } from './tenant-cache.module.js';
 export { TENANT_CACHE_OPTIONS } from './tenant-cache.constants.js';
-export type { TenantCacheModuleOptions, TenantOptions } from './tenant-cache.options.js';
+export type { TenantCacheModuleOptions } from './tenant-cache.options.js';
 export { CacheResult, CacheEvict, type CacheResultOptions, type CacheResultDecorator, type CacheEvictOptions, type CacheEvictDecorator } from './decorators/index.js';
 export {
   KeyConstructor,

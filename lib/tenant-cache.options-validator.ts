@@ -2,7 +2,8 @@ import { type CodecOptions, type CompressionOptions, type EncryptionOptions, nor
 import { type HttpCacheOptions, type ResponseHeaderOptions, normalizeHttpOptions } from './http/http.options.js';
 import { type InvalidOption, InvalidOptionsError } from './errors/invalid-options.error.js';
 import { DEFAULT_KEY_PREFIX, DEFAULT_STORE } from './tenant-cache.constants.js';
-import type { NormalizedTenantCacheOptions, TenantCacheModuleOptions, TenantOptions } from './tenant-cache.options.js';
+import type { TenantOptions } from './context/tenant.options.js';
+import type { NormalizedTenantCacheOptions, TenantCacheModuleOptions } from './tenant-cache.options.js';
 import { memoryStore } from './stores/memory.store.js';
 import { type InvalidationModuleOptions, normalizeInvalidationOptions } from './invalidation/invalidation.options.js';
 import { closestName, optionKeys, unknownKeys } from './tenant-cache.option-keys.js';

@@ -12,6 +12,7 @@ export {
   type FunctionResolverOptions,
 } from './tenant-resolvers.js';
 export { TenantGuard } from './tenant.guard.js';
+export type { TenantOptions, TenantGuardOptions } from './tenant.options.js';
 export { CurrentTenant, type CurrentTenantOptions } from './current-tenant.decorator.js';
 export { SkipTenant, TenantOptional, TENANT_ROUTE_MODE, type TenantRouteMode } from './public-tenant.decorator.js';
 export { TenantContextMiddleware } from './tenant-context.middleware.js';

@@ -3,7 +3,6 @@ import { Reflector } from '@nestjs/core';
 import { InvalidTenantIdError } from '../errors/invalid-tenant-id.error.js';
 import { TenantScopeMissingError } from '../errors/tenant-scope-missing.error.js';
 import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
-import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
 import { TENANT_ROUTE_MODE, type TenantRouteMode } from './public-tenant.decorator.js';
 import { TenantMessages } from './tenant.messages.js';
 import { DeferredTenantCheck, deferRequestTenant } from './tenant-check.js';
@@ -11,6 +10,7 @@ import { DEFAULT_TENANT_CLS_KEY, TENANT_CLS_CHECK_KEY } from './tenant-cls.js';
 import { TenantContext } from './tenant-context.js';
 import { validateTenantId } from './tenant-id.validator.js';
 import type { TenantRequest, TenantResolver, TenantSource } from './tenant-resolver.interface.js';
+import type { TenantGuardOptions } from './tenant.options.js';
 import { fromHeader, sourceOf } from './tenant-resolvers.js';
 import { requestOf } from './tenant-request.js';
 
@@ -47,7 +47,7 @@ export class TenantGuard implements CanActivate {
   private warnedUntrusted = false;
 
   constructor(
-    @Inject(TENANT_CACHE_OPTIONS) private readonly options: NormalizedTenantCacheOptions,
+    @Inject(TENANT_CACHE_OPTIONS) private readonly options: TenantGuardOptions,
     private readonly reflector: Reflector,
   ) {
     const configured = options.tenant.resolver;

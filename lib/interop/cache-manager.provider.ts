@@ -3,7 +3,6 @@ import { DiscoveryService } from '@nestjs/core';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { TenantCacheService } from '../service/tenant-cache.service.js';
 import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
-import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
 import { InteropMessages } from './interop.messages.js';
 import { TenantCacheManager } from './tenant-cache-manager.js';
 
@@ -12,6 +11,12 @@ import { TenantCacheManager } from './tenant-cache-manager.js';
  * main entry does not load that package.
  */
 export const CACHE_MANAGER_TOKEN = 'CACHE_MANAGER';
+
+/** What the interop reads of the module options (`TENANT_CACHE_OPTIONS`). */
+export interface CacheManagerProviderOptions {
+  /** `provideCacheManager` of `forRoot`: whether `CACHE_MANAGER` is asked for. */
+  readonly provideCacheManager: boolean;
+}
 
 /** Logs once at bootstrap when another module (CacheModule) also provides `CACHE_MANAGER`. */
 @Injectable()
@@ -35,7 +40,7 @@ export class CacheManagerConflictCheck implements OnApplicationBootstrap {
 export function cacheManagerProviders(wired: boolean): { providers: Provider[]; exports: (string | typeof TenantCacheManager)[] } {
   const manager: Provider = {
     provide: TenantCacheManager,
-    useFactory: (options: NormalizedTenantCacheOptions, service: TenantCacheService) => {
+    useFactory: (options: CacheManagerProviderOptions, service: TenantCacheService) => {
       if (options.provideCacheManager && !wired) {
         throw new InvalidOptionsError('provideCacheManager', InteropMessages.asyncFlagMissing, InteropMessages.asyncFlagFix);
       }

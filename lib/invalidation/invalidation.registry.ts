@@ -2,11 +2,16 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InvalidInvalidationRuleError } from '../errors/invalid-invalidation-rule.error.js';
 import type { CachedMethodDefinition } from '../service/cached-method.js';
 import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
-import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
 import type { EntityChangeSource } from './entity-change-source.js';
 import type { InvalidationRule } from './invalidation-rule.js';
 import { type CompiledRule, compileRule } from './invalidation-rule.validator.js';
 import { type NormalizedInvalidationOptions, normalizeInvalidationOptions } from './invalidation.options.js';
+
+/** What the registry reads of the module options (`TENANT_CACHE_OPTIONS`). */
+export interface InvalidationRegistryOptions {
+  /** The `invalidation` group (missing = defaults: inline and background dispatchers, `log`). */
+  readonly invalidation?: NormalizedInvalidationOptions;
+}
 
 /**
  * The invalidation rules of one application, by stable name and by entity. Filled at start-up by the
@@ -19,7 +24,7 @@ export class InvalidationRegistry {
   private readonly byEntity = new Map<string, CompiledRule[]>();
   private readonly routes = new Set<string>();
 
-  constructor(@Inject(TENANT_CACHE_OPTIONS) moduleOptions: NormalizedTenantCacheOptions) {
+  constructor(@Inject(TENANT_CACHE_OPTIONS) moduleOptions: InvalidationRegistryOptions) {
     this.options = moduleOptions.invalidation ?? normalizeInvalidationOptions(undefined);
     for (const rule of this.options.rules) this.add(compileRule(rule, undefined, this.dispatcherNames, `invalidation.rules "${String(rule?.name)}"`));
   }
