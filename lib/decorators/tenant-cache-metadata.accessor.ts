@@ -24,6 +24,11 @@ export class TenantCacheMetadataAccessor {
     return this.read<readonly RecordedCacheEvict[]>(CACHE_EVICT_METADATA, prototype, methodName);
   }
 
+  /** The parameter types TypeScript emitted for a method (`design:paramtypes`), when it did. */
+  paramTypes(prototype: object, methodName: string): readonly unknown[] | undefined {
+    return Reflect.getMetadata('design:paramtypes', prototype, methodName) as unknown[] | undefined;
+  }
+
   private read<T>(key: string, prototype: object, methodName: string): T | undefined {
     const fn = (prototype as Record<string, unknown>)[methodName];
     const onFunction = typeof fn === 'function' ? this.reflector.get<T>(key, fn) : undefined;

@@ -1,22 +1,18 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { InvalidKeyConstructorError } from '../errors/invalid-key-constructor.error.js';
-import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
-import { UnknownStoreError } from '../errors/unknown-store.error.js';
-import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import { CompiledKey } from '../keys/key-constructor.compiler.js';
 import { KeyConstructor } from '../keys/key-constructor.js';
 import { CacheEngine } from '../service/cache-engine.js';
-import { type CacheResultConfig, CachedMethodDefinition, type ScopeResolver } from '../service/cached-method.js';
-import { type TagSpec, isVersionedTag, resolveTags, versioned } from '../service/tags.js';
+import { CachedMethodDefinition, type ScopeResolver } from '../service/cached-method.js';
 import { TenantCacheService } from '../service/tenant-cache.service.js';
-import { validateCodecCallOptions } from '../codec/codec.options.js';
-import { copyMethodMetadata } from './copy-method-metadata.js';
 import { InvalidationRegistry } from '../invalidation/invalidation.registry.js';
+import { type EvictionPlan, compileEviction, planEviction } from './cache-evict.compiler.js';
+import { validateCacheResult } from './cache-result.validator.js';
+import { copyMethodMetadata } from './copy-method-metadata.js';
 import { alreadyWrapped, evictionFailed, notStaticProvider, onController } from './decorators.messages.js';
 import { type RecordedCacheEvict, type RecordedCacheResult, TenantCacheMetadataAccessor } from './tenant-cache-metadata.accessor.js';
-import { CACHE_EVICT_KEYS, CACHE_RESULT_KEYS, ITERABLE_KEYS, describeUnknownKeys } from './decorator-options.js';
 
 type AnyMethod = (...args: unknown[]) => unknown;
 
@@ -32,28 +28,11 @@ function wrappedMethodsOf(instance: object): Set<string> {
   return created;
 }
 
-/** One eviction of a `@CacheEvict`, resolved at start-up. */
-interface EvictionSpec {
-  target?: CachedMethodDefinition;
-  mode: 'entry' | 'partition' | 'all' | 'none';
-  args?: (...args: unknown[]) => readonly unknown[];
-  partition?: (...args: unknown[]) => Readonly<Record<string, unknown>>;
-  tags: readonly TagSpec[];
-  tagScope: 'tenant' | 'shared';
-  store?: string;
-  before: boolean;
-}
-
-/** An eviction computed from one call's arguments, applied before or after the method runs. */
-interface EvictionPlan {
-  before: boolean;
-  steps: { what: string; run: () => Promise<unknown> }[];
-}
-
 /**
  * Wraps the `@CacheResult` and `@CacheEvict` methods of every singleton provider at module init
  * (DiscoveryService + MetadataScanner), registering cached methods for `cache.method(...)`. Options
- * are validated here, so a bad declaration fails start-up with the method's name.
+ * are checked as they are wrapped (cache-result.validator.ts, cache-evict.compiler.ts), so a bad
+ * declaration fails start-up with the method's name.
  */
 @Injectable()
 export class TenantCacheExplorer implements OnModuleInit {
@@ -119,8 +98,8 @@ export class TenantCacheExplorer implements OnModuleInit {
     const type = instance.constructor;
     const label = `@CacheResult on ${type.name}.${name}`;
     const original = (instance as Record<string, AnyMethod>)[name]!;
-    const config = this.validateResult(label, options);
-    const paramTypes = Reflect.getMetadata('design:paramtypes', prototype, name) as unknown[] | undefined;
+    const config = validateCacheResult(this.engine, label, options);
+    const paramTypes = this.metadata.paramTypes(prototype, name);
     // A trailing Array parameter may be a rest parameter: then the count is unknown.
     const paramCount = paramTypes && paramTypes[paramTypes.length - 1] !== Array ? paramTypes.length : undefined;
     const target = { className: type.name, methodName: name, paramCount };
@@ -155,94 +134,13 @@ export class TenantCacheExplorer implements OnModuleInit {
     this.engine.methods.tags.declareRules(options.invalidatesOn, `invalidatesOn of ${label}`);
   }
 
-  private validateResult(label: string, options: RecordedCacheResult): CacheResultConfig {
-    if (typeof options !== 'object' || options === null) throw new InvalidKeyConstructorError(label, 'options must be an object');
-    const fail = (problem: string) => new InvalidKeyConstructorError(label, problem);
-    const unknown = describeUnknownKeys(options, CACHE_RESULT_KEYS, { iterable: ITERABLE_KEYS });
-    if (unknown) throw fail(unknown);
-    if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace.length === 0)) {
-      throw fail('namespace must be a non-empty string');
-    }
-    this.validateTtl(options.ttl, label);
-    for (const fn of ['unless', 'condition'] as const) {
-      if (options[fn] !== undefined && typeof options[fn] !== 'function') throw fail(`${fn} must be a function`);
-    }
-    const scope = options.scope ?? 'tenant';
-    if (scope !== 'tenant' && scope !== 'shared') throw fail(`scope must be "tenant" or "shared", got ${JSON.stringify(scope)}`);
-    this.validateStore(options.store, label);
-    try {
-      validateCodecCallOptions(options.codec, 'codec');
-    } catch (error) {
-      throw fail((error as Error).message);
-    }
-    const iterable = this.validateIterable(options, fail);
-    return {
-      iterable,
-      codec: options.codec,
-      ttl: options.ttl,
-      tags: this.validateTags(label, options.tags),
-      unless: options.unless as ((result: unknown) => boolean) | undefined,
-      condition: options.condition as ((...args: unknown[]) => boolean) | undefined,
-      cacheNullish: options.cacheNullish === true,
-      scope,
-      store: options.store,
-    };
-  }
-
-  private validateIterable(options: RecordedCacheResult, fail: (problem: string) => Error): { pageBytes?: number } | undefined {
-    const it = options.iterable;
-    if (it === undefined || it === false) return undefined;
-    if (it !== true && (typeof it !== 'object' || it === null)) throw fail('iterable must be true or { pageBytes }');
-    for (const o of ['tags', 'unless', 'cacheNullish'] as const) {
-      if (options[o] !== undefined) throw fail(`${o} does not apply to an iterable method; remove it (invalidate the entry by its arguments instead)`);
-    }
-    const pageBytes = it === true ? undefined : it.pageBytes;
-    if (pageBytes !== undefined && (!Number.isSafeInteger(pageBytes) || pageBytes <= 0)) {
-      throw fail(`iterable.pageBytes must be a positive whole number of bytes, got ${String(pageBytes)}`);
-    }
-    return { pageBytes };
-  }
-
-  private validateTags(label: string, tags: unknown): readonly TagSpec[] {
-    if (tags === undefined) return [];
-    if (!Array.isArray(tags)) throw new InvalidKeyConstructorError(label, 'tags must be a list');
-    for (const t of tags) {
-      if (typeof t === 'function') continue;
-      if (typeof t !== 'string' && !isVersionedTag(t)) {
-        throw new InvalidKeyConstructorError(label, `tags hold names, versioned(name) or functions, got ${t === null ? 'null' : typeof t}`);
-      }
-    }
-    try {
-      resolveTags(tags.filter((t) => typeof t !== 'function') as TagSpec[], []);
-    } catch (error) {
-      throw new InvalidKeyConstructorError(label, (error as Error).message, error);
-    }
-    return tags as TagSpec[];
-  }
-
-  private validateStore(alias: string | undefined, label: string): void {
-    if (alias !== undefined && !(typeof alias === 'string' && Object.prototype.hasOwnProperty.call(this.engine.options.stores, alias))) {
-      throw new UnknownStoreError(String(alias), Object.keys(this.engine.options.stores), label);
-    }
-  }
-
-  private validateTtl(ttl: number | undefined, label: string): void {
-    if (ttl === undefined) return;
-    try {
-      this.engine.ttl(ttl);
-    } catch (error) {
-      if (error instanceof InvalidTtlError) throw new InvalidTtlError(ttl, label);
-      throw error;
-    }
-  }
-
   private wrapEvict(instance: object, name: string, all: readonly RecordedCacheEvict[], resolve: ScopeResolver): void {
     const type = instance.constructor;
-    const label = `@CacheEvict on ${type.name}.${name}`;
-    const specs = all.map((options) => this.compileEvict(label, type, options));
+    const engine = this.engine;
+    const specs = all.map((options) => compileEviction(engine, `@CacheEvict on ${type.name}.${name}`, type, options));
     const original = (instance as Record<string, AnyMethod>)[name]!;
     const method = `${type.name}.${name}`;
-    const plan = (args: unknown[]): EvictionPlan[] => specs.map((s) => this.plan(s, args, resolve));
+    const plan = (args: unknown[]): EvictionPlan[] => specs.map((s) => planEviction(engine, s, args, resolve));
     const apply = async (plans: EvictionPlan[], before: boolean) => {
       // NOTE: every eviction at once: a store that stops answering costs the method one timeout, not one per step.
       const steps = plans.filter((p) => p.before === before).flatMap((p) => p.steps);
@@ -269,91 +167,5 @@ export class TenantCacheExplorer implements OnModuleInit {
     };
     copyMethodMetadata(original, wrapped);
     Object.defineProperty(instance, name, { value: wrapped, writable: true, configurable: true, enumerable: false });
-  }
-
-  private compileEvict(label: string, ownType: Function, options: RecordedCacheEvict): EvictionSpec {
-    const fail = (problem: string) => new InvalidKeyConstructorError(label, problem);
-    if (typeof options !== 'object' || options === null) throw fail('options must be an object');
-    const unknown = describeUnknownKeys(
-      options,
-      CACHE_EVICT_KEYS,
-      {},
-      {
-        key: 'Name the @CacheResult method and map the arguments: method: "get", args: (id) => [id].',
-        methodName: 'Write method: "get".',
-      },
-    );
-    if (unknown) throw fail(unknown);
-    let target: CachedMethodDefinition | undefined;
-    if (options.method !== undefined) {
-      let type: unknown = options.target ?? ownType;
-      // A function without a prototype is an arrow function returning the class (forward reference).
-      if (typeof type === 'function' && !('prototype' in type && type.prototype)) type = (type as () => unknown)();
-      if (typeof type !== 'function') throw fail('target must be a class or a function returning one');
-      target = this.engine.methods.get(type, options.method);
-      if (!target) {
-        throw fail(`it names ${type.name}.${options.method}, which is not a @CacheResult method of a singleton provider of this application`);
-      }
-    } else if (options.target !== undefined || options.args || options.partition || options.allEntries) {
-      throw fail('target, args, partition and allEntries need method: the @CacheResult method to evict from');
-    }
-    const modes = [options.args && 'args', options.partition && 'partition', options.allEntries && 'allEntries'].filter(Boolean);
-    if (modes.length > 1) throw fail(`give one of args, partition, allEntries (got ${modes.join(', ')})`);
-    for (const fn of ['args', 'partition'] as const) {
-      if (options[fn] !== undefined && typeof options[fn] !== 'function') throw fail(`${fn} must be a function of the method's arguments`);
-    }
-    if (options.partition && target && target.key.partitionNames.length === 0) {
-      throw fail(`${target.name} has no partition fields to evict by`);
-    }
-    const tagScope = options.scope ?? 'tenant';
-    if (tagScope !== 'tenant' && tagScope !== 'shared') throw fail(`scope must be "tenant" or "shared"`);
-    this.validateStore(options.store, label);
-    const tags = this.validateTags(label, options.tags);
-    this.engine.methods.tags.declare(tags, label);
-    if (!target && tags.length === 0) throw fail('it evicts nothing: give method (with args, partition or allEntries) and/or tags');
-    return {
-      target,
-      mode: !target ? 'none' : options.partition ? 'partition' : options.allEntries ? 'all' : 'entry',
-      args: options.args as ((...args: unknown[]) => readonly unknown[]) | undefined,
-      partition: options.partition as ((...args: unknown[]) => Readonly<Record<string, unknown>>) | undefined,
-      tags,
-      tagScope,
-      store: options.store,
-      before: options.beforeInvocation === true,
-    };
-  }
-
-  /** Computes what one call evicts; throws (before the method runs) on bad input. */
-  private plan(spec: EvictionSpec, args: unknown[], resolve: ScopeResolver): EvictionPlan {
-    const steps: EvictionPlan['steps'] = [];
-    const engine: CacheEngine = this.engine;
-    const def = spec.target;
-    if (def) {
-      const scope = def.scopeFrom(resolve, 'evict');
-      if (spec.mode === 'entry') {
-        const targetArgs = spec.args ? spec.args(...args) : args;
-        if (!Array.isArray(targetArgs)) {
-          throw new InvalidKeyConstructorError(`@CacheEvict of ${def.name}`, 'args must return the list of arguments of the cached method');
-        }
-        const { key, tags } = def.address([...targetArgs], scope);
-        const versionedTags = tags.versioned.map((n) => versioned(n));
-        steps.push({ what: `an entry of ${def.name}`, run: () => engine.delete(scope, key, def.config.store, versionedTags) });
-      } else if (spec.mode === 'partition') {
-        const selector = def.key.partition(spec.partition!(...args), def.context(scope));
-        steps.push({ what: `a partition of ${def.name}`, run: () => engine.invalidatePartition(scope, selector, def.config.store) });
-      } else if (spec.mode === 'all') {
-        steps.push({ what: `every entry of ${def.name}`, run: () => engine.deleteByPrefix(scope, def.key.head, def.config.store) });
-      }
-    }
-    if (spec.tags.length > 0) {
-      const scope: CacheScope = spec.tagScope === 'shared' ? SHARED_SCOPE : resolve('@CacheEvict tags');
-      const tags = resolveTags(spec.tags, args);
-      // A tag function may return a plain name the application declares versioned: that versioned tag.
-      const kinds = engine.methods.tags;
-      const names = new Set([...tags.versioned, ...tags.plain.filter((t) => kinds.isVersioned(t))]);
-      for (const t of tags.plain) if (!names.has(t)) steps.push({ what: `tag "${t}"`, run: () => engine.invalidateTag(scope, t, spec.store) });
-      for (const t of names) steps.push({ what: `tag versioned("${t}")`, run: () => engine.invalidateTag(scope, versioned(t), spec.store) });
-    }
-    return { before: spec.before, steps };
   }
 }

@@ -4,11 +4,10 @@ import { InvalidationRegistry } from '../invalidation/invalidation.registry.js';
 import { CacheEngine } from '../service/cache-engine.js';
 import type { InvalidationEvent } from '../service/invalidation-hooks.js';
 import { versioned } from '../service/tags.js';
-import type { CacheResponseOptions } from './cache-response.decorator.js';
-import { CACHE_RESPONSE_METADATA } from './http.constants.js';
 import * as messages from './http.messages.js';
 import { type NormalizedHttpOptions, normalizeHttpOptions } from './http.options.js';
-import { compilePlan, ownsResponse } from './route-plan.js';
+import { ResponseCacheMetadataAccessor } from './response-cache-metadata.accessor.js';
+import { compilePlan } from './route-plan.js';
 import { scopeSurrogateKey, surrogateKeyFor } from './surrogate-keys.js';
 
 /**
@@ -21,15 +20,17 @@ export class ResponseCacheSetup implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('TenantCache');
   private unhook?: () => void;
   private readonly http: NormalizedHttpOptions;
+  private readonly metadata: ResponseCacheMetadataAccessor;
 
   constructor(
     private readonly engine: CacheEngine,
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
-    private readonly reflector: Reflector,
+    reflector: Reflector,
     private readonly invalidation: InvalidationRegistry,
   ) {
     this.http = engine.options.http ?? normalizeHttpOptions(undefined);
+    this.metadata = new ResponseCacheMetadataAccessor(reflector);
   }
 
   onModuleInit(): void {
@@ -71,11 +72,11 @@ export class ResponseCacheSetup implements OnModuleInit, OnModuleDestroy {
     for (const wrapper of this.discovery.getControllers()) {
       const type = wrapper.metatype as (new (...args: never[]) => object) | undefined;
       if (!type?.prototype) continue;
-      const onClass = this.reflector.get<CacheResponseOptions | undefined>(CACHE_RESPONSE_METADATA, type);
+      const onClass = this.metadata.cacheResponseOn(type);
       for (const name of this.scanner.getAllMethodNames(type.prototype)) {
         const fn = (type.prototype as Record<string, unknown>)[name];
         if (typeof fn !== 'function') continue;
-        const onMethod = this.reflector.get<CacheResponseOptions | undefined>(CACHE_RESPONSE_METADATA, fn);
+        const onMethod = this.metadata.cacheResponseOn(fn);
         const options = onMethod ?? onClass;
         if (options === undefined) continue;
         compilePlan(options, `${type.name}.${name}`, this.engine, this.http);
@@ -84,7 +85,7 @@ export class ResponseCacheSetup implements OnModuleInit, OnModuleDestroy {
         this.engine.methods.tags.declareRules(options.invalidatesOn, `invalidatesOn of @CacheResponse on ${type.name}.${name}`);
         // A controller-level decorator's rules are registered once, under the controller's name.
         this.invalidation.attachRoute(onMethod ? `${type.name}.${name}` : type.name, options.invalidatesOn);
-        if (ownsResponse(type, name)) this.logger.warn(messages.ownsResponse(`${type.name}.${name}`));
+        if (this.metadata.ownsResponse(type, name)) this.logger.warn(messages.ownsResponse(`${type.name}.${name}`));
       }
     }
   }

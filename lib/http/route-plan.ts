@@ -1,3 +1,4 @@
+import type { Type } from '@nestjs/common';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
 import { optionKeys, unknownKeys } from '../tenant-cache.option-keys.js';
@@ -7,6 +8,7 @@ import type { CacheResponseOptions, ResponseCacheControl } from './cache-respons
 import type { CacheRequest } from './cache-request.js';
 import { NEVER_STORED_HEADERS, SAFE_HEADERS } from './http.constants.js';
 import type { NormalizedHttpOptions } from './http.options.js';
+import type { ResponseCacheMetadataAccessor } from './response-cache-metadata.accessor.js';
 import { type CompiledResponseKey, compileResponseKey } from './response-key.js';
 
 /** The option names of `@CacheResponse` (an unknown one fails start-up). */
@@ -126,27 +128,32 @@ export function compilePlan(
   };
 }
 
-/** Nest's metadata keys (strings: `@nestjs/common/constants` is not a public entry point). */
-const ROUTE_ARGS_METADATA = '__routeArguments__';
-const RESPONSE_PASSTHROUGH_METADATA = '__responsePassthrough__';
-/** Handlers Nest answers in its own way (`@Sse()`, `@Render()`, `@Redirect()`): nothing to store or replay. */
-const SELF_ANSWERING_METADATA = ['__sse__', '__renderTemplate__', '__redirect__'];
-const RESPONSE_PARAM = 1;
-const NEXT_PARAM = 2;
-
 /**
- * Whether a handler sends its response itself: it injects the response (`@Res()`) or `@Next()` without
- * `passthrough`, or is an `@Sse()`, `@Render()` or `@Redirect()` route. There is nothing the interceptor
- * could store or replay: it passes through (`X-Cache: BYPASS`).
+ * The compiled plans of the routes a request reaches, by handler, then by controller class (a handler
+ * may be inherited by several); `null` = not cached (no `@CacheResponse`).
  */
-export function ownsResponse(type: abstract new (...args: never[]) => unknown, methodName: string): boolean {
-  const fn = (type.prototype as Record<string, unknown>)[methodName];
-  if (typeof fn === 'function' && SELF_ANSWERING_METADATA.some((key) => Reflect.getMetadata(key, fn) !== undefined)) return true;
-  let owner: object | null = type.prototype as object;
-  while (owner && !Object.prototype.hasOwnProperty.call(owner, methodName)) owner = Object.getPrototypeOf(owner) as object | null;
-  const host = (owner as { constructor?: object } | null)?.constructor ?? type;
-  const args = Reflect.getMetadata(ROUTE_ARGS_METADATA, host, methodName) as Record<string, unknown> | undefined;
-  if (!args) return false;
-  const injects = Object.keys(args).some((k) => k.startsWith(`${RESPONSE_PARAM}:`) || k.startsWith(`${NEXT_PARAM}:`));
-  return injects && Reflect.getMetadata(RESPONSE_PASSTHROUGH_METADATA, host, methodName) !== true;
+export class RoutePlans {
+  private readonly plans = new WeakMap<object, WeakMap<object, RoutePlan | null>>();
+
+  constructor(
+    private readonly metadata: ResponseCacheMetadataAccessor,
+    private readonly engine: CacheEngine,
+    private readonly http: NormalizedHttpOptions,
+  ) {}
+
+  /** The plan of a route, compiled on its first request. */
+  of(handler: Function, type: Type<unknown>): RoutePlan | null {
+    let byClass = this.plans.get(handler);
+    const known = byClass?.get(type);
+    if (known !== undefined) return known;
+    const options = this.metadata.cacheResponse(handler, type);
+    let plan: RoutePlan | null = null;
+    if (options !== undefined) {
+      const noCache = this.metadata.noCache(handler, type);
+      plan = compilePlan(options, `${type.name}.${handler.name}`, this.engine, this.http, noCache, this.metadata.ownsResponse(type, handler.name));
+    }
+    if (byClass === undefined) this.plans.set(handler, (byClass = new WeakMap()));
+    byClass.set(type, plan);
+    return plan;
+  }
 }

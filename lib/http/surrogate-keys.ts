@@ -1,6 +1,6 @@
 import { lengthPrefixed, sliceHash } from '../keys/canonical-encoding.js';
 import type { CacheScope } from '../keys/key-builder.js';
-import { type TagInput, isVersionedTag } from '../service/tags.js';
+import { type ResolvedTags, type TagInput, isVersionedTag, versioned } from '../service/tags.js';
 import { type CacheRequest, canonicalQuery, rawQuery, requestPath, safeDecode, valueAt } from './cache-request.js';
 import { type UserIdResolver, defaultUserId } from './response-key.js';
 
@@ -70,6 +70,15 @@ export function surrogateKeyFor(namespace: string, scope: CacheScope, tag: TagIn
  */
 export function scopeSurrogateKey(namespace: string, scope: CacheScope, prefix = 'tc-'): string {
   return `${prefix}${sliceHash(`${lengthPrefixed(namespace)}${scopeSlice(scope)}a`)}`;
+}
+
+/** The surrogate keys a stored response carries: one per tag, then the scope's own key. */
+export function entrySurrogateKeys(namespace: string, scope: CacheScope, tags: ResolvedTags, prefix: string): string[] {
+  return [
+    ...tags.plain.map((t) => surrogateKeyFor(namespace, scope, t, prefix)),
+    ...tags.versioned.map((t) => surrogateKeyFor(namespace, scope, versioned(t), prefix)),
+    scopeSurrogateKey(namespace, scope, prefix),
+  ];
 }
 
 function scopeSlice(scope: CacheScope): string {

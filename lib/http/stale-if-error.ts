@@ -1,0 +1,47 @@
+import type { CacheEngine } from '../service/cache-engine.js';
+import { versioned } from '../service/tags.js';
+import { type PackedResponse, packResponse, unpackResponse } from './cached-response.js';
+import type { Exchange } from './exchange.js';
+import { type Load, type ReadResult, UNCACHEABLE } from './read-through.js';
+import type { Outcome } from './response-capture.js';
+
+/** Stored alongside an entry when `staleIfError` is set: the entry outlives its freshness. */
+interface StaleEnvelope {
+  readonly r: PackedResponse;
+  /** Fresh until (ms since epoch). */
+  readonly f: number;
+}
+
+/**
+ * The read-through of a route with `staleIfError`: the entry is stored for ttl + staleIfError; past its
+ * freshness the handler runs, and its error serves the stale copy (`X-Cache: STALE`).
+ */
+export async function readThroughWithStale(engine: CacheEngine, x: Exchange, load: Load): Promise<ReadResult> {
+  const { plan, scope, key, tags } = x;
+  const ttl = plan.ttl ?? engine.ttl(undefined);
+  const found = await engine.lookup<StaleEnvelope>(scope, key, plan.options.store, [...tags.plain, ...tags.versioned.map(versioned)]);
+  const now = Date.now();
+  const stale = found.hit ? unpackResponse(found.value?.r) : undefined;
+  if (stale !== undefined && found.value!.f > now) return { kind: 'hit', entry: stale, cachedAt: found.cachedAt ?? now, status: 'HIT' };
+  let own: Outcome | undefined;
+  const loaded = await engine.fetch<StaleEnvelope | typeof UNCACHEABLE>(
+    scope,
+    key,
+    async () => {
+      own = await load();
+      return own.kind === 'stored' ? { r: packResponse(own.entry), f: Date.now() + (ttl ?? Number.MAX_SAFE_INTEGER / 2) } : UNCACHEABLE;
+    },
+    {
+      ttl: ttl === undefined ? undefined : ttl + plan.staleIfError,
+      store: plan.options.store,
+      tags,
+      force: true,
+      // NOTE: a store that just failed the lookup is not asked again: one commandTimeout per request.
+      readFailed: found.error !== undefined,
+      shouldCache: (v) => v !== UNCACHEABLE,
+    },
+  );
+  if (own?.kind === 'error' && stale !== undefined) return { kind: 'hit', entry: stale, cachedAt: found.cachedAt ?? now, status: 'STALE' };
+  const value = loaded.value;
+  return { kind: 'miss', own, shared: value !== undefined && 'r' in value ? unpackResponse(value.r) : undefined };
+}
