@@ -188,9 +188,28 @@ function printDeclaration(declaration: ts.Declaration, printer: ts.Printer): str
     const keyword = declaration.parent.flags & ts.NodeFlags.Const ? 'const' : 'let';
     return `${keyword} ${printer.printNode(ts.EmitHint.Unspecified, declaration, declaration.getSourceFile())};`;
   }
-  const text = printer.printNode(ts.EmitHint.Unspecified, declaration, declaration.getSourceFile());
+  const text = printer.printNode(ts.EmitHint.Unspecified, withoutPrivateMembers(declaration), declaration.getSourceFile());
   // `export` and `declare` say where it sits in a file, not what it is.
   return text.replace(/^(export )?(default )?(declare )?/, '');
+}
+
+/**
+ * A class without its private members: their names are not API (no user can reach them), so moving an
+ * implementation detail out of a class is not an API change. Whether a class has any private member does
+ * change its assignability (private members make a class nominal), so one marker line stays in their place.
+ */
+function withoutPrivateMembers(declaration: ts.Declaration): ts.Node {
+  if (!ts.isClassDeclaration(declaration)) return declaration;
+  const isPrivate = (member: ts.ClassElement) =>
+    (member.name !== undefined && ts.isPrivateIdentifier(member.name)) ||
+    (ts.canHaveModifiers(member) && ts.getModifiers(member)?.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword));
+  const kept = declaration.members.filter((member) => !isPrivate(member));
+  if (kept.length === declaration.members.length) return declaration;
+  const marker = ts.factory.createPropertyDeclaration([ts.factory.createModifier(ts.SyntaxKind.PrivateKeyword)], '__privateMembers', undefined, undefined, undefined);
+  return ts.factory.updateClassDeclaration(declaration, declaration.modifiers, declaration.name, declaration.typeParameters, declaration.heritageClauses, [
+    marker,
+    ...kept,
+  ]);
 }
 
 /** Symbols declared in our own `.d.ts` files that a symbol's declarations name in a type position. */
