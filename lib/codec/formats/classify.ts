@@ -1,0 +1,65 @@
+import { UNENCRYPTED } from '../codec.messages.js';
+import { asBuffer } from './decoded-entry.js';
+import { ENTRY_FORMAT, ENTRY_MAGIC, type V1Record, readV1Header } from './format-v1.js';
+import { ENTRY_FORMAT_V2, type V2Record, readV2Header } from './format-v2.js';
+import { readCounter } from './raw-counter.js';
+import { TEXT_MAGIC, type TextParts, parseText } from './text-entry.js';
+
+/**
+ * What a stored record is, its header read (a format-2 body may still be sealed):
+ * - `text`: a text entry (`text-entry.ts`), as bytes or as the string an in-process store kept;
+ * - `v1`: a plain format-1 record (`format-v1.ts`);
+ * - `v2`: a compressed, encrypted or chunked record, or a manifest (`format-v2.ts`, `chunk-manifest.ts`);
+ * - `counter`: a raw counter written by `incr`/`decr` (`raw-counter.ts`);
+ * - `corrupt`: none of these, or refused: `reason` says why.
+ */
+export type Classified = { format: 'text'; parts: TextParts } | V1Record | V2Record | { format: 'counter'; value: number } | { format: 'corrupt'; reason: string };
+
+/** What the store that holds a record requires of it. */
+export interface ClassifyOptions {
+  /** `codec.encryption.required`: a record that is not encrypted is refused. */
+  encryptionRequired: boolean;
+}
+
+/**
+ * Says which format a stored record (its tag stamp peeled off) is. The one place that applies
+ * `encryptionRequired`: where it is set, a text entry, a format-1 record or an unencrypted format-2
+ * record is `corrupt` (whoever can write to the store cannot plant a plaintext value). A raw counter is
+ * no entry and stays readable: the store changes it in place. Never throws.
+ */
+export function classify(raw: Uint8Array | string, options: ClassifyOptions): Classified {
+  if (typeof raw === 'string') {
+    if (options.encryptionRequired) return corrupt(UNENCRYPTED);
+    return text(parseText(raw));
+  }
+  if (raw.length === 0) return corrupt('empty entry');
+  const bytes = asBuffer(raw);
+  const first = bytes[0]!;
+  if (first === TEXT_MAGIC) return options.encryptionRequired ? corrupt(UNENCRYPTED) : text(parseText(bytes));
+  if (first !== ENTRY_MAGIC) {
+    const value = readCounter(bytes);
+    return value === undefined ? corrupt('not an entry of this library') : { format: 'counter', value };
+  }
+  if (bytes[1] === ENTRY_FORMAT) {
+    if (options.encryptionRequired) return corrupt(UNENCRYPTED);
+    return orCorrupt(readV1Header(bytes));
+  }
+  if (bytes[1] === ENTRY_FORMAT_V2) {
+    const record = readV2Header(bytes);
+    if (typeof record !== 'string' && !record.encrypted && options.encryptionRequired) return corrupt(UNENCRYPTED);
+    return orCorrupt(record);
+  }
+  return corrupt(bytes.length < 2 ? 'truncated header' : `entry format ${bytes[1]} is not readable by this version`);
+}
+
+function text(parts: TextParts | string): Classified {
+  return typeof parts === 'string' ? corrupt(parts) : { format: 'text', parts };
+}
+
+function orCorrupt(record: V1Record | V2Record | string): Classified {
+  return typeof record === 'string' ? corrupt(record) : record;
+}
+
+function corrupt(reason: string): Classified {
+  return { format: 'corrupt', reason };
+}
