@@ -78,12 +78,11 @@ export class ChunkedIo {
     const byBytes = typeof raw === 'string' ? undefined : this.decodedByBytes;
     const known = byBytes?.get(raw as Buffer) as DecodeResult<T> | undefined;
     if (known !== undefined) return known;
-    const parsed = this.pipeline.parse<T>(raw, physicalKey, scope);
-    if (parsed.kind === 'invalid') return { ok: false, reason: parsed.reason };
-    if (parsed.kind === 'manifest') return this.readChunked<T>(raw as Buffer, parsed.manifest, { physicalKey, scope }, true);
-    const result = parsed.result;
+    const record = this.pipeline.classify(raw);
+    const result = this.pipeline.read<T>(record, physicalKey, scope);
+    if (result.ok === undefined) return this.readChunked<T>(raw as Buffer, result.manifest, { physicalKey, scope }, true);
     // Only plain records (never sealed ones, whose reading depends on the key and scope) are kept.
-    if (byBytes !== undefined && parsed.plain && result.ok && (isImmutable(result.entry.value) || this.shareReads)) {
+    if (byBytes !== undefined && result.ok && record.format !== 'v2' && (isImmutable(result.entry.value) || this.shareReads)) {
       if (this.shareReads) deepFreeze(result.entry.value);
       byBytes.set(raw as Buffer, result);
     }
@@ -164,7 +163,7 @@ export class ChunkedIo {
   /** The keys of the chunks a manifest names (empty when it cannot be read). */
   chunkKeysOf(raw: Buffer, key: string, scope: CacheScope): string[] {
     const parsed = this.pipeline.parse(recordOf(raw), key, scope);
-    return parsed.kind === 'manifest' ? this.manifestKeys(parsed.manifest, key, scope) : [];
+    return parsed.ok === undefined ? this.manifestKeys(parsed.manifest, key, scope) : [];
   }
 
   manifestKeys(manifest: Manifest, key: string, scope: CacheScope): string[] {
@@ -236,8 +235,8 @@ export class ChunkedIo {
           const again = stored === undefined ? undefined : recordOf(stored);
           if (again !== undefined && !again.equals(raw)) {
             const next = this.pipeline.parse<T>(again, key, scope);
-            if (next.kind === 'value') return next.result;
-            if (next.kind === 'manifest') return this.readChunked<T>(again, next.manifest, place, false);
+            if (next.ok === undefined) return this.readChunked<T>(again, next.manifest, place, false);
+            if (next.ok) return next;
           }
         }
         await this.dropChunks(all);

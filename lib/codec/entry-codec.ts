@@ -77,13 +77,18 @@ export class EntryCodec {
 
 /** The value of a plain record. */
 export function decodePlain<T>(record: PlainRecord): DecodeResult<T> {
-  if (record.format === 'text') return decodeTextParts<T>(record.parts);
-  if (record.format === 'v1') return decodeV1<T>(record);
-  return { ok: true, entry: { value: record.value as T, createdAt: Number.NaN } };
+  switch (record.format) {
+    case 'text':
+      return decodeTextParts<T>(record);
+    case 'v1':
+      return decodeV1<T>(record);
+    case 'counter':
+      return { ok: true, entry: { value: record.value as T, createdAt: Number.NaN } };
+  }
 }
 
 /** The logical key embedded in a plain record, if any. */
 export function plainKeyOf(record: PlainRecord): string | undefined {
-  if (record.format === 'text') return record.parts.key;
+  if (record.format === 'text') return record.key;
   return record.format === 'v1' ? v1KeyOf(record) : undefined;
 }

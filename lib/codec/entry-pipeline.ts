@@ -22,7 +22,7 @@ import {
   splitPart,
   writeManifest,
 } from './formats/chunk-manifest.js';
-import { classify } from './formats/classify.js';
+import { type Classified, classify } from './formats/classify.js';
 import type { DecodeResult } from './formats/decoded-entry.js';
 import { V1_HEADER } from './formats/format-v1.js';
 import { FLAG_ENCRYPTED, FLAG_KEY, HEADER_V2, type RecordPlace, decodeV2, openV2Body, v2KeyOf, writeV2Record } from './formats/format-v2.js';
@@ -73,8 +73,14 @@ export interface ManifestOptions extends EntryTarget {
   createdAt?: number;
 }
 
-/** What an entry's bytes are; `plain` values (text, format 1, counters) may be kept by the bytes they came from. */
-export type Parsed<T> = { kind: 'value'; result: DecodeResult<T>; plain: boolean } | { kind: 'manifest'; manifest: Manifest } | { kind: 'invalid'; reason: string };
+/** A manifest found under an entry's key: its chunks are to be fetched (told from a `DecodeResult` by `ok` being undefined). */
+export interface ManifestFound {
+  ok?: undefined;
+  manifest: Manifest;
+}
+
+/** What a stored record holds: a value (or why it is unreadable), or a manifest. */
+export type Parsed<T> = DecodeResult<T> | ManifestFound;
 
 /** One write in progress: its entry, settings and time. */
 interface Write extends EntryTarget {
@@ -179,27 +185,39 @@ export class EntryPipeline {
     return this.finish(packed, w);
   }
 
-  /** Reads a stored record (its tag stamp peeled off): a value, a manifest whose chunks are to be fetched, or garbage. */
+  /** Says which format a stored record (its tag stamp peeled off) is, under this store's `encryptionRequired`. */
+  classify(raw: Buffer | string): Classified {
+    return classify(raw, this.options);
+  }
+
+  /** Reads a stored record (its tag stamp peeled off): a value, a manifest whose chunks are to be fetched, or why it is unreadable. */
   parse<T>(raw: Buffer | string, physicalKey: string, scope: CacheScope): Parsed<T> {
-    const record = classify(raw, this.options);
-    if (record.format === 'corrupt') return invalid(record.reason);
-    if (record.format !== 'v2') return { kind: 'value', result: decodePlain<T>(record), plain: true };
+    return this.read<T>(this.classify(raw), physicalKey, scope);
+  }
+
+  /** Reads a classified record (see `parse`). */
+  read<T>(record: Classified, physicalKey: string, scope: CacheScope): Parsed<T> {
+    switch (record.format) {
+      case 'text':
+      case 'v1':
+      case 'counter':
+        return decodePlain<T>(record);
+      case 'corrupt':
+        return invalid(record.reason);
+    }
     const body = openV2Body(record, this.cipher, { physicalKey, scope });
     if (typeof body === 'string') return invalid(body);
-    if (record.manifest) {
-      try {
-        return { kind: 'manifest', manifest: readManifest(record, body) };
-      } catch (error) {
-        return invalid(`corrupt payload (${(error as Error).message})`);
-      }
+    if (!record.manifest) return decodeV2<T>(record, body, this.options.maxValueBytes);
+    try {
+      return { manifest: readManifest(record, body) };
+    } catch (error) {
+      return invalid(`corrupt payload (${(error as Error).message})`);
     }
-    const result = decodeV2<T>(record, body, this.options.maxValueBytes);
-    return result.ok ? { kind: 'value', result, plain: false } : invalid(result.reason);
   }
 
   /** The logical key embedded in a record (hashed keys), decrypting it when needed. */
   keyOf(raw: Buffer, physicalKey: string, scope: CacheScope): string | undefined {
-    const record = classify(raw, this.options);
+    const record = this.classify(raw);
     if (record.format === 'corrupt') return undefined;
     if (record.format !== 'v2') return plainKeyOf(record);
     if (!(record.flags & FLAG_KEY)) return undefined;
@@ -289,6 +307,6 @@ export function serializeValue(value: unknown, key: string | undefined): Buffer 
   }
 }
 
-function invalid(reason: string): { kind: 'invalid'; reason: string } {
-  return { kind: 'invalid', reason };
+function invalid(reason: string): { ok: false; reason: string } {
+  return { ok: false, reason };
 }

@@ -85,8 +85,8 @@ export async function* memoizeIterable<T>(
   let skip = 0;
   if (raw !== undefined && isManifest(raw)) {
     const parsed = io.pipeline.parse(recordOf(raw), physicalKey, scope);
-    if (parsed.kind === 'invalid') await hooks.corrupt(parsed.reason);
-    else if (parsed.kind === 'manifest' && parsed.manifest.stream) {
+    if (parsed.ok === false) await hooks.corrupt(parsed.reason);
+    else if (parsed.ok === undefined && parsed.manifest.stream) {
       const progress = { yielded: 0 };
       const broken = yield* streamHit<T>(io, parsed.manifest, { place: { physicalKey, scope }, progress, hooks });
       if (broken === undefined) return;

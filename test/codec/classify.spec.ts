@@ -53,8 +53,8 @@ describe('classify', () => {
   it('reads a text entry as bytes and as a string alike', () => {
     const bytes = classify(codec.encode('hé', { key: 'kü', embedKey: true, createdAt: 9 }), { encryptionRequired: false });
     const text = classify('\u001e1k9:3:kühé', { encryptionRequired: false });
-    expect(bytes).toMatchObject({ format: 'text', parts: { createdAt: 9, key: 'kü' } });
-    expect(text).toMatchObject({ format: 'text', parts: { createdAt: 9, key: 'kü' } });
+    expect(bytes).toMatchObject({ format: 'text', createdAt: 9, key: 'kü' });
+    expect(text).toMatchObject({ format: 'text', createdAt: 9, key: 'kü' });
   });
 
   it.each([

@@ -13,7 +13,7 @@ import { TEXT_MAGIC, type TextParts, parseText } from './text-entry.js';
  * - `counter`: a raw counter written by `incr`/`decr` (`raw-counter.ts`);
  * - `corrupt`: none of these, or refused: `reason` says why.
  */
-export type Classified = { format: 'text'; parts: TextParts } | V1Record | V2Record | { format: 'counter'; value: number } | { format: 'corrupt'; reason: string };
+export type Classified = TextParts | V1Record | V2Record | { format: 'counter'; value: number } | { format: 'corrupt'; reason: string };
 
 /** What the store that holds a record requires of it. */
 export interface ClassifyOptions {
@@ -30,12 +30,12 @@ export interface ClassifyOptions {
 export function classify(raw: Uint8Array | string, options: ClassifyOptions): Classified {
   if (typeof raw === 'string') {
     if (options.encryptionRequired) return corrupt(UNENCRYPTED);
-    return text(parseText(raw));
+    return orCorrupt(parseText(raw));
   }
   if (raw.length === 0) return corrupt('empty entry');
   const bytes = asBuffer(raw);
   const first = bytes[0]!;
-  if (first === TEXT_MAGIC) return options.encryptionRequired ? corrupt(UNENCRYPTED) : text(parseText(bytes));
+  if (first === TEXT_MAGIC) return options.encryptionRequired ? corrupt(UNENCRYPTED) : orCorrupt(parseText(bytes));
   if (first !== ENTRY_MAGIC) {
     const value = readCounter(bytes);
     return value === undefined ? corrupt('not an entry of this library') : { format: 'counter', value };
@@ -52,11 +52,7 @@ export function classify(raw: Uint8Array | string, options: ClassifyOptions): Cl
   return corrupt(bytes.length < 2 ? 'truncated header' : `entry format ${bytes[1]} is not readable by this version`);
 }
 
-function text(parts: TextParts | string): Classified {
-  return typeof parts === 'string' ? corrupt(parts) : { format: 'text', parts };
-}
-
-function orCorrupt(record: V1Record | V2Record | string): Classified {
+function orCorrupt(record: TextParts | V1Record | V2Record | string): Classified {
   return typeof record === 'string' ? corrupt(record) : record;
 }
 

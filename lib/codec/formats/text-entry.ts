@@ -14,6 +14,7 @@ const COLON = 0x3a;
 
 /** A text entry's parts: the value is `source` from `start` (bytes or UTF-16 units, as `source` is). */
 export interface TextParts {
+  format: 'text';
   createdAt: number;
   key: string | undefined;
   source: Buffer | string;
@@ -65,12 +66,12 @@ export function parseText(entry: Buffer | string): TextParts | string {
   if (flag !== TEXT_KEY && flag !== TEXT_NO_KEY) return `text entry with unknown flag ${flag}`;
   const time = readDecimal(entry, 3);
   if (time === undefined) return 'truncated text entry';
-  if (flag === TEXT_NO_KEY) return { createdAt: time.value, key: undefined, source: entry, start: time.end };
+  if (flag === TEXT_NO_KEY) return { format: 'text', createdAt: time.value, key: undefined, source: entry, start: time.end };
   const buf = typeof entry === 'string' ? Buffer.from(entry, 'utf8') : entry;
   const length = readDecimal(buf, time.end);
   if (length === undefined || length.end + length.value > buf.length) return 'truncated key';
   const start = length.end + length.value;
-  return { createdAt: time.value, key: buf.toString('utf8', length.end, start), source: buf, start };
+  return { format: 'text', createdAt: time.value, key: buf.toString('utf8', length.end, start), source: buf, start };
 }
 
 /** The value of a parsed text entry (a slice of the string a store kept, or the bytes decoded). */
