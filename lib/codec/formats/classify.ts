@@ -28,28 +28,29 @@ export interface ClassifyOptions {
  * no entry and stays readable: the store changes it in place. Never throws.
  */
 export function classify(raw: Uint8Array | string, options: ClassifyOptions): Classified {
-  if (typeof raw === 'string') {
-    if (options.encryptionRequired) return corrupt(UNENCRYPTED);
-    return orCorrupt(parseText(raw));
-  }
+  const record = formatOf(raw);
+  return options.encryptionRequired && isPlaintext(record) ? corrupt(UNENCRYPTED) : record;
+}
+
+/** The format of a record, its header read. */
+function formatOf(raw: Uint8Array | string): Classified {
+  if (typeof raw === 'string') return orCorrupt(parseText(raw));
   if (raw.length === 0) return corrupt('empty entry');
   const bytes = asBuffer(raw);
   const first = bytes[0]!;
-  if (first === TEXT_MAGIC) return options.encryptionRequired ? corrupt(UNENCRYPTED) : orCorrupt(parseText(bytes));
+  if (first === TEXT_MAGIC) return orCorrupt(parseText(bytes));
   if (first !== ENTRY_MAGIC) {
     const value = readCounter(bytes);
     return value === undefined ? corrupt('not an entry of this library') : { format: 'counter', value };
   }
-  if (bytes[1] === ENTRY_FORMAT) {
-    if (options.encryptionRequired) return corrupt(UNENCRYPTED);
-    return orCorrupt(readV1Header(bytes));
-  }
-  if (bytes[1] === ENTRY_FORMAT_V2) {
-    const record = readV2Header(bytes);
-    if (typeof record !== 'string' && !record.encrypted && options.encryptionRequired) return corrupt(UNENCRYPTED);
-    return orCorrupt(record);
-  }
+  if (bytes[1] === ENTRY_FORMAT) return orCorrupt(readV1Header(bytes));
+  if (bytes[1] === ENTRY_FORMAT_V2) return orCorrupt(readV2Header(bytes));
   return corrupt(bytes.length < 2 ? 'truncated header' : `entry format ${bytes[1]} is not readable by this version`);
+}
+
+/** A record anyone who can write to the store could have written (no seal to authenticate it). */
+function isPlaintext(record: Classified): boolean {
+  return record.format === 'text' || record.format === 'v1' || (record.format === 'v2' && !record.encrypted);
 }
 
 function orCorrupt(record: TextParts | V1Record | V2Record | string): Classified {
