@@ -4,11 +4,15 @@ import { crc32 } from 'node:zlib';
 import type { CacheScope, KeyBuilder } from '../keys/key-builder.js';
 import type { CacheStore, StoreEntry } from '../stores/cache-store.interface.js';
 import type { StoreTraits } from '../stores/store-traits.js';
-import { UNENCRYPTED, chunkCleanupFailed } from './codec.messages.js';
+import { chunkCleanupFailed } from './codec.messages.js';
 import type { CodecCallOptions } from './codec.options.js';
 import { decompress } from './compression.js';
-import { type DecodeResult, ENTRY_FORMAT, ENTRY_MAGIC, TEXT_MAGIC, decodeTextEntry } from './entry-codec.js';
-import { ENTRY_FORMAT_V2, type ChunkedEncoding, type Encoded, type EntryPipeline, FLAG_MANIFEST, type Manifest, chunkKeyBase } from './entry-pipeline.js';
+import type { DecodeResult } from './entry-codec.js';
+import type { ChunkedEncoding, Encoded, EntryPipeline, Manifest } from './entry-pipeline.js';
+import { chunkKeyBase } from './formats/chunk-manifest.js';
+import { type RecordPlace, claimsManifest } from './formats/format-v2.js';
+import { pageItems } from './formats/stream-page.js';
+import { deepFreeze, isImmutable } from './shared-values.js';
 import { type TagStamp, isStamped, peelStamp, recordOf, stampHeader, stampRecord } from './tag-stamp.js';
 
 /** One entry of a batch write, encoded (or being encoded). */
@@ -25,7 +29,6 @@ export interface EncodedEntry {
  */
 export class ChunkedIo {
   private readonly logger = new Logger('TenantCache');
-  private readonly requireEncryption: boolean;
   /**
    * Decoded values by the bytes they came from, for stores that hand back the very bytes they hold
    * (`getSync`): a repeated hit then skips deserializing. Immutable values (numbers, booleans, bigints,
@@ -45,7 +48,6 @@ export class ChunkedIo {
     /** Told when removing leftover chunks failed (default: a warning each); the registry passes its outage log. */
     private readonly cleanupFailed: (count: number, error: Error) => void = (count, error) => this.logger.warn(chunkCleanupFailed(store.name, count, error)),
   ) {
-    this.requireEncryption = pipeline.options.encryptionRequired;
     this.decodedByBytes = traits.sameBytesOnRead ? new WeakMap() : undefined;
     this.shareReads = traits.sameBytesOnRead && traits.sharesReads;
     this.peeledByBytes = this.decodedByBytes === undefined ? undefined : new WeakMap();
@@ -56,7 +58,7 @@ export class ChunkedIo {
    * `tags` (plain tags and their current versions) are stamped in front of the record.
    */
   encode(value: unknown, physicalKey: string, logicalKey: string, scope: CacheScope, call?: CodecCallOptions, tags?: readonly TagStamp[]): Encoded | Promise<Encoded> {
-    const encoded = this.pipeline.encode(value, physicalKey, logicalKey, scope, this.keys, this.pipeline.settings(call));
+    const encoded = this.pipeline.encode(value, { physicalKey, logicalKey, scope, keys: this.keys }, this.pipeline.settings(call));
     if (tags === undefined || tags.length === 0) return encoded;
     const header = stampHeader(tags);
     const stamp = (e: Encoded): Encoded => (isRecord(e) ? stampRecord(e, header) : { manifest: stampRecord(e.manifest, header) as Buffer, chunks: e.chunks });
@@ -67,26 +69,24 @@ export class ChunkedIo {
     return done;
   }
 
-  /** Decodes what `get` returned; a Promise only for chunked entries (it rejects only when the store fails). */
+  /**
+   * Decodes what `get` returned (through `classify`, in `EntryPipeline.parse`); a Promise only for
+   * chunked entries (it rejects only when the store fails).
+   */
   decode<T>(raw: Buffer | string, physicalKey: string, scope: CacheScope): DecodeResult<T> | Promise<DecodeResult<T>> {
     if (isStamped(raw)) return this.decodeStamped<T>(raw, physicalKey, scope);
-    if (typeof raw === 'string') return this.requireEncryption ? { ok: false, reason: UNENCRYPTED } : decodeTextEntry<T>(raw);
-    if (raw[0] === TEXT_MAGIC && this.requireEncryption) return { ok: false, reason: UNENCRYPTED };
-    if ((raw[1] === ENTRY_FORMAT && !this.requireEncryption) || raw[0] !== ENTRY_MAGIC) {
-      if (this.decodedByBytes === undefined) return this.pipeline.v1.decode<T>(raw);
-      const known = this.decodedByBytes.get(raw) as DecodeResult<T> | undefined;
-      if (known !== undefined) return known;
-      const result = this.pipeline.v1.decode<T>(raw);
-      if (result.ok && (isImmutable(result.entry.value) || this.shareReads)) {
-        if (this.shareReads) deepFreeze(result.entry.value);
-        this.decodedByBytes.set(raw, result);
-      }
-      return result;
+    const byBytes = typeof raw === 'string' ? undefined : this.decodedByBytes;
+    const known = byBytes?.get(raw as Buffer) as DecodeResult<T> | undefined;
+    if (known !== undefined) return known;
+    const record = this.pipeline.classify(raw);
+    const result = this.pipeline.read<T>(record, physicalKey, scope);
+    if (result.ok === undefined) return this.readChunked<T>(raw as Buffer, result.manifest, { physicalKey, scope }, true);
+    // Only plain records (never sealed ones, whose reading depends on the key and scope) are kept.
+    if (byBytes !== undefined && result.ok && record.format !== 'v2' && (isImmutable(result.entry.value) || this.shareReads)) {
+      if (this.shareReads) deepFreeze(result.entry.value);
+      byBytes.set(raw as Buffer, result);
     }
-    const parsed = this.pipeline.parse<T>(raw, physicalKey, scope);
-    if (parsed.kind === 'value') return parsed.result;
-    if (parsed.kind === 'invalid') return { ok: false, reason: parsed.reason };
-    return this.readChunked<T>(raw, parsed.manifest, physicalKey, scope, true);
+    return result;
   }
 
   /** The logical key embedded in an entry (for hashed keys), decrypted when needed. */
@@ -163,7 +163,7 @@ export class ChunkedIo {
   /** The keys of the chunks a manifest names (empty when it cannot be read). */
   chunkKeysOf(raw: Buffer, key: string, scope: CacheScope): string[] {
     const parsed = this.pipeline.parse(recordOf(raw), key, scope);
-    return parsed.kind === 'manifest' ? this.manifestKeys(parsed.manifest, key, scope) : [];
+    return parsed.ok === undefined ? this.manifestKeys(parsed.manifest, key, scope) : [];
   }
 
   manifestKeys(manifest: Manifest, key: string, scope: CacheScope): string[] {
@@ -174,8 +174,8 @@ export class ChunkedIo {
     return out;
   }
 
-  /** Fetches and verifies one part's chunks, then opens and inflates it; a string says why it is unreadable. */
-  async readPart(manifest: Manifest, part: number, keys: readonly string[], key: string, scope: CacheScope): Promise<Buffer | string> {
+  /** Fetches and verifies one part's chunks (`keys`), then opens and inflates it; a string says why it is unreadable. */
+  async readPart(manifest: Manifest, part: number, keys: readonly string[], place: RecordPlace): Promise<Buffer | string> {
     const raws = await this.store.mget(keys);
     const spec = manifest.parts[part]!;
     for (let i = 0; i < raws.length; i++) {
@@ -185,7 +185,7 @@ export class ChunkedIo {
       if (c.length !== want.length || crc32(c) !== want.crc) return `chunk ${i} of part ${part} does not match its checksum`;
     }
     const sealed = raws.length === 1 ? raws[0]! : Buffer.concat(raws as Buffer[]);
-    const opened = this.pipeline.openPart(sealed, key, manifest.writeId, part, scope, manifest.encrypted);
+    const opened = this.pipeline.openPart(sealed, { ...place, writeId: manifest.writeId, index: part }, manifest.encrypted);
     if (!opened) return `part ${part} failed authentication`;
     try {
       return await decompress(spec.compression, opened, this.pipeline.options.maxValueBytes);
@@ -208,7 +208,8 @@ export class ChunkedIo {
     await this.dropChunks(this.chunkKeysOf(raw, key, scope));
   }
 
-  private async readChunked<T>(raw: Buffer, manifest: Manifest, key: string, scope: CacheScope, retry: boolean): Promise<DecodeResult<T>> {
+  private async readChunked<T>(raw: Buffer, manifest: Manifest, place: RecordPlace, retry: boolean): Promise<DecodeResult<T>> {
+    const { physicalKey: key, scope } = place;
     const all = this.manifestKeys(manifest, key, scope);
     let offset = 0;
     const items: unknown[] = [];
@@ -216,7 +217,7 @@ export class ChunkedIo {
     for (let p = 0; p < manifest.parts.length; p++) {
       const keys = all.slice(offset, offset + manifest.parts[p]!.chunks.length);
       offset += keys.length;
-      const bytes = await this.readPart(manifest, p, keys, key, scope);
+      const bytes = await this.readPart(manifest, p, keys, place);
       let reason = typeof bytes === 'string' ? bytes : undefined;
       if (typeof bytes !== 'string') {
         try {
@@ -234,8 +235,8 @@ export class ChunkedIo {
           const again = stored === undefined ? undefined : recordOf(stored);
           if (again !== undefined && !again.equals(raw)) {
             const next = this.pipeline.parse<T>(again, key, scope);
-            if (next.kind === 'value') return next.result;
-            if (next.kind === 'manifest') return this.readChunked<T>(again, next.manifest, key, scope, false);
+            if (next.ok === undefined) return this.readChunked<T>(again, next.manifest, place, false);
+            if (next.ok) return next;
           }
         }
         await this.dropChunks(all);
@@ -319,50 +320,12 @@ function recordBytes(record: Buffer | string): Buffer {
   return typeof record === 'string' ? Buffer.from(record, 'utf8') : record;
 }
 
-/** Whether a record is a manifest (checked on the header alone, without decrypting). */
+/** Whether a stored value is a manifest, told by its header alone (without decrypting: reading it goes through `classify`). */
 export function isManifest(stored: Buffer): boolean {
-  const raw = recordOf(stored);
-  return raw.length > 2 && raw[0] === ENTRY_MAGIC && raw[1] === ENTRY_FORMAT_V2 && (raw[2]! & FLAG_MANIFEST) !== 0;
+  return claimsManifest(recordOf(stored));
 }
 
 /** A TTL reduced by the time since `started` (never below 1 ms); `undefined` = no expiry. */
 export function remainingTtl(ttl: number | undefined, started: number): number | undefined {
   return ttl === undefined ? undefined : Math.max(1, ttl - (Date.now() - started));
-}
-
-/** The items of a stream page: each is a u32 length and its V8 bytes. */
-export function* pageItems(page: Buffer): Generator<unknown> {
-  let at = 0;
-  while (at < page.length) {
-    if (at + 4 > page.length) throw new RangeError('truncated page');
-    const end = at + 4 + page.readUInt32LE(at);
-    if (end > page.length) throw new RangeError('truncated page');
-    yield deserialize(page.subarray(at + 4, end));
-    at = end;
-  }
-}
-
-/** Values a caller cannot change in place, so one decoded copy can be handed to every reader. */
-function isImmutable(value: unknown): boolean {
-  return value === null || (typeof value !== 'object' && typeof value !== 'function');
-}
-
-/**
- * Freezes plain objects and arrays all the way down (and the Map, Set and Date objects themselves, whose
- * contents JavaScript cannot freeze). Typed arrays are left as they are: they cannot be frozen.
- */
-function deepFreeze(value: unknown, seen = new Set<object>()): void {
-  if (typeof value !== 'object' || value === null || seen.has(value) || ArrayBuffer.isView(value)) return;
-  seen.add(value);
-  if (value instanceof Map) {
-    for (const [k, v] of value) {
-      deepFreeze(k, seen);
-      deepFreeze(v, seen);
-    }
-  } else if (value instanceof Set) {
-    for (const v of value) deepFreeze(v, seen);
-  } else {
-    for (const v of Object.values(value)) deepFreeze(v, seen);
-  }
-  Object.freeze(value);
 }

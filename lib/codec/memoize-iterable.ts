@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { serialize } from 'node:v8';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import type { CacheScope } from '../keys/key-builder.js';
-import { type ChunkedIo, isManifest, pageItems, remainingTtl } from './chunked-io.js';
+import { type ChunkedIo, isManifest, remainingTtl } from './chunked-io.js';
 import { recordOf } from './tag-stamp.js';
 import { type CodecCallOptions, validateCodecCallOptions } from './codec.options.js';
 import { compress } from './compression.js';
-import { type Manifest, type ManifestPart, WRITE_ID_BYTES, chunkKeyBase } from './entry-pipeline.js';
+import { type Manifest, type ManifestPart, WRITE_ID_BYTES, chunkKeyBase } from './formats/chunk-manifest.js';
+import type { RecordPlace } from './formats/format-v2.js';
+import { pageItems, writePage } from './formats/stream-page.js';
 
 /**
  * Options of `memoizeIterable`.
@@ -83,10 +85,10 @@ export async function* memoizeIterable<T>(
   let skip = 0;
   if (raw !== undefined && isManifest(raw)) {
     const parsed = io.pipeline.parse(recordOf(raw), physicalKey, scope);
-    if (parsed.kind === 'invalid') await hooks.corrupt(parsed.reason);
-    else if (parsed.kind === 'manifest' && parsed.manifest.stream) {
+    if (parsed.ok === false) await hooks.corrupt(parsed.reason);
+    else if (parsed.ok === undefined && parsed.manifest.stream) {
       const progress = { yielded: 0 };
-      const broken = yield* streamHit<T>(io, parsed.manifest, physicalKey, scope, progress, hooks);
+      const broken = yield* streamHit<T>(io, parsed.manifest, { place: { physicalKey, scope }, progress, hooks });
       if (broken === undefined) return;
       skip = progress.yielded;
     }
@@ -112,17 +114,10 @@ export async function* memoizeIterable<T>(
     if (storing && reason) hooks.skipped(reason);
     storing = false;
   };
-  const writePage = async (items: Buffer[], index: number): Promise<void> => {
-    const plain = Buffer.allocUnsafe(items.reduce((n, b) => n + 4 + b.length, 0));
-    let at = 0;
-    for (const b of items) {
-      plain.writeUInt32LE(b.length, at);
-      b.copy(plain, at + 4);
-      at += 4 + b.length;
-    }
-    const packed = await compress(plain, settings.compression);
-    const sealed = io.pipeline.sealPart(packed.bytes, physicalKey, writeId, index, scope, settings.encrypt);
-    const { part, chunks } = io.pipeline.split(sealed, settings.chunkBytes, packed.id, (n) => base + n, chunkIndex);
+  const storePage = async (items: Buffer[], index: number): Promise<void> => {
+    const packed = await compress(writePage(items), settings.compression);
+    const sealed = io.pipeline.sealPart(packed.bytes, { physicalKey, scope, writeId, index }, settings.encrypt);
+    const { part, chunks } = io.pipeline.split(sealed, { chunkBytes: settings.chunkBytes, compression: packed.id, chunkKey: (n) => base + n, firstIndex: chunkIndex });
     chunkIndex += chunks.length;
     for (const c of chunks) written.push(c.key);
     started ??= Date.now();
@@ -136,7 +131,7 @@ export async function* memoizeIterable<T>(
     // One page write in flight at most: memory stays bounded by about two pages.
     if (pending) await pending;
     if (!storing) return;
-    pending = writePage(items, partCount++).catch((error: unknown) => {
+    pending = storePage(items, partCount++).catch((error: unknown) => {
       hooks.failed('set', error);
       stop();
     });
@@ -182,7 +177,7 @@ export async function* memoizeIterable<T>(
       await io.dropChunks(written);
       return;
     }
-    const manifest = io.pipeline.manifest(parts, writeId, true, physicalKey, logicalKey, scope, io.keys, settings.encrypt, createdAt);
+    const manifest = io.pipeline.manifest({ parts, writeId, stream: true, physicalKey, logicalKey, scope, keys: io.keys, encrypt: settings.encrypt, createdAt });
     if (manifest.length > io.store.capabilities.maxValueBytes) {
       stop(`its manifest (${manifest.length} bytes) exceeds the store's maxValueBytes; raise pageBytes`);
       await io.dropChunks(written);
@@ -205,16 +200,18 @@ export async function* memoizeIterable<T>(
   }
 }
 
+/** Where a stream hit reads from and reports to. */
+interface StreamHitContext {
+  place: RecordPlace;
+  /** Counts the items yielded, so that a miss after a break-off skips them. */
+  progress: { yielded: number };
+  hooks: IterableHooks;
+}
+
 /** Yields a stored stream page by page (prefetching the next); returns why it broke off, or `undefined` when complete. */
-async function* streamHit<T>(
-  io: ChunkedIo,
-  manifest: Manifest,
-  physicalKey: string,
-  scope: CacheScope,
-  progress: { yielded: number },
-  hooks: IterableHooks,
-): AsyncGenerator<T, string | undefined, undefined> {
-  const keys = io.manifestKeys(manifest, physicalKey, scope);
+async function* streamHit<T>(io: ChunkedIo, manifest: Manifest, ctx: StreamHitContext): AsyncGenerator<T, string | undefined, undefined> {
+  const { place, progress, hooks } = ctx;
+  const keys = io.manifestKeys(manifest, place.physicalKey, place.scope);
   const offsets: number[] = [];
   let offset = 0;
   for (const p of manifest.parts) {
@@ -222,7 +219,7 @@ async function* streamHit<T>(
     offset += p.chunks.length;
   }
   const read = (p: number): Promise<Buffer | { reason: string; storeFailed?: boolean }> =>
-    io.readPart(manifest, p, keys.slice(offsets[p], offsets[p]! + manifest.parts[p]!.chunks.length), physicalKey, scope).then(
+    io.readPart(manifest, p, keys.slice(offsets[p], offsets[p]! + manifest.parts[p]!.chunks.length), place).then(
       (r) => (typeof r === 'string' ? { reason: r } : r),
       (error: unknown) => {
         hooks.failed('get', error);

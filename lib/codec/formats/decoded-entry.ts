@@ -1,0 +1,17 @@
+import type { TagStamp } from '../tag-stamp.js';
+
+/** A decoded entry: the value and when it was written. */
+export interface DecodedEntry<T = unknown> {
+  value: T;
+  createdAt: number;
+  /** The entry's plain tags and their versions when it was written (see `tag-stamp.ts`); none when untagged. */
+  tags?: readonly TagStamp[];
+}
+
+/** Result of decoding bytes that may be corrupt, of an old format, or a raw counter. */
+export type DecodeResult<T = unknown> = { ok: true; entry: DecodedEntry<T> } | { ok: false; reason: string };
+
+/** The bytes of a stored record as a Buffer (no copy). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

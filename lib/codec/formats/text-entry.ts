@@ -1,0 +1,104 @@
+import type { DecodeResult } from './decoded-entry.js';
+
+/**
+ * A string value is written as a text entry, all of it valid UTF-8, so that a store can send it as a
+ * string (one socket write, no Buffer built) and a reader decodes it 3-4x faster than a clone:
+ *   0x1E '1' ('-' | 'k') <createdAt, decimal ms> ':' [<key length in bytes> ':' <logical key> when 'k'] <the string>
+ */
+/** First byte of a text entry (ASCII "record separator": never a digit, '-' or the format-1 magic). */
+export const TEXT_MAGIC = 0x1e;
+const TEXT_FORMAT = 0x31;
+const TEXT_KEY = 0x6b;
+const TEXT_NO_KEY = 0x2d;
+const COLON = 0x3a;
+
+/** A text entry's parts: the value is `source` from `start` (bytes or UTF-16 units, as `source` is). */
+export interface TextParts {
+  format: 'text';
+  createdAt: number;
+  key: string | undefined;
+  source: Buffer | string;
+  start: number;
+}
+
+/**
+ * The text entry of a value, or `undefined` when the value is not a string or does not survive UTF-8
+ * (lone surrogates: those take the structured-clone path).
+ */
+export function textEntry(value: unknown, key: string | undefined, embedKey: boolean, createdAt: number): string | undefined {
+  if (typeof value !== 'string' || !value.isWellFormed() || !Number.isSafeInteger(createdAt) || createdAt < 0) return undefined;
+  if (embedKey && key !== undefined) return `\u001e1k${createdAt}:${Buffer.byteLength(key, 'utf8')}:${key}${value}`;
+  return textHeader(createdAt) + value;
+}
+
+/**
+ * Builds text entries, reusing the header of the current millisecond: formatting the timestamp cost
+ * more than the rest of a write.
+ */
+export class TextEntryWriter {
+  private headerAt = Number.NaN;
+  private header = '';
+
+  /** The text entry of a value (see `textEntry`). */
+  write(value: unknown, key: string | undefined, embedKey: boolean, createdAt: number): string | undefined {
+    if (embedKey || typeof value !== 'string') return textEntry(value, key, embedKey, createdAt);
+    if (createdAt !== this.headerAt) {
+      if (!Number.isSafeInteger(createdAt) || createdAt < 0) return undefined;
+      this.header = textHeader(createdAt);
+      this.headerAt = createdAt;
+    }
+    return value.isWellFormed() ? this.header + value : undefined;
+  }
+}
+
+function textHeader(createdAt: number): string {
+  return `\u001e1-${createdAt}:`;
+}
+
+/**
+ * The parts of a text entry, as bytes or as the string a store kept, or why it cannot be read. The header
+ * is ASCII, so both read alike; a key's length is in UTF-8 bytes, so a string with a key is read as bytes
+ * (rare: hashed keys only).
+ */
+export function parseText(entry: Buffer | string): TextParts | string {
+  if (entry.length < 5 || codeAt(entry, 0) !== TEXT_MAGIC || codeAt(entry, 1) !== TEXT_FORMAT) return 'text entry of an unknown format';
+  const flag = codeAt(entry, 2);
+  if (flag !== TEXT_KEY && flag !== TEXT_NO_KEY) return `text entry with unknown flag ${flag}`;
+  const time = readDecimal(entry, 3);
+  if (time === undefined) return 'truncated text entry';
+  if (flag === TEXT_NO_KEY) return { format: 'text', createdAt: time.value, key: undefined, source: entry, start: time.end };
+  const buf = typeof entry === 'string' ? Buffer.from(entry, 'utf8') : entry;
+  const length = readDecimal(buf, time.end);
+  if (length === undefined || length.end + length.value > buf.length) return 'truncated key';
+  const start = length.end + length.value;
+  return { format: 'text', createdAt: time.value, key: buf.toString('utf8', length.end, start), source: buf, start };
+}
+
+/** The value of a parsed text entry (a slice of the string a store kept, or the bytes decoded). */
+export function decodeTextParts<T>(parts: TextParts): DecodeResult<T> {
+  const { source, start } = parts;
+  const value = typeof source === 'string' ? source.slice(start) : source.toString('utf8', start);
+  return { ok: true, entry: { value: value as T, createdAt: parts.createdAt } };
+}
+
+/** Decodes a text entry, as bytes or as the string an in-process store kept. */
+export function decodeTextEntry<T>(entry: Buffer | string): DecodeResult<T> {
+  const parts = parseText(entry);
+  return typeof parts === 'string' ? { ok: false, reason: parts } : decodeTextParts<T>(parts);
+}
+
+function codeAt(entry: Buffer | string, at: number): number {
+  return typeof entry === 'string' ? entry.charCodeAt(at) : entry[at]!;
+}
+
+/** A decimal integer of at most 16 digits at `at`, ended by ':'; `end` is just past the colon. */
+function readDecimal(entry: Buffer | string, at: number): { value: number; end: number } | undefined {
+  let value = 0;
+  for (let p = at; p < entry.length && p - at <= 16; p++) {
+    const c = codeAt(entry, p);
+    if (c === COLON) return p === at ? undefined : { value, end: p + 1 };
+    if (c < 0x30 || c > 0x39) return undefined;
+    value = value * 10 + (c - 0x30);
+  }
+  return undefined;
+}
