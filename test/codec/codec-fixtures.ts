@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Test } from '@nestjs/testing';
-import { type CacheScope, MemoryStore, type StoreDefinition, TenantCacheModule, type TenantCacheModuleOptions, TenantCacheService, redisStore } from '../../lib/index.js';
+import { type CacheScope, MemoryStore, type StoreDefinition, type TenantCacheModuleOptions, TenantCacheService, redisStore } from '../../lib/index.js';
 import { CacheEngine } from '../../lib/service/cache-engine.js';
 import type { ResolvedStore } from '../../lib/stores/store-registry.js';
 import { sharedRedisUrl } from '../support/redis-server.js';
+import { bootCache } from '../support/test-module.js';
 
 export const SECRET_1 = 'first-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 export const SECRET_2 = 'second-secret-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -60,21 +60,17 @@ export function uniquePrefix(tag: string): string {
 }
 
 export async function boot(options: TenantCacheModuleOptions & { keyPrefix: string }): Promise<Booted> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [TenantCacheModule.forRoot({ tenant: { pattern: /^[\s\S]+$/u, maxLength: 300, middleware: false }, ...options })],
-  }).compile();
-  moduleRef.useLogger(false);
-  await moduleRef.init();
-  const engine = moduleRef.get(CacheEngine);
+  const app = await bootCache({ tenant: { pattern: /^[\s\S]+$/u, maxLength: 300, middleware: false }, ...options }, { logger: false });
+  const engine = app.get(CacheEngine);
   return {
-    cache: moduleRef.get(TenantCacheService),
+    cache: app.cache,
     engine,
     async close() {
       // The shared Redis outlives the test: leave nothing under this prefix.
       try {
         await (await engine.store({ kind: 'shared' })).store.deleteByPrefix(options.keyPrefix);
       } finally {
-        await moduleRef.close();
+        await app.close();
       }
     },
     async physical(scope, key) {

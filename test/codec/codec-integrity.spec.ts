@@ -1,5 +1,4 @@
 import { gzipSync } from 'node:zlib';
-import { Test } from '@nestjs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CacheValueTooLargeError,
@@ -9,11 +8,11 @@ import {
   type TenantCacheModuleOptions,
   TenantCacheError,
   TenantContext,
-  TenantCacheModule,
   memoryStore,
 } from '../../lib/index.js';
 import { hasZstd } from '../../lib/codec/codec.options.js';
 import { chaosStore } from '../support/chaos-store.js';
+import { bootCache } from '../support/test-module.js';
 import {
   ADVERSARIAL_KEYS,
   ADVERSARIAL_TENANTS,
@@ -456,7 +455,7 @@ describe.each(codecStores())('codec integrity on $name', (store) => {
 });
 
 describe('codec start-up errors', () => {
-  const start = (options: TenantCacheModuleOptions) => Test.createTestingModule({ imports: [TenantCacheModule.forRoot(options)] }).compile();
+  const start = (options: TenantCacheModuleOptions) => bootCache(options);
   const cases: [string, TenantCacheModuleOptions, RegExp][] = [
     ['no secrets', { codec: { encryption: { secrets: [] } } }, /codec\.encryption\.secrets" is missing or empty/],
     ['an unset environment variable', { codec: { encryption: { secrets: process.env.NO_SUCH_SECRET_VARIABLE as string } } }, /missing or empty/],

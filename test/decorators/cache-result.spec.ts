@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Injectable, Scope, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
   CacheResult,
   CachedMethodNotFoundError,
@@ -17,6 +17,7 @@ import {
   versioned,
 } from '../../lib/index.js';
 import { storeCases } from '../support/store-cases.js';
+import { bootCache } from '../support/test-module.js';
 import { ADVERSARIAL_TENANTS, as, boot, gate, sleep } from './fixtures.js';
 
 interface Product {
@@ -636,7 +637,6 @@ describe('@CacheResult start-up checks', () => {
 describe('two TenantCacheModule instances in one application', () => {
   it('wrap each method once and warn', async () => {
     const { Module: NestModule } = await import('@nestjs/common');
-    const { Test } = await import('@nestjs/testing');
     const { TenantCacheModule } = await import('../../lib/index.js');
     const { CapturingLogger } = await import('./fixtures.js');
     @Injectable()
@@ -650,16 +650,13 @@ describe('two TenantCacheModule instances in one application', () => {
     @NestModule({ imports: [TenantCacheModule.forRoot({ keyPrefix: 'second:' })] })
     class Second {}
     const logger = new CapturingLogger();
-    const moduleRef = await Test.createTestingModule({ imports: [TenantCacheModule.forRoot({ keyPrefix: 'first:' }), Second], providers: [Once] })
-      .setLogger(logger)
-      .compile();
-    await moduleRef.init();
-    const once = moduleRef.get(Once);
+    const app = await bootCache({ keyPrefix: 'first:' }, { imports: [Second], providers: [Once], logger });
+    onTestFinished(app.close);
+    const once = app.get(Once);
     await as('twice', async () => {
       expect(await once.get()).toBe(1);
       expect(await once.get()).toBe(1);
     });
     expect(logger.warnings().filter((w) => w.includes('Once.get is already wrapped'))).toHaveLength(1);
-    await moduleRef.close();
   });
 });

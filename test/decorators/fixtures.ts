@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { type LoggerService, type Provider } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { type StoreDefinition, TenantCacheModule, type TenantCacheModuleOptions, TenantCacheService, TenantContext } from '../../lib/index.js';
+import { type StoreDefinition, type TenantCacheModuleOptions, TenantContext } from '../../lib/index.js';
+import { bootCache } from '../support/test-module.js';
 
 export const ADVERSARIAL_TENANTS = ['a:b', '*', '{x}', 'ü租户', 't'.repeat(200), 'a', 'tc:t1:a', '4*'];
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -36,19 +36,9 @@ export function gate<T = void>() {
 
 /** Boots a Nest testing module with the cache and the given providers (no HTTP). */
 export async function boot(store: StoreDefinition, providers: Provider[], options: Partial<TenantCacheModuleOptions> = {}, logger = new CapturingLogger()) {
-  const moduleRef = await Test.createTestingModule({
-    imports: [
-      TenantCacheModule.forRoot({
-        stores: { default: store },
-        keyPrefix: `dec-${randomUUID().slice(0, 8)}:`,
-        tenant: { pattern: /^[\s\S]+$/u, maxLength: 300 },
-        ...options,
-      }),
-    ],
-    providers,
-  })
-    .setLogger(logger)
-    .compile();
-  await moduleRef.init();
-  return { moduleRef, cache: moduleRef.get(TenantCacheService), logger, close: () => moduleRef.close() };
+  const app = await bootCache(
+    { stores: { default: store }, keyPrefix: `dec-${randomUUID().slice(0, 8)}:`, tenant: { pattern: /^[\s\S]+$/u, maxLength: 300 }, ...options },
+    { providers, logger },
+  );
+  return { moduleRef: app.moduleRef, cache: app.cache, logger, close: app.close };
 }

@@ -1,6 +1,5 @@
 import 'reflect-metadata';
-import { Controller, Get, Injectable, Module, type Type } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Controller, Get, Injectable, type Type } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
 import {
   CacheEvict,
@@ -10,10 +9,10 @@ import {
   InvalidKeyConstructorError,
   InvalidOptionsError,
   InvalidTtlError,
-  TenantCacheModule,
   UnknownStoreError,
   memoryStore,
 } from '../../lib/index.js';
+import { bootCache } from '../support/test-module.js';
 import { boot } from './fixtures.js';
 
 /** The start-up error of an application with these providers (real Nest, memory store). */
@@ -28,13 +27,8 @@ const failure = (providers: Type[]) =>
 
 /** The start-up error of an HTTP application with this controller (the response cache checks routes at init). */
 async function routeFailure(controller: Type): Promise<Error | undefined> {
-  @Module({ imports: [TenantCacheModule.forRoot({ stores: { default: memoryStore() } })], controllers: [controller] })
-  class M {}
   try {
-    const ref = await Test.createTestingModule({ imports: [M] })
-      .setLogger(false as never)
-      .compile();
-    const app = await ref.createNestApplication({ logger: false }).init();
+    const app = await bootCache({ stores: { default: memoryStore() } }, { controllers: [controller], http: 'express', listen: false });
     await app.close();
     return undefined;
   } catch (error) {

@@ -1,7 +1,6 @@
 import 'reflect-metadata';
-import { Controller, Get, Injectable, Module, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Injectable, UseInterceptors } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { Test } from '@nestjs/testing';
 import { describe, expect, it } from 'vitest';
 import {
   CacheEvict,
@@ -10,12 +9,12 @@ import {
   EntityChangeBus,
   InvalidTagError,
   TenantCacheInterceptor,
-  TenantCacheModule,
   TenantCacheService,
   TenantGuard,
   memoryStore,
   versioned,
 } from '../../lib/index.js';
+import { bootCache } from '../support/test-module.js';
 import { as, boot } from './fixtures.js';
 
 @Injectable()
@@ -60,19 +59,16 @@ describe('a tag name is plain or versioned in the whole application', () => {
         return [];
       }
     }
-    @Module({ imports: [TenantCacheModule.forRoot({ stores: { default: memoryStore() } })], controllers: [CatalogController], providers: [Catalog] })
-    class App {}
-    const error = await Test.createTestingModule({ imports: [App] })
-      .setLogger(false as never)
-      .compile()
-      .then((ref) => ref.createNestApplication({ logger: false }).init())
-      .then(
-        async (app) => {
-          await app.close();
-          return undefined;
-        },
-        (e: unknown) => e as Error,
-      );
+    const error = await bootCache(
+      { stores: { default: memoryStore() } },
+      { controllers: [CatalogController], providers: [Catalog], http: 'express', listen: false },
+    ).then(
+      async (app) => {
+        await app.close();
+        return undefined;
+      },
+      (e: unknown) => e as Error,
+    );
     expect(error).toBeInstanceOf(InvalidTagError);
     expect(error!.message).toMatch(/versioned\('catalog'\) in @CacheResult on Catalog\.list and plain 'catalog' in @CacheResponse on CatalogController\.list/);
   });
@@ -151,17 +147,12 @@ describe('a tag name is plain or versioned in the whole application', () => {
         return { served: ++served };
       }
     }
-    @Module({
-      imports: [TenantCacheModule.forRoot({ stores: { default: memoryStore() } })],
-      controllers: [CatalogController],
-      providers: [Catalog, { provide: APP_GUARD, useClass: TenantGuard }],
-    })
-    class App {}
-    const ref = await Test.createTestingModule({ imports: [App] }).compile();
-    const app = ref.createNestApplication({ logger: false });
-    await app.listen(0, '127.0.0.1');
+    const app = await bootCache(
+      { stores: { default: memoryStore() } },
+      { controllers: [CatalogController], providers: [Catalog, { provide: APP_GUARD, useClass: TenantGuard }], http: 'express' },
+    );
     try {
-      const url = `${await app.getUrl()}/catalog`.replace('[::1]', '127.0.0.1');
+      const url = `${app.url}/catalog`;
       const get = async () => (await (await fetch(url, { headers: { 'x-tenant-id': 'acme' } })).json()) as { served: number };
       expect((await get()).served).toBe(1);
       expect((await get()).served).toBe(1);

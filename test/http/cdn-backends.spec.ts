@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { Controller, Get, Module, Param, type Type, UseInterceptors } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { Test } from '@nestjs/testing';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -25,6 +24,7 @@ import {
   versioned,
 } from '../../lib/index.js';
 import { FakeCdn } from '../support/fake-cdn.js';
+import { bootCache } from '../support/test-module.js';
 import { ADAPTERS, CapturingLogger, type RunningApp, startApp } from './http-app.js';
 
 const FASTLY = { serviceId: 'SU1Z0isxPaozGVKXdv0eY', token: 'fastly-token-1' };
@@ -162,10 +162,8 @@ describe('surrogate keys', () => {
 
 describe('module options for backends', () => {
   async function boot(http: HttpCacheOptions) {
-    @Module({ imports: [TenantCacheModule.forRoot({ stores: { default: memoryStore() }, http })] })
-    class M {}
-    const ref = await Test.createTestingModule({ imports: [M] }).compile();
-    await ref.close();
+    const app = await bootCache({ stores: { default: memoryStore() }, http });
+    await app.close();
   }
 
   it('fails start-up on an unknown backend name in http.purge, listing the known ones', async () => {
@@ -188,11 +186,7 @@ describe('module options for backends', () => {
         return 1;
       }
     }
-    @Module({ imports: [TenantCacheModule.forRoot({})], controllers: [BadController] })
-    class M {}
-    const ref = Test.createTestingModule({ imports: [M] })
-      .compile()
-      .then((r) => r.createNestApplication().init());
+    const ref = bootCache({}, { controllers: [BadController], http: 'express', listen: false });
     await expect(ref).rejects.toThrow(/@CacheResponse\(scope\) on BadController\.x/);
   });
 });

@@ -1,12 +1,9 @@
 import 'reflect-metadata';
 import type { INestApplication, LoggerService, Type } from '@nestjs/common';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
 import { request as httpRequest } from 'node:http';
+import { type AdapterKind, bootModule } from '../support/test-module.js';
 
-/** The two HTTP platforms every e2e suite runs on. */
-export const ADAPTERS = ['express', 'fastify'] as const;
-export type AdapterKind = (typeof ADAPTERS)[number];
+export { ADAPTERS, type AdapterKind } from '../support/test-module.js';
 
 /** A Nest application listening on a free loopback port. */
 export interface RunningApp {
@@ -64,18 +61,13 @@ export class CapturingLogger implements LoggerService {
   }
 }
 
+/** `rootModule` on a free loopback port (booted by `bootModule`), with an HTTP client for it. */
 export async function startApp(
   kind: AdapterKind,
   rootModule: Type,
   options: { logger?: LoggerService | false; setup?: (app: INestApplication) => void } = {},
 ): Promise<RunningApp> {
-  const moduleRef = await Test.createTestingModule({ imports: [rootModule] }).compile();
-  const logger = options.logger ?? false;
-  const app = kind === 'fastify' ? moduleRef.createNestApplication(new FastifyAdapter(), { logger }) : moduleRef.createNestApplication({ logger });
-  if (logger !== false) app.useLogger(logger);
-  options.setup?.(app);
-  await app.listen(0, '127.0.0.1');
-  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  const { app, url, close } = await bootModule({ imports: [rootModule], http: kind, ...options });
   return {
     app,
     url,
@@ -105,7 +97,7 @@ export async function startApp(
         request.end();
       });
     },
-    close: () => app.close(),
+    close,
   };
 }
 

@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
-import { Test } from '@nestjs/testing';
 import type { Cache } from 'cache-manager';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StoreUnavailableError, TenantCacheModule, TenantCacheService, TenantContext, redisStore } from '../../lib/index.js';
+import { StoreUnavailableError, TenantContext, redisStore } from '../../lib/index.js';
 import { type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
+import { bootCache } from '../support/test-module.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -20,22 +20,17 @@ describe('the drop-in CACHE_MANAGER while Redis is down', () => {
 
   async function boot(onWriteError: 'throw' | 'ignore') {
     server = await startRedisServer();
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        TenantCacheModule.forRoot({
-          stores: { default: redisStore({ url: server.url, commandTimeout: 200, breaker: { failureThreshold: 3, resetAfter: 200 } }) },
-          keyPrefix: `cm-outage-${randomUUID().slice(0, 8)}:`,
-          versionCacheTtl: 100,
-          onWriteError,
-          provideCacheManager: true,
-        }),
-      ],
-    }).compile();
-    await moduleRef.init();
-    close = () => moduleRef.close();
-    const manager = moduleRef.get<Cache>(CACHE_MANAGER);
+    const app = await bootCache({
+      stores: { default: redisStore({ url: server.url, commandTimeout: 200, breaker: { failureThreshold: 3, resetAfter: 200 } }) },
+      keyPrefix: `cm-outage-${randomUUID().slice(0, 8)}:`,
+      versionCacheTtl: 100,
+      onWriteError,
+      provideCacheManager: true,
+    });
+    close = app.close;
+    const manager = app.get<Cache>(CACHE_MANAGER);
     const storeErrors: string[] = [];
-    moduleRef.get(TenantCacheService).events.on('store:error', (e) => storeErrors.push(`${e.operation}:${e.tenant}`));
+    app.cache.events.on('store:error', (e) => storeErrors.push(`${e.operation}:${e.tenant}`));
     const events: { name: string; data: { error?: unknown; value?: unknown; values?: unknown } }[] = [];
     for (const name of ['get', 'mget', 'set', 'del'] as const) manager.on(name, ((data: (typeof events)[number]['data']) => void events.push({ name, data })) as never);
     return { manager, storeErrors, events };

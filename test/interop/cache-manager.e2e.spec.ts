@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { CACHE_MANAGER, CacheInterceptor, CacheModule } from '@nestjs/cache-manager';
 import { Body, Controller, Delete, Get, Inject, Injectable, Module, Param, Post, Put, Query, UseInterceptors, type Type } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { Test } from '@nestjs/testing';
 import type { Cache } from 'cache-manager';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -11,6 +10,7 @@ import { InvalidOptionsError, SkipTenant, TenantCacheManager, TenantCacheModule,
 import { ADAPTERS, type AdapterKind, CapturingLogger, type RunningApp, startApp } from '../http/http-app.js';
 import { sharedRedisUrl } from '../support/redis-server.js';
 import { type StoreCase, storeCases } from '../support/store-cases.js';
+import { bootModule } from '../support/test-module.js';
 
 /** An application service written for @nestjs/cache-manager, unchanged: it knows nothing of tenants. */
 @Injectable()
@@ -197,10 +197,7 @@ describe.each(MATRIX)('CACHE_MANAGER from TenantCacheModule on $name (real HTTP)
 
 describe('TenantCacheManager outside HTTP', () => {
   async function boot(imports: Type[] | ReturnType<typeof TenantCacheModule.forRoot>[], withService = true, logger = new CapturingLogger()) {
-    const moduleRef = await Test.createTestingModule({ imports, providers: withService ? [ProfileService] : [] })
-      .setLogger(logger)
-      .compile();
-    await moduleRef.init();
+    const { moduleRef } = await bootModule({ imports, providers: withService ? [ProfileService] : [], logger });
     return { moduleRef, logger };
   }
 

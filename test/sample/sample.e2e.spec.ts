@@ -1,13 +1,12 @@
 import 'reflect-metadata';
-import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantContext } from '../../lib/index.js';
 import { AppModule } from '../../sample/app.module.js';
 import { ProductRepository } from '../../sample/catalog/product.repository.js';
+import { type TestHttpModule, bootModule } from '../support/test-module.js';
 
 describe('sample app (real HTTP, memory store)', () => {
-  let app: INestApplication;
+  let app: TestHttpModule;
   let base: string;
   let repo: ProductRepository;
   const get = (path: string, tenant?: string) => fetch(base + path, { headers: tenant ? { 'x-tenant-id': tenant } : {} });
@@ -15,10 +14,8 @@ describe('sample app (real HTTP, memory store)', () => {
   const json = async (res: Response | Promise<Response>): Promise<any> => (await res).json();
 
   beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    app = moduleRef.createNestApplication();
-    await app.listen(0, '127.0.0.1');
-    base = await app.getUrl();
+    app = await bootModule({ imports: [AppModule], http: 'express' });
+    base = app.url;
     repo = app.get(ProductRepository);
   });
   afterAll(() => app.close());

@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { TenantCacheModule, TenantCacheService, TenantContext, TenantContextMissingError } from '../../lib/index.js';
+import { bootModule } from '../support/test-module.js';
 
 @Injectable()
 class Consumer {
@@ -15,12 +15,12 @@ class AppModule {}
 
 describe('TenantCacheModule (DI)', () => {
   it('injects TenantCacheService by type and isolates tenants', async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    const { cache } = moduleRef.get(Consumer);
+    const app = await bootModule({ imports: [AppModule] });
+    onTestFinished(app.close);
+    const { cache } = app.get(Consumer);
     await TenantContext.run('acme', () => cache.set('k', { n: 1 }));
     expect(await TenantContext.run('acme', () => cache.get('k'))).toEqual({ n: 1 });
     expect(await TenantContext.run('globex', () => cache.get('k'))).toBeUndefined();
     await expect(cache.get('k')).rejects.toBeInstanceOf(TenantContextMissingError);
-    await moduleRef.close();
   });
 });

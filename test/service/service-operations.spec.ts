@@ -1,30 +1,22 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { Test } from '@nestjs/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
   InvalidCacheKeyError,
   InvalidCacheValueError,
   InvalidTenantIdError,
   InvalidTtlError,
-  TenantCacheModule,
-  type TenantCacheModuleOptions,
   TenantCacheService,
   TenantContext,
   TenantContextMissingError,
   memoryStore,
 } from '../../lib/index.js';
 import { storeCases } from '../support/store-cases.js';
+import { bootCache } from '../support/test-module.js';
 
 const ADVERSARIAL_TENANTS = ['a:b', 'a', '*', '{x}', 'ü租户', 't'.repeat(200), 'a:b:c', 'tc:t1:a'];
 const ADVERSARIAL_KEYS = ['b:c', '*', ' ', 'k:x', 'g1:k:b', 'x'.repeat(600), '4*', '42', 'ü'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function boot(options: TenantCacheModuleOptions) {
-  const moduleRef = await Test.createTestingModule({ imports: [TenantCacheModule.forRoot(options)] }).compile();
-  await moduleRef.init();
-  return { cache: moduleRef.get(TenantCacheService), close: () => moduleRef.close() };
-}
 
 describe.each(storeCases())('TenantCacheService on $name', ({ definition }) => {
   let cache: TenantCacheService;
@@ -32,7 +24,7 @@ describe.each(storeCases())('TenantCacheService on $name', ({ definition }) => {
   const as = <T>(tenant: string, fn: () => Promise<T>) => TenantContext.run(tenant, fn);
 
   beforeAll(async () => {
-    ({ cache, close } = await boot({
+    ({ cache, close } = await bootCache({
       stores: { default: definition() },
       keyPrefix: `ops-${randomUUID().slice(0, 8)}:`,
       // Accept adversarial ids (anything but control characters) to prove the key layout keeps them apart.
@@ -321,32 +313,32 @@ describe.each(storeCases())('TenantCacheService on $name', ({ definition }) => {
 
 describe('TenantCacheModule options', () => {
   it('fails at start-up with a message naming the option and the fix', async () => {
-    await expect(boot({ stores: { main: memoryStore() } })).rejects.toThrow(/"stores" has no "default" entry/);
-    await expect(boot({ defaultTtl: -5 })).rejects.toThrow(/"defaultTtl" is -5\. Give milliseconds/);
-    await expect(boot({ keyPrefix: 'bad prefix*' })).rejects.toThrow(/"keyPrefix"/);
-    await expect(boot({ tenant: { pattern: /a/g } })).rejects.toThrow(/g or y flag/);
-    await expect(boot({ tenant: { cls: { store: {} as never } } })).rejects.toThrow(/"tenant.cls" must be/);
+    await expect(bootCache({ stores: { main: memoryStore() } })).rejects.toThrow(/"stores" has no "default" entry/);
+    await expect(bootCache({ defaultTtl: -5 })).rejects.toThrow(/"defaultTtl" is -5\. Give milliseconds/);
+    await expect(bootCache({ keyPrefix: 'bad prefix*' })).rejects.toThrow(/"keyPrefix"/);
+    await expect(bootCache({ tenant: { pattern: /a/g } })).rejects.toThrow(/g or y flag/);
+    await expect(bootCache({ tenant: { cls: { store: {} as never } } })).rejects.toThrow(/"tenant.cls" must be/);
   });
 
   it('routes tenants to stores by alias and refuses an alias that does not exist', async () => {
-    const { cache, close } = await boot({
+    const { cache, close } = await bootCache({
       stores: { default: memoryStore(), vip: memoryStore() },
       storeFor: (t) => (t === 'big' ? 'vip' : t === 'lost' ? 'nowhere' : undefined),
     });
+    onTestFinished(close);
     await TenantContext.run('big', () => cache.set('k', 1));
     expect(await TenantContext.run('big', () => cache.get('k'))).toBe(1);
     await expect(TenantContext.run('lost', () => cache.get('k'))).rejects.toThrow(/No cache store named "nowhere"/);
-    await close();
   });
 
   it('lets a dedicated store skip the tenant segment only for its own tenant', async () => {
-    const { cache, close } = await boot({
+    const { cache, close } = await bootCache({
       stores: { default: memoryStore(), acme: memoryStore({ dedicatedTenant: 'acme' }) },
       storeFor: (t) => (t === 'acme' || t === 'intruder' ? 'acme' : undefined),
     });
+    onTestFinished(close);
     await TenantContext.run('acme', () => cache.set('k', 'mine'));
     expect(await TenantContext.run('acme', () => cache.get('k'))).toBe('mine');
     await expect(TenantContext.run('intruder', () => cache.get('k'))).rejects.toBeInstanceOf(InvalidTenantIdError);
-    await close();
   });
 });

@@ -1,22 +1,12 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import KeyvRedis from '@keyv/redis';
-import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { Keyv } from 'keyv';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type StoreDefinition,
-  StoreUnavailableError,
-  TenantCacheModule,
-  type TenantCacheModuleOptions,
-  TenantCacheService,
-  TenantContext,
-  keyvStore,
-  redisStore,
-  versioned,
-} from '../../lib/index.js';
+import { type StoreDefinition, StoreUnavailableError, type TenantCacheModuleOptions, TenantContext, keyvStore, redisStore, versioned } from '../../lib/index.js';
 import { type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
+import { bootCache } from '../support/test-module.js';
 import { Injectable } from '@nestjs/common';
 import { CacheEvict, CacheResult } from '../../lib/index.js';
 import { boot as bootWithProviders } from '../decorators/fixtures.js';
@@ -65,20 +55,14 @@ const CLIENTS: { name: string; store: (url: string) => { definition: StoreDefini
 
 /** A real redis-server and a module on it; `events` collects `store:error` as `operation:tenant`. */
 async function boot(server: RedisServerHandle, options: Partial<TenantCacheModuleOptions>, store: Parameters<typeof redisStore>[0] = {}, definition?: StoreDefinition) {
-  const moduleRef = await Test.createTestingModule({
-    imports: [
-      TenantCacheModule.forRoot({
-        stores: { default: definition ?? redisStore({ url: server.url, ...BOUNDS, ...store }) },
-        keyPrefix: `outage-${randomUUID().slice(0, 8)}:`,
-        ...options,
-      }),
-    ],
-  }).compile();
-  await moduleRef.init();
-  const cache = moduleRef.get(TenantCacheService);
+  const { cache, close } = await bootCache({
+    stores: { default: definition ?? redisStore({ url: server.url, ...BOUNDS, ...store }) },
+    keyPrefix: `outage-${randomUUID().slice(0, 8)}:`,
+    ...options,
+  });
   const events: string[] = [];
   cache.events.on('store:error', (e) => events.push(`${e.operation}:${e.tenant}`));
-  return { cache, events, close: () => moduleRef.close() };
+  return { cache, events, close };
 }
 
 describe('a Redis outage that starts while the app runs (past versionCacheTtl)', () => {

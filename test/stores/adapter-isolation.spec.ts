@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import KeyvRedis from '@keyv/redis';
-import { Test } from '@nestjs/testing';
 import { createCache } from 'cache-manager';
 import { redisStore as redisYetStore } from 'cache-manager-redis-yet';
 import { Redis } from 'ioredis';
@@ -10,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   InvalidOptionsError,
   type StoreDefinition,
-  TenantCacheModule,
   TenantCacheService,
   TenantContext,
   TenantContextMissingError,
@@ -21,6 +19,7 @@ import {
   versioned,
 } from '../../lib/index.js';
 import { sharedRedisUrl } from '../support/redis-server.js';
+import { bootCache } from '../support/test-module.js';
 
 const TENANTS = ['a:b', 'a', '*', '{x}', 'ü租户', 't'.repeat(200), 'a:b:c', 'tc:t1:a'];
 /** Each adversarial id against its neighbour (and the last against the first): every id is in two pairs. */
@@ -81,16 +80,11 @@ describe.each(CASES)('TenantCacheService on $name', ({ setup, lists }) => {
   beforeAll(async () => {
     const { definition, close: closeBackend } = await setup();
     const keyPrefix = `${ns()}:`;
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        TenantCacheModule.forRoot({
-          stores: { default: definition },
-          keyPrefix,
-          tenant: { pattern: /^[\s\S]+$/u, maxLength: 300 },
-        }),
-      ],
-    }).compile();
-    await moduleRef.init();
+    const moduleRef = await bootCache({
+      stores: { default: definition },
+      keyPrefix,
+      tenant: { pattern: /^[\s\S]+$/u, maxLength: 300 },
+    });
     cache = moduleRef.get(TenantCacheService);
     close = async () => {
       // Every tenant's entries go, whether or not the adapter can list them.

@@ -1,21 +1,12 @@
 import 'reflect-metadata';
 import KeyvRedis from '@keyv/redis';
-import { Test } from '@nestjs/testing';
 import { createCache } from 'cache-manager';
 import { redisStore as redisYetStore } from 'cache-manager-redis-yet';
 import { Keyv } from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type StoreDefinition,
-  StoreUnavailableError,
-  TenantCacheModule,
-  TenantCacheService,
-  TenantContext,
-  cacheManagerStore,
-  keyvStore,
-  legacyStore,
-} from '../../lib/index.js';
+import { type StoreDefinition, StoreUnavailableError, TenantCacheService, TenantContext, cacheManagerStore, keyvStore, legacyStore } from '../../lib/index.js';
 import { type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
+import { bootCache } from '../support/test-module.js';
 
 interface Case {
   name: string;
@@ -66,9 +57,7 @@ describe.each(CASES)('$name when Redis freezes', ({ setup }) => {
   beforeAll(async () => {
     server = await startRedisServer();
     const backend = await setup(server.url);
-    const moduleRef = await Test.createTestingModule({ imports: [TenantCacheModule.forRoot({ stores: { default: backend.definition } })] }).compile();
-    moduleRef.useLogger(false);
-    await moduleRef.init();
+    const moduleRef = await bootCache({ stores: { default: backend.definition } }, { logger: false });
     cache = moduleRef.get(TenantCacheService);
     cache.events.on('store:error', (e) => errors.push(e));
     close = async () => {
@@ -103,9 +92,7 @@ describe.each(CASES)('$name when Redis freezes', ({ setup }) => {
 describe('entries the adapters did not write', () => {
   it('a non-text value under one of our keys reads as a miss and is removed', async () => {
     const keyv = new Keyv();
-    const moduleRef = await Test.createTestingModule({ imports: [TenantCacheModule.forRoot({ stores: { default: keyvStore(keyv) } })] }).compile();
-    moduleRef.useLogger(false);
-    await moduleRef.init();
+    const moduleRef = await bootCache({ stores: { default: keyvStore(keyv) } }, { logger: false });
     const cache = moduleRef.get(TenantCacheService);
     await TenantContext.run('acme', () => cache.set('k', 'ours'));
     let physical: string | undefined;

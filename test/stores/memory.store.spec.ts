@@ -1,9 +1,9 @@
 import 'reflect-metadata';
-import { Test } from '@nestjs/testing';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, TenantCacheModule, TenantCacheService, TenantContext, memoryStore } from '../../lib/index.js';
+import { MemoryStore, TenantCacheService, TenantContext, memoryStore } from '../../lib/index.js';
 import { CacheEngine } from '../../lib/service/cache-engine.js';
 import type { VersionCounters } from '../../lib/service/version-counters.js';
+import { bootCache } from '../support/test-module.js';
 
 const bytes = (text: string) => Buffer.from(text);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -120,10 +120,7 @@ describe('MemoryStore tag sets stay within the store bounds', () => {
 
   it('keeps the plain-tag index bounded by maxEntries under the README pattern (one tag per product, short TTL)', async () => {
     const store = new MemoryStore('default', { maxEntries: 1000 });
-    const moduleRef = await Test.createTestingModule({
-      imports: [TenantCacheModule.forRoot({ stores: { default: { create: () => store, description: 'memory' } } })],
-    }).compile();
-    await moduleRef.init();
+    const moduleRef = await bootCache({ stores: { default: { create: () => store, description: 'memory' } } });
     const cache = moduleRef.get(TenantCacheService);
     await TenantContext.run('acme', async () => {
       for (let i = 0; i < 20_000; i++) await cache.set(`product:${i}`, { id: i }, { ttl: 500, tags: [`product:${i}`] });
@@ -147,10 +144,7 @@ describe('MemoryStore tag sets stay within the store bounds', () => {
 
 describe('memoryStore({ shareReads: true })', () => {
   async function boot(shareReads: boolean) {
-    const moduleRef = await Test.createTestingModule({
-      imports: [TenantCacheModule.forRoot({ stores: { default: memoryStore({ shareReads }) }, tenant: { middleware: false } })],
-    }).compile();
-    await moduleRef.init();
+    const moduleRef = await bootCache({ stores: { default: memoryStore({ shareReads }) }, tenant: { middleware: false } });
     return { cache: moduleRef.get(TenantCacheService), close: () => moduleRef.close() };
   }
 

@@ -1,13 +1,13 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { Test } from '@nestjs/testing';
 import { createClient, createCluster } from '@redis/client';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TenantCacheModule, TenantCacheService, TenantContext, redisStore, versioned } from '../../lib/index.js';
+import { TenantCacheService, TenantContext, redisStore, versioned } from '../../lib/index.js';
 import type { RedisClientLike } from '../../lib/redis/redis-commander.js';
 import { runStoreConformanceSuite } from '../../lib/testing/index.js';
 import { type RedisClusterHandle, startRedisCluster } from '../support/redis-server.js';
+import { bootCache } from '../support/test-module.js';
 
 /**
  * redisStore({ client }) on a real 3-master Redis Cluster (started for this file), through a node-redis v5
@@ -102,10 +102,7 @@ for (const { name, open } of clients) {
 
     beforeAll(async () => {
       opened = await open();
-      const moduleRef = await Test.createTestingModule({
-        imports: [TenantCacheModule.forRoot({ stores: { default: redisStore({ client: opened.client, commandTimeout: 5000 }) }, keyPrefix: prefix })],
-      }).compile();
-      await moduleRef.init();
+      const moduleRef = await bootCache({ stores: { default: redisStore({ client: opened.client, commandTimeout: 5000 }) }, keyPrefix: prefix });
       cache = moduleRef.get(TenantCacheService);
       closeModule = () => moduleRef.close();
     }, 30_000);

@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Test } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type BreakerState, type RedisClientLike, TenantCacheModule, TenantCacheService, TenantContext, redisStore } from '../../lib/index.js';
+import { type BreakerState, type RedisClientLike, TenantCacheService, TenantContext, redisStore } from '../../lib/index.js';
 import { AppProcess } from '../support/app-process.js';
 import { type RedisServerHandle, freePort, startRedisServer } from '../support/redis-server.js';
+import { bootCache } from '../support/test-module.js';
 
 // The connection lifecycle of redisStore({ url }) as a user sees it: Redis absent at boot, starting late,
 // frozen, killed; requests stay bounded, close() returns promptly and the process exits by itself.
@@ -179,10 +179,7 @@ describe('redisStore({ client }): a handed-in client is never closed by the stor
       quit = () => c.close();
       client = c as unknown as RedisClientLike;
     }
-    const moduleRef = await Test.createTestingModule({
-      imports: [TenantCacheModule.forRoot({ stores: { default: redisStore({ client, commandTimeout: COMMAND_TIMEOUT }) }, onWriteError: 'ignore' })],
-    }).compile();
-    await moduleRef.init();
+    const moduleRef = await bootCache({ stores: { default: redisStore({ client, commandTimeout: COMMAND_TIMEOUT }) }, onWriteError: 'ignore' });
     const cache = moduleRef.get(TenantCacheService);
     await TenantContext.run('acme', () => cache.set('k', 'v'));
     redis.pause();
@@ -215,16 +212,11 @@ describe('redisStore({ url }) when Redis starts after the app (in process)', () 
   it('reads are misses within commandTimeout while it is absent, and hits resume within about 1 s of it answering', async () => {
     const port = await freePort();
     const states: BreakerState[] = [];
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        TenantCacheModule.forRoot({
-          // Default breaker (5 failures, resetAfter 5 s): a reconnect must not wait for resetAfter.
-          stores: { default: redisStore({ url: `redis://127.0.0.1:${port}`, commandTimeout: COMMAND_TIMEOUT, onBreakerChange: (s) => states.push(s) }) },
-          onWriteError: 'ignore',
-        }),
-      ],
-    }).compile();
-    await moduleRef.init();
+    const moduleRef = await bootCache({
+      // Default breaker (5 failures, resetAfter 5 s): a reconnect must not wait for resetAfter.
+      stores: { default: redisStore({ url: `redis://127.0.0.1:${port}`, commandTimeout: COMMAND_TIMEOUT, onBreakerChange: (s) => states.push(s) }) },
+      onWriteError: 'ignore',
+    });
     close = () => moduleRef.close();
     const cache = moduleRef.get(TenantCacheService);
     const acme = <T>(fn: () => Promise<T>) => TenantContext.run('acme', fn);
@@ -256,15 +248,10 @@ describe('redisStore({ url }) when Redis starts after the app (in process)', () 
   it('Redis frozen at boot (TCP accepted, handshake unanswered): reads are misses within commandTimeout, hits resume once it answers', async () => {
     redis = await startRedisServer();
     redis.pause();
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        TenantCacheModule.forRoot({
-          stores: { default: redisStore({ url: redis.url, commandTimeout: COMMAND_TIMEOUT, connectTimeout: 300 }) },
-          onWriteError: 'ignore',
-        }),
-      ],
-    }).compile();
-    await moduleRef.init();
+    const moduleRef = await bootCache({
+      stores: { default: redisStore({ url: redis.url, commandTimeout: COMMAND_TIMEOUT, connectTimeout: 300 }) },
+      onWriteError: 'ignore',
+    });
     close = () => moduleRef.close();
     const cache = moduleRef.get(TenantCacheService);
     const acme = <T>(fn: () => Promise<T>) => TenantContext.run('acme', fn);

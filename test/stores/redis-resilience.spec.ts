@@ -1,8 +1,8 @@
 import 'reflect-metadata';
-import { Test } from '@nestjs/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type BreakerState, StoreUnavailableError, TenantCacheModule, TenantCacheService, TenantContext, redisStore } from '../../lib/index.js';
+import { type BreakerState, StoreUnavailableError, TenantCacheService, TenantContext, redisStore } from '../../lib/index.js';
 import { type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
+import { bootCache } from '../support/test-module.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -17,23 +17,18 @@ describe('Redis store when the server dies or hangs (real redis-server)', () => 
   async function boot(onWriteError: 'throw' | 'ignore' = 'throw') {
     server = await startRedisServer();
     const states: BreakerState[] = [];
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        TenantCacheModule.forRoot({
-          stores: {
-            default: redisStore({
-              url: server.url,
-              commandTimeout: 200,
-              breaker: { failureThreshold: 3, resetAfter: 300 },
-              onBreakerChange: (s) => states.push(s),
-            }),
-          },
-          onWriteError,
-          versionCacheTtl: 60_000,
+    const moduleRef = await bootCache({
+      stores: {
+        default: redisStore({
+          url: server.url,
+          commandTimeout: 200,
+          breaker: { failureThreshold: 3, resetAfter: 300 },
+          onBreakerChange: (s) => states.push(s),
         }),
-      ],
-    }).compile();
-    await moduleRef.init();
+      },
+      onWriteError,
+      versionCacheTtl: 60_000,
+    });
     close = () => moduleRef.close();
     const cache = moduleRef.get(TenantCacheService);
     const events: string[] = [];

@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { Test } from '@nestjs/testing';
 import { Keyv } from 'keyv';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -8,19 +7,18 @@ import {
   ResilientStore,
   type StoreDefinition,
   StoreUnavailableError,
-  TenantCacheModule,
   TenantCacheService,
   TenantContext,
   UnsupportedOperationError,
   keyvStore,
 } from '../../lib/index.js';
 import { storeTraits } from '../../lib/stores/store-traits.js';
+import { bootCache } from '../support/test-module.js';
 
 /** A module over one store built by `build` (a bare store or a wrapper around it). */
 async function serviceOver(build: () => CacheStore | Promise<CacheStore>) {
   const definition: StoreDefinition = { description: 'test store', create: () => build() };
-  const moduleRef = await Test.createTestingModule({ imports: [TenantCacheModule.forRoot({ stores: { default: definition } })] }).compile();
-  await moduleRef.init();
+  const moduleRef = await bootCache({ stores: { default: definition } });
   return { cache: moduleRef.get(TenantCacheService), close: () => moduleRef.close() };
 }
 
