@@ -12,7 +12,8 @@ import type { ChunkedEncoding, Encoded, EntryPipeline, Manifest } from './entry-
 import { chunkKeyBase } from './formats/chunk-manifest.js';
 import { type RecordPlace, claimsManifest } from './formats/format-v2.js';
 import { pageItems } from './formats/stream-page.js';
-import { deepFreeze, isImmutable } from './shared-values.js';
+import { classify, decodePlain, isPlain } from './formats/classify.js';
+import { deepFreeze } from './deep-freeze.js';
 import { type TagStamp, isStamped, peelStamp, recordOf, stampHeader, stampRecord } from './tag-stamp.js';
 
 /** One entry of a batch write, encoded (or being encoded). */
@@ -78,8 +79,8 @@ export class ChunkedIo {
     const byBytes = typeof raw === 'string' ? undefined : this.decodedByBytes;
     const known = byBytes?.get(raw as Buffer) as DecodeResult<T> | undefined;
     if (known !== undefined) return known;
-    const record = this.pipeline.classify(raw);
-    const result = this.pipeline.read<T>(record, physicalKey, scope);
+    const record = classify(raw, this.pipeline.options);
+    const result = isPlain(record) ? decodePlain<T>(record) : this.pipeline.read<T>(record, physicalKey, scope);
     if (result.ok === undefined) return this.readChunked<T>(raw as Buffer, result.manifest, { physicalKey, scope }, true);
     // Only plain records (never sealed ones, whose reading depends on the key and scope) are kept.
     if (byBytes !== undefined && result.ok && record.format !== 'v2' && (isImmutable(result.entry.value) || this.shareReads)) {
@@ -328,4 +329,9 @@ export function isManifest(stored: Buffer): boolean {
 /** A TTL reduced by the time since `started` (never below 1 ms); `undefined` = no expiry. */
 export function remainingTtl(ttl: number | undefined, started: number): number | undefined {
   return ttl === undefined ? undefined : Math.max(1, ttl - (Date.now() - started));
+}
+
+/** Values a caller cannot change in place, so one decoded copy can be handed to every reader. */
+function isImmutable(value: unknown): boolean {
+  return value === null || (typeof value !== 'object' && typeof value !== 'function');
 }

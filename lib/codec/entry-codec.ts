@@ -1,7 +1,7 @@
-import { type Classified, classify } from './formats/classify.js';
+import { classify, decodePlain, plainKeyOf } from './formats/classify.js';
 import type { DecodeResult } from './formats/decoded-entry.js';
-import { V1_HEADER, decodeV1, encodeV1, v1KeyOf } from './formats/format-v1.js';
-import { TextEntryWriter, decodeTextParts } from './formats/text-entry.js';
+import { V1_HEADER, encodeV1 } from './formats/format-v1.js';
+import { TextEntryWriter } from './formats/text-entry.js';
 
 export type { DecodeResult, DecodedEntry } from './formats/decoded-entry.js';
 export { decodeTextEntry, textEntry } from './formats/text-entry.js';
@@ -27,8 +27,7 @@ export interface EntryEncodeOptions {
   text?: boolean;
 }
 
-/** The records a plain entry is read from (no compression, no encryption). */
-export type PlainRecord = Extract<Classified, { format: 'text' | 'v1' | 'counter' }>;
+export { type PlainRecord, decodePlain, plainKeyOf } from './formats/classify.js';
 
 /**
  * Encodes and decodes plain entries: text entries and format 1 (see `formats/`), and reads raw counters.
@@ -73,22 +72,4 @@ export class EntryCodec {
     const record = classify(bytes, { encryptionRequired: false });
     return record.format === 'corrupt' || record.format === 'v2' ? undefined : plainKeyOf(record);
   }
-}
-
-/** The value of a plain record. */
-export function decodePlain<T>(record: PlainRecord): DecodeResult<T> {
-  switch (record.format) {
-    case 'text':
-      return decodeTextParts<T>(record);
-    case 'v1':
-      return decodeV1<T>(record);
-    case 'counter':
-      return { ok: true, entry: { value: record.value as T, createdAt: Number.NaN } };
-  }
-}
-
-/** The logical key embedded in a plain record, if any. */
-export function plainKeyOf(record: PlainRecord): string | undefined {
-  if (record.format === 'text') return record.key;
-  return record.format === 'v1' ? v1KeyOf(record) : undefined;
 }

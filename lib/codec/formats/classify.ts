@@ -1,9 +1,9 @@
 import { UNENCRYPTED } from '../codec.messages.js';
-import { asBuffer } from './decoded-entry.js';
-import { ENTRY_FORMAT, ENTRY_MAGIC, type V1Record, readV1Header } from './format-v1.js';
+import type { DecodeResult } from './decoded-entry.js';
+import { ENTRY_FORMAT, ENTRY_MAGIC, type V1Record, decodeV1, readV1Header, v1KeyOf } from './format-v1.js';
 import { ENTRY_FORMAT_V2, type V2Record, readV2Header } from './format-v2.js';
 import { readCounter } from './raw-counter.js';
-import { TEXT_MAGIC, type TextParts, parseText } from './text-entry.js';
+import { TEXT_MAGIC, type TextParts, decodeTextParts, parseText } from './text-entry.js';
 
 /**
  * What a stored record is, its header read (a format-2 body may still be sealed):
@@ -14,6 +14,9 @@ import { TEXT_MAGIC, type TextParts, parseText } from './text-entry.js';
  * - `corrupt`: none of these, or refused: `reason` says why.
  */
 export type Classified = TextParts | V1Record | V2Record | { format: 'counter'; value: number } | { format: 'corrupt'; reason: string };
+
+/** The records a plain entry is read from (no compression, no encryption): read here, with no secret. */
+export type PlainRecord = Extract<Classified, { format: 'text' | 'v1' | 'counter' }>;
 
 /** What the store that holds a record requires of it. */
 export interface ClassifyOptions {
@@ -36,7 +39,7 @@ export function classify(raw: Uint8Array | string, options: ClassifyOptions): Cl
 function formatOf(raw: Uint8Array | string): Classified {
   if (typeof raw === 'string') return orCorrupt(parseText(raw));
   if (raw.length === 0) return corrupt('empty entry');
-  const bytes = asBuffer(raw);
+  const bytes = raw instanceof Buffer ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   const first = bytes[0]!;
   if (first === TEXT_MAGIC) return orCorrupt(parseText(bytes));
   if (first !== ENTRY_MAGIC) {
@@ -46,6 +49,29 @@ function formatOf(raw: Uint8Array | string): Classified {
   if (bytes[1] === ENTRY_FORMAT) return orCorrupt(readV1Header(bytes));
   if (bytes[1] === ENTRY_FORMAT_V2) return orCorrupt(readV2Header(bytes));
   return corrupt(bytes.length < 2 ? 'truncated header' : `entry format ${bytes[1]} is not readable by this version`);
+}
+
+/** Whether a classified record is plain (read by `decodePlain`, no secret needed). */
+export function isPlain(record: Classified): record is PlainRecord {
+  return record.format === 'text' || record.format === 'v1' || record.format === 'counter';
+}
+
+/** The value of a plain record. */
+export function decodePlain<T>(record: PlainRecord): DecodeResult<T> {
+  switch (record.format) {
+    case 'text':
+      return decodeTextParts<T>(record);
+    case 'v1':
+      return decodeV1<T>(record);
+    case 'counter':
+      return { ok: true, entry: { value: record.value as T, createdAt: Number.NaN } };
+  }
+}
+
+/** The logical key embedded in a plain record, if any. */
+export function plainKeyOf(record: PlainRecord): string | undefined {
+  if (record.format === 'text') return record.key;
+  return record.format === 'v1' ? v1KeyOf(record) : undefined;
 }
 
 /** A record anyone who can write to the store could have written (no seal to authenticate it). */

@@ -10,8 +10,3 @@ export interface DecodedEntry<T = unknown> {
 
 /** Result of decoding bytes that may be corrupt, of an old format, or a raw counter. */
 export type DecodeResult<T = unknown> = { ok: true; entry: DecodedEntry<T> } | { ok: false; reason: string };
-
-/** The bytes of a stored record as a Buffer (no copy). */
-export function asBuffer(bytes: Uint8Array): Buffer {
-  return bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}

@@ -1,8 +1,3 @@
-/** Values a caller cannot change in place, so one decoded copy can be handed to every reader. */
-export function isImmutable(value: unknown): boolean {
-  return value === null || (typeof value !== 'object' && typeof value !== 'function');
-}
-
 /**
  * Freezes plain objects and arrays all the way down (and the Map, Set and Date objects themselves, whose
  * contents JavaScript cannot freeze). Typed arrays are left as they are: they cannot be frozen.
