@@ -3,7 +3,7 @@ import { type HttpCacheOptions, type ResponseHeaderOptions, normalizeHttpOptions
 import { type InvalidOption, InvalidOptionsError } from './errors/invalid-options.error.js';
 import { DEFAULT_KEY_PREFIX, DEFAULT_STORE } from './tenant-cache.constants.js';
 import type { NormalizedTenantCacheOptions, TenantCacheModuleOptions, TenantOptions } from './tenant-cache.options.js';
-import { memoryStore } from './stores/memory.store.js';
+import { memoryStore } from './stores/memory/memory.store.js';
 import { type InvalidationModuleOptions, normalizeInvalidationOptions } from './invalidation/invalidation.options.js';
 import { closestName, optionKeys, unknownKeys } from './tenant-cache.option-keys.js';
 
