@@ -1,3 +1,4 @@
+import { TenantCacheErrorCode } from './error-codes.js';
 import { TenantCacheError } from './tenant-cache.error.js';
 
 /** A CDN refused or did not answer a purge request; the keys named may still be cached at the edge. */
@@ -13,7 +14,7 @@ export class CdnPurgeFailedError extends TenantCacheError {
     context: { tenant?: string; status?: number; cause?: unknown } = {},
   ) {
     super(
-      'E_CDN_PURGE_FAILED',
+      TenantCacheErrorCode.CdnPurgeFailed,
       `${backend} purge of ${keys.length} surrogate key(s)${context.tenant === undefined ? '' : ` for tenant "${context.tenant}"`} failed: ${problem}. ` +
         'Check the backend credentials and base URL; the entries expire at the edge by their max-age meanwhile.',
       { tenant: context.tenant, cause: context.cause },

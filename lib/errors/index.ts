@@ -1,3 +1,4 @@
+export * from './error-codes.js';
 export * from './tenant-cache.error.js';
 export * from './tenant-context-missing.error.js';
 export * from './invalid-tenant-id.error.js';

@@ -1,9 +1,10 @@
+import { TenantCacheErrorCode } from './error-codes.js';
 import { TenantCacheError } from './tenant-cache.error.js';
 
 /** A cache key is not a non-empty string, or a key constructor could not encode an argument. */
 export class InvalidCacheKeyError extends TenantCacheError {
   constructor(reason: string, key?: unknown) {
-    super('E_KEY_INVALID', `Invalid cache key: ${reason}`, {
+    super(TenantCacheErrorCode.InvalidCacheKey, `Invalid cache key: ${reason}`, {
       key: typeof key === 'string' ? key.slice(0, 200) : undefined,
     });
   }

@@ -1,8 +1,9 @@
+import { TenantCacheErrorCode } from './error-codes.js';
 import { TenantCacheError } from './tenant-cache.error.js';
 
 /** A change given to `EntityChangeBus.publish()` is malformed (no entity, an unknown event, ...); nothing was published. */
 export class InvalidEntityChangeError extends TenantCacheError {
   constructor(problem: string) {
-    super('E_ENTITY_CHANGE_INVALID', `Cannot publish an entity change: ${problem}.`);
+    super(TenantCacheErrorCode.InvalidEntityChange, `Cannot publish an entity change: ${problem}.`);
   }
 }

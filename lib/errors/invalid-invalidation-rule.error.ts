@@ -1,3 +1,4 @@
+import { TenantCacheErrorCode } from './error-codes.js';
 import { TenantCacheError } from './tenant-cache.error.js';
 
 /**
@@ -6,6 +7,6 @@ import { TenantCacheError } from './tenant-cache.error.js';
  */
 export class InvalidInvalidationRuleError extends TenantCacheError {
   constructor(rule: string, problem: string, cause?: unknown) {
-    super('E_INVALIDATION_RULE', `Invalidation rule "${rule}": ${problem}.`, { cause });
+    super(TenantCacheErrorCode.InvalidInvalidationRule, `Invalidation rule "${rule}": ${problem}.`, { cause });
   }
 }

@@ -1,3 +1,4 @@
+import { TenantCacheErrorCode } from './error-codes.js';
 import { TenantCacheError } from './tenant-cache.error.js';
 
 /** One wrong option: its path (`tenant.maxLength`), what is wrong with it, and what to write instead. */
@@ -21,7 +22,7 @@ export class InvalidOptionsError extends TenantCacheError {
   constructor(problems: readonly InvalidOption[]);
   constructor(optionOrProblems: string | readonly InvalidOption[], problem = '', fix = '') {
     const problems: readonly InvalidOption[] = typeof optionOrProblems === 'string' ? [{ option: optionOrProblems, problem, fix }] : Object.freeze([...optionOrProblems]);
-    super('E_OPTIONS_INVALID', message(problems));
+    super(TenantCacheErrorCode.InvalidOptions, message(problems));
     this.option = problems[0]?.option ?? '';
     this.problems = problems;
   }

@@ -1,8 +1,9 @@
+import { TenantCacheErrorCode } from './error-codes.js';
 import { TenantCacheError } from './tenant-cache.error.js';
 
 /** A tag is not a non-empty string, or a tag function threw or returned something else. */
 export class InvalidTagError extends TenantCacheError {
   constructor(problem: string, cause?: unknown) {
-    super('E_TAG_INVALID', `Invalid cache tag: ${problem}`, { cause });
+    super(TenantCacheErrorCode.InvalidTag, `Invalid cache tag: ${problem}`, { cause });
   }
 }

@@ -1,9 +1,10 @@
+import { TenantCacheErrorCode } from './error-codes.js';
 import { TenantCacheError } from './tenant-cache.error.js';
 
 /** A tenant id failed validation (type, length or characters) before it reached a key. */
 export class InvalidTenantIdError extends TenantCacheError {
   constructor(reason: string, tenant?: unknown) {
-    super('E_TENANT_INVALID', `Invalid tenant id${tenant === undefined ? '' : ` ${describe(tenant)}`}: ${reason}`, {
+    super(TenantCacheErrorCode.InvalidTenantId, `Invalid tenant id${tenant === undefined ? '' : ` ${describe(tenant)}`}: ${reason}`, {
       tenant: typeof tenant === 'string' ? tenant.slice(0, 100) : undefined,
     });
   }

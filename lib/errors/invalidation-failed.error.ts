@@ -1,3 +1,4 @@
+import { TenantCacheErrorCode } from './error-codes.js';
 import { TenantCacheError } from './tenant-cache.error.js';
 
 /**
@@ -9,10 +10,14 @@ export class InvalidationFailedError extends TenantCacheError {
   readonly entity: string;
 
   constructor(rule: string, entity: string, tenant: string | undefined, problem: string, cause?: unknown) {
-    super('E_INVALIDATION_FAILED', `Invalidation rule "${rule}" failed on a change of ${entity}${tenant === undefined ? '' : ` (tenant ${tenant})`}: ${problem}`, {
-      cause,
-      tenant,
-    });
+    super(
+      TenantCacheErrorCode.InvalidationFailed,
+      `Invalidation rule "${rule}" failed on a change of ${entity}${tenant === undefined ? '' : ` (tenant ${tenant})`}: ${problem}`,
+      {
+        cause,
+        tenant,
+      },
+    );
     this.rule = rule;
     this.entity = entity;
   }

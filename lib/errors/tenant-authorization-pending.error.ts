@@ -1,3 +1,4 @@
+import { TenantCacheErrorCode } from './error-codes.js';
 import { TenantCacheError } from './tenant-cache.error.js';
 
 /**
@@ -8,7 +9,7 @@ import { TenantCacheError } from './tenant-cache.error.js';
 export class TenantAuthorizationPendingError extends TenantCacheError {
   constructor(tenant: string) {
     super(
-      'E_TENANT_AUTHORIZATION_PENDING',
+      TenantCacheErrorCode.TenantAuthorizationPending,
       `The tenant ${JSON.stringify(tenant)} of this request is not authorized yet: TenantGuard ran before the guard that ` +
         'sets request.user, so tenant.authorize runs at the first use of the tenant, and it returned a promise that a ' +
         'synchronous read cannot wait for. Potential solutions: register the auth guard before TenantGuard ' +

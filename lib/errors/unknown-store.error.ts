@@ -1,3 +1,4 @@
+import { TenantCacheErrorCode } from './error-codes.js';
 import { TenantCacheError } from './tenant-cache.error.js';
 
 /** A store alias that no `stores` entry defines. */
@@ -6,6 +7,6 @@ export class UnknownStoreError extends TenantCacheError {
   constructor(alias: string, known: readonly string[], where?: string) {
     const text =
       `o cache store named "${alias}". Known stores: ${known.map((k) => `"${k}"`).join(', ') || '(none)'}; ` + 'add it to TenantCacheModule.forRoot({ stores }).';
-    super('E_STORE_UNKNOWN', where ? `${where}: option "store": n${text}` : `N${text}`, { store: alias });
+    super(TenantCacheErrorCode.UnknownStore, where ? `${where}: option "store": n${text}` : `N${text}`, { store: alias });
   }
 }

@@ -1,4 +1,4 @@
-import { CLOSE_DRAIN_MAX_MS, RedisConnection, createOwnedClient } from '../redis/redis-connection.js';
+import { CLOSE_DRAIN_MAX_MS, RedisConnection, createOwnedClient } from '../stores/redis/redis-connection.js';
 import type { InvalidationBusDefinition, InvalidationTransport } from './invalidation-bus.js';
 
 /** Bound of one connection attempt of the bus's own connections, ms. */

@@ -1,7 +1,7 @@
 import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import { TenantCacheError } from '../errors/tenant-cache.error.js';
 import type { CacheScope } from '../keys/key-builder.js';
-import type { OutageLog } from '../stores/outage-log.js';
+import type { OutageLog } from '../stores/resilience/outage-log.js';
 import type { TenantCacheEvents } from './tenant-cache.events.js';
 
 /** What `StoreFailures.resolve` gives when the store failed: the caller answers its miss, or drops its write. */

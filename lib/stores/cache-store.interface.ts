@@ -1,5 +1,5 @@
 import type { CodecOptions } from '../codec/codec.options.js';
-import type { OutageLog } from './outage-log.js';
+import type { OutageLog } from './resilience/outage-log.js';
 
 /** What a store can do; the service checks these before an operation and raises a clear error when one is missing. */
 export interface StoreCapabilities {

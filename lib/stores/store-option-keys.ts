@@ -1,7 +1,7 @@
 import { assertKnownOptions, optionKeys } from '../tenant-cache.option-keys.js';
-import type { AdapterStoreOptions } from './adapter-support.js';
-import type { CircuitBreakerOptions } from './circuit-breaker.js';
-import type { ResilienceOptions } from './command-guard.js';
+import type { AdapterStoreOptions } from './adapters/adapter-support.js';
+import type { CircuitBreakerOptions } from './resilience/circuit-breaker.js';
+import type { ResilienceOptions } from './resilience/command-guard.js';
 
 const BREAKER_KEYS = optionKeys<CircuitBreakerOptions>({ failureThreshold: true, resetAfter: true });
 

@@ -9,7 +9,7 @@ import { type CacheScope, KeyBuilder } from '../keys/key-builder.js';
 import { DEFAULT_STORE, TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
 import type { CacheStore, StoreDefinition } from './cache-store.interface.js';
-import { OutageLog } from './outage-log.js';
+import { OutageLog } from './resilience/outage-log.js';
 import { type StoreTraits, storeTraits } from './store-traits.js';
 
 /** A created store with the key builder that fits its limits. */

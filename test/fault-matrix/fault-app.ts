@@ -21,7 +21,7 @@ export const FAULT_TIMINGS = {
   versionCacheTtl: 100,
   breakerResetAfter: 200,
   breakerFailureThreshold: 3,
-  /** The Redis store's reconnect back-off cap (lib/redis/redis-connection.ts RECONNECT_CAP_MS). */
+  /** The Redis store's reconnect back-off cap (lib/stores/redis/redis-connection.ts RECONNECT_CAP_MS). */
   reconnectCap: 1000,
 } as const;
 

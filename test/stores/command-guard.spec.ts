@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { StoreUnavailableError } from '../../lib/index.js';
-import { CommandGuard } from '../../lib/stores/command-guard.js';
+import { CommandGuard } from '../../lib/stores/resilience/command-guard.js';
 
 // The guard every remote store (and adapters over a handed-in client) runs its calls through: closing it
 // must leave no timer of its own, whatever was in flight, also when the client is the user's and stays open.

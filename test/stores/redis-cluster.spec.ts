@@ -4,7 +4,7 @@ import { createClient, createCluster } from '@redis/client';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantCacheService, TenantContext, redisStore, versioned } from '../../lib/index.js';
-import type { RedisClientLike } from '../../lib/redis/redis-commander.js';
+import type { RedisClientLike } from '../../lib/stores/redis/redis-commander.js';
 import { runStoreConformanceSuite } from '../../lib/testing/index.js';
 import { type RedisClusterHandle, startRedisCluster } from '../support/redis-server.js';
 import { bootCache } from '../support/test-module.js';

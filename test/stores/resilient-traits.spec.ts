@@ -14,6 +14,8 @@ import {
 } from '../../lib/index.js';
 import { storeTraits } from '../../lib/stores/store-traits.js';
 import { bootCache } from '../support/test-module.js';
+import { EveryMemberStore } from '../support/chaos-store-error-paths.js';
+import { OPTIONAL_OPERATIONS } from '../support/chaos-store.js';
 
 /** A module over one store built by `build` (a bare store or a wrapper around it). */
 async function serviceOver(build: () => CacheStore | Promise<CacheStore>) {
@@ -52,6 +54,19 @@ describe('ResilientStore keeps the traits of the store it wraps', () => {
     }
     expect(storeTraits(wrapped)).toEqual(storeTraits(inner));
     expect(storeTraits(wrapped).hasSets).toBe(false);
+    await wrapped.close();
+  });
+
+  it.each([
+    ['memory', () => new MemoryStore('memory')],
+    ['memory, shareReads', () => new MemoryStore('memory', { shareReads: true })],
+    ['memory with getThen/setThen', () => new EveryMemberStore('every')],
+    ['keyv', () => keyvInner()],
+  ])('around %s: exactly the optional members of the store, with the same shareReads', async (_name, build) => {
+    const inner: CacheStore = await build();
+    const wrapped: CacheStore = new ResilientStore(inner);
+    for (const member of OPTIONAL_OPERATIONS) expect(typeof wrapped[member], member).toBe(typeof inner[member]);
+    expect(wrapped.shareReads).toBe(inner.shareReads);
     await wrapped.close();
   });
 

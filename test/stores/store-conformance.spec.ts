@@ -6,9 +6,20 @@ import { redisStore as redisYetStore } from 'cache-manager-redis-yet';
 import { Redis } from 'ioredis';
 import { Keyv } from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CacheStore, MemoryStore, ResilientStore, cacheManagerStore, keyvStore, legacyStore, memoryStore, redisStore } from '../../lib/index.js';
+import {
+  type CacheStore,
+  MemoryStore,
+  ResilientStore,
+  type StoreDefinition,
+  cacheManagerStore,
+  keyvStore,
+  legacyStore,
+  memoryStore,
+  redisStore,
+} from '../../lib/index.js';
 import { storeTraits } from '../../lib/stores/store-traits.js';
 import { runStoreConformanceSuite } from '../../lib/testing/index.js';
+import { EveryMemberStore, runErrorPathSuite } from '../support/chaos-store-error-paths.js';
 import { sharedRedisUrl } from '../support/redis-server.js';
 
 const test = { describe, it, beforeAll, afterAll };
@@ -110,4 +121,24 @@ runStoreConformanceSuite('cache-manager v7 (memory Keyv)', { test, store: cacheM
       await wrapped.close();
     });
   });
+}
+
+{
+  // Every member's error path, the fast paths included, on the bare stores (through the chaos wrapper, which
+  // fails each member the way a real store does) and through a ResilientStore around them. The breaker is
+  // kept closed so that every call reaches the failing store.
+  const failing: [string, () => StoreDefinition][] = [
+    ['memory', () => memoryStore()],
+    ['memory, shareReads', () => memoryStore({ shareReads: true })],
+    ['memory with getThen/setThen', () => ({ create: (alias) => new EveryMemberStore(alias), description: 'every member' })],
+    ['redis (node-redis, url)', () => redisStore({ url: sharedRedisUrl(), commandTimeout: 5000 })],
+  ];
+  for (const [name, inner] of failing) {
+    runErrorPathSuite(name, { test, inner: inner() });
+    runErrorPathSuite(`ResilientStore around ${name}`, {
+      test,
+      inner: inner(),
+      wrap: (store) => new ResilientStore(store, { commandTimeout: 1000, breaker: { failureThreshold: 1000 } }),
+    });
+  }
 }

@@ -1,18 +1,9 @@
 import { Keyv } from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CacheStore, MemoryStore, type StoreDefinition, StoreUnavailableError, keyvStore, memoryStore } from '../../lib/index.js';
+import { type CacheStore, type StoreDefinition, StoreUnavailableError, keyvStore, memoryStore } from '../../lib/index.js';
 import { runStoreConformanceSuite } from '../../lib/testing/index.js';
+import { EveryMemberStore } from './chaos-store-error-paths.js';
 import { CHAOS_OPERATIONS, type ChaosOperation, OPTIONAL_OPERATIONS, chaosStore } from './chaos-store.js';
-
-/** A memory store with the remote fast paths too (`getThen`, `setThen`), so that one store has every member. */
-class EveryMemberStore extends MemoryStore {
-  getThen<R>(key: string, onValue: (value: Buffer | undefined) => R, onError: (error: unknown) => R): Promise<R> {
-    return this.get(key).then(onValue, onError);
-  }
-  setThen(key: string, value: Buffer | string, ttl: number | undefined, onError: (error: unknown) => void): Promise<void> {
-    return (typeof value === 'string' ? this.setText(key, value, ttl) : this.set(key, value, ttl)).catch(onError);
-  }
-}
 
 const cases: { name: string; inner: () => StoreDefinition }[] = [
   { name: 'MemoryStore', inner: () => memoryStore() },

@@ -1,9 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { type CacheStore, MemoryStore, type StoreCapabilities } from '../../lib/index.js';
+import { type CacheStore, MemoryStore, ResilientStore, type StoreCapabilities, type StoreDefinition } from '../../lib/index.js';
 import { type ConformanceTestApi, runStoreConformanceSuite } from '../../lib/testing/index.js';
+import { EveryMemberStore, runErrorPathSuite } from '../support/chaos-store-error-paths.js';
 
 /** Runs the conformance suite on a store with a test API that records each test's outcome instead of reporting it. */
-async function outcomes(store: () => CacheStore): Promise<Map<string, boolean>> {
+function outcomes(store: () => CacheStore): Promise<Map<string, boolean>> {
+  return recorded((test) => runStoreConformanceSuite('probe', { test, store, flush: true }));
+}
+
+/** Registers a suite with `register` on a test API that records each test's outcome instead of reporting it, and runs it. */
+async function recorded(register: (test: ConformanceTestApi) => void): Promise<Map<string, boolean>> {
   const before: (() => unknown)[] = [];
   const after: (() => unknown)[] = [];
   const tests: [string, () => Promise<void>][] = [];
@@ -13,7 +19,7 @@ async function outcomes(store: () => CacheStore): Promise<Map<string, boolean>> 
     beforeAll: (fn) => void before.push(fn),
     afterAll: (fn) => void after.push(fn),
   };
-  runStoreConformanceSuite('probe', { test: api, store, flush: true });
+  register(api);
   for (const fn of before) await fn();
   const result = new Map<string, boolean>();
   for (const [name, fn] of tests) {
@@ -119,5 +125,79 @@ describe.concurrent('the store conformance suite catches broken stores', () => {
     const broken = failed(await outcomes(store));
     expect(broken.length).toBeGreaterThan(0);
     expect(broken.every((name) => test.test(name))).toBe(true);
+  });
+});
+
+/** The error-path suite's outcomes for `wrap` around a failing memory store that has every fast path. */
+function errorPathOutcomes(wrap?: (failing: CacheStore) => CacheStore): Promise<Map<string, boolean>> {
+  const inner: StoreDefinition = { create: (alias) => new EveryMemberStore(alias), description: 'every member' };
+  return recorded((test) => runErrorPathSuite('probe', { test, inner, wrap, settleWithin: 300 }));
+}
+
+/** A wrapper that forwards every member but replaces one (the kind of slip a hand-written wrapper makes). */
+function replacing(member: keyof CacheStore, build: (failing: CacheStore) => unknown): (failing: CacheStore) => CacheStore {
+  return (failing) => {
+    const wrapper = new ResilientStore(failing, { breaker: { failureThreshold: 1000 } });
+    Object.defineProperty(wrapper, member, { value: build(failing) });
+    return wrapper;
+  };
+}
+
+/** Keeps the last bytes its getSync saw and answers them when the store fails: stale bytes during an outage. */
+function staleOnFailure(failing: CacheStore) {
+  const last = new Map<string, Buffer | string>();
+  return (key: string) => {
+    try {
+      const held = failing.getSync!(key);
+      if (held !== undefined) last.set(key, held);
+      return held;
+    } catch {
+      return last.get(key);
+    }
+  };
+}
+
+describe.concurrent("the fast-path error suite catches wrappers that lose a store's failures", () => {
+  it('passes the chaos store itself and a ResilientStore around it', async () => {
+    expect(failed(await errorPathOutcomes())).toEqual([]);
+    expect(failed(await errorPathOutcomes((failing) => new ResilientStore(failing, { breaker: { failureThreshold: 1000 } })))).toEqual([]);
+  });
+
+  it.each([
+    [
+      'a setThen that swallows failures (onError never called)',
+      replacing('setThen', (s) => (key: string, value: Buffer | string, ttl: number | undefined) => s.setThen!(key, value, ttl, () => undefined)),
+      /^setThen/,
+    ],
+    [
+      'a getThen that rejects instead of calling onError',
+      replacing('getThen', (s) => (key: string, onValue: (v: Buffer | undefined) => unknown) => s.get(key).then(onValue)),
+      /^getThen/,
+    ],
+    [
+      'a getThen that never settles on a failure',
+      replacing('getThen', (s) => (key: string, onValue: (v: Buffer | undefined) => unknown) => s.get(key).then(onValue, () => new Promise(() => undefined))),
+      /^getThen/,
+    ],
+    ['a getSync that answers stale bytes while the store fails', replacing('getSync', (s) => staleOnFailure(s)), /^getSync/],
+    [
+      'a setSync that drops the write silently',
+      replacing('setSync', (s) => (key: string, value: Buffer | string) => {
+        try {
+          s.setSync!(key, value);
+        } catch {
+          // lost
+        }
+      }),
+      /^setSync/,
+    ],
+    ['a get that turns a failure into a miss', replacing('get', (s) => (key: string) => s.get(key).catch(() => undefined)), /^get,/],
+  ] as const)('%s', async (_, wrap, test) => {
+    const broken = failed(await errorPathOutcomes(wrap));
+    expect(broken.length).toBeGreaterThan(0);
+    expect(
+      broken.every((name) => test.test(name)),
+      broken.join('; '),
+    ).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import type { CacheStore, StoreCapabilities, StoreContext, StoreEntry } from './cache-store.interface.js';
+import type { CacheStore, StoreCapabilities, StoreContext, StoreEntry } from '../cache-store.interface.js';
 import type { BreakerState } from './circuit-breaker.js';
 import { CommandGuard, type ResilienceOptions } from './command-guard.js';
 

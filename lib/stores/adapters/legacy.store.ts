@@ -1,11 +1,11 @@
-import { InvalidOptionsError } from '../errors/invalid-options.error.js';
-import { escapeGlob } from '../keys/key-builder.js';
+import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
+import { escapeGlob } from '../../keys/key-builder.js';
 import { type AdapterStoreOptions, adapterCapabilities, backendTtl, toText, unsupportedScan } from './adapter-support.js';
-import { CommandGuard } from './command-guard.js';
-import type { StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+import { CommandGuard } from '../resilience/command-guard.js';
+import type { StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from '../cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';
-import { optionKeys } from '../tenant-cache.option-keys.js';
-import { ADAPTER_KEYS, assertStoreOptions } from './store-option-keys.js';
+import { optionKeys } from '../../tenant-cache.option-keys.js';
+import { ADAPTER_KEYS, assertStoreOptions } from '../store-option-keys.js';
 
 /**
  * A cache-manager v5 store (`Store` of cache-manager 5, e.g. `cache-manager-redis-yet`'s `redisStore`):

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { TenantCacheError } from '../errors/tenant-cache.error.js';
+import { TenantCacheError } from '../../errors/tenant-cache.error.js';
 import type { BreakerState } from './circuit-breaker.js';
 
 /** Where an `OutageLog` writes. */

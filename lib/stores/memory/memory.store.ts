@@ -1,6 +1,8 @@
-import type { CacheStore, StoreCapabilities, StoreDefinition, StoreEntry } from './cache-store.interface.js';
-import { optionKeys } from '../tenant-cache.option-keys.js';
-import { assertStoreOptions } from './store-option-keys.js';
+import type { CacheStore, StoreCapabilities, StoreDefinition, StoreEntry } from '../cache-store.interface.js';
+import { optionKeys } from '../../tenant-cache.option-keys.js';
+import { assertStoreOptions } from '../store-option-keys.js';
+import { bytesOf, expiry, sizeOf } from './slot-values.js';
+import { type TagSet, addToSet, dropSet, membersOf, unlistMember } from './tag-sets.js';
 
 /** Options of the embedded in-process store. */
 export interface MemoryStoreOptions {
@@ -20,13 +22,6 @@ export interface MemoryStoreOptions {
    * be seen by other readers. Default false (a copy per read).
    */
   shareReads?: boolean;
-}
-
-/** A tag set: its members, its expiry (0 = none), and the bytes it counts in `maxBytes`. */
-interface TagSet {
-  members: Set<string>;
-  expiresAt: number;
-  size: number;
 }
 
 interface Slot {
@@ -217,42 +212,16 @@ export class MemoryStore implements CacheStore {
   }
 
   async sadd(key: string, members: readonly string[], ttl?: number): Promise<void> {
-    const now = Date.now();
-    let set = this.sets.get(key);
-    if (set && set.expiresAt !== 0 && set.expiresAt <= now) {
-      this.dropSet(key);
-      set = undefined;
-    }
-    if (!set) {
-      const size = key.length * 2;
-      set = { members: new Set(), expiresAt: expiry(ttl), size };
-      this.sets.set(key, set);
-      this.bytes += size;
-    } else if (set.expiresAt !== 0) {
-      const wanted = expiry(ttl);
-      set.expiresAt = wanted === 0 ? 0 : Math.max(set.expiresAt, wanted);
-    }
-    for (const m of members) {
-      if (set.members.has(m)) continue;
-      set.members.add(m);
-      this.members++;
-      set.size += m.length * 2;
-      this.bytes += m.length * 2;
-      let sets = this.listedIn.get(m);
-      if (!sets) this.listedIn.set(m, (sets = new Set()));
-      sets.add(key);
-    }
+    const delta = addToSet(this.sets, this.listedIn, key, members, ttl, Date.now());
+    this.members += delta.members;
+    this.bytes += delta.bytes;
     this.evict();
   }
 
   async *sscan(key: string, pageSize = PAGE): AsyncIterable<string[]> {
-    const set = this.sets.get(key);
-    if (!set) return;
-    if (set.expiresAt !== 0 && set.expiresAt <= Date.now()) {
-      this.dropSet(key);
-      return;
-    }
-    const members = [...set.members];
+    const { members, expired } = membersOf(this.sets, this.listedIn, key, Date.now());
+    if (expired) this.dropSet(key);
+    if (members === undefined) return;
     for (let i = 0; i < members.length; i += pageSize) yield members.slice(i, i + pageSize);
   }
 
@@ -339,47 +308,18 @@ export class MemoryStore implements CacheStore {
 
   /** Takes a removed entry's key out of every set that lists it; a set left empty is dropped. */
   private unlist(member: string): void {
-    const keys = this.listedIn.get(member);
-    if (keys === undefined) return;
-    this.listedIn.delete(member);
-    for (const key of keys) {
-      const set = this.sets.get(key);
-      if (set === undefined || !set.members.delete(member)) continue;
-      this.members--;
-      set.size -= member.length * 2;
-      this.bytes -= member.length * 2;
-      if (set.members.size === 0) {
-        this.sets.delete(key);
-        this.bytes -= set.size;
-      }
-    }
+    const delta = unlistMember(this.sets, this.listedIn, member);
+    this.members += delta.members;
+    this.bytes += delta.bytes;
   }
 
   private dropSet(key: string): boolean {
-    const set = this.sets.get(key);
-    if (set === undefined) return false;
-    this.sets.delete(key);
-    this.bytes -= set.size;
-    this.members -= set.members.size;
-    for (const m of set.members) {
-      const keys = this.listedIn.get(m);
-      if (keys?.delete(key) && keys.size === 0) this.listedIn.delete(m);
-    }
+    const delta = dropSet(this.sets, this.listedIn, key);
+    if (delta === undefined) return false;
+    this.members += delta.members;
+    this.bytes += delta.bytes;
     return true;
   }
-}
-
-/** Bytes a value holds; a string counts two per UTF-16 unit (never less than V8 keeps). */
-function sizeOf(value: Buffer | string): number {
-  return typeof value === 'string' ? value.length * 2 : value.length;
-}
-
-function bytesOf(value: Buffer | string | undefined): Buffer | undefined {
-  return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-}
-
-function expiry(ttl: number | undefined): number {
-  return ttl === undefined || ttl === 0 || ttl === Infinity ? 0 : Date.now() + ttl;
 }
 
 const MEMORY_STORE_KEYS = optionKeys<MemoryStoreOptions>({ maxEntries: true, maxBytes: true, maxValueBytes: true, dedicatedTenant: true, shareReads: true });

@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
+import { StoreUnavailableError } from '../../errors/store-unavailable.error.js';
 import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { OutageLog } from './outage-log.js';
 

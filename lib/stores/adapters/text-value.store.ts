@@ -1,5 +1,5 @@
 import { KeyedLock, backendTtl, fromText, nextCounter, toText } from './adapter-support.js';
-import type { CacheStore, StoreCapabilities, StoreEntry } from './cache-store.interface.js';
+import type { CacheStore, StoreCapabilities, StoreEntry } from '../cache-store.interface.js';
 
 const DELETE_BATCH = 500;
 

@@ -1,4 +1,4 @@
-import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
 import {
   type AdapterStoreOptions,
   type KeyvListing,
@@ -11,11 +11,11 @@ import {
   unsupportedScan,
 } from './adapter-support.js';
 import type { CacheManagerLike } from './adapter-types.js';
-import { CommandGuard } from './command-guard.js';
-import type { StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from './cache-store.interface.js';
+import { CommandGuard } from '../resilience/command-guard.js';
+import type { StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from '../cache-store.interface.js';
 import { TextValueStore } from './text-value.store.js';
-import { optionKeys } from '../tenant-cache.option-keys.js';
-import { ADAPTER_KEYS, assertStoreOptions } from './store-option-keys.js';
+import { optionKeys } from '../../tenant-cache.option-keys.js';
+import { ADAPTER_KEYS, assertStoreOptions } from '../store-option-keys.js';
 
 /** Options of `cacheManagerStore`. */
 export type CacheManagerStoreOptions = AdapterStoreOptions;

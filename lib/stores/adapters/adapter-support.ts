@@ -1,6 +1,6 @@
-import { UnsupportedOperationError } from '../errors/unsupported-operation.error.js';
-import type { StoreCapabilities } from './cache-store.interface.js';
-import type { CommandGuard, ResilienceOptions } from './command-guard.js';
+import { UnsupportedOperationError } from '../../errors/unsupported-operation.error.js';
+import type { StoreCapabilities } from '../cache-store.interface.js';
+import type { CommandGuard, ResilienceOptions } from '../resilience/command-guard.js';
 
 /** Options shared by the Keyv, cache-manager and legacy adapters. */
 export interface AdapterStoreOptions extends ResilienceOptions {

@@ -1,13 +1,13 @@
-import { InvalidOptionsError } from '../errors/invalid-options.error.js';
-import { escapeGlob } from '../keys/key-builder.js';
-import type { CacheStore, StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from './cache-store.interface.js';
-import { type RedisClientLike, type RedisCommander, type RedisReply, toCommander } from '../redis/redis-commander.js';
-import type { BreakerState } from './circuit-breaker.js';
-import { CommandGuard, type ResilienceOptions } from './command-guard.js';
-import { isCommandError } from './resilient.store.js';
-import { openRedisConnection } from '../redis/redis-connection.js';
-import { optionKeys } from '../tenant-cache.option-keys.js';
-import { RESILIENCE_KEYS, assertStoreOptions } from './store-option-keys.js';
+import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
+import { escapeGlob } from '../../keys/key-builder.js';
+import type { CacheStore, StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from '../cache-store.interface.js';
+import { type RedisClientLike, type RedisCommander, type RedisReply, toCommander } from './redis-commander.js';
+import type { BreakerState } from '../resilience/circuit-breaker.js';
+import { CommandGuard, type ResilienceOptions } from '../resilience/command-guard.js';
+import { isCommandError } from '../resilience/resilient.store.js';
+import { openRedisConnection } from './redis-connection.js';
+import { optionKeys } from '../../tenant-cache.option-keys.js';
+import { RESILIENCE_KEYS, assertStoreOptions } from '../store-option-keys.js';
 
 /** Options of `redisStore`. Give either `url` (the store creates and closes its client) or `client`. */
 export interface RedisStoreOptions extends ResilienceOptions {
