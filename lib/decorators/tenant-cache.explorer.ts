@@ -9,7 +9,7 @@ import { CompiledKey } from '../keys/key-constructor.compiler.js';
 import { KeyConstructor } from '../keys/key-constructor.js';
 import { CacheEngine } from '../service/cache-engine.js';
 import { type CacheResultConfig, CachedMethodDefinition, type ScopeResolver } from '../service/cached-method.js';
-import { type TagSpec, isVersionedTag, resolveTags, versioned } from '../service/tags.js';
+import { type TagSpec, isVersionedTag, resolveTags, versioned } from '../engine/tags.js';
 import { TenantCacheService } from '../service/tenant-cache.service.js';
 import { validateCodecCallOptions } from '../codec/codec.options.js';
 import { copyMethodMetadata } from './copy-method-metadata.js';
@@ -290,7 +290,7 @@ export class TenantCacheExplorer implements OnModuleInit {
       // A function without a prototype is an arrow function returning the class (forward reference).
       if (typeof type === 'function' && !('prototype' in type && type.prototype)) type = (type as () => unknown)();
       if (typeof type !== 'function') throw fail('target must be a class or a function returning one');
-      target = this.engine.methods.get(type, options.method);
+      target = this.engine.methods.get(type, options.method, CachedMethodDefinition);
       if (!target) {
         throw fail(`it names ${type.name}.${options.method}, which is not a @CacheResult method of a singleton provider of this application`);
       }

@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Test } from '@nestjs/testing';
 import { type CacheScope, MemoryStore, type StoreDefinition, TenantCacheModule, type TenantCacheModuleOptions, TenantCacheService, redisStore } from '../../lib/index.js';
 import { CacheEngine } from '../../lib/service/cache-engine.js';
-import type { ResolvedStore } from '../../lib/stores/store-registry.js';
+import type { ResolvedStore } from '../../lib/engine/store-registry.js';
 import { sharedRedisUrl } from '../support/redis-server.js';
 
 export const SECRET_1 = 'first-secret-0123456789abcdefghijklmnopqrstuvwxyz';

@@ -3,7 +3,7 @@ import { Test } from '@nestjs/testing';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, TenantCacheModule, TenantCacheService, TenantContext, memoryStore } from '../../lib/index.js';
 import { CacheEngine } from '../../lib/service/cache-engine.js';
-import type { VersionCounters } from '../../lib/service/version-counters.js';
+import type { VersionCounters } from '../../lib/engine/version-counters.js';
 
 const bytes = (text: string) => Buffer.from(text);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

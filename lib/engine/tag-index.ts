@@ -1,6 +1,6 @@
 import { UnsupportedOperationError } from '../errors/unsupported-operation.error.js';
 import type { CacheScope } from '../keys/key-builder.js';
-import type { ResolvedStore } from '../stores/store-registry.js';
+import type { ResolvedStore } from './store-registry.js';
 
 /** Members deleted per batch when a tag is invalidated; the event loop (and Redis) breathe between batches. */
 const BATCH = 500;

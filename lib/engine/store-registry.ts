@@ -7,10 +7,10 @@ import { InvalidTenantIdError } from '../errors/invalid-tenant-id.error.js';
 import { UnknownStoreError } from '../errors/unknown-store.error.js';
 import { type CacheScope, KeyBuilder } from '../keys/key-builder.js';
 import { DEFAULT_STORE, TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
-import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
-import type { CacheStore, StoreDefinition } from './cache-store.interface.js';
-import { OutageLog } from './outage-log.js';
-import { type StoreTraits, storeTraits } from './store-traits.js';
+import type { EngineOptions } from './engine.options.js';
+import type { CacheStore, StoreDefinition } from '../stores/cache-store.interface.js';
+import { OutageLog } from '../stores/outage-log.js';
+import { type StoreTraits, storeTraits } from '../stores/store-traits.js';
 
 /** A created store with the key builder that fits its limits. */
 export interface ResolvedStore {
@@ -39,7 +39,7 @@ export class StoreRegistry implements OnApplicationShutdown {
   /** No routing, no dedicated stores: every scope without an explicit alias goes to `default`. */
   private readonly plain: boolean;
 
-  constructor(@Inject(TENANT_CACHE_OPTIONS) private readonly options: NormalizedTenantCacheOptions) {
+  constructor(@Inject(TENANT_CACHE_OPTIONS) private readonly options: EngineOptions) {
     this.plain = options.storeFor === undefined && DEFAULT_STORE in options.stores && Object.values(options.stores).every((d) => d.dedicatedTenant === undefined);
   }
 
