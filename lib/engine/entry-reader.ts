@@ -91,17 +91,11 @@ export class EntryReader {
 
   /** Reads and decodes an entry, mapping the lookup; a store failure is logged and is `none(error)`. */
   readAs<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: (error?: Error) => R): Promise<R> {
-    const { store, traits } = t.resolved;
-    if (traits.inProcess) return this.readSync(t, map, none);
-    const onValue = (raw: Buffer | undefined): R | Promise<R> => this.mapRead(t, raw, map, none);
-    const onError = (error: unknown): R => this.readFailed(t, error, none);
-    let pending: Promise<R | Promise<R>>;
-    try {
-      pending = traits.mapsReads ? store.getThen!(t.key, onValue, onError) : store.get(t.key).then(onValue, onError);
-    } catch (error) {
-      return Promise.resolve(onError(error));
-    }
-    return pending as Promise<R>;
+    return t.resolved.io.read<R>(
+      t.key,
+      (raw) => this.mapRead(t, raw, map, none),
+      (error) => this.readFailed(t, error, none),
+    );
   }
 
   /**
@@ -146,17 +140,6 @@ export class EntryReader {
     } catch (error) {
       this.failures.failed(t, 'delete', error);
     }
-  }
-
-  /** `readAs` on an in-process store: a plain hit is one resolved promise. */
-  private readSync<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: (error?: Error) => R): Promise<R> {
-    let raw: Buffer | string | undefined;
-    try {
-      raw = t.resolved.store.getSync!(t.key);
-    } catch (error) {
-      return Promise.resolve(this.readFailed(t, error, none));
-    }
-    return Promise.resolve(this.mapRead(t, raw, map, none));
   }
 
   /** A read the store failed: logged and emitted, then a miss. */

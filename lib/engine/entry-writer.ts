@@ -15,9 +15,6 @@ import { type TagInput, NO_TAGS, resolveTags } from './tags.js';
 import type { Target } from './target.js';
 import type { TargetResolver } from './target-resolver.js';
 
-/** What a synchronous write resolves to: one settled promise, shared (it carries no value). */
-const WRITTEN: Promise<void> = Promise.resolve();
-
 /** Serialize -> compress -> encrypt -> chunk (see lib/codec); a Promise only when compressing on the thread pool. */
 export function encodeEntry(t: Target, key: string, value: unknown, codec?: CodecCallOptions, tags?: readonly TagStamp[]): Encoded | Promise<Encoded> {
   if (value === undefined) throw new InvalidCacheValueError('undefined means "no entry"; delete the key instead', key);
@@ -101,19 +98,10 @@ export class EntryWriter {
 
   /** Writes one encoded entry (no tag index): a failure goes through `writeFailed`. */
   private writeEntry(t: Target, bytes: Encoded | Promise<Encoded>, expires: number | undefined): Promise<void> {
-    const { store, traits } = t.resolved;
     const failed = (error: unknown) => this.failures.writeFailed(t.resolved.alias, t.scope, 'set', error);
-    if (traits.writesSync && (bytes instanceof Buffer || typeof bytes === 'string')) {
-      try {
-        store.setSync!(t.key, bytes, expires);
-        return WRITTEN;
-      } catch (error) {
-        return Promise.reject(error).catch(failed);
-      }
-    }
-    if (traits.mapsWrites && (typeof bytes === 'string' || bytes instanceof Buffer)) {
-      return store.setThen!(t.key, bytes, expires, failed);
-    }
+    const { io } = t.resolved;
+    // One record on a store with a synchronous or mapped write: straight to it (see StoreIo.write).
+    if ((io.traits.writesSync || io.traits.mapsWrites) && (typeof bytes === 'string' || bytes instanceof Buffer)) return io.write(t.key, bytes, expires, failed);
     let pending: Promise<void>;
     try {
       pending = t.resolved.codec.set(t.key, t.scope, bytes, expires);

@@ -81,7 +81,7 @@ export class Invalidator {
         // The version first: every entry stamped with the tag is a miss from here on, whether or not the index
         // (only the cleanup now) still lists it.
         if (this.tagIndex.mode === 'store' && resolved.traits.hasSets) {
-          await counters.bump(resolved.store, resolved.keys.tagVersionKey(scope, resolved.keys.tagId(name)), true);
+          await counters.bump(resolved.store, resolved.keys.tagVersionKey(scope, resolved.keys.tagId(name)), resolved.io);
         }
         return this.tagIndex.invalidate(resolved, scope, name);
       })) ?? 0;
@@ -177,7 +177,7 @@ export class Invalidator {
         else if (!isVersioned && isMetaKeyOf(k, resolved.keys.prefix, versionSuffix)) versions.push(k);
       }
     }
-    if (this.tagIndex.mode === 'store') for (const key of versions) await counters.bump(resolved.store, key, true);
+    if (this.tagIndex.mode === 'store') for (const key of versions) await counters.bump(resolved.store, key, resolved.io);
     let moved = 0;
     for (const key of found) {
       if (isVersioned) {

@@ -19,12 +19,12 @@ export class TagStamps {
    * invalidated since). Synchronous when the versions are cached; a store failure is logged and is false.
    */
   current(t: Target, tags: readonly TagStamp[]): boolean | Promise<boolean> {
-    const { store, keys, traits } = t.resolved;
+    const { store, keys, io } = t.resolved;
     for (const tag of tags) {
       // NOTE: kept on the stamp: an in-process store hands back the same parsed stamp on every hit.
-      const version = this.counters.peekDirect(store, (tag.versionKey ??= keys.tagVersionKey(t.scope, tag.id)), traits);
+      const version = this.counters.peekDirect(store, (tag.versionKey ??= keys.tagVersionKey(t.scope, tag.id)), io);
       if (version === undefined) {
-        return Promise.all(tags.map((g) => this.counters.read(store, (g.versionKey ??= keys.tagVersionKey(t.scope, g.id)), true))).then(
+        return Promise.all(tags.map((g) => this.counters.read(store, (g.versionKey ??= keys.tagVersionKey(t.scope, g.id)), io))).then(
           (versions) => versions.every((v, i) => v === tags[i]!.version),
           (error: unknown) => {
             this.failures.failed(t, 'get', error);
@@ -44,11 +44,11 @@ export class TagStamps {
    */
   of(t: Target, plain: readonly string[]): readonly TagStamp[] | Promise<readonly TagStamp[]> | undefined {
     if (plain.length === 0 || this.tagIndex === 'none' || !t.resolved.traits.hasSets) return undefined;
-    const { store, keys, traits } = t.resolved;
+    const { store, keys, io } = t.resolved;
     const ids = plain.map((tag) => keys.tagId(tag));
-    const cached = ids.map((id) => this.counters.peekDirect(store, keys.tagVersionKey(t.scope, id), traits));
+    const cached = ids.map((id) => this.counters.peekDirect(store, keys.tagVersionKey(t.scope, id), io));
     if (cached.every((v) => v !== undefined)) return ids.map((id, i) => ({ id, version: cached[i]! }));
-    return Promise.all(ids.map((id) => this.counters.read(store, keys.tagVersionKey(t.scope, id), true))).then((versions) =>
+    return Promise.all(ids.map((id) => this.counters.read(store, keys.tagVersionKey(t.scope, id), io))).then((versions) =>
       ids.map((id, i) => ({ id, version: versions[i]! })),
     );
   }
