@@ -20,6 +20,8 @@ export class CachedMethodRegistry {
   private readonly byNamespace = new Map<string, RegisteredMethod>();
   /** Which tag names the application's decorators declare plain or versioned (filled at start-up). */
   readonly tags = new TagKinds();
+  /** Whether a method carries `@CacheResult`, from the decorators' metadata (see `readDecorationsWith`). */
+  private decorated: (type: Function, methodName: string) => boolean = () => false;
 
   register(definition: RegisteredMethod): void {
     let methods = this.byClass.get(definition.type);
@@ -36,6 +38,19 @@ export class CachedMethodRegistry {
   get<D extends RegisteredMethod>(type: Function, methodName: string, kind: abstract new (...args: never[]) => D): D | undefined {
     const found = this.byClass.get(type)?.get(methodName);
     return found instanceof kind ? found : undefined;
+  }
+
+  /**
+   * How to tell whether a method carries `@CacheResult`, wrapped or not (the explorer gives it at
+   * start-up: it reads the decorators' metadata, which the engine does not import).
+   */
+  readDecorationsWith(decorated: (type: Function, methodName: string) => boolean): void {
+    this.decorated = decorated;
+  }
+
+  /** Whether `type.methodName` carries `@CacheResult`; a class Nest does not create is never wrapped, so never registered. */
+  isDecorated(type: Function, methodName: string): boolean {
+    return this.decorated(type, methodName);
   }
 
   /** The method whose keys use a namespace (namespaces are unique per application). */

@@ -1,5 +1,4 @@
 import type { Type } from '@nestjs/common';
-import { CACHE_RESULT_METADATA } from '../decorators/tenant-cache-decorators.constants.js';
 import type { MemoizeIterableOptions } from '../codec/memoize-iterable.js';
 import { CachedMethodNotFoundError } from '../errors/cached-method-not-found.error.js';
 import { InvalidCacheKeyError } from '../errors/invalid-cache-key.error.js';
@@ -242,9 +241,7 @@ export class TenantScopedCache {
     const label = `${type?.name ?? String(type)}.${String(name)}`;
     if (!definition) {
       const fn = (type?.prototype as Record<string, unknown> | undefined)?.[name];
-      const decorated =
-        typeof fn === 'function' &&
-        (Reflect.getMetadata?.(CACHE_RESULT_METADATA, fn) !== undefined || Reflect.getMetadata?.(CACHE_RESULT_METADATA, type.prototype, name) !== undefined);
+      const decorated = typeof fn === 'function' && this.engine.methods.isDecorated(type, name);
       throw new CachedMethodNotFoundError(
         label,
         decorated

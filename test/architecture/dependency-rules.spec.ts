@@ -27,8 +27,6 @@ const KNOWN_VIOLATIONS: Record<RuleName, readonly string[]> = {
   folderCycles: [
     'lib/codec -> lib/stores',
     'lib/context -> lib/tenant-cache.options.ts',
-    'lib/decorators -> lib/invalidation',
-    'lib/decorators -> lib/service',
     'lib/http -> lib/context',
     'lib/http -> lib/invalidation',
     'lib/http -> lib/service',
@@ -36,7 +34,6 @@ const KNOWN_VIOLATIONS: Record<RuleName, readonly string[]> = {
     'lib/invalidation -> lib/service',
     'lib/invalidation -> lib/tenant-cache.options.ts',
     'lib/service -> lib/context',
-    'lib/service -> lib/decorators',
     'lib/service -> lib/tenant-cache.options.ts',
     'lib/stores -> lib/codec',
     'lib/tenant-cache.options.ts -> lib/context',
