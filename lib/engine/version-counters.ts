@@ -69,11 +69,6 @@ export class VersionCounters {
     return value;
   }
 
-  /** Forgets the cached copy (e.g. when another instance announced a change). */
-  forget(store: CacheStore, key: string): void {
-    if (this.cache.get(store.name)?.delete(key)) this.size--;
-  }
-
   private remember(storeName: string, key: string, value: number): void {
     let counters = this.cache.get(storeName);
     if (!counters) this.cache.set(storeName, (counters = new Map()));
