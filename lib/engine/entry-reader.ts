@@ -47,7 +47,8 @@ export class EntryReader {
   ) {}
 
   async lookup<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<CacheLookup<T>> {
-    const t = await this.resolver.targetOf('read', 'get', scope, key, alias, versionedOf(tags));
+    const found = this.resolver.targetOf('read', 'get', scope, key, alias, versionedOf(tags));
+    const t = found instanceof Promise ? await found : found;
     return t instanceof Unresolved ? miss<T>(t.error) : this.read<T>(t);
   }
 
@@ -91,7 +92,18 @@ export class EntryReader {
 
   /** Reads and decodes an entry, mapping the lookup; a store failure is logged and is `none(error)`. */
   readAs<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: (error?: Error) => R): Promise<R> {
-    return t.resolved.io.read<R>(
+    const { io } = t.resolved;
+    if (io.traits.inProcess) {
+      // NOTE: no closures on the in-process path: a plain hit is one resolved promise.
+      let raw: Buffer | string | undefined;
+      try {
+        raw = io.readNow(t.key);
+      } catch (error) {
+        return Promise.resolve(this.readFailed(t, error, none));
+      }
+      return Promise.resolve(this.mapRead(t, raw, map, none));
+    }
+    return io.read<R>(
       t.key,
       (raw) => this.mapRead(t, raw, map, none),
       (error) => this.readFailed(t, error, none),

@@ -114,7 +114,8 @@ export class EntryWriter {
   private async setSlow(scope: CacheScope, key: string, value: unknown, ttl?: number, alias?: string, tags?: readonly TagInput[]): Promise<void> {
     const resolvedTags = tags === undefined ? NO_TAGS : resolveTags(tags, []);
     const expires = this.resolver.ttl(ttl);
-    const t = await this.resolver.targetOf('write', 'set', scope, key, alias, resolvedTags.versioned);
+    const found = this.resolver.targetOf('write', 'set', scope, key, alias, resolvedTags.versioned);
+    const t = found instanceof Promise ? await found : found;
     if (t instanceof Unresolved) return;
     // NOTE: no tag index to record: one store call, without the closure and extra awaits of `write`.
     if (resolvedTags.plain.length === 0 || this.tagIndex.mode === 'none') return this.writeEntry(t, encodeEntry(t, key, value), expires);
