@@ -166,9 +166,11 @@ export class Invalidator {
   /** One store's part of `invalidateTagInAllScopes`: finds the tag's index or counter in every scope by listing. */
   private async tagInEveryScope(resolved: ResolvedStore, name: string, isVersioned: boolean): Promise<number> {
     const counters = this.resolver.counters;
-    const suffix = `m:${isVersioned ? 'tv' : 'ti'}:${resolved.keys.encode(name)}`;
+    // The part of a meta key after the scope prefix is the same in every scope: the key builder's, cut off.
+    const shared = resolved.keys.scopePrefix(SHARED_SCOPE).length;
+    const suffix = resolved.keys.metaKey(SHARED_SCOPE, isVersioned ? 'tv' : 'ti', name).slice(shared);
     // A plain tag's version (see `tagVersionKey`), found in every scope like the index.
-    const versionSuffix = resolved.keys.tagVersionKey(SHARED_SCOPE, resolved.keys.tagId(name)).slice(resolved.keys.scopePrefix(SHARED_SCOPE).length);
+    const versionSuffix = resolved.keys.tagVersionKey(SHARED_SCOPE, resolved.keys.tagId(name)).slice(shared);
     const found: string[] = [];
     const versions: string[] = [];
     for await (const page of resolved.store.scan(resolved.keys.prefix)) {
