@@ -27,7 +27,7 @@ export { TenantCacheService } from './service/tenant-cache.service.js';
 export { TenantScopedCache, type CacheEntryInput } from './service/tenant-scoped-cache.js';
 export type { CacheLookup, GetOrSetOptions } from './service/cache-engine.js';
 export { KeyListing } from './service/key-listing.js';
-export { TenantCacheEvents, type TenantCacheEventMap } from './service/tenant-cache.events.js';
+export { TenantCacheEvents, type TenantCacheEventMap } from './engine/tenant-cache.events.js';
 export { TenantCacheModule, type TenantCacheAsyncOptions, type TenantCacheOptionsFactory } from './tenant-cache.module.js';
 export { TENANT_CACHE_OPTIONS } from './tenant-cache.constants.js';
 export type { TenantCacheModuleOptions } from './tenant-cache.options.js';
@@ -47,7 +47,7 @@ export {
   type ArgIndex,
   type CanonicalOptions,
 } from './keys/index.js';
-export { versioned, isVersionedTag, type VersionedTag, type TagInput, type TagSpec } from './service/tags.js';
+export { versioned, isVersionedTag, type VersionedTag, type TagInput, type TagSpec } from './engine/tags.js';
 export { CachedMethod, type MethodName } from './service/cached-method.handle.js';
 export type { SetOptions, AddressOptions, CachedMethodOf } from './service/tenant-scoped-cache.js';
 export {

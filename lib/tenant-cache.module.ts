@@ -9,7 +9,7 @@ import { ResponseCacheSetup } from './http/response-cache.setup.js';
 import { TenantCacheMetadataAccessor } from './decorators/tenant-cache-metadata.accessor.js';
 import { CacheEngine } from './service/cache-engine.js';
 import { TenantCacheService } from './service/tenant-cache.service.js';
-import { StoreRegistry } from './stores/store-registry.js';
+import { StoreRegistry } from './engine/store-registry.js';
 import { TENANT_CACHE_OPTIONS } from './tenant-cache.constants.js';
 import {
   ConfigurableTenantCacheModule,

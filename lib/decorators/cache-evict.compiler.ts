@@ -1,8 +1,8 @@
 import { InvalidKeyConstructorError } from '../errors/invalid-key-constructor.error.js';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import type { CacheEngine } from '../service/cache-engine.js';
-import type { CachedMethodDefinition, ScopeResolver } from '../service/cached-method.js';
-import { type TagSpec, resolveTags, versioned } from '../service/tags.js';
+import { CachedMethodDefinition, type ScopeResolver } from '../service/cached-method.js';
+import { type TagSpec, resolveTags, versioned } from '../engine/tags.js';
 import { CACHE_EVICT_KEYS, describeUnknownKeys, validateStore, validateTags } from './decorator-options.js';
 import type { RecordedCacheEvict } from './tenant-cache-metadata.accessor.js';
 
@@ -47,7 +47,7 @@ export function compileEviction(engine: CacheEngine, label: string, ownType: Fun
     // A function without a prototype is an arrow function returning the class (forward reference).
     if (typeof type === 'function' && !('prototype' in type && type.prototype)) type = (type as () => unknown)();
     if (typeof type !== 'function') throw fail('target must be a class or a function returning one');
-    target = engine.methods.get(type, options.method);
+    target = engine.methods.get(type, options.method, CachedMethodDefinition);
     if (!target) {
       throw fail(`it names ${type.name}.${options.method}, which is not a @CacheResult method of a singleton provider of this application`);
     }

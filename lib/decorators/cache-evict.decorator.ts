@@ -1,6 +1,6 @@
 import type { Type } from '@nestjs/common';
 import type { MethodName } from '../service/cached-method.handle.js';
-import type { TagSpec } from '../service/tags.js';
+import type { TagSpec } from '../engine/tags.js';
 import type { AcceptsArguments } from './cache-result.decorator.js';
 import { CACHE_EVICT_METADATA } from './tenant-cache-decorators.constants.js';
 

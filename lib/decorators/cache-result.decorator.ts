@@ -1,6 +1,6 @@
 import type { CodecCallOptions } from '../codec/codec.options.js';
 import type { KeyConstructorType, KeyFunction } from '../keys/key-constructor.js';
-import type { TagSpec } from '../service/tags.js';
+import type { TagSpec } from '../engine/tags.js';
 import type { InvalidationRule } from '../invalidation/invalidation-rule.js';
 import { CACHE_RESULT_METADATA } from './tenant-cache-decorators.constants.js';
 

@@ -50,6 +50,7 @@ export class TenantCacheExplorer implements OnModuleInit {
   onModuleInit(): void {
     const resolve: ScopeResolver = (operation) => this.service.resolveScope(operation);
     this.engine.methods.tags.declareRules(this.engine.options.invalidation?.rules, 'invalidation.rules');
+    this.engine.methods.readDecorationsWith((type, name) => this.metadata.cacheResult(type.prototype as object, name) !== undefined);
     const evictions: { instance: object; prototype: object; name: string; options: readonly RecordedCacheEvict[] }[] = [];
     const seen = new WeakMap<object, Set<string>>();
     for (const wrapper of this.discovery.getProviders()) {

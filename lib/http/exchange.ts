@@ -1,6 +1,6 @@
 import type { CallHandler } from '@nestjs/common';
 import type { CacheScope } from '../keys/key-builder.js';
-import type { ResolvedTags } from '../service/tags.js';
+import type { ResolvedTags } from '../engine/tags.js';
 import type { CacheRequest } from './cache-request.js';
 import type { PlatformResponse } from './platform-shims.js';
 import type { RoutePlan } from './route-plan.js';

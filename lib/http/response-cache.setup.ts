@@ -2,8 +2,8 @@ import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@ne
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { InvalidationRegistry } from '../invalidation/invalidation.registry.js';
 import { CacheEngine } from '../service/cache-engine.js';
-import type { InvalidationEvent } from '../service/invalidation-hooks.js';
-import { versioned } from '../service/tags.js';
+import type { InvalidationEvent } from '../engine/invalidation-hooks.js';
+import { versioned } from '../engine/tags.js';
 import * as messages from './http.messages.js';
 import { type NormalizedHttpOptions, normalizeHttpOptions } from './http.options.js';
 import { ResponseCacheMetadataAccessor } from './response-cache-metadata.accessor.js';

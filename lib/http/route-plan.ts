@@ -3,7 +3,7 @@ import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
 import { optionKeys, unknownKeys } from '../tenant-cache.option-keys.js';
 import type { CacheEngine } from '../service/cache-engine.js';
-import { type ResolvedTags, type TagSpec, NO_TAGS, resolveTags } from '../service/tags.js';
+import { type ResolvedTags, type TagSpec, NO_TAGS, resolveTags } from '../engine/tags.js';
 import type { CacheResponseOptions, ResponseCacheControl } from './cache-response.decorator.js';
 import type { CacheRequest } from './cache-request.js';
 import { NEVER_STORED_HEADERS, SAFE_HEADERS } from './http.constants.js';

@@ -1,5 +1,5 @@
 import type { CacheEngine } from '../service/cache-engine.js';
-import { versioned } from '../service/tags.js';
+import { versioned } from '../engine/tags.js';
 import { type PackedResponse, packResponse, unpackResponse } from './cached-response.js';
 import type { Exchange } from './exchange.js';
 import { type Load, type ReadResult, UNCACHEABLE } from './read-through.js';

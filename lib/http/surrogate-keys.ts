@@ -1,6 +1,6 @@
 import { lengthPrefixed, sliceHash } from '../keys/canonical-encoding.js';
 import type { CacheScope } from '../keys/key-builder.js';
-import { type ResolvedTags, type TagInput, isVersionedTag, versioned } from '../service/tags.js';
+import { type ResolvedTags, type TagInput, isVersionedTag, versioned } from '../engine/tags.js';
 import { type CacheRequest, canonicalQuery, rawQuery, requestPath, safeDecode, valueAt } from './cache-request.js';
 import { type UserIdResolver, defaultUserId } from './response-key.js';
 

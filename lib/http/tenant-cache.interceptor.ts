@@ -4,7 +4,7 @@ import { type Observable, from, lastValueFrom, switchMap } from 'rxjs';
 import { TenantContext } from '../context/tenant-context.js';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import { CacheEngine } from '../service/cache-engine.js';
-import { type ResolvedTags, resolveTags } from '../service/tags.js';
+import { type ResolvedTags, resolveTags } from '../engine/tags.js';
 import { TenantCacheService } from '../service/tenant-cache.service.js';
 import type { CacheRequest } from './cache-request.js';
 import type { StoredResponse } from './cached-response.js';

@@ -1,4 +1,4 @@
-import type { TagInput } from '../service/tags.js';
+import type { TagInput } from '../engine/tags.js';
 import type { TenantScopedCache } from '../service/tenant-scoped-cache.js';
 import type { EntityChangeEvent, EntityTarget } from './entity-change.js';
 

@@ -1,7 +1,7 @@
 import { InvalidInvalidationRuleError } from '../errors/invalid-invalidation-rule.error.js';
 import { type KeyFieldSpec, KEY_FIELD, isKeyField } from '../keys/key-constructor.js';
 import type { CachedMethodDefinition } from '../service/cached-method.js';
-import { isVersionedTag, resolveTags } from '../service/tags.js';
+import { isVersionedTag, resolveTags } from '../engine/tags.js';
 import { ENTITY_CHANGE_EVENTS, type EntityChangeEvent, type EntityValues, entityName } from './entity-change.js';
 import { type InvalidationContext, type InvalidationRule, isNegated } from './invalidation-rule.js';
 

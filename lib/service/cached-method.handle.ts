@@ -1,6 +1,12 @@
 import { UnsupportedOperationError } from '../errors/unsupported-operation.error.js';
-import type { CacheLookup } from './cache-engine.js';
-import type { CachedMethodDefinition, ScopeResolver } from './cached-method.js';
+import type { CachedMethodRegistry } from '../engine/cached-method.registry.js';
+import type { CacheLookup } from '../engine/entry-reader.js';
+import { CachedMethodDefinition, type ScopeResolver } from './cached-method.js';
+
+/** The `@CacheResult` method `type.methodName` of the application, when there is one. */
+export function cachedMethodOf(methods: CachedMethodRegistry, type: Function, methodName: string): CachedMethodDefinition | undefined {
+  return methods.get(type, methodName, CachedMethodDefinition);
+}
 
 /** Names of the methods of `T` (the only names `cache.method(Type, name)` accepts). */
 export type MethodName<T> = { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T] & string;

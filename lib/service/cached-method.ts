@@ -5,7 +5,7 @@ import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import type { CompiledKey } from '../keys/key-constructor.compiler.js';
 import type { KeyContext } from '../keys/key-constructor.js';
 import type { CacheEngine, CacheLookup } from './cache-engine.js';
-import { type ResolvedTags, type TagSpec, resolveTags, versioned } from './tags.js';
+import { type ResolvedTags, type TagSpec, resolveTags, versioned } from '../engine/tags.js';
 
 /** `@CacheResult` options after start-up validation. */
 export interface CacheResultConfig {

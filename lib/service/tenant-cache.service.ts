@@ -5,8 +5,8 @@ import { validateTenantId } from '../context/tenant-id.validator.js';
 import { TenantContextMissingError } from '../errors/tenant-context-missing.error.js';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import { CacheEngine } from './cache-engine.js';
-import type { TagInput } from './tags.js';
-import type { TenantCacheEvents } from './tenant-cache.events.js';
+import type { TagInput } from '../engine/tags.js';
+import type { TenantCacheEvents } from '../engine/tenant-cache.events.js';
 import { TenantScopedCache } from './tenant-scoped-cache.js';
 
 /**

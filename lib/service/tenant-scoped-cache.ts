@@ -1,5 +1,4 @@
 import type { Type } from '@nestjs/common';
-import { CACHE_RESULT_METADATA } from '../decorators/tenant-cache-decorators.constants.js';
 import type { MemoizeIterableOptions } from '../codec/memoize-iterable.js';
 import { CachedMethodNotFoundError } from '../errors/cached-method-not-found.error.js';
 import { InvalidCacheKeyError } from '../errors/invalid-cache-key.error.js';
@@ -7,9 +6,9 @@ import type { CacheScope } from '../keys/key-builder.js';
 import { INTERNAL_KEY_MARK } from '../keys/logical-key-marks.js';
 import type { PartitionValues } from '../keys/key-constructor.js';
 import type { CacheEngine, CacheLookup, FetchOptions, GetOrSetOptions } from './cache-engine.js';
-import { CachedMethod, type MethodName } from './cached-method.handle.js';
+import { CachedMethod, type MethodName, cachedMethodOf } from './cached-method.handle.js';
 import { KeyListing } from './key-listing.js';
-import type { TagInput } from './tags.js';
+import type { TagInput } from '../engine/tags.js';
 
 /** One entry of `mset`. `ttl` in ms overrides the batch TTL. */
 export interface CacheEntryInput<T = unknown> {
@@ -238,13 +237,11 @@ export class TenantScopedCache {
     name: K,
     key?: new () => C,
   ): CachedMethodOf<T, K, [C] extends [never] ? Readonly<Record<string, unknown>> : PartitionValues<C>> {
-    const definition = this.engine.methods.get(type, name);
+    const definition = cachedMethodOf(this.engine.methods, type, name);
     const label = `${type?.name ?? String(type)}.${String(name)}`;
     if (!definition) {
       const fn = (type?.prototype as Record<string, unknown> | undefined)?.[name];
-      const decorated =
-        typeof fn === 'function' &&
-        (Reflect.getMetadata?.(CACHE_RESULT_METADATA, fn) !== undefined || Reflect.getMetadata?.(CACHE_RESULT_METADATA, type.prototype, name) !== undefined);
+      const decorated = typeof fn === 'function' && this.engine.methods.isDecorated(type, name);
       throw new CachedMethodNotFoundError(
         label,
         decorated

@@ -34,7 +34,7 @@ import {
   TenantGuard,
   versioned,
 } from '../../lib/index.js';
-import { StoreRegistry } from '../../lib/stores/store-registry.js';
+import { StoreRegistry } from '../../lib/engine/store-registry.js';
 import { type StoreCase, storeCases } from '../support/store-cases.js';
 import { ADAPTERS, type AdapterKind, CapturingLogger, type RunningApp, startApp } from './http-app.js';
 

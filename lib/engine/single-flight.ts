@@ -48,11 +48,6 @@ export class SingleFlight {
     return flight !== undefined && this.heldOpen.has(flight) ? (flight as Promise<T>) : undefined;
   }
 
-  /** Whether a loader for `key` is running. */
-  has(key: string): boolean {
-    return this.inflight.has(key);
-  }
-
   private forget(key: string, flight: Promise<unknown> | undefined): void {
     // NOTE: `flight` is undefined only when a loader settled synchronously, before the map was set.
     if (flight === undefined || this.inflight.get(key) === flight) this.inflight.delete(key);

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { CacheStore } from '../stores/cache-store.interface.js';
-import { type StoreTraits, storeTraits } from '../stores/store-traits.js';
+import type { StoreIo } from '../stores/store-io.js';
 
 /**
  * Counters that version key spaces: a tenant's generation (`invalidateAll`) and versioned tags.
@@ -30,13 +30,14 @@ export class VersionCounters {
 
   /**
    * `peek` for counters this process need not keep (plain-tag versions, one per tag ever used): an
-   * in-process store is read directly, so those counters live in the store alone, within its bounds.
+   * in-process store is read directly through its `io`, so those counters live in the store alone,
+   * within its bounds.
    */
-  peekDirect(store: CacheStore, key: string, traits: StoreTraits = storeTraits(store)): number | undefined {
-    if (!isDirect(store, traits)) return this.peek(store, key);
+  peekDirect(store: CacheStore, key: string, io: StoreIo): number | undefined {
+    if (!isDirect(store, io)) return this.peek(store, key);
     let raw: Buffer | string | undefined;
     try {
-      raw = store.getSync!(key);
+      raw = io.readNow(key);
     } catch {
       // NOTE: not known now; the caller then reads through `read`, whose failure reaches the operation's failure policy.
       return undefined;
@@ -46,9 +47,9 @@ export class VersionCounters {
     return Number.isSafeInteger(n) ? n : undefined;
   }
 
-  /** The counter's value, created at a random start when missing. `direct`: see `peekDirect`. */
-  async read(store: CacheStore, key: string, direct = false): Promise<number> {
-    const cached = direct ? this.peekDirect(store, key) : this.peek(store, key);
+  /** The counter's value, created at a random start when missing. `direct` (the store's io): see `peekDirect`. */
+  async read(store: CacheStore, key: string, direct?: StoreIo): Promise<number> {
+    const cached = direct !== undefined ? this.peekDirect(store, key, direct) : this.peek(store, key);
     if (cached !== undefined) return cached;
     let raw = await store.get(key);
     if (raw === undefined) {
@@ -56,21 +57,16 @@ export class VersionCounters {
       raw = await store.get(key);
     }
     const value = parse(raw);
-    if (!direct || !isDirect(store)) this.remember(store.name, key, value);
+    if (direct === undefined || !isDirect(store, direct)) this.remember(store.name, key, value);
     return value;
   }
 
   /** Atomically moves the counter on; entries that embed the old value become unreachable. */
-  async bump(store: CacheStore, key: string, direct = false): Promise<number> {
+  async bump(store: CacheStore, key: string, direct?: StoreIo): Promise<number> {
     await store.add(key, Buffer.from(String(randomStart()), 'latin1'));
     const value = await store.incr(key, 1);
-    if (!direct || !isDirect(store)) this.remember(store.name, key, value);
+    if (direct === undefined || !isDirect(store, direct)) this.remember(store.name, key, value);
     return value;
-  }
-
-  /** Forgets the cached copy (e.g. when another instance announced a change). */
-  forget(store: CacheStore, key: string): void {
-    if (this.cache.get(store.name)?.delete(key)) this.size--;
   }
 
   private remember(storeName: string, key: string, value: number): void {
@@ -97,8 +93,8 @@ export class VersionCounters {
 }
 
 /** An in-process store read synchronously: its counters are as cheap to read as a copy kept here. */
-function isDirect(store: CacheStore, traits: StoreTraits = storeTraits(store)): boolean {
-  return traits.inProcess && !store.capabilities.distributed;
+function isDirect(store: CacheStore, io: StoreIo): boolean {
+  return io.traits.inProcess && !store.capabilities.distributed;
 }
 
 function randomStart(): number {

@@ -7,17 +7,19 @@ import { InvalidTenantIdError } from '../errors/invalid-tenant-id.error.js';
 import { UnknownStoreError } from '../errors/unknown-store.error.js';
 import { type CacheScope, KeyBuilder } from '../keys/key-builder.js';
 import { DEFAULT_STORE, TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
-import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
-import type { CacheStore, StoreDefinition } from './cache-store.interface.js';
-import { OutageLog } from './resilience/outage-log.js';
-import { type StoreTraits, storeTraits } from './store-traits.js';
+import type { EngineOptions } from './engine.options.js';
+import type { CacheStore, StoreDefinition } from '../stores/cache-store.interface.js';
+import { OutageLog } from '../stores/resilience/outage-log.js';
+import { type StoreIo, type StoreTraits, storeIo } from '../stores/store-io.js';
 
 /** A created store with the key builder that fits its limits. */
 export interface ResolvedStore {
   alias: string;
   store: CacheStore;
-  /** What the store can do beyond the required members (sets, fast paths), read once. */
+  /** What the store can do beyond the required members (sets, fast paths), read once: `io.traits`. */
   traits: StoreTraits;
+  /** Reads and writes through the store's fast paths, where it has them (the only reader of its optional members). */
+  io: StoreIo;
   keys: KeyBuilder;
   /** Encodes, decodes and writes this store's entries (compression, encryption, chunks). */
   codec: ChunkedIo;
@@ -39,7 +41,7 @@ export class StoreRegistry implements OnApplicationShutdown {
   /** No routing, no dedicated stores: every scope without an explicit alias goes to `default`. */
   private readonly plain: boolean;
 
-  constructor(@Inject(TENANT_CACHE_OPTIONS) private readonly options: NormalizedTenantCacheOptions) {
+  constructor(@Inject(TENANT_CACHE_OPTIONS) private readonly options: EngineOptions) {
     this.plain = options.storeFor === undefined && DEFAULT_STORE in options.stores && Object.values(options.stores).every((d) => d.dedicatedTenant === undefined);
   }
 
@@ -111,7 +113,8 @@ export class StoreRegistry implements OnApplicationShutdown {
 
   private async create(alias: string, def: StoreDefinition): Promise<ResolvedStore> {
     const store = await def.create(alias, { outages: this.outages });
-    const traits = storeTraits(store);
+    const io = storeIo(store, alias);
+    const traits = io.traits;
     const codecOptions = this.options.codec?.[alias] ?? (def.codec ? normalizeCodecOptions(undefined, def.codec, `stores.${alias}.codec`) : PLAIN_CODEC);
     const hmac = codecOptions.keySecret ? keyHmacSecret(codecOptions.keySecret) : undefined;
     const keys = new KeyBuilder(this.options.keyPrefix, store.capabilities, def.dedicatedTenant, hmac);
@@ -126,6 +129,6 @@ export class StoreRegistry implements OnApplicationShutdown {
       // NOTE: a store that fails a chunk cleanup is failing everything: one rate-limited log, not a line each.
       (_count, error) => this.outages.failure(alias, 'mdel', undefined, error),
     );
-    return { alias, store, traits, keys, codec };
+    return { alias, store, traits, io, keys, codec };
   }
 }

@@ -1,6 +1,6 @@
 import { UnsupportedOperationError } from '../errors/unsupported-operation.error.js';
 import type { CacheScope } from '../keys/key-builder.js';
-import type { ResolvedStore } from '../stores/store-registry.js';
+import type { ResolvedStore } from './store-registry.js';
 
 /** Members deleted per batch when a tag is invalidated; the event loop (and Redis) breathe between batches. */
 const BATCH = 500;
@@ -33,8 +33,7 @@ export class TagIndex {
       }
       return;
     }
-    const store = resolved.store;
-    await Promise.all(tags.map((tag) => store.sadd!(this.indexKey(resolved, scope, tag), [physicalKey], ttl)));
+    await Promise.all(tags.map((tag) => resolved.io.addToSet(this.indexKey(resolved, scope, tag), [physicalKey], ttl)));
   }
 
   /**
@@ -68,7 +67,7 @@ export class TagIndex {
       batch = [];
       await new Promise<void>((resolve) => setImmediate(resolve));
     };
-    for await (const page of resolved.store.sscan!(indexKey, BATCH)) {
+    for await (const page of resolved.io.scanSet(indexKey, BATCH)) {
       batch.push(...page);
       if (batch.length >= BATCH) await flush();
     }

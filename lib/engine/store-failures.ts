@@ -2,6 +2,7 @@ import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import { TenantCacheError } from '../errors/tenant-cache.error.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import type { OutageLog } from '../stores/resilience/outage-log.js';
+import type { Target } from './target.js';
 import type { TenantCacheEvents } from './tenant-cache.events.js';
 
 /** What `StoreFailures.resolve` gives when the store failed: the caller answers its miss, or drops its write. */
@@ -47,6 +48,20 @@ export class StoreFailures {
     this.report(alias, scope, operation, error);
     if (this.onWriteError === 'ignore') return undefined;
     throw unavailable(alias, operation, error);
+  }
+
+  /** Runs a write on `t`; a store failure is answered by `onWriteError` (see `writeFailed`). */
+  async write<R>(t: Target, operation: string, run: () => Promise<R>): Promise<R | undefined> {
+    try {
+      return await run();
+    } catch (error) {
+      return this.writeFailed(t.resolved.alias, t.scope, operation, error);
+    }
+  }
+
+  /** `report` for an operation on `t`. */
+  failed(t: Target, operation: string, error: unknown): void {
+    this.report(t.resolved.alias, t.scope, operation, error);
   }
 
   /** A store failure: logged once per outage (then counted and summarized); every failure is emitted. */

@@ -1,0 +1,181 @@
+import type { Logger } from '@nestjs/common';
+import type { DecodeResult } from '../codec/entry-codec.js';
+import type { CacheScope } from '../keys/key-builder.js';
+import { Unresolved, asError, type StoreFailures } from './store-failures.js';
+import type { TagStamps } from './tag-stamps.js';
+import { type TagInput, isVersionedTag, resolveTags } from './tags.js';
+import type { Target } from './target.js';
+import type { TargetResolver } from './target-resolver.js';
+import type { TenantCacheEvents } from './tenant-cache.events.js';
+
+/** An entry read with its metadata. */
+export interface CacheLookup<T> {
+  hit: boolean;
+  value: T | undefined;
+  /** When the entry was written (ms since epoch); `undefined` on a miss. */
+  cachedAt?: number;
+  /** Set on a miss because the store failed (the failure was logged and emitted as `store:error`). */
+  error?: Error;
+}
+
+export function miss<T>(error?: Error): CacheLookup<T> {
+  return error === undefined ? { hit: false, value: undefined } : { hit: false, value: undefined, error };
+}
+
+export function valueOf<T>(lookup: CacheLookup<T>): T | undefined {
+  return lookup.value;
+}
+
+/** The versioned tags among `tags` (they address the entry: its key carries their versions). */
+export function versionedOf(tags: readonly TagInput[] | undefined): readonly string[] {
+  if (tags === undefined || !tags.some(isVersionedTag)) return [];
+  return resolveTags(tags, []).versioned;
+}
+
+/**
+ * The read paths: one entry read (with the in-process and mapped-promise fast paths), decoded, checked
+ * against its tags' versions; a corrupt entry is dropped and is a miss; a store failure is logged and
+ * emitted, and is a miss too.
+ */
+export class EntryReader {
+  constructor(
+    private readonly resolver: TargetResolver,
+    private readonly failures: StoreFailures,
+    private readonly stamps: TagStamps,
+    private readonly events: TenantCacheEvents,
+    private readonly logger: Logger,
+  ) {}
+
+  async lookup<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<CacheLookup<T>> {
+    const found = this.resolver.targetOf('read', 'get', scope, key, alias, versionedOf(tags));
+    const t = found instanceof Promise ? await found : found;
+    return t instanceof Unresolved ? miss<T>(t.error) : this.read<T>(t);
+  }
+
+  get<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<T | undefined> {
+    let t: Target | undefined;
+    try {
+      t = tags === undefined ? this.resolver.targetNow(scope, key, alias) : undefined;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return t === undefined ? this.lookup<T>(scope, key, alias, tags).then(valueOf) : this.readAs<T, T | undefined>(t, valueOf, () => undefined);
+  }
+
+  async has(scope: CacheScope, key: string, alias?: string): Promise<boolean> {
+    const t = await this.resolver.resolve('read', 'has', scope, alias, () => this.resolver.target(scope, key, alias));
+    if (t instanceof Unresolved) return false;
+    try {
+      return await t.resolved.store.has(t.key);
+    } catch (error) {
+      this.failures.failed(t, 'has', error);
+      return false;
+    }
+  }
+
+  async ttlOf(scope: CacheScope, key: string, alias?: string): Promise<number | undefined> {
+    const t = await this.resolver.resolve('read', 'ttl', scope, alias, () => this.resolver.target(scope, key, alias));
+    if (t instanceof Unresolved) return undefined;
+    try {
+      return await t.resolved.store.ttl(t.key);
+    } catch (error) {
+      this.failures.failed(t, 'ttl', error);
+      return undefined;
+    }
+  }
+
+  // NOTE: read and readAs chain on the store's promise instead of being async: these run on every hit,
+  // and each async layer costs a promise (and the AsyncLocalStorage hooks on it).
+  read<T>(t: Target): Promise<CacheLookup<T>> {
+    return this.readAs<T, CacheLookup<T>>(t, (found) => found, miss<T>);
+  }
+
+  /** Reads and decodes an entry, mapping the lookup; a store failure is logged and is `none(error)`. */
+  readAs<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: (error?: Error) => R): Promise<R> {
+    const { io } = t.resolved;
+    if (io.traits.inProcess) {
+      // NOTE: no closures on the in-process path: a plain hit is one resolved promise.
+      let raw: Buffer | string | undefined;
+      try {
+        raw = io.readNow(t.key);
+      } catch (error) {
+        return Promise.resolve(this.readFailed(t, error, none));
+      }
+      return Promise.resolve(this.mapRead(t, raw, map, none));
+    }
+    return io.read<R>(
+      t.key,
+      (raw) => this.mapRead(t, raw, map, none),
+      (error) => this.readFailed(t, error, none),
+    );
+  }
+
+  /**
+   * The lookup of bytes read from the store at `t`: synchronous unless the entry is chunked or
+   * unreadable. A corrupt entry is dropped; an entry a tag invalidated is a miss.
+   */
+  decoded<T>(t: Target, raw: Buffer | string, operation = 'get'): CacheLookup<T> | Promise<CacheLookup<T>> {
+    const decoded = t.resolved.codec.decode<T>(raw, t.key, t.scope);
+    if (decoded instanceof Promise) {
+      // Chunked: the chunks are read now; a rejection is the store failing.
+      return decoded.then(
+        (d) => this.found(t, d, raw as Buffer), // a manifest: always bytes
+        (error: unknown) => {
+          this.failures.failed(t, operation, error);
+          return miss<T>(asError(error));
+        },
+      );
+    }
+    return this.found(t, decoded);
+  }
+
+  /**
+   * Removes an unreadable entry. With `read` (the manifest of a chunked entry), only while the key still
+   * holds those bytes: a writer that replaced the entry meanwhile (and removed its chunks) left a newer
+   * entry there, which must not be deleted for the old one's missing chunks.
+   */
+  async dropCorrupt(t: Target, reason: string, read?: Buffer): Promise<void> {
+    if (read !== undefined) {
+      try {
+        const current = await t.resolved.store.get(t.key);
+        if (current === undefined || !current.equals(read)) return;
+      } catch (error) {
+        this.failures.failed(t, 'get', error);
+        return;
+      }
+    }
+    const tenant = t.scope.kind === 'tenant' ? t.scope.tenantId : undefined;
+    this.logger.warn(`Removed an unreadable cache entry in "${t.resolved.alias}": ${reason}`);
+    this.events.emit('entry:corrupt', { store: t.resolved.alias, key: t.key, reason, tenant });
+    try {
+      await t.resolved.store.delete(t.key);
+    } catch (error) {
+      this.failures.failed(t, 'delete', error);
+    }
+  }
+
+  /** A read the store failed: logged and emitted, then a miss. */
+  private readFailed<R>(t: Target, error: unknown, none: (error?: Error) => R): R {
+    this.failures.failed(t, 'get', error);
+    return none(asError(error));
+  }
+
+  /** What a read resolves to: `none()` for a miss, else the decoded lookup mapped (later, for a chunked entry). */
+  private mapRead<T, R>(t: Target, raw: Buffer | string | undefined, map: (found: CacheLookup<T>) => R, none: () => R): R | Promise<R> {
+    if (raw === undefined) return none();
+    const found = this.decoded<T>(t, raw);
+    // A corrupt entry, or one a tag invalidated, is a miss like an absent one (a read-through loads it).
+    if (found instanceof Promise) return found.then((f) => (f.hit ? map(f) : none()));
+    return found.hit ? map(found) : none();
+  }
+
+  /** `raw` is given for chunked entries, whose chunks a concurrent overwrite may have removed. */
+  private found<T>(t: Target, decoded: DecodeResult<T>, raw?: Buffer): CacheLookup<T> | Promise<CacheLookup<T>> {
+    if (!decoded.ok) return this.dropCorrupt(t, decoded.reason, raw).then(() => miss<T>());
+    const hit: CacheLookup<T> = { hit: true, value: decoded.entry.value, cachedAt: decoded.entry.createdAt };
+    if (decoded.entry.tags === undefined) return hit;
+    const current = this.stamps.current(t, decoded.entry.tags);
+    if (typeof current === 'boolean') return current ? hit : miss<T>();
+    return current.then((ok) => (ok ? hit : miss<T>()));
+  }
+}

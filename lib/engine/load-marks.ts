@@ -1,0 +1,48 @@
+import type { SingleFlight } from './single-flight.js';
+import { type Target, keySpace } from './target.js';
+
+/** A load in flight; `invalidated` turns true when its key, a tag or a partition of it is invalidated meanwhile. */
+export interface LoadMark {
+  invalidated: boolean;
+  /** The single-flight key of the load, released when the load is invalidated while its write-back is in flight. */
+  readonly flight?: string;
+  /** Store alias + scope prefix (`keySpace`): marks only match loads of the same key space. */
+  readonly space: string;
+  readonly logicalKey: string;
+  readonly plain: readonly string[];
+  readonly versioned: readonly string[];
+}
+
+const NONE: readonly string[] = [];
+
+/**
+ * The loads in flight in this process, by physical key. An invalidation marks the loads it covers, so a
+ * value loaded across it is not stored (or is removed again when its write was already on the way).
+ */
+export class LoadMarks {
+  private readonly loading = new Map<string, LoadMark>();
+
+  constructor(private readonly flights: SingleFlight) {}
+
+  /** Marks a load of `logicalKey` at `t` as in flight, until `end`. */
+  start(t: Target, logicalKey: string, tags: { plain: readonly string[]; versioned: readonly string[] } = { plain: NONE, versioned: NONE }, flight?: string): LoadMark {
+    const mark: LoadMark = { invalidated: false, flight, space: keySpace(t.resolved, t.scope), logicalKey, plain: tags.plain, versioned: tags.versioned };
+    this.loading.set(t.key, mark);
+    return mark;
+  }
+
+  /** The load of `mark` is over (a later load of the same key keeps its own mark). */
+  end(t: Target, mark: LoadMark): void {
+    if (this.loading.get(t.key) === mark) this.loading.delete(t.key);
+  }
+
+  /** Marks every load in flight that `matches` invalidated. */
+  invalidate(matches: (physicalKey: string, mark: LoadMark) => boolean): void {
+    for (const [key, mark] of this.loading) {
+      if (!matches(key, mark)) continue;
+      mark.invalidated = true;
+      // A load whose value is being written in the background no longer answers new callers.
+      if (mark.flight !== undefined) this.flights.release(mark.flight);
+    }
+  }
+}

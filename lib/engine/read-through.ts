@@ -1,0 +1,267 @@
+import type { Logger } from '@nestjs/common';
+import type { CodecCallOptions } from '../codec/codec.options.js';
+import type { Encoded } from '../codec/entry-pipeline.js';
+import { type MemoizeIterableOptions, memoizeIterable } from '../codec/memoize-iterable.js';
+import type { TagStamp } from '../codec/tag-stamp.js';
+import type { CacheScope } from '../keys/key-builder.js';
+import { type CacheLookup, type EntryReader, valueOf } from './entry-reader.js';
+import { encodeEntry } from './entry-writer.js';
+import type { LoadMark, LoadMarks } from './load-marks.js';
+import type { SingleFlight } from './single-flight.js';
+import { type StoreFailures, Unresolved } from './store-failures.js';
+import type { TagIndex } from './tag-index.js';
+import type { TagStamps } from './tag-stamps.js';
+import { type ResolvedTags, type TagInput, NO_TAGS, resolveTags } from './tags.js';
+import type { Target } from './target.js';
+import type { TargetResolver } from './target-resolver.js';
+
+/** Options of one read-through call. */
+export interface GetOrSetOptions<T> {
+  /** TTL in ms; default the module's `defaultTtl`. */
+  ttl?: number;
+  /** Store alias; default the tenant's route. */
+  store?: string;
+  /** Return false to keep a computed value out of the cache. */
+  shouldCache?: (value: T) => boolean;
+  /**
+   * Tags of the entry: plain names are recorded in the tag index; `versioned(name)` tags put the tag's
+   * version in the key, so the same tags must be given to read the entry again.
+   */
+  tags?: readonly TagInput[];
+  /** Compression, encryption or chunk size for this entry, over the store's codec. */
+  codec?: CodecCallOptions;
+}
+
+/** Options of `fetch`, the read-through call with metadata used by decorators. */
+export interface FetchOptions<T> extends Omit<GetOrSetOptions<T>, 'tags'> {
+  tags?: ResolvedTags;
+  /** Skip the read: recompute and store (refresh). */
+  force?: boolean;
+  /**
+   * The caller's own read of this key just failed (the failure was emitted): nothing more is read from
+   * the store (no counter either), and the value is written back in the background.
+   */
+  readFailed?: boolean;
+  /** The TTL of a loaded value, from the value (cache-manager's `wrap` with a TTL function); wins over `ttl`. */
+  ttlOf?: (value: T) => number | undefined;
+}
+
+/**
+ * Read-through: the cached entry (a hit), or the loader's result stored (a miss). Concurrent misses of
+ * one key in this process share one load (single-flight). A store that is down makes it a miss: the
+ * loader runs, uncached, and the failure is logged and emitted. A value loaded while its key, one of
+ * its tags or its partition was invalidated is not stored (see `LoadMarks`).
+ */
+export class ReadThrough {
+  constructor(
+    private readonly resolver: TargetResolver,
+    private readonly reader: EntryReader,
+    private readonly failures: StoreFailures,
+    private readonly marks: LoadMarks,
+    private readonly flights: SingleFlight,
+    private readonly tagIndex: TagIndex,
+    private readonly stamps: TagStamps,
+    private readonly logger: Logger,
+  ) {}
+
+  getOrSet<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: GetOrSetOptions<T> = {}): Promise<T> {
+    let fetchOptions: FetchOptions<T>;
+    try {
+      const tags = opts.tags === undefined ? NO_TAGS : resolveTags(opts.tags, []);
+      // NOTE: a literal of one shape rather than a spread: keeps `fetch`'s property reads monomorphic.
+      fetchOptions = { ttl: opts.ttl, store: opts.store, shouldCache: opts.shouldCache, tags, codec: opts.codec };
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.readThrough(scope, key, loader, fetchOptions, valueOf) as Promise<T>;
+  }
+
+  /** Read-through with metadata (see the class). */
+  fetch<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T> = {}): Promise<CacheLookup<T>> {
+    return this.readThrough(scope, key, loader, opts, (found: CacheLookup<T>) => found);
+  }
+
+  /**
+   * Yields the items of `loader()` while storing them, or streams them back from the store on a hit.
+   * See `TenantScopedCache.memoizeIterable`. A store that is down makes it a miss: items come from the loader.
+   */
+  async *memoizeIterable<T>(
+    scope: CacheScope,
+    key: string,
+    loader: () => AsyncIterable<T> | Iterable<T>,
+    opts: MemoizeIterableOptions = {},
+  ): AsyncGenerator<T, void, undefined> {
+    const ttl = this.resolver.ttl(opts.ttl);
+    const t = await this.resolver.resolve('read', 'get', scope, opts.store, () => this.resolver.target(scope, key, opts.store));
+    if (t instanceof Unresolved) {
+      yield* loader();
+      return;
+    }
+    yield* memoizeIterable<T>(t.resolved.codec, t.key, key, scope, loader, ttl, opts, {
+      failed: (operation, error) => this.failures.failed(t, operation, error),
+      corrupt: (reason) => this.reader.dropCorrupt(t, reason),
+      skipped: (reason) => this.logger.warn(`Not caching "${printable(key)}": ${reason}`),
+      track: () => {
+        const mark = this.marks.start(t, key);
+        return { invalidated: () => mark.invalidated, done: () => this.marks.end(t, mark) };
+      },
+    });
+  }
+
+  /**
+   * `fetch`, resolving to `map(lookup)`. Fast path (store created, generation known, no versioned tags,
+   * no refresh): a hit is the store's read and nothing more; `map` runs inside it.
+   */
+  private readThrough<T, R>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T>, map: (found: CacheLookup<T>) => R): Promise<R> {
+    let t: Target | undefined;
+    let ttl: number | undefined;
+    const tags = opts.tags ?? NO_TAGS;
+    try {
+      ttl = this.resolver.ttl(opts.ttl);
+      if (!opts.force && tags.versioned.length === 0) t = this.resolver.targetNow(scope, key, opts.store);
+      // A bad per-call codec is the caller's error, raised before the loader runs (not a "not cached" warning).
+      if (t !== undefined && opts.codec !== undefined) t.resolved.codec.pipeline.settings(opts.codec);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (t === undefined) return this.fetchSlow(scope, key, loader, opts).then(map);
+    const target = t;
+    // NOTE: only while a write-back after a failed read holds a flight open; a hit builds no flight key.
+    if (this.flights.holding) {
+      const held = this.flights.held<CacheLookup<T>>(flightKey(target, false));
+      if (held !== undefined) return held.then(map);
+    }
+    return this.reader.readAs<T, R | Promise<R>>(target, map, (error) => this.load(target, key, loader, opts, ttl, tags, error !== undefined).then(map)) as Promise<R>;
+  }
+
+  private async fetchSlow<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T>): Promise<CacheLookup<T>> {
+    const ttl = this.resolver.ttl(opts.ttl);
+    const tags = opts.tags ?? NO_TAGS;
+    const now = tags.versioned.length === 0 ? this.resolver.targetNow(scope, key, opts.store) : undefined;
+    const t =
+      now ??
+      (opts.readFailed
+        ? new Unresolved(new Error('the read failed')) // already emitted by the caller's read
+        : await this.resolver.resolve('read', 'get', scope, opts.store, () => this.resolver.target(scope, key, opts.store, tags.versioned)));
+    if (t instanceof Unresolved) {
+      // NOTE: the store is down (its generation or a tag version cannot be read): fail open, uncached.
+      const alias = this.resolver.safeAlias(scope, opts.store);
+      return this.flights.run(`!${alias}\u0000${scopeTag(scope)}\u0000${key}`, async () => ({ hit: false, value: await loader() }));
+    }
+    // A bad per-call codec is the caller's error, raised before the loader runs (not a "not cached" warning).
+    if (opts.codec !== undefined) t.resolved.codec.pipeline.settings(opts.codec);
+    let failed = opts.readFailed === true;
+    if (!opts.force && !failed) {
+      // A value loaded here whose write-back is in flight: shared without asking the store.
+      const held = this.flights.held<CacheLookup<T>>(flightKey(t, false));
+      if (held !== undefined) return held;
+      const found = await this.reader.read<T>(t);
+      if (found.hit) return found;
+      failed = found.error !== undefined;
+    }
+    return this.load(t, key, loader, opts, ttl, tags, failed);
+  }
+
+  /**
+   * The miss of a read-through: one load per key in this process, stored unless invalidated meanwhile.
+   *
+   * The caller waits on the store for at most one `commandTimeout`: after a read the store failed
+   * (`failed`), the load runs at once (no second read) and the loaded value is written in the background
+   * (a failure is logged and emitted). Until that write settles, the flight stays open, so concurrent
+   * callers of the key share the loaded value instead of loading again, and the load stays marked, so an
+   * invalidation meanwhile still removes what it wrote (and releases the flight). After a read the store
+   * answered, the caller waits for the write-back: a read right after `getOrSet` finds the entry.
+   */
+  private load<T>(
+    t: Target,
+    key: string,
+    loader: () => T | Promise<T>,
+    opts: FetchOptions<T>,
+    ttl: number | undefined,
+    tags: ResolvedTags,
+    failed = false,
+  ): Promise<CacheLookup<T>> {
+    const flight = flightKey(t, opts.force === true);
+    return this.flights.run(flight, async (hold): Promise<CacheLookup<T>> => {
+      // NOTE: a caller whose read missed just before another load stored the entry finds it here.
+      if (!opts.force && !failed) {
+        const again = await this.reader.read<T>(t);
+        if (again.hit) return again;
+        failed = again.error !== undefined;
+      }
+      const mark = this.marks.start(t, key, tags, flight);
+      // NOTE: tag versions read before the loader runs: a value loaded across an invalidation (here or on
+      // another instance) carries the version before it, so it is a miss.
+      const stamps = this.stamps.of(t, tags.plain);
+      if (stamps instanceof Promise) stamps.catch(() => undefined);
+      const done = () => this.marks.end(t, mark);
+      let background = false;
+      try {
+        const value = await loader();
+        // NOTE: a value loaded while its key was invalidated may predate the invalidation: not stored.
+        if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
+          const writing = this.storeLoaded(t, key, value, opts.ttlOf ? this.resolver.ttl(opts.ttlOf(value)) : ttl, tags.plain, mark, opts.codec, stamps);
+          if (failed) {
+            background = true;
+            hold(writing.then(done, done));
+          } else await writing;
+        }
+        return { hit: false, value };
+      } finally {
+        if (!background) done();
+      }
+    });
+  }
+
+  private async storeLoaded(
+    t: Target,
+    key: string,
+    value: unknown,
+    ttl: number | undefined,
+    plainTags: readonly string[],
+    mark: LoadMark,
+    codec?: CodecCallOptions,
+    stamps?: readonly TagStamp[] | Promise<readonly TagStamp[]>,
+  ): Promise<void> {
+    let tags: readonly TagStamp[] | undefined;
+    try {
+      tags = stamps instanceof Promise ? await stamps : stamps;
+    } catch (error) {
+      // The tag versions could not be read: an entry without them would escape its tags' invalidation.
+      this.failures.failed(t, 'set', error);
+      return;
+    }
+    let bytes: Encoded;
+    try {
+      // NOTE: encoded before the first await when it can be: a background write-back keeps the caller's order.
+      const encoded = encodeEntry(t, key, value, codec, tags);
+      bytes = encoded instanceof Promise ? await encoded : encoded;
+    } catch (error) {
+      this.logger.warn(`Not caching "${printable(key)}": ${(error as Error).message}`);
+      return;
+    }
+    try {
+      // The index is written first: an entry is never reachable without its tag being able to find it.
+      await this.tagIndex.record(t.resolved, t.scope, t.key, plainTags, ttl);
+      await t.resolved.codec.set(t.key, t.scope, bytes, ttl);
+      // An invalidation that landed while the write was in flight wins: the entry goes again.
+      if (mark.invalidated) await t.resolved.codec.delete(t.key, t.scope);
+    } catch (error) {
+      this.failures.failed(t, 'set', error);
+    }
+  }
+}
+
+/** The single-flight key of a load of `t` (`force`: a refresh, which never shares a plain load). */
+function flightKey(t: Target, force: boolean): string {
+  return `${force ? 'r' : 'l'}${t.resolved.alias}\u0000${t.key}`;
+}
+
+function scopeTag(scope: CacheScope): string {
+  return scope.kind === 'tenant' ? `t${scope.tenantId}` : 's';
+}
+
+function printable(key: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what it replaces
+  return key.replace(/[\u0000-\u001f]/g, '?').slice(0, 200);
+}

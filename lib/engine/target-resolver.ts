@@ -1,0 +1,108 @@
+import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
+import { UnsupportedOperationError } from '../errors/unsupported-operation.error.js';
+import { type CacheScope, assertKey } from '../keys/key-builder.js';
+import { withTagVersions } from '../keys/key-layout.js';
+import type { ResolvedStore, StoreRegistry } from './store-registry.js';
+import type { FailurePolicy, StoreFailures, Unresolved } from './store-failures.js';
+import type { Target } from './target.js';
+import type { VersionCounters } from './version-counters.js';
+
+/**
+ * Where a logical key lives: its store (the tenant's route), the scope's generation and the versions
+ * of its versioned tags give its physical key. Also where a TTL gets its default.
+ */
+export class TargetResolver {
+  constructor(
+    readonly registry: StoreRegistry,
+    readonly counters: VersionCounters,
+    private readonly failures: StoreFailures,
+    private readonly defaultTtl: number,
+  ) {}
+
+  /**
+   * Resolves the store and physical key of `key` in `scope`. With versioned tags, the logical key
+   * carries each tag's current version.
+   */
+  async target(scope: CacheScope, key: string, alias?: string, versionedTags: readonly string[] = []): Promise<Target> {
+    assertKey(key);
+    const resolved = await this.store(scope, alias);
+    const generation = await this.generation(resolved, scope);
+    const logical = versionedTags.length === 0 ? key : await this.withVersions(resolved, scope, key, versionedTags);
+    return { resolved, key: resolved.keys.entryKey(scope, generation, logical), scope };
+  }
+
+  /**
+   * `target` without an await, when the store is created and the scope's generation is cached (the
+   * common case); `undefined` otherwise (the caller then awaits `target`). No versioned tags.
+   */
+  targetNow(scope: CacheScope, key: string, alias?: string): Target | undefined {
+    assertKey(key);
+    const resolved = this.registry.getNow(this.registry.aliasFor(scope, alias));
+    if (resolved === undefined) return undefined;
+    const generation = this.counters.peek(resolved.store, resolved.keys.generationKey(scope));
+    if (generation === undefined) return undefined;
+    return { resolved, key: resolved.keys.entryKey(scope, generation, key), scope };
+  }
+
+  /** `targetNow`, else `target` under the operation's failure policy (see `resolve`). */
+  targetOf(
+    policy: FailurePolicy,
+    operation: string,
+    scope: CacheScope,
+    key: string,
+    alias?: string,
+    versionedTags: readonly string[] = [],
+  ): Target | Promise<Target | Unresolved> {
+    const now = versionedTags.length === 0 ? this.targetNow(scope, key, alias) : undefined;
+    return now ?? this.resolve(policy, operation, scope, alias, () => this.target(scope, key, alias, versionedTags));
+  }
+
+  /**
+   * Runs the part of an operation that finds where its entries live (the store's creation, the scope's
+   * generation counter, tag versions); a store failure there is answered by the operation's policy
+   * (see `StoreFailures.resolve`): a read gets `Unresolved` and answers a miss.
+   */
+  resolve<X>(policy: FailurePolicy, operation: string, scope: CacheScope, alias: string | undefined, run: () => Promise<X>): Promise<X | Unresolved> {
+    return this.failures.resolve(policy, operation, scope, () => this.safeAlias(scope, alias), run);
+  }
+
+  store(scope: CacheScope, alias?: string): Promise<ResolvedStore> {
+    return this.registry.get(this.registry.aliasFor(scope, alias));
+  }
+
+  generation(resolved: ResolvedStore, scope: CacheScope): Promise<number> {
+    return this.counters.read(resolved.store, resolved.keys.generationKey(scope));
+  }
+
+  /** The alias of a scope's store, for a failure report: never throws. */
+  safeAlias(scope: CacheScope, alias?: string): string {
+    try {
+      return this.registry.aliasFor(scope, alias);
+    } catch {
+      return alias ?? 'default';
+    }
+  }
+
+  requireScan(resolved: ResolvedStore, operation: string): void {
+    if (!resolved.store.capabilities.scan) {
+      throw new UnsupportedOperationError(resolved.alias, operation, 'Use a memory or Redis store, or invalidateAll() which needs no listing.');
+    }
+  }
+
+  /** Validates a TTL and applies the default: `undefined` = default, 0/Infinity = none. */
+  ttl(ttl: number | undefined): number | undefined {
+    if (ttl === undefined) return this.defaultTtl || undefined;
+    if (typeof ttl !== 'number' || Number.isNaN(ttl) || ttl < 0) throw new InvalidTtlError(ttl);
+    return ttl === 0 || ttl === Infinity ? undefined : Math.max(1, Math.round(ttl));
+  }
+
+  /** `<key>~<tag>=<version>;...`: the key of an entry under the current versions of its versioned tags. */
+  private async withVersions(resolved: ResolvedStore, scope: CacheScope, key: string, names: readonly string[]): Promise<string> {
+    // NOTE: read together: on a store that stops answering, one commandTimeout rather than one per tag.
+    const versions =
+      names.length === 1
+        ? [await this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', names[0]!))]
+        : await Promise.all(names.map((name) => this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', name))));
+    return withTagVersions(key, names, versions);
+  }
+}

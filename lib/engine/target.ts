@@ -1,0 +1,19 @@
+import type { CacheScope } from '../keys/key-builder.js';
+import type { ResolvedStore } from './store-registry.js';
+
+/** Where one logical key lives: the store, the physical key and the scope it was built for. */
+export interface Target {
+  readonly resolved: ResolvedStore;
+  readonly key: string;
+  readonly scope: CacheScope;
+}
+
+/** A target at a physical key already known (a batch's first key, a scope prefix for a failure report). */
+export function targetAt(resolved: ResolvedStore, key: string, scope: CacheScope): Target {
+  return { resolved, key, scope };
+}
+
+/** Store alias + scope prefix: the key space of a scope in one store (in-flight marks match on it). */
+export function keySpace(resolved: ResolvedStore, scope: CacheScope): string {
+  return `${resolved.alias}\u0000${resolved.keys.scopePrefix(scope)}`;
+}
