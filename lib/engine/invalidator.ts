@@ -9,7 +9,8 @@ import type { ResolvedStore } from './store-registry.js';
 import { type StoreFailures, Unresolved } from './store-failures.js';
 import type { TagIndex } from './tag-index.js';
 import { type TagInput, resolveTags } from './tags.js';
-import { keySpace, targetAt } from './target.js';
+import { keySpace } from './load-marks.js';
+import { targetAt } from './target.js';
 import type { TargetResolver } from './target-resolver.js';
 
 /**

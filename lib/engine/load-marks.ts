@@ -1,5 +1,7 @@
 import type { SingleFlight } from './single-flight.js';
-import { type Target, keySpace } from './target.js';
+import type { CacheScope } from '../keys/key-builder.js';
+import type { ResolvedStore } from './store-registry.js';
+import type { Target } from './target.js';
 
 /** A load in flight; `invalidated` turns true when its key, a tag or a partition of it is invalidated meanwhile. */
 export interface LoadMark {
@@ -45,4 +47,9 @@ export class LoadMarks {
       if (mark.flight !== undefined) this.flights.release(mark.flight);
     }
   }
+}
+
+/** Store alias + scope prefix: the key space of a scope in one store (in-flight marks match on it). */
+export function keySpace(resolved: ResolvedStore, scope: CacheScope): string {
+  return `${resolved.alias}\u0000${resolved.keys.scopePrefix(scope)}`;
 }

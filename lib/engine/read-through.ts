@@ -192,7 +192,7 @@ export class ReadThrough {
       const mark = this.marks.start(t, key, tags, flight);
       // NOTE: tag versions read before the loader runs: a value loaded across an invalidation (here or on
       // another instance) carries the version before it, so it is a miss.
-      const stamps = this.stamps.of(t, tags.plain);
+      const stamps = tags.plain.length === 0 ? undefined : this.stamps.of(t, tags.plain);
       if (stamps instanceof Promise) stamps.catch(() => undefined);
       const done = () => this.marks.end(t, mark);
       let background = false;
@@ -242,7 +242,7 @@ export class ReadThrough {
     }
     try {
       // The index is written first: an entry is never reachable without its tag being able to find it.
-      await this.tagIndex.record(t.resolved, t.scope, t.key, plainTags, ttl);
+      if (plainTags.length > 0) await this.tagIndex.record(t.resolved, t.scope, t.key, plainTags, ttl);
       await t.resolved.codec.set(t.key, t.scope, bytes, ttl);
       // An invalidation that landed while the write was in flight wins: the entry goes again.
       if (mark.invalidated) await t.resolved.codec.delete(t.key, t.scope);

@@ -12,8 +12,3 @@ export interface Target {
 export function targetAt(resolved: ResolvedStore, key: string, scope: CacheScope): Target {
   return { resolved, key, scope };
 }
-
-/** Store alias + scope prefix: the key space of a scope in one store (in-flight marks match on it). */
-export function keySpace(resolved: ResolvedStore, scope: CacheScope): string {
-  return `${resolved.alias}\u0000${resolved.keys.scopePrefix(scope)}`;
-}
