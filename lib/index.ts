@@ -25,7 +25,7 @@ export type { CacheScope } from './keys/key-builder.js';
 export * from './stores/index.js';
 export { TenantCacheService } from './service/tenant-cache.service.js';
 export { TenantScopedCache, type CacheEntryInput } from './service/tenant-scoped-cache.js';
-export type { CacheLookup, GetOrSetOptions } from './service/cache-engine.js';
+export type { CacheLookup, GetOrSetOptions } from './engine/cache-engine.js';
 export { KeyListing } from './service/key-listing.js';
 export { TenantCacheEvents, type TenantCacheEventMap } from './engine/tenant-cache.events.js';
 export { TenantCacheModule, type TenantCacheAsyncOptions, type TenantCacheOptionsFactory } from './tenant-cache.module.js';

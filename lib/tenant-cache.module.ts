@@ -7,7 +7,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { TenantCacheExplorer } from './decorators/tenant-cache.explorer.js';
 import { ResponseCacheSetup } from './http/response-cache.setup.js';
 import { TenantCacheMetadataAccessor } from './decorators/tenant-cache-metadata.accessor.js';
-import { CacheEngine } from './service/cache-engine.js';
+import { CacheEngine } from './engine/cache-engine.js';
 import { TenantCacheService } from './service/tenant-cache.service.js';
 import { StoreRegistry } from './engine/store-registry.js';
 import { TENANT_CACHE_OPTIONS } from './tenant-cache.constants.js';

@@ -2,8 +2,7 @@ import { Logger } from '@nestjs/common';
 import { deserialize } from 'node:v8';
 import { crc32 } from 'node:zlib';
 import type { CacheScope, KeyBuilder } from '../keys/key-builder.js';
-import type { CacheStore, StoreEntry } from '../stores/cache-store.interface.js';
-import type { StoreTraits } from '../stores/store-traits.js';
+import type { CodecStore, CodecStoreEntry, CodecStoreIo } from './codec-store.js';
 import { chunkCleanupFailed } from './codec.messages.js';
 import type { CodecCallOptions } from './codec.options.js';
 import { decompress } from './compression.js';
@@ -43,14 +42,15 @@ export class ChunkedIo {
 
   constructor(
     readonly pipeline: EntryPipeline,
-    readonly store: CacheStore,
+    readonly store: CodecStore,
     readonly keys: KeyBuilder,
-    traits: StoreTraits,
+    /** The store's I/O seam: its traits, and how a text record is written. */
+    private readonly io: CodecStoreIo,
     /** Told when removing leftover chunks failed (default: a warning each); the registry passes its outage log. */
     private readonly cleanupFailed: (count: number, error: Error) => void = (count, error) => this.logger.warn(chunkCleanupFailed(store.name, count, error)),
   ) {
-    this.decodedByBytes = traits.sameBytesOnRead ? new WeakMap() : undefined;
-    this.shareReads = traits.sameBytesOnRead && traits.sharesReads;
+    this.decodedByBytes = io.traits.sameBytesOnRead ? new WeakMap() : undefined;
+    this.shareReads = io.traits.sameBytesOnRead && io.traits.sharesReads;
     this.peeledByBytes = this.decodedByBytes === undefined ? undefined : new WeakMap();
   }
 
@@ -117,7 +117,7 @@ export class ChunkedIo {
   }
 
   set(key: string, scope: CacheScope, value: Encoded | Promise<Encoded>, ttl: number | undefined): Promise<void> {
-    if (typeof value === 'string') return this.store.setText!(key, value, ttl);
+    if (typeof value === 'string') return this.io.write(key, value, ttl, rethrow);
     if (value instanceof Buffer) return this.store.set(key, value, ttl);
     return this.setSlow(key, scope, value, ttl);
   }
@@ -266,7 +266,7 @@ export class ChunkedIo {
     const values = await Promise.all(batch.map((e) => e.value));
     const chunked = batch.filter((_e, i) => !isRecord(values[i]!)).map((e) => e.key);
     const old = chunked.length > 0 ? await this.store.mget(chunked) : [];
-    const chunks: StoreEntry[] = [];
+    const chunks: CodecStoreEntry[] = [];
     values.forEach((v, i) => {
       if (!isRecord(v)) for (const c of v.chunks) chunks.push({ key: c.key, value: c.value, ttl: batch[i]!.ttl });
     });
@@ -334,4 +334,9 @@ export function remainingTtl(ttl: number | undefined, started: number): number |
 /** Values a caller cannot change in place, so one decoded copy can be handed to every reader. */
 function isImmutable(value: unknown): boolean {
   return value === null || (typeof value !== 'object' && typeof value !== 'function');
+}
+
+/** A write's failure, passed on: the caller of `set` sees the rejection. */
+function rethrow(error: unknown): never {
+  throw error;
 }

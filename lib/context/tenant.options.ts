@@ -31,7 +31,7 @@ export interface TenantOptions<TUser = unknown> extends TenantIdRules {
   cls?: { store: TenantClsStore; key?: string };
 }
 
-/** What `TenantGuard` reads of the module options (`TENANT_CACHE_OPTIONS`): the `tenant` group. */
+/** What `TenantGuard` and `TenantCacheService` read of the module options (`TENANT_CACHE_OPTIONS`): the `tenant` group. */
 export interface TenantGuardOptions {
   readonly tenant: TenantOptions;
 }

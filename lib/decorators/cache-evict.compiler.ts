@@ -1,6 +1,6 @@
 import { InvalidKeyConstructorError } from '../errors/invalid-key-constructor.error.js';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
-import type { CacheEngine } from '../service/cache-engine.js';
+import type { CacheEngine } from '../engine/cache-engine.js';
 import { CachedMethodDefinition, type ScopeResolver } from '../service/cached-method.js';
 import { type TagSpec, resolveTags, versioned } from '../engine/tags.js';
 import { CACHE_EVICT_KEYS, describeUnknownKeys, validateStore, validateTags } from './decorator-options.js';

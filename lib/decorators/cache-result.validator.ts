@@ -1,6 +1,6 @@
 import { validateCodecCallOptions } from '../codec/codec.options.js';
 import { InvalidKeyConstructorError } from '../errors/invalid-key-constructor.error.js';
-import type { CacheEngine } from '../service/cache-engine.js';
+import type { CacheEngine } from '../engine/cache-engine.js';
 import type { CacheResultConfig } from '../service/cached-method.js';
 import { CACHE_RESULT_KEYS, ITERABLE_KEYS, describeUnknownKeys, validateStore, validateTags, validateTtl } from './decorator-options.js';
 import type { RecordedCacheResult } from './tenant-cache-metadata.accessor.js';

@@ -1,7 +1,7 @@
 import { InvalidKeyConstructorError } from '../errors/invalid-key-constructor.error.js';
 import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
 import { UnknownStoreError } from '../errors/unknown-store.error.js';
-import type { CacheEngine } from '../service/cache-engine.js';
+import type { CacheEngine } from '../engine/cache-engine.js';
 import { type TagSpec, isVersionedTag, resolveTags } from '../engine/tags.js';
 import { optionKeys, unknownKeys } from '../tenant-cache.option-keys.js';
 import type { CacheEvictOptions } from './cache-evict.decorator.js';

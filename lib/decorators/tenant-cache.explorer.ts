@@ -1,13 +1,15 @@
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { InvalidKeyConstructorError } from '../errors/invalid-key-constructor.error.js';
 import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import { CompiledKey } from '../keys/key-constructor.compiler.js';
 import { KeyConstructor } from '../keys/key-constructor.js';
-import { CacheEngine } from '../service/cache-engine.js';
+import { CacheEngine } from '../engine/cache-engine.js';
 import { CachedMethodDefinition, type ScopeResolver } from '../service/cached-method.js';
 import { TenantCacheService } from '../service/tenant-cache.service.js';
+import type { NormalizedInvalidationOptions } from '../invalidation/invalidation.options.js';
 import { InvalidationRegistry } from '../invalidation/invalidation.registry.js';
+import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import { type EvictionPlan, compileEviction, planEviction } from './cache-evict.compiler.js';
 import { validateCacheResult } from './cache-result.validator.js';
 import { copyMethodMetadata } from './copy-method-metadata.js';
@@ -34,6 +36,11 @@ function wrappedMethodsOf(instance: object): Set<string> {
  * are checked as they are wrapped (cache-result.validator.ts, cache-evict.compiler.ts), so a bad
  * declaration fails start-up with the method's name.
  */
+/** The module options the explorer reads (the invalidation rules' tags are declared with the decorators' tags). */
+export interface ExplorerOptions {
+  readonly invalidation?: Pick<NormalizedInvalidationOptions, 'rules'>;
+}
+
 @Injectable()
 export class TenantCacheExplorer implements OnModuleInit {
   private readonly logger = new Logger('TenantCache');
@@ -45,11 +52,12 @@ export class TenantCacheExplorer implements OnModuleInit {
     private readonly engine: CacheEngine,
     private readonly service: TenantCacheService,
     private readonly invalidation: InvalidationRegistry,
+    @Inject(TENANT_CACHE_OPTIONS) private readonly options: ExplorerOptions,
   ) {}
 
   onModuleInit(): void {
     const resolve: ScopeResolver = (operation) => this.service.resolveScope(operation);
-    this.engine.methods.tags.declareRules(this.engine.options.invalidation?.rules, 'invalidation.rules');
+    this.engine.methods.tags.declareRules(this.options.invalidation?.rules, 'invalidation.rules');
     this.engine.methods.readDecorationsWith((type, name) => this.metadata.cacheResult(type.prototype as object, name) !== undefined);
     const evictions: { instance: object; prototype: object; name: string; options: readonly RecordedCacheEvict[] }[] = [];
     const seen = new WeakMap<object, Set<string>>();

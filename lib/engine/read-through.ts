@@ -5,7 +5,6 @@ import { type MemoizeIterableOptions, memoizeIterable } from '../codec/memoize-i
 import type { TagStamp } from '../codec/tag-stamp.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import { type CacheLookup, type EntryReader, valueOf } from './entry-reader.js';
-import { encodeEntry } from './entry-writer.js';
 import type { LoadMark, LoadMarks } from './load-marks.js';
 import type { SingleFlight } from './single-flight.js';
 import { type StoreFailures, Unresolved } from './store-failures.js';
@@ -233,8 +232,9 @@ export class ReadThrough {
     }
     let bytes: Encoded;
     try {
-      // NOTE: encoded before the first await when it can be: a background write-back keeps the caller's order.
-      const encoded = encodeEntry(t, key, value, codec, tags);
+      // NOTE: encoded before the first await when it can be: a background write-back keeps the caller's order
+      // (the loader's value is defined here: see load()).
+      const encoded = t.resolved.codec.encode(value, t.key, key, t.scope, codec, tags);
       bytes = encoded instanceof Promise ? await encoded : encoded;
     } catch (error) {
       this.logger.warn(`Not caching "${printable(key)}": ${(error as Error).message}`);

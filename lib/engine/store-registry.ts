@@ -125,7 +125,7 @@ export class StoreRegistry implements OnApplicationShutdown {
       }),
       store,
       keys,
-      traits,
+      io,
       // NOTE: a store that fails a chunk cleanup is failing everything: one rate-limited log, not a line each.
       (_count, error) => this.outages.failure(alias, 'mdel', undefined, error),
     );

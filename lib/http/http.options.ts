@@ -114,3 +114,8 @@ export function normalizeHttpOptions(options: HttpCacheOptions | undefined): Nor
     tenantHeaders: tenantHeaders.map((x) => x.toLowerCase()),
   };
 }
+
+/** What the interceptor and the response cache set-up read of the module options (`TENANT_CACHE_OPTIONS`). */
+export interface HttpModuleOptions {
+  readonly http?: NormalizedHttpOptions;
+}

@@ -1,4 +1,4 @@
-import type { CacheEngine } from '../service/cache-engine.js';
+import type { CacheEngine } from '../engine/cache-engine.js';
 import { type PackedResponse, type StoredResponse, packResponse, unpackResponse } from './cached-response.js';
 import type { Exchange } from './exchange.js';
 import type { Outcome } from './response-capture.js';

@@ -1,11 +1,12 @@
-import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { InvalidationRegistry } from '../invalidation/invalidation.registry.js';
-import { CacheEngine } from '../service/cache-engine.js';
+import { CacheEngine } from '../engine/cache-engine.js';
 import type { InvalidationEvent } from '../engine/invalidation-hooks.js';
 import { versioned } from '../engine/tags.js';
 import * as messages from './http.messages.js';
-import { type NormalizedHttpOptions, normalizeHttpOptions } from './http.options.js';
+import { type HttpModuleOptions, type NormalizedHttpOptions, normalizeHttpOptions } from './http.options.js';
+import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import { ResponseCacheMetadataAccessor } from './response-cache-metadata.accessor.js';
 import { compilePlan } from './route-plan.js';
 import { scopeSurrogateKey, surrogateKeyFor } from './surrogate-keys.js';
@@ -28,8 +29,9 @@ export class ResponseCacheSetup implements OnModuleInit, OnModuleDestroy {
     private readonly scanner: MetadataScanner,
     reflector: Reflector,
     private readonly invalidation: InvalidationRegistry,
+    @Inject(TENANT_CACHE_OPTIONS) options: HttpModuleOptions,
   ) {
-    this.http = engine.options.http ?? normalizeHttpOptions(undefined);
+    this.http = options.http ?? normalizeHttpOptions(undefined);
     this.metadata = new ResponseCacheMetadataAccessor(reflector);
   }
 

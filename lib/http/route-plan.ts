@@ -2,7 +2,7 @@ import type { Type } from '@nestjs/common';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
 import { optionKeys, unknownKeys } from '../tenant-cache.option-keys.js';
-import type { CacheEngine } from '../service/cache-engine.js';
+import type { CacheEngine } from '../engine/cache-engine.js';
 import { type ResolvedTags, type TagSpec, NO_TAGS, resolveTags } from '../engine/tags.js';
 import type { CacheResponseOptions, ResponseCacheControl } from './cache-response.decorator.js';
 import type { CacheRequest } from './cache-request.js';

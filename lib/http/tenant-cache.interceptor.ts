@@ -1,9 +1,9 @@
-import { type CallHandler, type ExecutionContext, Injectable, Logger, type NestInterceptor } from '@nestjs/common';
+import { type CallHandler, type ExecutionContext, Inject, Injectable, Logger, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { type Observable, from, lastValueFrom, switchMap } from 'rxjs';
 import { TenantContext } from '../context/tenant-context.js';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
-import { CacheEngine } from '../service/cache-engine.js';
+import { CacheEngine } from '../engine/cache-engine.js';
 import { type ResolvedTags, resolveTags } from '../engine/tags.js';
 import { TenantCacheService } from '../service/tenant-cache.service.js';
 import type { CacheRequest } from './cache-request.js';
@@ -11,7 +11,8 @@ import type { StoredResponse } from './cached-response.js';
 import type { Exchange } from './exchange.js';
 import type { CacheStatus } from './http.constants.js';
 import * as messages from './http.messages.js';
-import { type NormalizedHttpOptions, normalizeHttpOptions } from './http.options.js';
+import { type HttpModuleOptions, type NormalizedHttpOptions, normalizeHttpOptions } from './http.options.js';
+import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import { type PlatformResponse, setHeader } from './platform-shims.js';
 import { type ReadResult, readThrough } from './read-through.js';
 import { ResponseCacheMetadataAccessor } from './response-cache-metadata.accessor.js';
@@ -49,8 +50,9 @@ export class TenantCacheInterceptor implements NestInterceptor {
     private readonly engine: CacheEngine,
     private readonly cache: TenantCacheService,
     private readonly reflector: Reflector,
+    @Inject(TENANT_CACHE_OPTIONS) options: HttpModuleOptions,
   ) {
-    this.http = engine.options.http ?? normalizeHttpOptions(undefined);
+    this.http = options.http ?? normalizeHttpOptions(undefined);
     this.namespace = engine.options.keyPrefix;
     this.plans = new RoutePlans(new ResponseCacheMetadataAccessor(this.reflector), engine, this.http);
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
-import { CacheEngine } from '../service/cache-engine.js';
+import { CacheEngine } from '../engine/cache-engine.js';
 import type { InvalidationEvent, InvalidationOrigin } from '../engine/invalidation-hooks.js';
 import { versioned } from '../engine/tags.js';
 import { TenantCacheService } from '../service/tenant-cache.service.js';

@@ -4,7 +4,7 @@ import { InvalidationFailedError } from '../errors/invalidation-failed.error.js'
 import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import { canonicalEncode } from '../keys/canonical-encoding.js';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
-import { CacheEngine } from '../service/cache-engine.js';
+import { CacheEngine } from '../engine/cache-engine.js';
 import { type TagInput, resolveTags, versioned } from '../engine/tags.js';
 import { TenantCacheService } from '../service/tenant-cache.service.js';
 import type { EntityValues } from './entity-change.js';

@@ -4,7 +4,7 @@ import { TenantContextMissingError } from '../errors/tenant-context-missing.erro
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import type { CompiledKey } from '../keys/key-constructor.compiler.js';
 import type { KeyContext } from '../keys/key-constructor.js';
-import type { CacheEngine, CacheLookup } from './cache-engine.js';
+import type { CacheEngine, CacheLookup } from '../engine/cache-engine.js';
 import { type ResolvedTags, type TagSpec, resolveTags, versioned } from '../engine/tags.js';
 
 /** `@CacheResult` options after start-up validation. */

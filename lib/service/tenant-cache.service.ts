@@ -1,10 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { TenantContext } from '../context/tenant-context.js';
 import { readClsTenant } from '../context/tenant-cls.js';
 import { validateTenantId } from '../context/tenant-id.validator.js';
+import type { TenantGuardOptions } from '../context/tenant.options.js';
+import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import { TenantContextMissingError } from '../errors/tenant-context-missing.error.js';
 import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
-import { CacheEngine } from './cache-engine.js';
+import { CacheEngine } from '../engine/cache-engine.js';
 import type { TagInput } from '../engine/tags.js';
 import type { TenantCacheEvents } from '../engine/tenant-cache.events.js';
 import { TenantScopedCache } from './tenant-scoped-cache.js';
@@ -22,7 +24,10 @@ export class TenantCacheService extends TenantScopedCache {
   /** Scopes of tenants whose ids passed validation: one lookup per call, no new object. */
   private readonly scopes = new Map<string, CacheScope>();
 
-  constructor(engine: CacheEngine) {
+  constructor(
+    engine: CacheEngine,
+    @Inject(TENANT_CACHE_OPTIONS) private readonly options: TenantGuardOptions,
+  ) {
     super(engine, (operation) => this.ambientScope(operation));
   }
 
@@ -71,7 +76,7 @@ export class TenantCacheService extends TenantScopedCache {
   }
 
   private fromCls(): string | undefined {
-    const cls = this.engine.options.tenant.cls;
+    const cls = this.options.tenant.cls;
     return cls === undefined ? undefined : readClsTenant(cls);
   }
 
@@ -79,7 +84,7 @@ export class TenantCacheService extends TenantScopedCache {
   private validate(tenantId: unknown): CacheScope {
     const known = typeof tenantId === 'string' ? this.scopes.get(tenantId) : undefined;
     if (known !== undefined) return known;
-    validateTenantId(tenantId, this.engine.options.tenant);
+    validateTenantId(tenantId, this.options.tenant);
     const scope: CacheScope = Object.freeze({ kind: 'tenant', tenantId: tenantId as string });
     if (this.scopes.size >= 10_000) this.scopes.clear();
     this.scopes.set(tenantId as string, scope);

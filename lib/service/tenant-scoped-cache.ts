@@ -5,7 +5,7 @@ import { InvalidCacheKeyError } from '../errors/invalid-cache-key.error.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import { INTERNAL_KEY_MARK } from '../keys/logical-key-marks.js';
 import type { PartitionValues } from '../keys/key-constructor.js';
-import type { CacheEngine, CacheLookup, FetchOptions, GetOrSetOptions } from './cache-engine.js';
+import type { CacheEngine, CacheLookup, FetchOptions, GetOrSetOptions } from '../engine/cache-engine.js';
 import { CachedMethod, type MethodName, cachedMethodOf } from './cached-method.handle.js';
 import { KeyListing } from './key-listing.js';
 import type { TagInput } from '../engine/tags.js';

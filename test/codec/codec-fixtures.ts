@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type CacheScope, MemoryStore, type StoreDefinition, type TenantCacheModuleOptions, TenantCacheService, redisStore } from '../../lib/index.js';
-import { CacheEngine } from '../../lib/service/cache-engine.js';
+import { CacheEngine } from '../../lib/engine/cache-engine.js';
 import type { ResolvedStore } from '../../lib/engine/store-registry.js';
 import { sharedRedisUrl } from '../support/redis-server.js';
 import { bootCache } from '../support/test-module.js';

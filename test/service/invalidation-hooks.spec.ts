@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantCacheService, versioned } from '../../lib/index.js';
-import { CacheEngine } from '../../lib/service/cache-engine.js';
+import { CacheEngine } from '../../lib/engine/cache-engine.js';
 import type { InvalidationEvent } from '../../lib/engine/invalidation-hooks.js';
 import { as, boot, type CapturingLogger } from '../decorators/fixtures.js';
 import { storeCases } from '../support/store-cases.js';

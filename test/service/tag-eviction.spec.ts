@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantCacheService, memoryStore, redisStore } from '../../lib/index.js';
 import type { CacheScope } from '../../lib/keys/key-builder.js';
-import { CacheEngine } from '../../lib/service/cache-engine.js';
+import { CacheEngine } from '../../lib/engine/cache-engine.js';
 import { ADVERSARIAL_TENANTS, as, boot, gate, sleep } from '../decorators/fixtures.js';
 import { type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
 import { SECRET_1 } from '../codec/codec-fixtures.js';

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidCacheKeyError, InvalidTagError, TenantCacheService, versioned } from '../../lib/index.js';
-import { CacheEngine } from '../../lib/service/cache-engine.js';
+import { CacheEngine } from '../../lib/engine/cache-engine.js';
 import { ADVERSARIAL_TENANTS, as, boot, gate, sleep } from '../decorators/fixtures.js';
 import { storeCases } from '../support/store-cases.js';
 

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, TenantCacheService, TenantContext, memoryStore } from '../../lib/index.js';
-import { CacheEngine } from '../../lib/service/cache-engine.js';
+import { CacheEngine } from '../../lib/engine/cache-engine.js';
 import type { VersionCounters } from '../../lib/engine/version-counters.js';
 import { bootCache } from '../support/test-module.js';
 

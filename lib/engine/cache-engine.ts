@@ -1,31 +1,31 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { EntryCodec } from '../codec/entry-codec.js';
 import type { MemoizeIterableOptions } from '../codec/memoize-iterable.js';
-import { BatchOps } from '../engine/batch-ops.js';
-import { CachedMethodRegistry } from '../engine/cached-method.registry.js';
-import { type CacheLookup, EntryReader } from '../engine/entry-reader.js';
-import { EntryWriter } from '../engine/entry-writer.js';
-import { InvalidationHooks } from '../engine/invalidation-hooks.js';
-import { Invalidator } from '../engine/invalidator.js';
-import { KeyScan } from '../engine/key-scan.js';
-import { LoadMarks } from '../engine/load-marks.js';
-import { type FetchOptions, type GetOrSetOptions, ReadThrough } from '../engine/read-through.js';
-import { SingleFlight } from '../engine/single-flight.js';
-import { type ResolvedStore, StoreRegistry } from '../engine/store-registry.js';
-import { StoreFailures } from '../engine/store-failures.js';
-import { TagIndex } from '../engine/tag-index.js';
-import { TagStamps } from '../engine/tag-stamps.js';
-import type { TagInput } from '../engine/tags.js';
-import { TargetResolver } from '../engine/target-resolver.js';
-import { TenantCacheEvents } from '../engine/tenant-cache.events.js';
-import { VersionCounters } from '../engine/version-counters.js';
+import { BatchOps } from './batch-ops.js';
+import { CachedMethodRegistry } from './cached-method.registry.js';
+import { type CacheLookup, EntryReader } from './entry-reader.js';
+import { EntryWriter } from './entry-writer.js';
+import { InvalidationHooks } from './invalidation-hooks.js';
+import { Invalidator } from './invalidator.js';
+import { KeyScan } from './key-scan.js';
+import { LoadMarks } from './load-marks.js';
+import { type FetchOptions, type GetOrSetOptions, ReadThrough } from './read-through.js';
+import { SingleFlight } from './single-flight.js';
+import { type ResolvedStore, StoreRegistry } from './store-registry.js';
+import { StoreFailures } from './store-failures.js';
+import { TagIndex } from './tag-index.js';
+import { TagStamps } from './tag-stamps.js';
+import type { TagInput } from './tags.js';
+import { TargetResolver } from './target-resolver.js';
+import { TenantCacheEvents } from './tenant-cache.events.js';
+import { VersionCounters } from './version-counters.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import type { PartitionSelector } from '../keys/key-constructor.compiler.js';
 import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
-import type { NormalizedTenantCacheOptions } from '../tenant-cache.options.js';
+import type { EngineOptions } from './engine.options.js';
 
-export type { CacheLookup } from '../engine/entry-reader.js';
-export type { FetchOptions, GetOrSetOptions } from '../engine/read-through.js';
+export type { CacheLookup } from './entry-reader.js';
+export type { FetchOptions, GetOrSetOptions } from './read-through.js';
 
 /**
  * Every cache operation, for an explicit scope. `TenantCacheService` and the views of `forTenant()` /
@@ -54,7 +54,7 @@ export class CacheEngine {
   private readonly invalidator: Invalidator;
 
   constructor(
-    @Inject(TENANT_CACHE_OPTIONS) readonly options: NormalizedTenantCacheOptions,
+    @Inject(TENANT_CACHE_OPTIONS) readonly options: EngineOptions,
     readonly registry: StoreRegistry,
   ) {
     const logger = new Logger('TenantCache');
