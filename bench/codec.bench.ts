@@ -16,7 +16,7 @@ import { Logger, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type CodecOptions, type StoreDefinition, TenantCacheModule, TenantCacheService, TenantContext, memoryStore, redisStore } from '../lib/index.js';
 import { hasZstd } from '../lib/codec/codec.options.js';
-import { CacheEngine } from '../lib/service/cache-engine.js';
+import { CacheEngine } from '../lib/engine/cache-engine.js';
 import { compare, ratio } from './support/measure.js';
 
 /** One line of the bench table. */

@@ -13,7 +13,7 @@ import { Injectable, Logger, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import * as lib from '../lib/index.js';
 import { CacheResult, KeyConstructor, type StoreDefinition, TenantCacheModule, TenantCacheService, TenantContext, memoryStore, versioned } from '../lib/index.js';
-import { CacheEngine } from '../lib/service/cache-engine.js';
+import { CacheEngine } from '../lib/engine/cache-engine.js';
 import { compare } from './support/measure.js';
 
 /** One line of the bench table. */
