@@ -155,24 +155,26 @@ export class EntryPipeline {
    */
   encode(value: unknown, target: EntryTarget, s: CodecSettings): Encoded | Promise<Encoded> {
     const { logicalKey } = target;
-    const w: Write = { ...target, settings: s, embed: !target.keys.isLiteral(logicalKey), createdAt: Date.now() };
+    const embed = !target.keys.isLiteral(logicalKey);
+    const createdAt = Date.now();
     if (s.plain) {
       if (this.takesText) {
-        const text = this.plain.textEntry(value, logicalKey, w.embed, w.createdAt);
+        const text = this.plain.textEntry(value, logicalKey, embed, createdAt);
         // NOTE: a UTF-16 code unit is at most 3 UTF-8 bytes: most texts need no byte count.
         const limit = Math.min(this.fastLimit, s.chunkBytes);
         if (text !== undefined && (text.length * 3 <= limit || Buffer.byteLength(text, 'utf8') <= limit)) return text;
       }
-      const entry = { key: logicalKey, embedKey: w.embed, createdAt: w.createdAt };
+      const entry = { key: logicalKey, embedKey: embed, createdAt };
       let record = this.plain.encode(value, entry);
       if (record.length <= this.fastLimit && record.length <= s.chunkBytes) return record;
       // NOTE: chunks carry V8 bytes: a text entry too large for one record is encoded again as such.
       if (record[0] === TEXT_MAGIC) record = this.plain.encode(value, { ...entry, text: false });
-      const payload = record.subarray(w.embed ? V1_HEADER + 4 + Buffer.byteLength(logicalKey) : V1_HEADER);
+      const payload = record.subarray(embed ? V1_HEADER + 4 + Buffer.byteLength(logicalKey) : V1_HEADER);
       this.checkSize(payload.length, logicalKey);
       if (record.length <= s.chunkBytes) return record;
-      return this.chunked({ id: NOT_COMPRESSED, bytes: payload }, w);
+      return this.chunked({ id: NOT_COMPRESSED, bytes: payload }, this.write(target, s, embed, createdAt));
     }
+    const w = this.write(target, s, embed, createdAt);
     const payload = serializeValue(value, logicalKey);
     this.checkSize(payload.length, logicalKey);
     const packed = compress(payload, s.compression);
@@ -183,6 +185,11 @@ export class EntryPipeline {
       return done;
     }
     return this.finish(packed, w);
+  }
+
+  /** The context of one write that goes past the plain fast path (built only there: see `encode`). */
+  private write(target: EntryTarget, settings: CodecSettings, embed: boolean, createdAt: number): Write {
+    return { physicalKey: target.physicalKey, logicalKey: target.logicalKey, scope: target.scope, keys: target.keys, settings, embed, createdAt };
   }
 
   /** Says which format a stored record (its tag stamp peeled off) is, under this store's `encryptionRequired`. */
