@@ -21,11 +21,10 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { createClient } from '@redis/client';
 import { formatOps, median, ratio } from './support/measure.js';
 import { type Platform, TENANT_HEADER, startHttpApp } from './support/http-app.js';
 import { type LoadSample, loadInChild } from './support/http-load.js';
-import { DEFAULT_REDIS_URL, redisReachable } from './support/redis.js';
+import { DEFAULT_REDIS_URL, redisReachable, removeKeys } from './support/redis.js';
 
 const CONNECTIONS = Number(process.env.HTTP_BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.HTTP_BENCH_SECONDS ?? 5);
@@ -79,22 +78,6 @@ async function measurePlatform(platform: Platform, redisUrl: string | undefined,
   }
 }
 
-/** Removes what both caches wrote under `prefix` on the shared Redis. */
-async function cleanUp(url: string, prefix: string): Promise<void> {
-  const client = createClient({ url });
-  await client.connect();
-  try {
-    let cursor = '0';
-    do {
-      const reply = await client.scan(cursor, { MATCH: `*${prefix}*`, COUNT: 1000 });
-      cursor = reply.cursor;
-      if (reply.keys.length > 0) await client.unlink(reply.keys);
-    } while (cursor !== '0');
-  } finally {
-    client.destroy();
-  }
-}
-
 /** `0.93x (below the goal)` for each ours-vs-base pair, and whether all reached `goal`. */
 function goalLine(pairs: { label: string; value: number }[], goal: number): string {
   const parts = pairs.map((p) => `${p.label} ${p.value.toFixed(2)}x`);
@@ -112,7 +95,7 @@ export async function run(): Promise<void> {
   try {
     for (const platform of PLATFORMS) measured.push(...(await measurePlatform(platform, redisUrl, prefix)));
   } finally {
-    if (redisUrl) await cleanUp(redisUrl, prefix);
+    if (redisUrl) await removeKeys(redisUrl, prefix);
   }
 
   console.log(
