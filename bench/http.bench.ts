@@ -22,7 +22,7 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { formatOps, median, ratio } from './support/measure.js';
-import { type Platform, TENANT_HEADER, startHttpApp } from './support/http-app.js';
+import { BODY, type Platform, TENANT_HEADER, startHttpApp } from './support/http-app.js';
 import { type LoadSample, loadInChild } from './support/http-load.js';
 import { DEFAULT_REDIS_URL, redisReachable, removeKeys } from './support/redis.js';
 
@@ -56,10 +56,25 @@ interface Measured extends Case {
   p99: number;
 }
 
+/** Fails unless `c` answers the ~1 KB body, and a cached case answers it as a hit (X-Cache: HIT). */
+async function checkRoute(base: string, c: Case): Promise<void> {
+  let last: Response | undefined;
+  let body = '';
+  for (let i = 0; i < 2; i++) {
+    last = await fetch(`${base}${c.path}`, { headers: TENANT_HEADER });
+    body = await last.text();
+  }
+  const hit = last!.headers.get('x-cache') === 'HIT';
+  if (last!.status !== 200 || body !== JSON.stringify(BODY) || hit !== (c.kind !== 'ceiling')) {
+    throw new Error(`${c.path}: status ${last!.status}, ${body.length} bytes, X-Cache ${last!.headers.get('x-cache')}: not the case it claims to be`);
+  }
+}
+
 async function measurePlatform(platform: Platform, redisUrl: string | undefined, prefix: string): Promise<Measured[]> {
   const server = await startHttpApp(platform, redisUrl, prefix);
   try {
     const cases = CASES.filter((c) => c.store !== 'redis' || redisUrl);
+    for (const c of cases) await checkRoute(server.url, c);
     const load = (c: Case, seconds: number) => loadInChild(`${server.url}${c.path}`, { connections: CONNECTIONS, seconds, headers: TENANT_HEADER });
     for (const c of cases) await load(c, WARMUP_SECONDS);
     const samples = cases.map((): LoadSample[] => []);
