@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { createClient } from '@redis/client';
 
 /** The Redis the benches use: REDIS_URL, else the local default. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -24,4 +25,20 @@ export function redisReachable(url: string, timeoutMs = 1000): Promise<boolean> 
     // +PONG, or -NOAUTH on a server with a password: either way a Redis is there.
     socket.once('data', (data) => done(data[0] === 0x2b || data[0] === 0x2d));
   });
+}
+
+/** Removes every key containing `fragment` (a bench's unique prefix) from the Redis at `url`. */
+export async function removeKeys(url: string, fragment: string): Promise<void> {
+  const client = createClient({ url });
+  await client.connect();
+  try {
+    let cursor = '0';
+    do {
+      const reply = await client.scan(cursor, { MATCH: `*${fragment}*`, COUNT: 1000 });
+      cursor = reply.cursor;
+      if (reply.keys.length > 0) await client.unlink(reply.keys);
+    } while (cursor !== '0');
+  } finally {
+    client.destroy();
+  }
 }
