@@ -144,7 +144,7 @@ export class ReadThrough {
       if (this.defaultGrace !== 0 || opts.grace !== undefined || opts.timeout !== undefined || opts.graceBackoff !== undefined) {
         safe = failSafePolicy(opts, this.defaultGrace);
       }
-      if (safe === undefined && !opts.force && tags.versioned.length === 0) t = this.resolver.targetNow(scope, key, opts.store);
+      if (!opts.force && tags.versioned.length === 0) t = this.resolver.targetNow(scope, key, opts.store);
       // A bad per-call codec is the caller's error, raised before the loader runs (not a "not cached" warning).
       if (t !== undefined && opts.codec !== undefined) t.resolved.codec.pipeline.settings(opts.codec);
     } catch (error) {
@@ -157,7 +157,28 @@ export class ReadThrough {
       const held = this.flights.held<CacheLookup<T>>(flightKey(target, false));
       if (held !== undefined) return held.then(map);
     }
+    if (safe !== undefined) return this.readSafely(target, key, loader, opts, ttl, tags, safe, map);
     return this.reader.readAs<T, R | Promise<R>>(target, map, (error) => this.load(target, key, loader, opts, ttl, tags, error !== undefined).then(map)) as Promise<R>;
+  }
+
+  /** The fast path of a fail-safe call: a fresh hit is mapped inside the read; an expired one is stale or loads. */
+  private readSafely<T, R>(
+    t: Target,
+    key: string,
+    loader: () => T | Promise<T>,
+    opts: FetchOptions<T>,
+    ttl: number | undefined,
+    tags: ResolvedTags,
+    safe: FailSafePolicy,
+    map: (found: CacheLookup<T>) => R,
+  ): Promise<R> {
+    const found = (lookup: CacheLookup<T>): R | Promise<R> => {
+      const state = this.safe.expiry(lookup, ttl, opts, safe);
+      if (state === 'fresh') return map(lookup);
+      if (state === 'stale' && this.safe.backoffs.active(flightKey(t, false))) return map(this.safe.serveStale(t, lookup, 'backoff'));
+      return this.load(t, key, loader, opts, ttl, tags, false, safe).then(map);
+    };
+    return this.reader.readAs<T, R | Promise<R>>(t, found, (error) => this.load(t, key, loader, opts, ttl, tags, error !== undefined, safe).then(map)) as Promise<R>;
   }
 
   private async fetchSlow<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T>, safe?: FailSafePolicy): Promise<CacheLookup<T>> {
