@@ -138,6 +138,7 @@ for (const store of STORES) {
           served.push(await cache.getOrSet('k', failing, { ttl: TTL, grace: GRACE, graceBackoff: backoff }));
           await sleep(10);
         }
+        console.log(`[fail-safe] ${store.name}: ${served.length} calls in ${backoff - 100} ms of a ${backoff} ms backoff, loader called ${calls} time(s)`);
         expect(served.length).toBeGreaterThan(10);
         expect(served.every((v) => v === 'old')).toBe(true);
         expect(calls).toBe(1);
@@ -154,6 +155,25 @@ for (const store of STORES) {
 
     describe('an invalidated entry is gone, never stale', () => {
       const opts = { ttl: TTL, grace: GRACE };
+      it('also during a graceBackoff: the loader runs again and its error is returned', async () => {
+        const { cache } = await start();
+        let calls = 0;
+        const failing = () => {
+          calls++;
+          return fail();
+        };
+        await as('acme', async () => {
+          await expired(cache, 'k', 'old', { tags: ['t'] });
+          const o = { ...opts, tags: ['t'], graceBackoff: 60_000 };
+          expect(await cache.getOrSet('k', failing, o)).toBe('old');
+          expect(await cache.getOrSet('k', failing, o)).toBe('old');
+          expect(calls).toBe(1);
+          await cache.invalidateTag('t');
+          await expect(cache.getOrSet('k', failing, o)).rejects.toThrow('the database is down');
+          expect(calls).toBe(2);
+        });
+      });
+
       it('by key', async () => {
         const { cache } = await start();
         await as('acme', async () => {
@@ -271,6 +291,21 @@ for (const store of STORES) {
         expect(await cache.getOrSet('k', () => sleep(150).then(() => 'new'), o)).toBe('old');
         await cache.invalidateTag('t');
         await sleep(200);
+        expect(await cache.get('k', { tags: ['t'] })).toBeUndefined();
+      });
+    });
+
+    it('an invalidation while a background load holds the key open: later callers do not get the stale value', async () => {
+      const { cache } = await start();
+      await as('acme', async () => {
+        await expired(cache, 'k', 'old', { tags: ['t'] });
+        const o = { ttl: TTL, grace: GRACE, tags: ['t'], timeout: { soft: 20 } };
+        expect(await cache.getOrSet('k', () => sleep(300).then(() => 'new'), o)).toBe('old');
+        // The background load still runs: a caller meanwhile shares its flight (stale, no load).
+        expect(await cache.getOrSet('k', fail, o)).toBe('old');
+        await cache.invalidateTag('t');
+        await expect(cache.getOrSet('k', fail, o)).rejects.toThrow('the database is down');
+        await sleep(320);
         expect(await cache.get('k', { tags: ['t'] })).toBeUndefined();
       });
     });
