@@ -173,7 +173,12 @@ export class ReadThrough {
     map: (found: CacheLookup<T>) => R,
   ): Promise<R> {
     const found = (lookup: CacheLookup<T>): R | Promise<R> => {
-      const state = this.safe.expiry(lookup, ttl, opts, safe);
+      let state: 'fresh' | 'stale' | 'gone';
+      try {
+        state = this.safe.expiry(lookup, ttl, opts, safe); // a bad `ttlOf` throws: the call rejects
+      } catch (error) {
+        return Promise.reject(error);
+      }
       if (state === 'fresh') return map(lookup);
       if (state === 'stale' && this.safe.backoffs.active(flightKey(t, false))) return map(this.safe.serveStale(t, lookup, 'backoff'));
       return this.load(t, key, loader, opts, ttl, tags, false, safe).then(map);
