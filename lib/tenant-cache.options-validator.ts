@@ -17,6 +17,7 @@ export const MODULE_OPTION_KEYS = optionKeys<TenantCacheModuleOptions>({
   storeFor: true,
   onWriteError: true,
   versionCacheTtl: true,
+  grace: true,
   provideCacheManager: true,
   tagIndex: true,
   codec: true,
@@ -196,6 +197,10 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
   if (onWriteError !== 'throw' && onWriteError !== 'ignore') bad('onWriteError', `is ${JSON.stringify(onWriteError)}`, 'Use "throw" or "ignore".');
   const versionCacheTtl = options.versionCacheTtl ?? 1000;
   if (typeof versionCacheTtl !== 'number' || !(versionCacheTtl >= 0)) bad('versionCacheTtl', `is ${String(versionCacheTtl)}`, 'Give milliseconds >= 0.');
+  const grace = options.grace ?? 0;
+  if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0) {
+    bad('grace', `is ${String(grace)}`, 'Give a finite number of milliseconds >= 0 (0 = no fail-safe), or leave it out.');
+  }
   if (options.provideCacheManager !== undefined && typeof options.provideCacheManager !== 'boolean') {
     bad('provideCacheManager', `is ${String(options.provideCacheManager)}`, 'Write provideCacheManager: true or leave it out.');
   }
@@ -239,6 +244,7 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
     storeFor: options.storeFor,
     onWriteError,
     versionCacheTtl,
+    grace,
     provideCacheManager: options.provideCacheManager ?? false,
     tagIndex,
     codec,

@@ -22,6 +22,12 @@ export interface TenantCacheModuleOptions<TUser = unknown> {
    * store (ms). Another instance's `invalidateAll` is seen after at most this long. Default 1000.
    */
   versionCacheTtl?: number;
+  /**
+   * Fail-safe grace of every read-through (`getOrSet`, `@CacheResult`) that gives none (ms): an entry is
+   * kept that long past its TTL and served stale when the loader fails or times out. Default 0 = none.
+   * See docs/decorators.md, "Fail-safe: grace and timeouts".
+   */
+  grace?: number;
   /** Provide `CACHE_MANAGER` (of `@nestjs/cache-manager`) as a tenant-isolated cache. Default false. */
   provideCacheManager?: boolean;
   /**
@@ -53,6 +59,7 @@ export interface NormalizedTenantCacheOptions {
   storeFor?: (tenantId: string) => string | undefined;
   onWriteError: 'throw' | 'ignore';
   versionCacheTtl: number;
+  grace: number;
   provideCacheManager: boolean;
   tagIndex: 'store' | 'none';
   /** Codec of each store alias (module options merged with the store's). Missing = plain. */

@@ -1,11 +1,12 @@
 import type { CodecCallOptions } from '../codec/codec.options.js';
+import type { FailSafeOptions } from '../engine/fail-safe.js';
 import type { KeyConstructorType, KeyFunction } from '../keys/key-constructor.js';
 import type { TagSpec } from '../engine/tags.js';
 import type { InvalidationRule } from '../invalidation/invalidation-rule.js';
 import { CACHE_RESULT_METADATA } from './tenant-cache-decorators.constants.js';
 
 /** Options of `@CacheResult`. `A` is the method's parameter tuple, `R` its (awaited) result. */
-export interface CacheResultOptions<A extends readonly unknown[] = readonly unknown[], R = unknown> {
+export interface CacheResultOptions<A extends readonly unknown[] = readonly unknown[], R = unknown> extends FailSafeOptions {
   /**
    * How the key is built: a `KeyConstructor` subclass (checked against the method's parameters), or a
    * function of the arguments returning a string. Default: every argument, canonically encoded.

@@ -1,5 +1,7 @@
 import { validateCodecCallOptions } from '../codec/codec.options.js';
 import { InvalidKeyConstructorError } from '../errors/invalid-key-constructor.error.js';
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { TIMEOUT_KEYS, failSafeProblems } from '../engine/fail-safe.js';
 import type { CacheEngine } from '../engine/cache-engine.js';
 import type { CacheResultConfig } from '../service/cached-method.js';
 import { CACHE_RESULT_KEYS, ITERABLE_KEYS, describeUnknownKeys, validateStore, validateTags, validateTtl } from './decorator-options.js';
@@ -12,7 +14,7 @@ import type { RecordedCacheResult } from './tenant-cache-metadata.accessor.js';
 export function validateCacheResult(engine: CacheEngine, label: string, options: RecordedCacheResult): CacheResultConfig {
   if (typeof options !== 'object' || options === null) throw new InvalidKeyConstructorError(label, 'options must be an object');
   const fail = (problem: string) => new InvalidKeyConstructorError(label, problem);
-  const unknown = describeUnknownKeys(options, CACHE_RESULT_KEYS, { iterable: ITERABLE_KEYS });
+  const unknown = describeUnknownKeys(options, CACHE_RESULT_KEYS, { iterable: ITERABLE_KEYS, timeout: TIMEOUT_KEYS });
   if (unknown) throw fail(unknown);
   if (options.namespace !== undefined && (typeof options.namespace !== 'string' || options.namespace.length === 0)) {
     throw fail('namespace must be a non-empty string');
@@ -29,6 +31,8 @@ export function validateCacheResult(engine: CacheEngine, label: string, options:
   } catch (error) {
     throw fail((error as Error).message);
   }
+  const failSafe = failSafeProblems(options, `${label}: `);
+  if (failSafe.length > 0) throw new InvalidOptionsError(failSafe);
   const iterable = validateIterable(options, fail);
   return {
     iterable,
@@ -40,6 +44,9 @@ export function validateCacheResult(engine: CacheEngine, label: string, options:
     cacheNullish: options.cacheNullish === true,
     scope,
     store: options.store,
+    grace: options.grace,
+    graceBackoff: options.graceBackoff,
+    timeout: options.timeout,
   };
 }
 
@@ -48,7 +55,7 @@ function validateIterable(options: RecordedCacheResult, fail: (problem: string) 
   const it = options.iterable;
   if (it === undefined || it === false) return undefined;
   if (it !== true && (typeof it !== 'object' || it === null)) throw fail('iterable must be true or { pageBytes }');
-  for (const o of ['tags', 'unless', 'cacheNullish'] as const) {
+  for (const o of ['tags', 'unless', 'cacheNullish', 'grace', 'graceBackoff', 'timeout'] as const) {
     if (options[o] !== undefined) throw fail(`${o} does not apply to an iterable method; remove it (invalidate the entry by its arguments instead)`);
   }
   const pageBytes = it === true ? undefined : it.pageBytes;

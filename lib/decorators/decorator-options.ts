@@ -21,6 +21,9 @@ export const CACHE_RESULT_KEYS = optionKeys<CacheResultOptions>({
   codec: true,
   iterable: true,
   invalidatesOn: true,
+  grace: true,
+  graceBackoff: true,
+  timeout: true,
 });
 
 /** The option names of `iterable: { ... }`. */

@@ -18,4 +18,6 @@ export interface EngineOptions {
   readonly tagIndex: 'store' | 'none';
   /** Codec of each store alias (module options merged with the store's). Missing = plain. */
   readonly codec?: Readonly<Record<string, NormalizedCodecOptions>>;
+  /** Fail-safe grace of a read-through that gives none (ms); missing or 0 = none. */
+  readonly grace?: number;
 }

@@ -16,6 +16,8 @@ export interface CacheLookup<T> {
   cachedAt?: number;
   /** Set on a miss because the store failed (the failure was logged and emitted as `store:error`). */
   error?: Error;
+  /** Set when an expired entry was served within its `grace` instead of the loader's result (fail-safe). */
+  stale?: boolean;
 }
 
 export function miss<T>(error?: Error): CacheLookup<T> {

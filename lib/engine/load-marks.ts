@@ -23,12 +23,19 @@ const NONE: readonly string[] = [];
  */
 export class LoadMarks {
   private readonly loading = new Map<string, LoadMark>();
+  /**
+   * Loads of a key still running after a later load of it started (a refresh beside a load, a load gone
+   * on in the background past its timeout), by physical key: invalidations still mark them.
+   */
+  private readonly overlapped = new Map<LoadMark, string>();
 
   constructor(private readonly flights: SingleFlight) {}
 
   /** Marks a load of `logicalKey` at `t` as in flight, until `end`. */
   start(t: Target, logicalKey: string, tags: { plain: readonly string[]; versioned: readonly string[] } = { plain: NONE, versioned: NONE }, flight?: string): LoadMark {
     const mark: LoadMark = { invalidated: false, flight, space: keySpace(t.resolved, t.scope), logicalKey, plain: tags.plain, versioned: tags.versioned };
+    const running = this.loading.get(t.key);
+    if (running !== undefined) this.overlapped.set(running, t.key);
     this.loading.set(t.key, mark);
     return mark;
   }
@@ -36,16 +43,19 @@ export class LoadMarks {
   /** The load of `mark` is over (a later load of the same key keeps its own mark). */
   end(t: Target, mark: LoadMark): void {
     if (this.loading.get(t.key) === mark) this.loading.delete(t.key);
+    else if (this.overlapped.size > 0) this.overlapped.delete(mark);
   }
 
   /** Marks every load in flight that `matches` invalidated. */
   invalidate(matches: (physicalKey: string, mark: LoadMark) => boolean): void {
-    for (const [key, mark] of this.loading) {
-      if (!matches(key, mark)) continue;
-      mark.invalidated = true;
-      // A load whose value is being written in the background no longer answers new callers.
-      if (mark.flight !== undefined) this.flights.release(mark.flight);
-    }
+    for (const [key, mark] of this.loading) if (matches(key, mark)) this.mark(mark);
+    for (const [mark, key] of this.overlapped) if (matches(key, mark)) this.mark(mark);
+  }
+
+  private mark(mark: LoadMark): void {
+    mark.invalidated = true;
+    // A load whose value is being written in the background no longer answers new callers.
+    if (mark.flight !== undefined) this.flights.release(mark.flight);
   }
 }
 

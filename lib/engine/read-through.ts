@@ -5,6 +5,8 @@ import { type MemoizeIterableOptions, memoizeIterable } from '../codec/memoize-i
 import type { TagStamp } from '../codec/tag-stamp.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import { type CacheLookup, type EntryReader, valueOf } from './entry-reader.js';
+import { type FailSafeOptions, type FailSafePolicy, failSafePolicy } from './fail-safe.js';
+import { FailSafeLoads } from './fail-safe-loads.js';
 import type { LoadMark, LoadMarks } from './load-marks.js';
 import type { SingleFlight } from './single-flight.js';
 import { type StoreFailures, Unresolved } from './store-failures.js';
@@ -13,9 +15,10 @@ import type { TagStamps } from './tag-stamps.js';
 import { type ResolvedTags, type TagInput, NO_TAGS, resolveTags } from './tags.js';
 import type { Target } from './target.js';
 import type { TargetResolver } from './target-resolver.js';
+import type { TenantCacheEvents } from './tenant-cache.events.js';
 
 /** Options of one read-through call. */
-export interface GetOrSetOptions<T> {
+export interface GetOrSetOptions<T> extends FailSafeOptions {
   /** TTL in ms; default the module's `defaultTtl`. */
   ttl?: number;
   /** Store alias; default the tenant's route. */
@@ -61,14 +64,33 @@ export class ReadThrough {
     private readonly tagIndex: TagIndex,
     private readonly stamps: TagStamps,
     private readonly logger: Logger,
-  ) {}
+    events: TenantCacheEvents,
+    /** The module's `grace` (ms): 0 = no fail-safe unless a call asks for it. */
+    private readonly defaultGrace = 0,
+  ) {
+    this.safe = new FailSafeLoads(resolver, marks, stamps, events, (t, key, value, ttl, plainTags, mark, codec, tagStamps) =>
+      this.storeLoaded(t, key, value, ttl, plainTags, mark, codec, tagStamps),
+    );
+  }
+
+  /** The fail-safe loads (grace, backoff, timeouts). */
+  private readonly safe: FailSafeLoads;
 
   getOrSet<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: GetOrSetOptions<T> = {}): Promise<T> {
     let fetchOptions: FetchOptions<T>;
     try {
       const tags = opts.tags === undefined ? NO_TAGS : resolveTags(opts.tags, []);
       // NOTE: a literal of one shape rather than a spread: keeps `fetch`'s property reads monomorphic.
-      fetchOptions = { ttl: opts.ttl, store: opts.store, shouldCache: opts.shouldCache, tags, codec: opts.codec };
+      fetchOptions = {
+        ttl: opts.ttl,
+        store: opts.store,
+        shouldCache: opts.shouldCache,
+        tags,
+        codec: opts.codec,
+        grace: opts.grace,
+        graceBackoff: opts.graceBackoff,
+        timeout: opts.timeout,
+      };
     } catch (error) {
       return Promise.reject(error);
     }
@@ -114,26 +136,57 @@ export class ReadThrough {
   private readThrough<T, R>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T>, map: (found: CacheLookup<T>) => R): Promise<R> {
     let t: Target | undefined;
     let ttl: number | undefined;
+    let safe: FailSafePolicy | undefined;
     const tags = opts.tags ?? NO_TAGS;
     try {
       ttl = this.resolver.ttl(opts.ttl);
+      // NOTE: no fail-safe (grace 0, no timeout): not even the policy is built.
+      if (this.defaultGrace !== 0 || opts.grace !== undefined || opts.timeout !== undefined || opts.graceBackoff !== undefined) {
+        safe = failSafePolicy(opts, this.defaultGrace);
+      }
       if (!opts.force && tags.versioned.length === 0) t = this.resolver.targetNow(scope, key, opts.store);
       // A bad per-call codec is the caller's error, raised before the loader runs (not a "not cached" warning).
       if (t !== undefined && opts.codec !== undefined) t.resolved.codec.pipeline.settings(opts.codec);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (t === undefined) return this.fetchSlow(scope, key, loader, opts).then(map);
+    if (t === undefined) return this.fetchSlow(scope, key, loader, opts, safe).then(map);
     const target = t;
     // NOTE: only while a write-back after a failed read holds a flight open; a hit builds no flight key.
     if (this.flights.holding) {
       const held = this.flights.held<CacheLookup<T>>(flightKey(target, false));
       if (held !== undefined) return held.then(map);
     }
+    if (safe !== undefined) return this.readSafely(target, key, loader, opts, ttl, tags, safe, map);
     return this.reader.readAs<T, R | Promise<R>>(target, map, (error) => this.load(target, key, loader, opts, ttl, tags, error !== undefined).then(map)) as Promise<R>;
   }
 
-  private async fetchSlow<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T>): Promise<CacheLookup<T>> {
+  /** The fast path of a fail-safe call: a fresh hit is mapped inside the read; an expired one is stale or loads. */
+  private readSafely<T, R>(
+    t: Target,
+    key: string,
+    loader: () => T | Promise<T>,
+    opts: FetchOptions<T>,
+    ttl: number | undefined,
+    tags: ResolvedTags,
+    safe: FailSafePolicy,
+    map: (found: CacheLookup<T>) => R,
+  ): Promise<R> {
+    const found = (lookup: CacheLookup<T>): R | Promise<R> => {
+      let state: 'fresh' | 'stale' | 'gone';
+      try {
+        state = this.safe.expiry(lookup, ttl, opts, safe); // a bad `ttlOf` throws: the call rejects
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (state === 'fresh') return map(lookup);
+      if (state === 'stale' && this.safe.backoffs.active(flightKey(t, false))) return map(this.safe.serveStale(t, lookup, 'backoff'));
+      return this.load(t, key, loader, opts, ttl, tags, false, safe).then(map);
+    };
+    return this.reader.readAs<T, R | Promise<R>>(t, found, (error) => this.load(t, key, loader, opts, ttl, tags, error !== undefined, safe).then(map)) as Promise<R>;
+  }
+
+  private async fetchSlow<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T>, safe?: FailSafePolicy): Promise<CacheLookup<T>> {
     const ttl = this.resolver.ttl(opts.ttl);
     const tags = opts.tags ?? NO_TAGS;
     const now = tags.versioned.length === 0 ? this.resolver.targetNow(scope, key, opts.store) : undefined;
@@ -155,10 +208,15 @@ export class ReadThrough {
       const held = this.flights.held<CacheLookup<T>>(flightKey(t, false));
       if (held !== undefined) return held;
       const found = await this.reader.read<T>(t);
-      if (found.hit) return found;
+      if (found.hit) {
+        const state = safe === undefined ? 'fresh' : this.safe.expiry(found, ttl, opts, safe);
+        if (state === 'fresh') return found;
+        if (state === 'stale' && this.safe.backoffs.active(flightKey(t, false))) return this.safe.serveStale(t, found, 'backoff');
+        return this.load(t, key, loader, opts, ttl, tags, false, safe);
+      }
       failed = found.error !== undefined;
     }
-    return this.load(t, key, loader, opts, ttl, tags, failed);
+    return this.load(t, key, loader, opts, ttl, tags, failed, safe);
   }
 
   /**
@@ -179,15 +237,23 @@ export class ReadThrough {
     ttl: number | undefined,
     tags: ResolvedTags,
     failed = false,
+    safe?: FailSafePolicy,
   ): Promise<CacheLookup<T>> {
     const flight = flightKey(t, opts.force === true);
     return this.flights.run(flight, async (hold): Promise<CacheLookup<T>> => {
+      let stale: CacheLookup<T> | undefined;
       // NOTE: a caller whose read missed just before another load stored the entry finds it here.
       if (!opts.force && !failed) {
         const again = await this.reader.read<T>(t);
-        if (again.hit) return again;
+        if (again.hit) {
+          // NOTE: the stale value is the one read inside the flight: an entry invalidated since the caller's read is gone.
+          const state = safe === undefined ? 'fresh' : this.safe.expiry(again, ttl, opts, safe);
+          if (state === 'fresh') return again;
+          if (state === 'stale') stale = again;
+        }
         failed = again.error !== undefined;
       }
+      if (safe !== undefined) return this.safe.load(t, key, loader, opts, ttl, tags, { failed, safe, stale, hold, flight, backoff: flightKey(t, false) });
       const mark = this.marks.start(t, key, tags, flight);
       // NOTE: tag versions read before the loader runs: a value loaded across an invalidation (here or on
       // another instance) carries the version before it, so it is a miss.

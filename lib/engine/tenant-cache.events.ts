@@ -6,7 +6,15 @@ export interface TenantCacheEventMap {
   'store:error': [{ store: string; operation: string; error: Error; tenant?: string }];
   /** An entry could not be decoded (corrupt, old format, wrong key) and was removed. */
   'entry:corrupt': [{ store: string; key: string; reason: string; tenant?: string }];
+  /**
+   * A read-through served an expired entry within its `grace`: the loader failed (`error`), is in its
+   * `graceBackoff`, or ran past a timeout. `key` is the physical key.
+   */
+  'entry:stale': [{ store: string; key: string; reason: StaleReason; tenant?: string; error?: Error }];
 }
+
+/** Why a stale value was served: see `entry:stale`. */
+export type StaleReason = 'loader-error' | 'backoff' | 'timeout-soft' | 'timeout-hard';
 
 /** Typed event emitter of one module instance (`TenantCacheService.events`). */
 export class TenantCacheEvents extends EventEmitter<TenantCacheEventMap> {}

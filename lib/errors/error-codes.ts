@@ -27,6 +27,7 @@ export const TenantCacheErrorCode = {
   InvalidEntityChange: 'E_ENTITY_CHANGE_INVALID',
   CdnPurgeFailed: 'E_CDN_PURGE_FAILED',
   UnknownResponseBackend: 'E_RESPONSE_BACKEND_UNKNOWN',
+  LoaderTimeout: 'E_LOADER_TIMEOUT',
 } as const;
 
 /** One of the codes in `TenantCacheErrorCode`: the `code` of an error the library throws. */

@@ -21,3 +21,4 @@ export * from './invalid-entity-change.error.js';
 export * from './cdn-purge-failed.error.js';
 export * from './unknown-response-backend.error.js';
 export * from './tenant-authorization-pending.error.js';
+export * from './loader-timeout.error.js';

@@ -5,6 +5,7 @@ import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import type { CompiledKey } from '../keys/key-constructor.compiler.js';
 import type { KeyContext } from '../keys/key-constructor.js';
 import type { CacheEngine, CacheLookup } from '../engine/cache-engine.js';
+import type { LoaderTimeout } from '../engine/fail-safe.js';
 import { type ResolvedTags, type TagSpec, resolveTags, versioned } from '../engine/tags.js';
 
 /** `@CacheResult` options after start-up validation. */
@@ -19,6 +20,10 @@ export interface CacheResultConfig {
   codec?: CodecCallOptions;
   /** Set when the method returns an async iterable that is memoized item by item. */
   iterable?: { pageBytes?: number };
+  /** Fail-safe grace, backoff and loader timeouts (see `FailSafeOptions`). */
+  grace?: number;
+  graceBackoff?: number;
+  timeout?: LoaderTimeout;
 }
 
 /** Resolves the scope of an operation (the ambient tenant, an explicit tenant, or shared). */
@@ -88,6 +93,9 @@ export class CachedMethodDefinition {
       tags,
       force,
       codec: this.config.codec,
+      grace: this.config.grace,
+      graceBackoff: this.config.graceBackoff,
+      timeout: this.config.timeout,
       shouldCache: ([result]) => (this.config.cacheNullish || (result !== null && result !== undefined)) && !(this.config.unless?.(result) ?? false),
     });
     return unwrap(found);

@@ -118,6 +118,9 @@ export class TenantScopedCache {
    * A store that fails makes it a miss (logged, emitted as `store:error`), never an error, and costs the
    * caller at most one `commandTimeout`: after a failed read the loader runs at once and its value is
    * written back in the background.
+   *
+   * With `grace` (or the module's), an expired entry is served stale when the loader throws or runs past
+   * `timeout`; an invalidated one never is (see docs/decorators.md, "Fail-safe: grace and timeouts").
    */
   getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
     try {
