@@ -7,6 +7,7 @@ import type { NormalizedTenantCacheOptions, TenantCacheModuleOptions } from './t
 import { memoryStore } from './stores/memory/memory.store.js';
 import { type InvalidationModuleOptions, normalizeInvalidationOptions } from './invalidation/invalidation.options.js';
 import { closestName, optionKeys, unknownKeys } from './tenant-cache.option-keys.js';
+import { failSafeProblems } from './engine/fail-safe.js';
 
 /** The keys of `TenantCacheModuleOptions` (what `forRoot` and a `forRootAsync` factory may give). */
 export const MODULE_OPTION_KEYS = optionKeys<TenantCacheModuleOptions>({
@@ -18,6 +19,9 @@ export const MODULE_OPTION_KEYS = optionKeys<TenantCacheModuleOptions>({
   onWriteError: true,
   versionCacheTtl: true,
   grace: true,
+  staleWhileRevalidate: true,
+  refreshAhead: true,
+  ttlJitter: true,
   provideCacheManager: true,
   tagIndex: true,
   codec: true,
@@ -201,6 +205,8 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
   if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0) {
     bad('grace', `is ${String(grace)}`, 'Give a finite number of milliseconds >= 0 (0 = no fail-safe), or leave it out.');
   }
+  const swr = { staleWhileRevalidate: options.staleWhileRevalidate, refreshAhead: options.refreshAhead, ttlJitter: options.ttlJitter };
+  problems.push(...failSafeProblems(swr));
   if (options.provideCacheManager !== undefined && typeof options.provideCacheManager !== 'boolean') {
     bad('provideCacheManager', `is ${String(options.provideCacheManager)}`, 'Write provideCacheManager: true or leave it out.');
   }
@@ -245,6 +251,9 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
     onWriteError,
     versionCacheTtl,
     grace,
+    staleWhileRevalidate: swr.staleWhileRevalidate ?? 0,
+    refreshAhead: swr.refreshAhead ?? 0,
+    ttlJitter: swr.ttlJitter ?? 0,
     provideCacheManager: options.provideCacheManager ?? false,
     tagIndex,
     codec,

@@ -28,6 +28,15 @@ export interface TenantCacheModuleOptions<TUser = unknown> {
    * See docs/decorators.md, "Fail-safe: grace and timeouts".
    */
   grace?: number;
+  /**
+   * Defaults of every read-through that gives none: `staleWhileRevalidate` (ms an expired entry is served
+   * while one background refresh runs), `refreshAhead` (a fraction of the TTL in (0, 1): a hit past it
+   * starts one background refresh), `ttlJitter` (a fraction in [0, 1): each key's TTL moves by up to +/-
+   * that much). Default 0 = none. See docs/decorators.md, "Stale-while-revalidate and refresh-ahead".
+   */
+  staleWhileRevalidate?: number;
+  refreshAhead?: number;
+  ttlJitter?: number;
   /** Provide `CACHE_MANAGER` (of `@nestjs/cache-manager`) as a tenant-isolated cache. Default false. */
   provideCacheManager?: boolean;
   /**
@@ -60,6 +69,9 @@ export interface NormalizedTenantCacheOptions {
   onWriteError: 'throw' | 'ignore';
   versionCacheTtl: number;
   grace: number;
+  staleWhileRevalidate: number;
+  refreshAhead: number;
+  ttlJitter: number;
   provideCacheManager: boolean;
   tagIndex: 'store' | 'none';
   /** Codec of each store alias (module options merged with the store's). Missing = plain. */

@@ -47,6 +47,9 @@ export function validateCacheResult(engine: CacheEngine, label: string, options:
     grace: options.grace,
     graceBackoff: options.graceBackoff,
     timeout: options.timeout,
+    staleWhileRevalidate: options.staleWhileRevalidate,
+    refreshAhead: options.refreshAhead,
+    ttlJitter: options.ttlJitter,
   };
 }
 
@@ -55,7 +58,7 @@ function validateIterable(options: RecordedCacheResult, fail: (problem: string) 
   const it = options.iterable;
   if (it === undefined || it === false) return undefined;
   if (it !== true && (typeof it !== 'object' || it === null)) throw fail('iterable must be true or { pageBytes }');
-  for (const o of ['tags', 'unless', 'cacheNullish', 'grace', 'graceBackoff', 'timeout'] as const) {
+  for (const o of ['tags', 'unless', 'cacheNullish', 'grace', 'graceBackoff', 'timeout', 'staleWhileRevalidate', 'refreshAhead', 'ttlJitter'] as const) {
     if (options[o] !== undefined) throw fail(`${o} does not apply to an iterable method; remove it (invalidate the entry by its arguments instead)`);
   }
   const pageBytes = it === true ? undefined : it.pageBytes;

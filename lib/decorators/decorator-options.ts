@@ -24,6 +24,9 @@ export const CACHE_RESULT_KEYS = optionKeys<CacheResultOptions>({
   grace: true,
   graceBackoff: true,
   timeout: true,
+  staleWhileRevalidate: true,
+  refreshAhead: true,
+  ttlJitter: true,
 });
 
 /** The option names of `iterable: { ... }`. */

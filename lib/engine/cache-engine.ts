@@ -68,7 +68,7 @@ export class CacheEngine {
     this.resolver = new TargetResolver(registry, this.counters, failures, options.defaultTtl);
     this.reader = new EntryReader(this.resolver, failures, stamps, this.events, logger);
     this.writer = new EntryWriter(this.resolver, failures, marks, this.hooks, this.tagIndex, stamps);
-    this.readThrough = new ReadThrough(this.resolver, this.reader, failures, marks, flights, this.tagIndex, stamps, logger, this.events, options.grace ?? 0);
+    this.readThrough = new ReadThrough(this.resolver, this.reader, failures, marks, flights, this.tagIndex, stamps, logger, this.events, options);
     this.batch = new BatchOps(this.resolver, this.reader, failures, marks, this.hooks);
     this.scan = new KeyScan(this.resolver, failures, marks, this.hooks);
     this.invalidator = new Invalidator(this.resolver, failures, marks, this.hooks, this.tagIndex, this.scan, this.batch);

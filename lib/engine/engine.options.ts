@@ -20,4 +20,10 @@ export interface EngineOptions {
   readonly codec?: Readonly<Record<string, NormalizedCodecOptions>>;
   /** Fail-safe grace of a read-through that gives none (ms); missing or 0 = none. */
   readonly grace?: number;
+  /** Stale-while-revalidate window of a read-through that gives none (ms); missing or 0 = none. */
+  readonly staleWhileRevalidate?: number;
+  /** Refresh-ahead fraction of a read-through that gives none; missing or 0 = none. */
+  readonly refreshAhead?: number;
+  /** TTL jitter fraction of a read-through that gives none; missing or 0 = none. */
+  readonly ttlJitter?: number;
 }

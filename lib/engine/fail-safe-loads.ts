@@ -1,9 +1,11 @@
+import type { Logger } from '@nestjs/common';
 import type { CodecCallOptions } from '../codec/codec.options.js';
 import type { TagStamp } from '../codec/tag-stamp.js';
 import { LoaderTimeoutError } from '../errors/loader-timeout.error.js';
 import type { CacheLookup } from './entry-reader.js';
-import { type FailSafePolicy, GraceBackoffs, isFresh, raceTimeouts, settledOrAfter } from './fail-safe.js';
+import { type FailSafePolicy, GraceBackoffs, jitteredTtl, raceTimeouts, settledOrAfter } from './fail-safe.js';
 import type { LoadMark, LoadMarks } from './load-marks.js';
+import type { SingleFlight } from './single-flight.js';
 import { asError } from './store-failures.js';
 import type { TagStamps } from './tag-stamps.js';
 import type { ResolvedTags } from './tags.js';
@@ -46,6 +48,12 @@ export type StoreLoaded = (
 ) => Promise<void>;
 
 /**
+ * How old an entry is for a fail-safe call: `fresh`; `ahead` (fresh, past `refreshAhead`); `swr`
+ * (expired, within `staleWhileRevalidate`); `stale` (expired, within `grace`); `gone`.
+ */
+export type Expiry = 'fresh' | 'ahead' | 'swr' | 'stale' | 'gone';
+
+/**
  * The read-through's fail-safe (grace, backoff, soft and hard loader timeouts): only calls with a grace
  * or a timeout come here; the others keep the plain load. An entry is fresh until `cachedAt + ttl` (the
  * call's TTL: nothing new is recorded in the entry), kept in the store until `ttl + grace`, and served
@@ -55,12 +63,16 @@ export type StoreLoaded = (
 export class FailSafeLoads {
   /** Keys whose loader failed while their stale value was served (see `graceBackoff`). */
   readonly backoffs = new GraceBackoffs();
+  /** Keys whose background refresh failed and was logged; forgotten when one succeeds. */
+  private readonly failing = new Set<string>();
 
   constructor(
     private readonly resolver: TargetResolver,
     private readonly marks: LoadMarks,
     private readonly stamps: TagStamps,
     private readonly events: TenantCacheEvents,
+    private readonly flights: SingleFlight,
+    private readonly logger: Logger,
     private readonly storeLoaded: StoreLoaded,
   ) {}
 
@@ -88,7 +100,7 @@ export class FailSafeLoads {
       const value = await loader();
       if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
         const logical = opts.ttlOf ? this.resolver.ttl(opts.ttlOf(value)) : ttl;
-        writing = this.storeLoaded(t, key, value, logical === undefined ? undefined : logical + safe.grace, tags.plain, mark, opts.codec, stamps);
+        writing = this.storeLoaded(t, key, value, keepFor(t, logical, safe), tags.plain, mark, opts.codec, stamps);
         if (!failed) await writing;
       }
       this.backoffs.end(run.backoff);
@@ -124,12 +136,77 @@ export class FailSafeLoads {
     return this.serveStale(t, stale!, raced.kind === 'soft' ? 'timeout-soft' : 'timeout-hard');
   }
 
-  /** A hit of a fail-safe call: fresh until `ttl`, then stale until `ttl + grace`, then gone (a miss). */
-  expiry<T>(found: CacheLookup<T>, ttl: number | undefined, opts: SafeLoadOptions<T>, safe: FailSafePolicy): 'fresh' | 'stale' | 'gone' {
-    const logical = opts.ttlOf && found.value !== undefined ? this.resolver.ttl(opts.ttlOf(found.value)) : ttl;
-    const now = Date.now();
-    if (isFresh(found.cachedAt, logical, now)) return 'fresh';
-    return isFresh(found.cachedAt, logical! + safe.grace, now) ? 'stale' : 'gone';
+  /**
+   * How old a hit of a fail-safe call is. Its TTL is the call's (or `ttlOf`'s), jittered by the key
+   * (`jitteredTtl`): fresh until `cachedAt + ttl`, then `swr` and `stale` until `+ staleWhileRevalidate`
+   * and `+ grace`, then gone (a miss).
+   */
+  expiry<T>(t: Target, found: CacheLookup<T>, ttl: number | undefined, opts: SafeLoadOptions<T>, safe: FailSafePolicy): Expiry {
+    const base = opts.ttlOf && found.value !== undefined ? this.resolver.ttl(opts.ttlOf(found.value)) : ttl;
+    if (base === undefined || found.cachedAt === undefined) return 'fresh';
+    const logical = jitteredTtl(base, safe.jitter, t.key);
+    const age = Date.now() - found.cachedAt;
+    if (age < logical) return safe.ahead !== 0 && age >= safe.ahead * logical ? 'ahead' : 'fresh';
+    if (age < logical + safe.swr) return 'swr';
+    return age < logical + safe.grace ? 'stale' : 'gone';
+  }
+
+  /**
+   * The answer to a hit that is not fresh, without a load: `ahead` is the hit (a refresh starts); `swr`
+   * is the stale value (a refresh starts); `stale` in its `graceBackoff` is the stale value. No refresh
+   * starts during the key's backoff. `undefined`: the caller loads.
+   */
+  answer<T>(t: Target, found: CacheLookup<T>, state: Expiry, backoff: string, refresh: () => void): CacheLookup<T> | undefined {
+    if (state === 'ahead' || state === 'swr') {
+      if (!this.backoffs.active(backoff)) refresh();
+      return state === 'ahead' ? found : this.serveStale(t, found, 'swr');
+    }
+    if (state === 'stale' && this.backoffs.active(backoff)) return this.serveStale(t, found, 'backoff');
+    return undefined;
+  }
+
+  /**
+   * Starts one background refresh of `key` (stale-while-revalidate, refresh-ahead). It is the key's
+   * single-flight load (`flight`): while a load or refresh of the key runs, nothing starts. Its value is
+   * stored unless the key was invalidated meanwhile (its load mark). A failure is logged once until a
+   * refresh of the key succeeds, and starts the key's `graceBackoff` (no refresh before it ends).
+   */
+  refresh<T>(
+    t: Target,
+    key: string,
+    loader: () => T | Promise<T>,
+    opts: SafeLoadOptions<T>,
+    ttl: number | undefined,
+    tags: ResolvedTags,
+    safe: FailSafePolicy,
+    flight: string,
+  ): void {
+    if (this.flights.has(flight)) return;
+    const run = this.flights.run(flight, async (): Promise<CacheLookup<T>> => {
+      const mark = this.marks.start(t, key, tags, flight);
+      try {
+        const stamps = tags.plain.length === 0 ? undefined : this.stamps.of(t, tags.plain);
+        if (stamps instanceof Promise) stamps.catch(() => undefined);
+        const value = await loader();
+        if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
+          const logical = opts.ttlOf ? this.resolver.ttl(opts.ttlOf(value)) : ttl;
+          await this.storeLoaded(t, key, value, keepFor(t, logical, safe), tags.plain, mark, opts.codec, stamps);
+        }
+        this.backoffs.end(flight);
+        this.failing.delete(flight);
+        return { hit: false, value };
+      } finally {
+        this.marks.end(t, mark);
+      }
+    });
+    run.catch((error: unknown) => {
+      this.backoffs.start(flight, safe.backoff);
+      if (this.failing.has(flight)) return;
+      if (this.failing.size >= 10_000) this.failing.clear();
+      this.failing.add(flight);
+      const message = `Background refresh of "${printable(key)}" failed (the stale value is served; next try after ${safe.backoff} ms): ${asError(error).message}`;
+      this.logger.warn(message);
+    });
   }
 
   /** The stale lookup served instead of a load, emitted as `entry:stale`. */
@@ -138,4 +215,14 @@ export class FailSafeLoads {
     this.events.emit('entry:stale', { store: t.resolved.alias, key: t.key, reason, tenant, error });
     return { hit: false, stale: true, value: stale.value, cachedAt: stale.cachedAt };
   }
+}
+
+/** The store TTL of an entry of a fail-safe call: its jittered TTL + max(grace, staleWhileRevalidate). */
+function keepFor(t: Target, logical: number | undefined, safe: FailSafePolicy): number | undefined {
+  return logical === undefined ? undefined : jitteredTtl(logical, safe.jitter, t.key) + safe.keep;
+}
+
+function printable(key: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what it replaces
+  return key.replace(/[\u0000-\u001f]/g, '?').slice(0, 200);
 }

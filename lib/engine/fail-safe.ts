@@ -20,6 +20,30 @@ export interface FailSafeOptions {
   graceBackoff?: number;
   /** Loader time limits (ms). */
   timeout?: LoaderTimeout;
+  /**
+   * How long (ms) past its TTL an entry is served at hit latency (stale) while one background load
+   * refreshes it. Default: the module's `staleWhileRevalidate` (0 = none).
+   */
+  staleWhileRevalidate?: number;
+  /**
+   * A fraction of the TTL in (0, 1), e.g. 0.8: a hit on an entry older than that returns it and starts
+   * one background refresh. 0 = none. Default: the module's `refreshAhead`.
+   */
+  refreshAhead?: number;
+  /**
+   * A fraction in [0, 1), e.g. 0.1: the TTL of each key is moved by up to +/- that fraction, derived from
+   * the key (readers and writers agree), so entries written together do not expire together. Default:
+   * the module's `ttlJitter` (0 = none).
+   */
+  ttlJitter?: number;
+}
+
+/** The module's defaults of the read-through's fail-safe options (missing = 0, none). */
+export interface FailSafeDefaults {
+  readonly grace?: number;
+  readonly staleWhileRevalidate?: number;
+  readonly refreshAhead?: number;
+  readonly ttlJitter?: number;
 }
 
 /** The option names of `timeout: { ... }`. */
@@ -28,26 +52,60 @@ export const TIMEOUT_KEYS = optionKeys<LoaderTimeout>({ soft: true, hard: true }
 /** The default `graceBackoff` (ms). */
 export const DEFAULT_GRACE_BACKOFF = 5000;
 
-/** The fail-safe of one call, validated; absent when the call has none (grace 0, no timeout). */
+/** The fail-safe of one call, validated; absent when the call has none (grace 0, no timeout, no SWR). */
 export interface FailSafePolicy {
   readonly grace: number;
   readonly backoff: number;
   readonly soft: number | undefined;
   readonly hard: number | undefined;
+  /** `staleWhileRevalidate` (ms; 0 = none). */
+  readonly swr: number;
+  /** `refreshAhead` (a fraction of the TTL; 0 = none). */
+  readonly ahead: number;
+  /** `ttlJitter` (a fraction of the TTL; 0 = none). */
+  readonly jitter: number;
+  /** How long past its (jittered) TTL the store keeps an entry: max(grace, staleWhileRevalidate). */
+  readonly keep: number;
 }
 
 /**
  * The fail-safe policy of a call (`undefined`: none, today's behaviour), or a typed error naming the
  * wrong option. `prefix` names where the options come from (`@CacheResult on X.y: `).
  */
-export function failSafePolicy(opts: FailSafeOptions, defaultGrace: number, prefix = ''): FailSafePolicy | undefined {
+export function failSafePolicy(opts: FailSafeOptions, defaults: FailSafeDefaults, prefix = ''): FailSafePolicy | undefined {
   const problems = failSafeProblems(opts, prefix);
   if (problems.length > 0) throw new InvalidOptionsError(problems);
-  const grace = opts.grace ?? defaultGrace;
+  const grace = opts.grace ?? defaults.grace ?? 0;
+  const swr = opts.staleWhileRevalidate ?? defaults.staleWhileRevalidate ?? 0;
+  const ahead = opts.refreshAhead ?? defaults.refreshAhead ?? 0;
+  const jitter = opts.ttlJitter ?? defaults.ttlJitter ?? 0;
   const timeout = opts.timeout;
-  // NOTE: a grace given, even 0, makes the call check expiry itself: an entry another call kept for its grace is not fresh here.
-  if (grace === 0 && opts.grace === undefined && (timeout === undefined || (timeout.soft === undefined && timeout.hard === undefined))) return undefined;
-  return { grace, backoff: opts.graceBackoff ?? DEFAULT_GRACE_BACKOFF, soft: timeout?.soft, hard: timeout?.hard };
+  // NOTE: a grace or SWR window given, even 0, makes the call check expiry itself: an entry another call
+  // kept past its TTL (for its grace or window) is not fresh here.
+  if (
+    grace === 0 &&
+    opts.grace === undefined &&
+    opts.staleWhileRevalidate === undefined &&
+    swr === 0 &&
+    ahead === 0 &&
+    jitter === 0 &&
+    (timeout === undefined || (timeout.soft === undefined && timeout.hard === undefined))
+  ) {
+    return undefined;
+  }
+  return { grace, backoff: opts.graceBackoff ?? DEFAULT_GRACE_BACKOFF, soft: timeout?.soft, hard: timeout?.hard, swr, ahead, jitter, keep: Math.max(grace, swr) };
+}
+
+/** Whether a call gives any fail-safe option (cheap: the hot path asks it of every read-through). */
+export function givesFailSafe(opts: FailSafeOptions): boolean {
+  return (
+    opts.grace !== undefined ||
+    opts.timeout !== undefined ||
+    opts.graceBackoff !== undefined ||
+    opts.staleWhileRevalidate !== undefined ||
+    opts.refreshAhead !== undefined ||
+    opts.ttlJitter !== undefined
+  );
 }
 
 /** Every problem of the fail-safe options (negative or non-finite numbers, unknown keys of `timeout`). */
@@ -61,6 +119,15 @@ export function failSafeProblems(opts: FailSafeOptions, prefix = ''): InvalidOpt
   };
   check('grace', opts.grace);
   check('graceBackoff', opts.graceBackoff);
+  check('staleWhileRevalidate', opts.staleWhileRevalidate);
+  const fraction = (name: string, value: unknown, max: string) => {
+    if (value === undefined) return;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value >= 1) {
+      problems.push({ option: `${prefix}${name}`, problem: `is ${String(value)}`, fix: `Give a fraction of the TTL ${max} (0 = none), or leave it out.` });
+    }
+  };
+  fraction('refreshAhead', opts.refreshAhead, 'in (0, 1), e.g. 0.8');
+  fraction('ttlJitter', opts.ttlJitter, 'in [0, 1), e.g. 0.1');
   const timeout: unknown = opts.timeout;
   if (timeout !== undefined) {
     if (typeof timeout !== 'object' || timeout === null || Array.isArray(timeout)) {
@@ -78,9 +145,17 @@ export function failSafeProblems(opts: FailSafeOptions, prefix = ''): InvalidOpt
   return problems;
 }
 
-/** Whether an entry written at `cachedAt` is still fresh for a call whose TTL is `ttl` (`undefined` = no expiry). */
-export function isFresh(cachedAt: number | undefined, ttl: number | undefined, now = Date.now()): boolean {
-  return ttl === undefined || cachedAt === undefined || cachedAt + ttl > now;
+/**
+ * The TTL of `physicalKey` moved by up to +/- `jitter` of it. The move is derived from the key (FNV-1a),
+ * not drawn at random: the reader of an entry computes the same TTL as its writer, so an entry is fresh
+ * until exactly `cachedAt + jitteredTtl`, with nothing new recorded in the entry.
+ */
+export function jitteredTtl(ttl: number, jitter: number, physicalKey: string): number {
+  if (jitter === 0) return ttl;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < physicalKey.length; i++) h = Math.imul(h ^ physicalKey.charCodeAt(i), 0x01000193);
+  const unit = (h >>> 0) / 0x80000000 - 1; // in [-1, 1)
+  return Math.max(1, Math.round(ttl * (1 + jitter * unit)));
 }
 
 /**

@@ -5,8 +5,8 @@ import { type MemoizeIterableOptions, memoizeIterable } from '../codec/memoize-i
 import type { TagStamp } from '../codec/tag-stamp.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import { type CacheLookup, type EntryReader, valueOf } from './entry-reader.js';
-import { type FailSafeOptions, type FailSafePolicy, failSafePolicy } from './fail-safe.js';
-import { FailSafeLoads } from './fail-safe-loads.js';
+import { type FailSafeDefaults, type FailSafeOptions, type FailSafePolicy, failSafePolicy, givesFailSafe } from './fail-safe.js';
+import { type Expiry, FailSafeLoads } from './fail-safe-loads.js';
 import type { LoadMark, LoadMarks } from './load-marks.js';
 import type { SingleFlight } from './single-flight.js';
 import { type StoreFailures, Unresolved } from './store-failures.js';
@@ -65,16 +65,19 @@ export class ReadThrough {
     private readonly stamps: TagStamps,
     private readonly logger: Logger,
     events: TenantCacheEvents,
-    /** The module's `grace` (ms): 0 = no fail-safe unless a call asks for it. */
-    private readonly defaultGrace = 0,
+    /** The module's `grace`, `staleWhileRevalidate`, `refreshAhead`, `ttlJitter`: 0 = none unless a call asks. */
+    private readonly defaults: FailSafeDefaults = {},
   ) {
-    this.safe = new FailSafeLoads(resolver, marks, stamps, events, (t, key, value, ttl, plainTags, mark, codec, tagStamps) =>
+    this.anyDefault = !!(defaults.grace || defaults.staleWhileRevalidate || defaults.refreshAhead || defaults.ttlJitter);
+    this.safe = new FailSafeLoads(resolver, marks, stamps, events, flights, logger, (t, key, value, ttl, plainTags, mark, codec, tagStamps) =>
       this.storeLoaded(t, key, value, ttl, plainTags, mark, codec, tagStamps),
     );
   }
 
-  /** The fail-safe loads (grace, backoff, timeouts). */
+  /** The fail-safe loads (grace, backoff, timeouts, background refreshes). */
   private readonly safe: FailSafeLoads;
+  /** Whether a module default makes every read-through a fail-safe one. */
+  private readonly anyDefault: boolean;
 
   getOrSet<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: GetOrSetOptions<T> = {}): Promise<T> {
     let fetchOptions: FetchOptions<T>;
@@ -90,6 +93,9 @@ export class ReadThrough {
         grace: opts.grace,
         graceBackoff: opts.graceBackoff,
         timeout: opts.timeout,
+        staleWhileRevalidate: opts.staleWhileRevalidate,
+        refreshAhead: opts.refreshAhead,
+        ttlJitter: opts.ttlJitter,
       };
     } catch (error) {
       return Promise.reject(error);
@@ -140,9 +146,9 @@ export class ReadThrough {
     const tags = opts.tags ?? NO_TAGS;
     try {
       ttl = this.resolver.ttl(opts.ttl);
-      // NOTE: no fail-safe (grace 0, no timeout): not even the policy is built.
-      if (this.defaultGrace !== 0 || opts.grace !== undefined || opts.timeout !== undefined || opts.graceBackoff !== undefined) {
-        safe = failSafePolicy(opts, this.defaultGrace);
+      // NOTE: no fail-safe (grace 0, no timeout, no SWR, refresh-ahead or jitter): not even the policy is built.
+      if (this.anyDefault || givesFailSafe(opts)) {
+        safe = failSafePolicy(opts, this.defaults);
       }
       if (!opts.force && tags.versioned.length === 0) t = this.resolver.targetNow(scope, key, opts.store);
       // A bad per-call codec is the caller's error, raised before the loader runs (not a "not cached" warning).
@@ -173,15 +179,16 @@ export class ReadThrough {
     map: (found: CacheLookup<T>) => R,
   ): Promise<R> {
     const found = (lookup: CacheLookup<T>): R | Promise<R> => {
-      let state: 'fresh' | 'stale' | 'gone';
+      let state: Expiry;
       try {
-        state = this.safe.expiry(lookup, ttl, opts, safe); // a bad `ttlOf` throws: the call rejects
+        state = this.safe.expiry(t, lookup, ttl, opts, safe); // a bad `ttlOf` throws: the call rejects
       } catch (error) {
         return Promise.reject(error);
       }
       if (state === 'fresh') return map(lookup);
-      if (state === 'stale' && this.safe.backoffs.active(flightKey(t, false))) return map(this.safe.serveStale(t, lookup, 'backoff'));
-      return this.load(t, key, loader, opts, ttl, tags, false, safe).then(map);
+      const backoff = flightKey(t, false);
+      const now = this.safe.answer(t, lookup, state, backoff, () => this.safe.refresh(t, key, loader, opts, ttl, tags, safe, backoff));
+      return now !== undefined ? map(now) : this.load(t, key, loader, opts, ttl, tags, false, safe).then(map);
     };
     return this.reader.readAs<T, R | Promise<R>>(t, found, (error) => this.load(t, key, loader, opts, ttl, tags, error !== undefined, safe).then(map)) as Promise<R>;
   }
@@ -209,10 +216,12 @@ export class ReadThrough {
       if (held !== undefined) return held;
       const found = await this.reader.read<T>(t);
       if (found.hit) {
-        const state = safe === undefined ? 'fresh' : this.safe.expiry(found, ttl, opts, safe);
+        if (safe === undefined) return found;
+        const state = this.safe.expiry(t, found, ttl, opts, safe);
         if (state === 'fresh') return found;
-        if (state === 'stale' && this.safe.backoffs.active(flightKey(t, false))) return this.safe.serveStale(t, found, 'backoff');
-        return this.load(t, key, loader, opts, ttl, tags, false, safe);
+        const backoff = flightKey(t, false);
+        const now = this.safe.answer(t, found, state, backoff, () => this.safe.refresh(t, key, loader, opts, ttl, tags, safe, backoff));
+        return now ?? this.load(t, key, loader, opts, ttl, tags, false, safe);
       }
       failed = found.error !== undefined;
     }
@@ -247,9 +256,9 @@ export class ReadThrough {
         const again = await this.reader.read<T>(t);
         if (again.hit) {
           // NOTE: the stale value is the one read inside the flight: an entry invalidated since the caller's read is gone.
-          const state = safe === undefined ? 'fresh' : this.safe.expiry(again, ttl, opts, safe);
-          if (state === 'fresh') return again;
-          if (state === 'stale') stale = again;
+          const state = safe === undefined ? 'fresh' : this.safe.expiry(t, again, ttl, opts, safe);
+          if (state === 'fresh' || state === 'ahead') return again;
+          if (state === 'stale' || state === 'swr') stale = again;
         }
         failed = again.error !== undefined;
       }

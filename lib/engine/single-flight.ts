@@ -31,6 +31,11 @@ export class SingleFlight {
     return promise;
   }
 
+  /** Whether a flight of `key` is open (running or held open). */
+  has(key: string): boolean {
+    return this.inflight.has(key);
+  }
+
   /** Closes the flight of `key` if its loader already resolved (it is only held open). */
   release(key: string): void {
     const flight = this.inflight.get(key);

@@ -8,13 +8,14 @@ export interface TenantCacheEventMap {
   'entry:corrupt': [{ store: string; key: string; reason: string; tenant?: string }];
   /**
    * A read-through served an expired entry within its `grace`: the loader failed (`error`), is in its
-   * `graceBackoff`, or ran past a timeout. `key` is the physical key.
+   * `graceBackoff`, or ran past a timeout; or within its `staleWhileRevalidate` (`swr`: a background
+   * refresh runs). `key` is the physical key.
    */
   'entry:stale': [{ store: string; key: string; reason: StaleReason; tenant?: string; error?: Error }];
 }
 
 /** Why a stale value was served: see `entry:stale`. */
-export type StaleReason = 'loader-error' | 'backoff' | 'timeout-soft' | 'timeout-hard';
+export type StaleReason = 'loader-error' | 'backoff' | 'timeout-soft' | 'timeout-hard' | 'swr';
 
 /** Typed event emitter of one module instance (`TenantCacheService.events`). */
 export class TenantCacheEvents extends EventEmitter<TenantCacheEventMap> {}

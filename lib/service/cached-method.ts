@@ -20,10 +20,13 @@ export interface CacheResultConfig {
   codec?: CodecCallOptions;
   /** Set when the method returns an async iterable that is memoized item by item. */
   iterable?: { pageBytes?: number };
-  /** Fail-safe grace, backoff and loader timeouts (see `FailSafeOptions`). */
+  /** Fail-safe grace, backoff, loader timeouts, stale-while-revalidate, refresh-ahead, TTL jitter (see `FailSafeOptions`). */
   grace?: number;
   graceBackoff?: number;
   timeout?: LoaderTimeout;
+  staleWhileRevalidate?: number;
+  refreshAhead?: number;
+  ttlJitter?: number;
 }
 
 /** Resolves the scope of an operation (the ambient tenant, an explicit tenant, or shared). */
@@ -96,6 +99,9 @@ export class CachedMethodDefinition {
       grace: this.config.grace,
       graceBackoff: this.config.graceBackoff,
       timeout: this.config.timeout,
+      staleWhileRevalidate: this.config.staleWhileRevalidate,
+      refreshAhead: this.config.refreshAhead,
+      ttlJitter: this.config.ttlJitter,
       shouldCache: ([result]) => (this.config.cacheNullish || (result !== null && result !== undefined)) && !(this.config.unless?.(result) ?? false),
     });
     return unwrap(found);
