@@ -32,7 +32,7 @@ export interface TenantCacheModuleOptions<TUser = unknown> {
    * Defaults of every read-through that gives none: `staleWhileRevalidate` (ms an expired entry is served
    * while one background refresh runs), `refreshAhead` (a fraction of the TTL in (0, 1): a hit past it
    * starts one background refresh), `ttlJitter` (a fraction in [0, 1): each key's TTL moves by up to +/-
-   * that much). Default 0 = none. See docs/decorators.md, "Stale-while-revalidate and refresh-ahead".
+   * that much). Default 0 = none. See docs/decorators.md, "Stale-while-revalidate, refresh-ahead and TTL jitter".
    */
   staleWhileRevalidate?: number;
   refreshAhead?: number;

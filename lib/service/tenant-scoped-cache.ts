@@ -121,6 +121,8 @@ export class TenantScopedCache {
    *
    * With `grace` (or the module's), an expired entry is served stale when the loader throws or runs past
    * `timeout`; an invalidated one never is (see docs/decorators.md, "Fail-safe: grace and timeouts").
+   * With `staleWhileRevalidate` or `refreshAhead`, an expired (or ageing) entry is returned at once while
+   * one background refresh runs; `ttlJitter` spreads TTLs per key.
    */
   getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
     try {
