@@ -96,18 +96,6 @@ export function failSafePolicy(opts: FailSafeOptions, defaults: FailSafeDefaults
   return { grace, backoff: opts.graceBackoff ?? DEFAULT_GRACE_BACKOFF, soft: timeout?.soft, hard: timeout?.hard, swr, ahead, jitter, keep: Math.max(grace, swr) };
 }
 
-/** Whether a call gives any fail-safe option (cheap: the hot path asks it of every read-through). */
-export function givesFailSafe(opts: FailSafeOptions): boolean {
-  return (
-    opts.grace !== undefined ||
-    opts.timeout !== undefined ||
-    opts.graceBackoff !== undefined ||
-    opts.staleWhileRevalidate !== undefined ||
-    opts.refreshAhead !== undefined ||
-    opts.ttlJitter !== undefined
-  );
-}
-
 /** Every problem of the fail-safe options (negative or non-finite numbers, unknown keys of `timeout`). */
 export function failSafeProblems(opts: FailSafeOptions, prefix = ''): InvalidOption[] {
   const problems: InvalidOption[] = [];

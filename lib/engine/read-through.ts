@@ -5,7 +5,7 @@ import { type MemoizeIterableOptions, memoizeIterable } from '../codec/memoize-i
 import type { TagStamp } from '../codec/tag-stamp.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import { type CacheLookup, type EntryReader, valueOf } from './entry-reader.js';
-import { type FailSafeDefaults, type FailSafeOptions, type FailSafePolicy, failSafePolicy, givesFailSafe } from './fail-safe.js';
+import { type FailSafeDefaults, type FailSafeOptions, type FailSafePolicy, failSafePolicy } from './fail-safe.js';
 import { type Expiry, FailSafeLoads } from './fail-safe-loads.js';
 import type { LoadMark, LoadMarks } from './load-marks.js';
 import type { SingleFlight } from './single-flight.js';
@@ -146,10 +146,10 @@ export class ReadThrough {
     const tags = opts.tags ?? NO_TAGS;
     try {
       ttl = this.resolver.ttl(opts.ttl);
-      // NOTE: no fail-safe (grace 0, no timeout, no SWR, refresh-ahead or jitter): not even the policy is built.
-      if (this.anyDefault || givesFailSafe(opts)) {
-        safe = failSafePolicy(opts, this.defaults);
-      }
+      // NOTE: no fail-safe option here or in the module: not even the policy is built (inline: no fail-safe file runs).
+      const o = opts;
+      const given = o.grace !== undefined || o.timeout !== undefined || o.graceBackoff !== undefined || o.staleWhileRevalidate !== undefined;
+      if (this.anyDefault || given || o.refreshAhead !== undefined || o.ttlJitter !== undefined) safe = failSafePolicy(opts, this.defaults);
       if (!opts.force && tags.versioned.length === 0) t = this.resolver.targetNow(scope, key, opts.store);
       // A bad per-call codec is the caller's error, raised before the loader runs (not a "not cached" warning).
       if (t !== undefined && opts.codec !== undefined) t.resolved.codec.pipeline.settings(opts.codec);
