@@ -281,6 +281,41 @@ for (const store of STORES) {
       });
     });
 
+    it('past a short SWR window but within a longer grace: a failing loader is answered with the stale value (fail-safe)', async () => {
+      const { cache, stale } = await start();
+      const opts = { ttl: TTL, staleWhileRevalidate: 50, grace: SWR };
+      await as('acme', async () => {
+        await cache.getOrSet('k', () => 'old', opts);
+        await sleep(TTL + 50 + 40);
+        expect(await cache.fetch('k', fail, opts)).toMatchObject({ hit: false, stale: true, value: 'old' });
+      });
+      expect(stale.map((s) => s.reason)).toEqual(['loader-error']);
+    });
+
+    it('a decorator overrides the module default: staleWhileRevalidate 0 on @CacheResult waits for the method', async () => {
+      @Injectable()
+      class Strict {
+        calls = 0;
+        @CacheResult({ ttl: TTL, staleWhileRevalidate: 0 })
+        async get(id: string): Promise<string> {
+          this.calls++;
+          return `${id} #${this.calls}`;
+        }
+      }
+      const app = await boot(store.definition(), [Strict], { staleWhileRevalidate: SWR });
+      close = app.close;
+      const strict = app.moduleRef.get(Strict);
+      await as('acme', async () => {
+        expect(await strict.get('a')).toBe('a #1');
+        await sleep(PAST_TTL);
+        expect(await strict.get('a')).toBe('a #2'); // not the stale 'a #1'
+        // The same key read through getOrSet with the module default is served stale instead.
+        await app.cache.getOrSet('k', () => 'old', { ttl: TTL });
+        await sleep(PAST_TTL);
+        expect(await app.cache.getOrSet('k', () => sleep(20).then(() => 'new'), { ttl: TTL })).toBe('old');
+      });
+    });
+
     it('a fresh hit with SWR and refresh-ahead leaves no timer and no refresh behind', async () => {
       const { cache } = await start();
       const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
