@@ -140,11 +140,19 @@ export function failSafeProblems(opts: FailSafeOptions, prefix = ''): InvalidOpt
  */
 export function jitteredTtl(ttl: number, jitter: number, physicalKey: string): number {
   if (jitter === 0) return ttl;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < physicalKey.length; i++) h = Math.imul(h ^ physicalKey.charCodeAt(i), 0x01000193);
-  const unit = (h >>> 0) / 0x80000000 - 1; // in [-1, 1)
+  let unit = jitterUnits.get(physicalKey);
+  if (unit === undefined) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < physicalKey.length; i++) h = Math.imul(h ^ physicalKey.charCodeAt(i), 0x01000193);
+    unit = (h >>> 0) / 0x80000000 - 1; // in [-1, 1)
+    if (jitterUnits.size >= 10_000) jitterUnits.clear();
+    jitterUnits.set(physicalKey, unit);
+  }
   return Math.max(1, Math.round(ttl * (1 + jitter * unit)));
 }
+
+/** The jitter unit of recent keys: a hit looks it up instead of hashing its key again. Bounded. */
+const jitterUnits = new Map<string, number>();
 
 /**
  * The keys whose loader failed while a stale value was served: the loader is not called for them again
