@@ -40,7 +40,7 @@ class GraceController {
     return this.upstream.run(k);
   }
 
-  @CacheResponse({ ttl: SOFT_TTL, grace: 60_000, timeout: { soft: 40 } })
+  @CacheResponse({ ttl: SOFT_TTL, grace: 60_000, timeout: { soft: 40 }, cacheControl: { maxAge: 1, public: true } })
   @Get('soft')
   soft(@Query('k') k: string) {
     return this.upstream.run(k);
@@ -147,6 +147,8 @@ describe.each(STORES.flatMap((store) => ADAPTERS.map((adapter) => [adapter, stor
       const refreshed = await get('/soft?k=d');
       expect(refreshed.headers['x-cache']).toBe('HIT');
       expect(refreshed.body).toEqual({ key: 'd', run: 2 });
+      // The replay's own Cache-Control and Vary (tenant header) did not keep the background response out.
+      expect(refreshed.headers.vary).toMatch(/x-tenant-id/i);
       expect(upstream.of('d')).toBe(2);
     });
 
