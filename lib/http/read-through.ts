@@ -61,9 +61,9 @@ export async function readThrough(engine: CacheEngine, x: Exchange, load: Load):
         store: plan.options.store,
         tags,
         shouldCache: (v) => v !== UNCACHEABLE,
-        grace: plan.options.grace,
-        graceBackoff: plan.options.graceBackoff,
-        timeout: plan.options.timeout,
+        grace: plan.failSafe.grace,
+        graceBackoff: plan.failSafe.graceBackoff,
+        timeout: plan.failSafe.timeout,
       },
     );
   } catch (error) {

@@ -2,7 +2,7 @@ import type { Type } from '@nestjs/common';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
 import { optionKeys, unknownKeys } from '../tenant-cache.option-keys.js';
-import { failSafeProblems } from '../engine/fail-safe.js';
+import { type FailSafeOptions, failSafeProblems } from '../engine/fail-safe.js';
 import type { CacheEngine } from '../engine/cache-engine.js';
 import { type ResolvedTags, type TagSpec, NO_TAGS, resolveTags } from '../engine/tags.js';
 import type { CacheResponseOptions, ResponseCacheControl } from './cache-response.decorator.js';
@@ -48,6 +48,12 @@ export interface RoutePlan {
   readonly varySet: ReadonlySet<string>;
   readonly cacheControl: { perUser: string; shared: string } | undefined;
   readonly staleIfError: number;
+  /**
+   * The engine's fail-safe options of the route: `grace`, `graceBackoff`, `timeout` as given; with
+   * `cacheControl.staleWhileRevalidate` (and no `staleIfError`), a grace of that window and a soft
+   * timeout of 0 unless given: served stale while one background load refreshes.
+   */
+  readonly failSafe: FailSafeOptions;
   /** `@NoCache()` on the method or the controller. */
   readonly noCache: boolean;
   /** The handler takes `@Res()` / `@Next()` without passthrough: it sends the response itself, never cached. */
@@ -118,9 +124,16 @@ export function compilePlan(
     // NOTE: a per-user entry is never advertised to shared caches: private, no s-maxage.
     cacheControl = { perUser: parts(['private']).join(', '), shared: shared.join(', ') };
   }
+  const swr = options.staleIfError === undefined && cc?.staleWhileRevalidate !== undefined ? Math.floor(cc.staleWhileRevalidate) * 1000 : 0;
+  const failSafe: FailSafeOptions = {
+    grace: options.grace ?? (swr > 0 ? swr : undefined),
+    graceBackoff: options.graceBackoff,
+    timeout: options.timeout ?? (swr > 0 ? { soft: 0 } : undefined),
+  };
   return {
     where,
     options,
+    failSafe,
     key,
     tags,
     staticTags,

@@ -46,6 +46,12 @@ class GraceController {
     return this.upstream.run(k);
   }
 
+  @CacheResponse({ ttl: SOFT_TTL, cacheControl: { maxAge: 0, staleWhileRevalidate: 60, public: true } })
+  @Get('swr')
+  swr(@Query('k') k: string) {
+    return this.upstream.run(k);
+  }
+
   @CacheResponse({ ttl: TTL, timeout: { hard: 40 } })
   @Get('hard')
   hard(@Query('k') k: string) {
@@ -150,6 +156,26 @@ describe.each(STORES.flatMap((store) => ADAPTERS.map((adapter) => [adapter, stor
       // The replay's own Cache-Control and Vary (tenant header) did not keep the background response out.
       expect(refreshed.headers.vary).toMatch(/x-tenant-id/i);
       expect(upstream.of('d')).toBe(2);
+    });
+
+    it('staleWhileRevalidate: replays the expired response at hit latency while one background run of the handler refreshes it', async () => {
+      const first = await get('/swr?k=f');
+      expect(first.headers['cache-control']).toBe('public, max-age=0, stale-while-revalidate=60');
+      await sleep(SOFT_TTL + 20);
+      upstream.slow.set('f', 150);
+      const started = Date.now();
+      const stale = await Promise.all([get('/swr?k=f'), get('/swr?k=f'), get('/swr?k=f')]);
+      expect(Date.now() - started).toBeLessThan(120);
+      for (const r of stale) {
+        expect(r.headers['x-cache']).toBe('STALE');
+        expect(r.body).toEqual(first.body);
+      }
+      upstream.slow.delete('f');
+      await sleep(200); // the background run has finished and stored its response
+      expect(upstream.of('f')).toBe(2);
+      const refreshed = await get('/swr?k=f');
+      expect(refreshed.headers['x-cache']).toBe('HIT');
+      expect(refreshed.body).toEqual({ key: 'f', run: 2 });
     });
 
     it('past timeout.hard with nothing stale, the request fails (LoaderTimeoutError)', async () => {
