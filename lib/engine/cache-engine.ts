@@ -91,6 +91,11 @@ export class CacheEngine {
     return this.reader.lookup(scope, key, alias, tags);
   }
 
+  /** `lookup` without a promise when the entry can be read so (an in-process store), else `undefined` (see `EntryReader.lookupNow`). */
+  lookupNow<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): CacheLookup<T> | undefined {
+    return this.reader.lookupNow(scope, key, alias, tags);
+  }
+
   get<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<T | undefined> {
     return this.reader.get(scope, key, alias, tags);
   }

@@ -54,6 +54,39 @@ export class EntryReader {
     return t instanceof Unresolved ? miss<T>(t.error) : this.read<T>(t);
   }
 
+  /**
+   * `lookup` without a promise, when it can answer so: the store created and in-process, the scope's
+   * generation and the entry's tag versions known, the entry not chunked; else `undefined` (ask
+   * `lookup`). Same checks as `lookup`: an entry a tag invalidated is a miss; a corrupt entry, a store
+   * that throws or a key `lookup` would refuse is `undefined` (the async read drops, reports or rejects it).
+   */
+  lookupNow<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): CacheLookup<T> | undefined {
+    if (versionedOf(tags).length > 0) return undefined;
+    let t: Target | undefined;
+    let raw: Buffer | string | undefined;
+    try {
+      t = this.resolver.targetNow(scope, key, alias);
+      if (t === undefined || !t.resolved.io.traits.inProcess) return undefined;
+      raw = t.resolved.io.readNow(t.key);
+    } catch {
+      return undefined;
+    }
+    if (raw === undefined) return miss<T>();
+    const decoded = t.resolved.codec.decode<T>(raw, t.key, t.scope);
+    if (decoded instanceof Promise) {
+      // NOTE: chunked: the async read reads the chunks again; a failure is reported there.
+      decoded.catch(() => undefined);
+      return undefined;
+    }
+    if (!decoded.ok) return undefined;
+    const hit: CacheLookup<T> = { hit: true, value: decoded.entry.value, cachedAt: decoded.entry.createdAt };
+    if (decoded.entry.tags === undefined) return hit;
+    const current = this.stamps.current(t, decoded.entry.tags);
+    // NOTE: a tag version not cached: the read started here fills the cache (and reports a failure).
+    if (typeof current !== 'boolean') return undefined;
+    return current ? hit : miss<T>();
+  }
+
   get<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<T | undefined> {
     let t: Target | undefined;
     try {

@@ -1,3 +1,4 @@
+import type { FailSafeOptions } from '../engine/fail-safe.js';
 import type { InvalidationRule } from '../invalidation/invalidation-rule.js';
 import type { CacheRequest } from './cache-request.js';
 import { CACHE_RESPONSE_METADATA } from './http.constants.js';
@@ -26,7 +27,7 @@ export interface ResponseCacheControl {
  * request, the user (except `scope: 'tenant'`). Only GET and HEAD responses with an allowed status,
  * no `Set-Cookie` and no `Cache-Control: private | no-store | no-cache` are stored.
  */
-export interface CacheResponseOptions {
+export interface CacheResponseOptions extends FailSafeOptions {
   /** TTL in ms. Default: `http.ttl`, else the module's `defaultTtl`. */
   ttl?: number;
   /**
@@ -59,7 +60,8 @@ export interface CacheResponseOptions {
   streams?: boolean;
   /**
    * Keep serving an expired entry for this long (ms) when the handler throws: the response says
-   * `X-Cache: STALE`. Default 0 (an error is an error).
+   * `X-Cache: STALE`. Default 0 (an error is an error). The older, narrower form of `grace` (which adds
+   * `graceBackoff` and `timeout`): give one or the other. See docs/http.md, "Fail-safe".
    */
   staleIfError?: number;
   /**

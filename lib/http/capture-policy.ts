@@ -12,13 +12,16 @@ export interface Refusal {
 /**
  * Whether the handler's response may be stored, from the request and the response headers it set: a
  * request marked `doNotCache`, a status outside `statuses` (default 2xx), a cookie, a `Cache-Control`
- * that forbids storing, or a `Vary` on a header the key does not hold refuse it.
+ * that forbids storing, or a `Vary` on a header the key does not hold refuse it. With `replayed` (a load
+ * past `timeout.soft` that finished after a stale entry was replayed on `res`), `Cache-Control` and
+ * `Vary` are the ones the replay set from the route's options, not the handler's: not read.
  */
-export function refusal(plan: RoutePlan, req: CacheRequest, res: PlatformResponse, perUser: boolean): Refusal | undefined {
+export function refusal(plan: RoutePlan, req: CacheRequest, res: PlatformResponse, perUser: boolean, replayed = false): Refusal | undefined {
   if (req.doNotCache === true) return { reason: 'request.doNotCache is set', loud: false };
   const status = res.statusCode;
   if (plan.statuses ? !plan.statuses.has(status) : status < 200 || status > 299) return { reason: `status ${status}`, loud: false };
   if (getHeader(res, 'set-cookie') !== undefined) return { reason: 'it sets a cookie', loud: false };
+  if (replayed) return undefined;
   const cacheControl = getHeader(res, 'cache-control');
   if (cacheControl !== undefined && forbidsStoring(cacheControl)) return { reason: `Cache-Control: ${cacheControl}`, loud: false };
   const varies = unkeyedVary(getHeader(res, 'vary'), plan.varySet, perUser);

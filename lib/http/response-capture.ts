@@ -6,6 +6,7 @@ import type { Exchange } from './exchange.js';
 import * as messages from './http.messages.js';
 import type { NormalizedHttpOptions } from './http.options.js';
 import { getHeader, setHeader } from './platform-shims.js';
+import { replayedOn } from './response-replay.js';
 import { entrySurrogateKeys } from './surrogate-keys.js';
 
 /** A load's own outcome, kept by the request that ran the handler. */
@@ -40,7 +41,7 @@ export async function captureResponse(x: Exchange, settings: CaptureSettings): P
     else logger.debug(messages.notCached(plan.where, reason));
     return { kind: 'uncacheable', body };
   };
-  const refused = refusal(plan, req, res, perUser);
+  const refused = refusal(plan, req, res, perUser, replayedOn(res));
   if (refused !== undefined) return refuse(refused.reason, refused.loud);
   const status = res.statusCode;
   let headersSource = body;

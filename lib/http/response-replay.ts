@@ -3,7 +3,15 @@ import { type StoredResponse, etagMatches, replayBody } from './cached-response.
 import type { Exchange } from './exchange.js';
 import type { CacheStatus } from './http.constants.js';
 import type { NormalizedHttpOptions } from './http.options.js';
-import { appendVary, forceStatus, setHeader } from './platform-shims.js';
+import { type PlatformResponse, appendVary, forceStatus, setHeader } from './platform-shims.js';
+
+/** Responses an entry was replayed on (a load that finishes after must not read their headers as its own). */
+const REPLAYED = new WeakSet<object>();
+
+/** Whether an entry was replayed on `res`: its headers are then the entry's, not a handler's. */
+export function replayedOn(res: PlatformResponse): boolean {
+  return REPLAYED.has(res);
+}
 
 /**
  * Sends a stored entry back: sets its headers (and `X-Cache`, `Age`, `Cache-Control`, `Vary`, surrogate
@@ -19,6 +27,7 @@ export function replayResponse(
   httpDate: (at: number) => string,
 ): unknown {
   const { plan, req, res, scope } = x;
+  REPLAYED.add(res);
   const opts = http.headers;
   for (const [name, value] of entry.h) setHeader(res, name, value);
   if (opts.xCache) setHeader(res, 'X-Cache', status);

@@ -2,6 +2,7 @@ import type { Type } from '@nestjs/common';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
 import { optionKeys, unknownKeys } from '../tenant-cache.option-keys.js';
+import { type FailSafeOptions, failSafeProblems } from '../engine/fail-safe.js';
 import type { CacheEngine } from '../engine/cache-engine.js';
 import { type ResolvedTags, type TagSpec, NO_TAGS, resolveTags } from '../engine/tags.js';
 import type { CacheResponseOptions, ResponseCacheControl } from './cache-response.decorator.js';
@@ -24,6 +25,9 @@ export const CACHE_RESPONSE_KEYS = optionKeys<CacheResponseOptions>({
   storeHeaders: true,
   streams: true,
   staleIfError: true,
+  grace: true,
+  graceBackoff: true,
+  timeout: true,
   invalidatesOn: true,
 });
 const CACHE_CONTROL_KEYS = optionKeys<ResponseCacheControl>({ maxAge: true, sMaxAge: true, staleWhileRevalidate: true, public: true });
@@ -44,6 +48,12 @@ export interface RoutePlan {
   readonly varySet: ReadonlySet<string>;
   readonly cacheControl: { perUser: string; shared: string } | undefined;
   readonly staleIfError: number;
+  /**
+   * The engine's fail-safe options of the route: `grace`, `graceBackoff`, `timeout` as given; with
+   * `cacheControl.staleWhileRevalidate` (and no `staleIfError`), a grace of that window and a soft
+   * timeout of 0 unless given: served stale while one background load refreshes.
+   */
+  readonly failSafe: FailSafeOptions;
   /** `@NoCache()` on the method or the controller. */
   readonly noCache: boolean;
   /** The handler takes `@Res()` / `@Next()` without passthrough: it sends the response itself, never cached. */
@@ -65,6 +75,7 @@ export function compilePlan(
     ...unknownKeys(options, CACHE_RESPONSE_KEYS, '', { maxAge: 'Write cacheControl: { maxAge } (seconds, for downstream caches); the entry lives ttl ms.' }),
     ...unknownKeys(options.cacheControl, CACHE_CONTROL_KEYS, 'cacheControl.', { private: 'Responses are private unless cacheControl: { public: true }: remove it.' }),
   ];
+  unknown.push(...failSafeProblems(options, ''));
   if (unknown.length > 0) throw new InvalidOptionsError(unknown.map((p) => ({ ...p, option: `@CacheResponse(${p.option}) on ${where}` })));
   if (options.scope !== undefined && !['user', 'tenant', 'shared'].includes(options.scope)) {
     throw bad('scope', `is ${JSON.stringify(options.scope)}`, 'Use "user" (default), "tenant" or "shared".');
@@ -75,6 +86,9 @@ export function compilePlan(
   if (options.onlyIf !== undefined && typeof options.onlyIf !== 'function') throw bad('onlyIf', 'must be a function', 'Write onlyIf: (req) => boolean.');
   if (options.staleIfError !== undefined && !(typeof options.staleIfError === 'number' && options.staleIfError >= 0)) {
     throw bad('staleIfError', `is ${String(options.staleIfError)}`, 'Give milliseconds >= 0.');
+  }
+  if (options.staleIfError !== undefined && (options.grace !== undefined || options.timeout !== undefined)) {
+    throw bad('staleIfError', 'is given with grace or timeout', 'Use grace (with graceBackoff and timeout if needed) alone: it covers staleIfError. See docs/http.md.');
   }
   for (const [name, v] of Object.entries(options.cacheControl ?? {})) {
     if (name !== 'public' && !(typeof v === 'number' && v >= 0 && Number.isFinite(v))) throw bad(`cacheControl.${name}`, `is ${String(v)}`, 'Give seconds >= 0.');
@@ -110,9 +124,16 @@ export function compilePlan(
     // NOTE: a per-user entry is never advertised to shared caches: private, no s-maxage.
     cacheControl = { perUser: parts(['private']).join(', '), shared: shared.join(', ') };
   }
+  const swr = options.staleIfError === undefined && cc?.staleWhileRevalidate !== undefined ? Math.floor(cc.staleWhileRevalidate) * 1000 : 0;
+  const failSafe: FailSafeOptions = {
+    grace: options.grace ?? (swr > 0 ? swr : undefined),
+    graceBackoff: options.graceBackoff,
+    timeout: options.timeout ?? (swr > 0 ? { soft: 0 } : undefined),
+  };
   return {
     where,
     options,
+    failSafe,
     key,
     tags,
     staticTags,

@@ -2,7 +2,7 @@ import type { CacheEngine } from '../engine/cache-engine.js';
 import { versioned } from '../engine/tags.js';
 import { type PackedResponse, packResponse, unpackResponse } from './cached-response.js';
 import type { Exchange } from './exchange.js';
-import { type Load, type ReadResult, UNCACHEABLE } from './read-through.js';
+import { type HitResult, type Load, type ReadResult, UNCACHEABLE } from './read-through.js';
 import type { Outcome } from './response-capture.js';
 
 /** Stored alongside an entry when `staleIfError` is set: the entry outlives its freshness. */
@@ -10,6 +10,15 @@ interface StaleEnvelope {
   readonly r: PackedResponse;
   /** Fresh until (ms since epoch). */
   readonly f: number;
+}
+
+/** `readThroughWithStale`'s fresh hit, read without a promise when it can be (see `hitNow`), else `undefined`. */
+export function freshNow(engine: CacheEngine, x: Exchange): HitResult | undefined {
+  if (x.tags.versioned.length > 0) return undefined;
+  const found = engine.lookupNow<StaleEnvelope>(x.scope, x.key, x.plan.options.store);
+  if (found === undefined || !found.hit || !((found.value?.f ?? 0) > Date.now())) return undefined;
+  const entry = unpackResponse(found.value!.r);
+  return entry === undefined ? undefined : { kind: 'hit', entry, cachedAt: found.cachedAt ?? Date.now(), status: 'HIT' };
 }
 
 /**
