@@ -38,6 +38,11 @@ export interface FailSafeOptions {
   ttlJitter?: number;
 }
 
+/** Whether an entry written at `cachedAt` is younger than `ttl` (no jitter: see `jitteredTtl`); no ttl or no time = fresh. */
+export function isFresh(cachedAt: number | undefined, ttl: number | undefined, now = Date.now()): boolean {
+  return ttl === undefined || cachedAt === undefined || cachedAt + ttl > now;
+}
+
 /** The module's defaults of the read-through's fail-safe options (missing = 0, none). */
 export interface FailSafeDefaults {
   readonly grace?: number;
