@@ -1,9 +1,10 @@
 import type { Logger } from '@nestjs/common';
+import { printableKey } from '../keys/logical-key-marks.js';
 import type { CodecCallOptions } from '../codec/codec.options.js';
 import type { TagStamp } from '../codec/tag-stamp.js';
 import { LoaderTimeoutError } from '../errors/loader-timeout.error.js';
 import type { CacheLookup } from './entry-reader.js';
-import { type FailSafePolicy, GraceBackoffs, jitteredTtl, raceTimeouts, settledOrAfter } from './fail-safe.js';
+import { type FailSafePolicy, GraceBackoffs, JitteredTtls, raceTimeouts, settledOrAfter } from './fail-safe.js';
 import type { LoadMark, LoadMarks } from './load-marks.js';
 import type { SingleFlight } from './single-flight.js';
 import { asError } from './store-failures.js';
@@ -65,6 +66,8 @@ export class FailSafeLoads {
   readonly backoffs = new GraceBackoffs();
   /** Keys whose background refresh failed and was logged; forgotten when one succeeds. */
   private readonly failing = new Set<string>();
+  /** The jittered TTL of each key (`ttlJitter`). */
+  private readonly jitter = new JitteredTtls();
 
   constructor(
     private readonly resolver: TargetResolver,
@@ -100,7 +103,7 @@ export class FailSafeLoads {
       const value = await loader();
       if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
         const logical = opts.ttlOf ? this.resolver.ttl(opts.ttlOf(value)) : ttl;
-        writing = this.storeLoaded(t, key, value, keepFor(t, logical, safe), tags.plain, mark, opts.codec, stamps);
+        writing = this.storeLoaded(t, key, value, this.keepFor(t, logical, safe), tags.plain, mark, opts.codec, stamps);
         if (!failed) await writing;
       }
       this.backoffs.end(run.backoff);
@@ -138,13 +141,13 @@ export class FailSafeLoads {
 
   /**
    * How old a hit of a fail-safe call is. Its TTL is the call's (or `ttlOf`'s), jittered by the key
-   * (`jitteredTtl`): fresh until `cachedAt + ttl`, then `swr` and `stale` until `+ staleWhileRevalidate`
+   * (`JitteredTtls`): fresh until `cachedAt + ttl`, then `swr` and `stale` until `+ staleWhileRevalidate`
    * and `+ grace`, then gone (a miss).
    */
   expiry<T>(t: Target, found: CacheLookup<T>, ttl: number | undefined, opts: SafeLoadOptions<T>, safe: FailSafePolicy): Expiry {
     const base = opts.ttlOf && found.value !== undefined ? this.resolver.ttl(opts.ttlOf(found.value)) : ttl;
     if (base === undefined || found.cachedAt === undefined) return 'fresh';
-    const logical = jitteredTtl(base, safe.jitter, t.key);
+    const logical = this.jitter.ttl(base, safe.jitter, t.key);
     const age = Date.now() - found.cachedAt;
     if (age < logical) return safe.ahead !== 0 && age >= safe.ahead * logical ? 'ahead' : 'fresh';
     if (age < logical + safe.swr) return 'swr';
@@ -190,7 +193,7 @@ export class FailSafeLoads {
         const value = await loader();
         if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
           const logical = opts.ttlOf ? this.resolver.ttl(opts.ttlOf(value)) : ttl;
-          await this.storeLoaded(t, key, value, keepFor(t, logical, safe), tags.plain, mark, opts.codec, stamps);
+          await this.storeLoaded(t, key, value, this.keepFor(t, logical, safe), tags.plain, mark, opts.codec, stamps);
         }
         this.backoffs.end(flight);
         this.failing.delete(flight);
@@ -204,9 +207,14 @@ export class FailSafeLoads {
       if (this.failing.has(flight)) return;
       if (this.failing.size >= 10_000) this.failing.clear();
       this.failing.add(flight);
-      const message = `Background refresh of "${printable(key)}" failed (the stale value is served; next try after ${safe.backoff} ms): ${asError(error).message}`;
+      const message = `Background refresh of "${printableKey(key)}" failed (the stale value is served; next try after ${safe.backoff} ms): ${asError(error).message}`;
       this.logger.warn(message);
     });
+  }
+
+  /** The store TTL of an entry of a fail-safe call: its jittered TTL + max(grace, staleWhileRevalidate). */
+  private keepFor(t: Target, logical: number | undefined, safe: FailSafePolicy): number | undefined {
+    return logical === undefined ? undefined : this.jitter.ttl(logical, safe.jitter, t.key) + safe.keep;
   }
 
   /** The stale lookup served instead of a load, emitted as `entry:stale`. */
@@ -215,14 +223,4 @@ export class FailSafeLoads {
     this.events.emit('entry:stale', { store: t.resolved.alias, key: t.key, reason, tenant, error });
     return { hit: false, stale: true, value: stale.value, cachedAt: stale.cachedAt };
   }
-}
-
-/** The store TTL of an entry of a fail-safe call: its jittered TTL + max(grace, staleWhileRevalidate). */
-function keepFor(t: Target, logical: number | undefined, safe: FailSafePolicy): number | undefined {
-  return logical === undefined ? undefined : jitteredTtl(logical, safe.jitter, t.key) + safe.keep;
-}
-
-function printable(key: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what it replaces
-  return key.replace(/[\u0000-\u001f]/g, '?').slice(0, 200);
 }

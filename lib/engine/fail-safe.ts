@@ -38,7 +38,7 @@ export interface FailSafeOptions {
   ttlJitter?: number;
 }
 
-/** Whether an entry written at `cachedAt` is younger than `ttl` (no jitter: see `jitteredTtl`); no ttl or no time = fresh. */
+/** Whether an entry written at `cachedAt` is younger than `ttl` (no jitter: see `JitteredTtls`); no ttl or no time = fresh. */
 export function isFresh(cachedAt: number | undefined, ttl: number | undefined, now = Date.now()): boolean {
   return ttl === undefined || cachedAt === undefined || cachedAt + ttl > now;
 }
@@ -139,25 +139,30 @@ export function failSafeProblems(opts: FailSafeOptions, prefix = ''): InvalidOpt
 }
 
 /**
- * The TTL of `physicalKey` moved by up to +/- `jitter` of it. The move is derived from the key (FNV-1a),
- * not drawn at random: the reader of an entry computes the same TTL as its writer, so an entry is fresh
- * until exactly `cachedAt + jitteredTtl`, with nothing new recorded in the entry.
+ * TTLs moved by up to +/- a fraction, per key. The move is derived from the physical key (FNV-1a), not
+ * drawn at random: the reader of an entry computes the same TTL as its writer, so an entry is fresh until
+ * exactly `cachedAt + ttl(...)`, with nothing new recorded in the entry. The unit of recent keys is kept
+ * (bounded), so a hit does not hash its key again.
  */
-export function jitteredTtl(ttl: number, jitter: number, physicalKey: string): number {
-  if (jitter === 0) return ttl;
-  let unit = jitterUnits.get(physicalKey);
-  if (unit === undefined) {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < physicalKey.length; i++) h = Math.imul(h ^ physicalKey.charCodeAt(i), 0x01000193);
-    unit = (h >>> 0) / 0x80000000 - 1; // in [-1, 1)
-    if (jitterUnits.size >= 10_000) jitterUnits.clear();
-    jitterUnits.set(physicalKey, unit);
-  }
-  return Math.max(1, Math.round(ttl * (1 + jitter * unit)));
-}
+export class JitteredTtls {
+  private readonly units = new Map<string, number>();
 
-/** The jitter unit of recent keys: a hit looks it up instead of hashing its key again. Bounded. */
-const jitterUnits = new Map<string, number>();
+  constructor(private readonly max = 10_000) {}
+
+  /** `ttl` moved by up to +/- `jitter` of it, the same for every caller of `physicalKey`. */
+  ttl(ttl: number, jitter: number, physicalKey: string): number {
+    if (jitter === 0) return ttl;
+    let unit = this.units.get(physicalKey);
+    if (unit === undefined) {
+      let h = 0x811c9dc5;
+      for (let i = 0; i < physicalKey.length; i++) h = Math.imul(h ^ physicalKey.charCodeAt(i), 0x01000193);
+      unit = (h >>> 0) / 0x80000000 - 1; // in [-1, 1)
+      if (this.units.size >= this.max) this.units.clear();
+      this.units.set(physicalKey, unit);
+    }
+    return Math.max(1, Math.round(ttl * (1 + jitter * unit)));
+  }
+}
 
 /**
  * The keys whose loader failed while a stale value was served: the loader is not called for them again

@@ -1,4 +1,5 @@
 import type { Logger } from '@nestjs/common';
+import { printableKey } from '../keys/logical-key-marks.js';
 import type { CodecCallOptions } from '../codec/codec.options.js';
 import type { Encoded } from '../codec/entry-pipeline.js';
 import { type MemoizeIterableOptions, memoizeIterable } from '../codec/memoize-iterable.js';
@@ -127,7 +128,7 @@ export class ReadThrough {
     yield* memoizeIterable<T>(t.resolved.codec, t.key, key, scope, loader, ttl, opts, {
       failed: (operation, error) => this.failures.failed(t, operation, error),
       corrupt: (reason) => this.reader.dropCorrupt(t, reason),
-      skipped: (reason) => this.logger.warn(`Not caching "${printable(key)}": ${reason}`),
+      skipped: (reason) => this.logger.warn(`Not caching "${printableKey(key)}": ${reason}`),
       track: () => {
         const mark = this.marks.start(t, key);
         return { invalidated: () => mark.invalidated, done: () => this.marks.end(t, mark) };
@@ -312,7 +313,7 @@ export class ReadThrough {
       const encoded = t.resolved.codec.encode(value, t.key, key, t.scope, codec, tags);
       bytes = encoded instanceof Promise ? await encoded : encoded;
     } catch (error) {
-      this.logger.warn(`Not caching "${printable(key)}": ${(error as Error).message}`);
+      this.logger.warn(`Not caching "${printableKey(key)}": ${(error as Error).message}`);
       return;
     }
     try {
@@ -334,9 +335,4 @@ function flightKey(t: Target, force: boolean): string {
 
 function scopeTag(scope: CacheScope): string {
   return scope.kind === 'tenant' ? `t${scope.tenantId}` : 's';
-}
-
-function printable(key: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what it replaces
-  return key.replace(/[\u0000-\u001f]/g, '?').slice(0, 200);
 }

@@ -15,3 +15,9 @@ export const VERSIONED_KEY_MARK = `${INTERNAL_KEY_MARK}v`;
 export function isInternalKey(key: string): boolean {
   return key.startsWith(INTERNAL_KEY_MARK);
 }
+
+/** A logical key as a log line shows it: control characters (the internal marks among them) as `?`, at most 200 characters. */
+export function printableKey(key: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what it replaces
+  return key.replace(/[\u0000-\u001f]/g, '?').slice(0, 200);
+}
