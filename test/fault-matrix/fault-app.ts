@@ -35,6 +35,11 @@ export class FaultCatalog {
     return `${id}#${++this.runs}`;
   }
 
+  @CacheResult({ ttl: 60_000, grace: 60_000, staleWhileRevalidate: 30_000, refreshAhead: 0.8, ttlJitter: 0.1, timeout: { soft: 50, hard: 5000 } })
+  async resilientProduct(id: string): Promise<string> {
+    return `${id}#${++this.runs}`;
+  }
+
   @CacheEvict({ method: 'product' })
   async update(id: string): Promise<string> {
     return `updated ${id}`;
@@ -54,6 +59,18 @@ class ReportController {
   @CacheResponse({ ttl: 60_000 })
   @Get('report')
   report() {
+    return { run: ++this.runs };
+  }
+
+  @CacheResponse({ ttl: 60_000, grace: 60_000, timeout: { soft: 50, hard: 5000 } })
+  @Get('grace-report')
+  graceReport() {
+    return { run: ++this.runs };
+  }
+
+  @CacheResponse({ ttl: 60_000, cacheControl: { staleWhileRevalidate: 60 } })
+  @Get('swr-report')
+  swrReport() {
     return { run: ++this.runs };
   }
 

@@ -77,6 +77,11 @@ export const OPERATIONS: readonly FaultOperation[] = [
   read('getOrSet (tags)', (c) => c.cache.getOrSet('gost', () => 'loaded', { tags: ['t', versioned('v')] }), 'loaded'),
   // Fail-safe: with the store down there is no stale value to serve (no tier yet): the loader's value, uncached.
   read('getOrSet (grace, timeouts)', (c) => c.cache.getOrSet('gosg', () => 'loaded', { ttl: 60_000, grace: 60_000, timeout: { soft: 50, hard: 5000 } }), 'loaded'),
+  read(
+    'getOrSet (staleWhileRevalidate, refreshAhead, ttlJitter)',
+    (c) => c.cache.getOrSet('goss', () => 'loaded', { ttl: 60_000, staleWhileRevalidate: 30_000, refreshAhead: 0.8, ttlJitter: 0.1 }),
+    'loaded',
+  ),
   read('keys', (c) => c.cache.keys(), []),
   read('shared().get', (c) => c.cache.shared().get('k'), undefined),
   read(
@@ -128,6 +133,13 @@ export const OPERATIONS: readonly FaultOperation[] = [
     down: (r) => typeof r === 'string' && /^p1#\d+$/.test(r),
     expect: 'the method result "p1#<n>"',
   },
+  {
+    name: '@CacheResult (grace, staleWhileRevalidate, refreshAhead, ttlJitter, timeouts)',
+    kind: 'method',
+    run: (c) => c.catalog.resilientProduct('p1'),
+    down: (r) => typeof r === 'string' && /^p1#\d+$/.test(r),
+    expect: 'the method result "p1#<n>"',
+  },
   { name: '@CacheEvict', kind: 'method', run: (c) => c.catalog.update('p1'), down: is('updated p1'), expect: '"updated p1"' },
   { name: '@CacheEvict (key and tags)', kind: 'method', run: (c) => c.catalog.retag('p1'), down: is('retagged p1'), expect: '"retagged p1"' },
   // The interceptor, over real HTTP
@@ -146,6 +158,26 @@ export const OPERATIONS: readonly FaultOperation[] = [
     kind: 'method',
     run: async (c) => {
       const r = await c.http.call('/stale-report', { headers: { 'x-tenant-id': c.tenant } });
+      return { status: r.status, cache: r.headers['x-cache'] };
+    },
+    down: httpMiss,
+    expect: 'HTTP 200 with X-Cache MISS or BYPASS',
+  },
+  {
+    name: 'GET /grace-report (@CacheResponse grace, timeouts)',
+    kind: 'method',
+    run: async (c) => {
+      const r = await c.http.call('/grace-report', { headers: { 'x-tenant-id': c.tenant } });
+      return { status: r.status, cache: r.headers['x-cache'] };
+    },
+    down: httpMiss,
+    expect: 'HTTP 200 with X-Cache MISS or BYPASS',
+  },
+  {
+    name: 'GET /swr-report (@CacheResponse cacheControl.staleWhileRevalidate)',
+    kind: 'method',
+    run: async (c) => {
+      const r = await c.http.call('/swr-report', { headers: { 'x-tenant-id': c.tenant } });
       return { status: r.status, cache: r.headers['x-cache'] };
     },
     down: httpMiss,
