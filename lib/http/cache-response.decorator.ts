@@ -27,7 +27,7 @@ export interface ResponseCacheControl {
  * request, the user (except `scope: 'tenant'`). Only GET and HEAD responses with an allowed status,
  * no `Set-Cookie` and no `Cache-Control: private | no-store | no-cache` are stored.
  */
-export interface CacheResponseOptions extends Pick<FailSafeOptions, 'grace' | 'graceBackoff' | 'timeout'> {
+export interface CacheResponseOptions extends Pick<FailSafeOptions, 'grace' | 'graceBackoff' | 'timeout' | 'refreshAhead' | 'ttlJitter'> {
   /** TTL in ms. Default: `http.ttl`, else the module's `defaultTtl`. */
   ttl?: number;
   /**

@@ -26,10 +26,11 @@ export type Load = () => Promise<Outcome>;
 /**
  * A fresh hit read without a promise (`CacheEngine.lookupNow`: an in-process store, counters cached),
  * else `undefined`: the caller takes the read-through, which applies the same checks. Fresh means
- * younger than the route's ttl (an entry kept for its `grace` past it is not a hit here).
+ * younger than the route's ttl (an entry kept for its `grace` past it is not a hit here). Not on a route
+ * with `refreshAhead` or `ttlJitter` (its own or the module's): the read-through applies those.
  */
 export function hitNow(engine: CacheEngine, x: Exchange): HitResult | undefined {
-  if (x.tags.versioned.length > 0) return undefined;
+  if (x.tags.versioned.length > 0 || !x.plan.syncHit) return undefined;
   const found = engine.lookupNow<PackedResponse>(x.scope, x.key, x.plan.options.store);
   if (found === undefined || !found.hit || !isFresh(found.cachedAt, x.plan.ttl)) return undefined;
   const entry = unpackResponse(found.value);
@@ -64,6 +65,8 @@ export async function readThrough(engine: CacheEngine, x: Exchange, load: Load):
         grace: plan.failSafe.grace,
         graceBackoff: plan.failSafe.graceBackoff,
         timeout: plan.failSafe.timeout,
+        refreshAhead: plan.failSafe.refreshAhead,
+        ttlJitter: plan.failSafe.ttlJitter,
       },
     );
   } catch (error) {

@@ -28,6 +28,8 @@ export const CACHE_RESPONSE_KEYS = optionKeys<CacheResponseOptions>({
   grace: true,
   graceBackoff: true,
   timeout: true,
+  refreshAhead: true,
+  ttlJitter: true,
   invalidatesOn: true,
 });
 const CACHE_CONTROL_KEYS = optionKeys<ResponseCacheControl>({ maxAge: true, sMaxAge: true, staleWhileRevalidate: true, public: true });
@@ -54,6 +56,11 @@ export interface RoutePlan {
    * timeout of 0 unless given: served stale while one background load refreshes.
    */
   readonly failSafe: FailSafeOptions;
+  /**
+   * Whether a fresh hit may be answered without a promise (`hitNow`): not when the route's (or the
+   * module's) `refreshAhead` or `ttlJitter` applies, which the engine's read-through checks with the key.
+   */
+  readonly syncHit: boolean;
   /** `@NoCache()` on the method or the controller. */
   readonly noCache: boolean;
   /** The handler takes `@Res()` / `@Next()` without passthrough: it sends the response itself, never cached. */
@@ -89,6 +96,9 @@ export function compilePlan(
   }
   if (options.staleIfError !== undefined && (options.grace !== undefined || options.timeout !== undefined)) {
     throw bad('staleIfError', 'is given with grace or timeout', 'Use grace (with graceBackoff and timeout if needed) alone: it covers staleIfError. See docs/http.md.');
+  }
+  if (options.staleIfError !== undefined && (options.refreshAhead !== undefined || options.ttlJitter !== undefined)) {
+    throw bad('staleIfError', 'is given with refreshAhead or ttlJitter', 'Use grace instead of staleIfError: refreshAhead and ttlJitter work with it. See docs/http.md.');
   }
   for (const [name, v] of Object.entries(options.cacheControl ?? {})) {
     if (name !== 'public' && !(typeof v === 'number' && v >= 0 && Number.isFinite(v))) throw bad(`cacheControl.${name}`, `is ${String(v)}`, 'Give seconds >= 0.');
@@ -129,11 +139,15 @@ export function compilePlan(
     grace: options.grace ?? (swr > 0 ? swr : undefined),
     graceBackoff: options.graceBackoff,
     timeout: options.timeout ?? (swr > 0 ? { soft: 0 } : undefined),
+    refreshAhead: options.refreshAhead,
+    ttlJitter: options.ttlJitter,
   };
+  const syncHit = !(options.refreshAhead ?? engine.options.refreshAhead) && !(options.ttlJitter ?? engine.options.ttlJitter);
   return {
     where,
     options,
     failSafe,
+    syncHit,
     key,
     tags,
     staticTags,

@@ -223,7 +223,70 @@ describe('@CacheResponse fail-safe options', () => {
     [{ timeout: { soft: 10, firm: 1 } }, /@CacheResponse\(timeout\.firm\) on BadController\.x/],
     [{ timeout: { soft: 100, hard: 10 } }, /@CacheResponse\(timeout\.soft\) on BadController\.x/],
     [{ staleIfError: 1000, grace: 1000 }, /@CacheResponse\(staleIfError\) on BadController\.x/],
+    [{ staleIfError: 1000, refreshAhead: 0.5 }, /@CacheResponse\(staleIfError\) on BadController\.x/],
+    [{ refreshAhead: 1.5 }, /@CacheResponse\(refreshAhead\) on BadController\.x/],
+    [{ ttlJitter: -0.1 }, /@CacheResponse\(ttlJitter\) on BadController\.x/],
   ] as [object, RegExp][])('refuses %j at start-up, naming the route', async (bad, message) => {
     await expect(boot(bad)).rejects.toThrow(message);
+  });
+});
+
+@Controller()
+@UseInterceptors(TenantCacheInterceptor)
+class AheadController {
+  constructor(private readonly upstream: Upstream) {}
+
+  @CacheResponse({ ttl: 400, refreshAhead: 0.4 })
+  @Get('ahead')
+  ahead(@Query('k') k: string) {
+    return this.upstream.run(k);
+  }
+
+  @CacheResponse({ ttl: 400, grace: 60_000 })
+  @Get('jittered')
+  jittered(@Query('k') k: string) {
+    return this.upstream.run(k);
+  }
+}
+
+describe.each(ADAPTERS)('@CacheResponse refreshAhead and the module ttlJitter (%s, memory)', (adapter) => {
+  let app: RunningApp;
+  let upstream: Upstream;
+  const get = (path: string) => app.call(path, { headers: { 'x-tenant-id': 'acme' } });
+
+  beforeAll(async () => {
+    @Module({
+      imports: [TenantCacheModule.forRoot({ keyPrefix: `resp-ahead:${Date.now().toString(36)}:`, ttlJitter: 0.9, tenant: { authorize: () => true } })],
+      controllers: [AheadController],
+      providers: [Upstream, { provide: APP_GUARD, useClass: TenantGuard }],
+    })
+    class AheadApp {}
+    app = await startApp(adapter, AheadApp);
+    upstream = app.app.get(Upstream);
+  });
+  afterAll(() => app.close());
+
+  it('a hit past refreshAhead * ttl is answered HIT and starts one background run of the handler', async () => {
+    expect((await get('/ahead?k=a')).headers['x-cache']).toBe('MISS');
+    // The module jitters this key's TTL by up to 90%: wait past 0.4 of the shortest it can be.
+    await sleep(200);
+    const hits = await Promise.all([get('/ahead?k=a'), get('/ahead?k=a'), get('/ahead?k=a')]);
+    for (const r of hits) expect(['HIT', 'MISS']).toContain(r.headers['x-cache']);
+    await sleep(100);
+    // One load in all (the refresh, or a reload when this key's jittered TTL was already over): never one per request.
+    expect(upstream.of('a')).toBe(2);
+    const after = await get('/ahead?k=a');
+    expect(after.body).toEqual({ key: 'a', run: 2 });
+  });
+
+  it("with the module's ttlJitter, a response is not a HIT past its key's jittered TTL (the synchronous hit does not skip the jitter)", async () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `j${i}`);
+    for (const k of keys) expect((await get(`/jittered?k=${k}`)).headers['x-cache']).toBe('MISS');
+    await sleep(250);
+    const status = await Promise.all(keys.map(async (k) => (await get(`/jittered?k=${k}`)).headers['x-cache']));
+    // TTLs spread over [40, 760) ms: some keys are past theirs (reloaded), some are not (hits).
+    expect(status.filter((s) => s === 'MISS').length).toBeGreaterThan(0);
+    expect(status.filter((s) => s === 'HIT').length).toBeGreaterThan(0);
+    for (const [i, k] of keys.entries()) expect(upstream.of(k)).toBe(status[i] === 'MISS' ? 2 : 1);
   });
 });
