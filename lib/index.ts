@@ -129,3 +129,4 @@ export {
   type TenantCacheManagerRawWrapOptions,
   type TenantCacheManagerRawEntry,
 } from './interop/index.js';
+export * from './admin/index.js';

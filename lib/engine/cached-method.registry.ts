@@ -53,6 +53,18 @@ export class CachedMethodRegistry {
     return this.decorated(type, methodName);
   }
 
+  /** The methods registered as `ClassName.methodName` (two classes may share a name). */
+  named(name: string): RegisteredMethod[] {
+    const found: RegisteredMethod[] = [];
+    for (const methods of this.byClass.values()) for (const m of methods.values()) if (m.name === name) found.push(m);
+    return found;
+  }
+
+  /** `ClassName.methodName` of every registered method. */
+  names(): string[] {
+    return [...this.byClass.values()].flatMap((methods) => [...methods.values()].map((m) => m.name));
+  }
+
   /** The method whose keys use a namespace (namespaces are unique per application). */
   byNamespaceOf(namespace: string): RegisteredMethod | undefined {
     return this.byNamespace.get(namespace);

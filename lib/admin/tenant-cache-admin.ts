@@ -1,0 +1,218 @@
+import { Injectable } from '@nestjs/common';
+import { AdminConfirmationError } from '../errors/admin-confirmation.error.js';
+import { CachedMethodNotFoundError } from '../errors/cached-method-not-found.error.js';
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import type { CacheScope } from '../keys/key-builder.js';
+import { parsePhysicalKey } from '../keys/key-layout.js';
+import { RESPONSE_KEY_MARK } from '../keys/logical-key-marks.js';
+import { CacheEngine } from '../engine/cache-engine.js';
+import type { ResolvedStore } from '../engine/store-registry.js';
+import { type TagInput, versioned } from '../engine/tags.js';
+import { cachedMethodOf } from '../service/cached-method.handle.js';
+import { TenantCacheService } from '../service/tenant-cache.service.js';
+import type { FlushOptions, FlushReport, FlushTarget, InspectedEntry, StoreFootprint, TenantFootprint } from './admin.types.js';
+
+/** Keys per SCAN page (and per MGET of their sizes): small enough that no command blocks Redis long. */
+const PAGE = 500;
+
+/**
+ * Admin operations on one tenant's cached data, for `TenantCacheAdminModule`'s REST routes and the
+ * `nestjs-tenant-cache` CLI: its footprint per store, one entry inspected, flushes by tenant, tag,
+ * method, HTTP responses or key prefix, each with a dry run. Keys are listed with SCAN in pages, never
+ * KEYS; a flush that deletes needs the tenant id repeated as its confirmation.
+ */
+@Injectable()
+export class TenantCacheAdmin {
+  constructor(
+    private readonly engine: CacheEngine,
+    private readonly cache: TenantCacheService,
+  ) {}
+
+  /** Store aliases of the application. */
+  stores(): string[] {
+    return this.engine.registry.aliases;
+  }
+
+  /** `ClassName.methodName` of every `@CacheResult` method of the application. */
+  methods(): string[] {
+    return this.engine.methods.names().sort();
+  }
+
+  /** Every key (entries, chunks, counters, tag indexes) and byte the tenant has in each store. */
+  async footprint(tenantId: string, options: { store?: string } = {}): Promise<TenantFootprint> {
+    const started = performance.now();
+    const scope = this.scopeOf(tenantId);
+    const stores: StoreFootprint[] = [];
+    for (const alias of options.store === undefined ? this.stores() : [options.store]) {
+      const resolved = await this.resolve(scope, alias, options.store !== undefined);
+      if (resolved !== undefined) stores.push(await this.storeFootprint(resolved, scope));
+    }
+    return {
+      tenant: tenantId,
+      keys: stores.reduce((n, s) => n + s.keys, 0),
+      bytes: stores.reduce((n, s) => n + s.bytes, 0),
+      stores,
+      durationMs: Math.round(performance.now() - started),
+    };
+  }
+
+  /** One entry of the tenant: where it lives, its age and TTL, and its decoded value when `value` is true. */
+  async inspect(tenantId: string, key: string, options: { store?: string; value?: boolean } = {}): Promise<InspectedEntry> {
+    const scope = this.scopeOf(tenantId);
+    const resolved = await this.engine.store(scope, options.store);
+    const generation = await this.engine.generation(resolved, scope);
+    const found = await this.engine.lookup(scope, key, options.store);
+    if (found.error) throw found.error;
+    const ttl = found.hit ? await this.engine.ttlOf(scope, key, options.store) : undefined;
+    return {
+      tenant: tenantId,
+      key,
+      store: resolved.alias,
+      physicalKey: resolved.keys.entryKey(scope, generation, key),
+      generation,
+      exists: found.hit,
+      ...(found.cachedAt === undefined ? {} : { cachedAt: found.cachedAt }),
+      ...(found.hit ? { ttlMs: ttl === undefined || ttl === Infinity ? null : ttl } : {}),
+      ...(options.value === true && found.hit ? { value: found.value } : {}),
+    };
+  }
+
+  /** The tenant's logical keys starting with `prefix` (internal ones, of methods and responses, included), at most `limit`. */
+  async keys(tenantId: string, prefix = '', limit = 1000): Promise<string[]> {
+    const scope = this.scopeOf(tenantId);
+    const out: string[] = [];
+    for (const alias of this.stores()) {
+      const resolved = await this.resolve(scope, alias, false);
+      if (resolved === undefined || !resolved.store.capabilities.scan) continue;
+      for await (const page of this.engine.keys(scope, prefix, alias)) {
+        for (const k of page) {
+          out.push(k);
+          if (out.length >= limit) return out;
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Removes what `target` names, in the tenant only; with `dryRun`, counts it and removes nothing.
+   * Without `dryRun`, `confirm` must be the tenant id (`AdminConfirmationError` otherwise).
+   */
+  async flush(tenantId: string, target: FlushTarget, options: FlushOptions = {}): Promise<FlushReport> {
+    const started = performance.now();
+    const scope = this.scopeOf(tenantId);
+    const dryRun = options.dryRun === true;
+    if (!dryRun && options.confirm !== tenantId) throw new AdminConfirmationError(tenantId, `flush ${target.kind}`);
+    const view = this.cache.forTenant(tenantId);
+    let count: number | null;
+    switch (target.kind) {
+      case 'tenant': {
+        count = (await this.footprint(tenantId)).stores.reduce((n, s) => n + s.entries, 0);
+        if (!dryRun) await view.clear();
+        break;
+      }
+      case 'tag': {
+        const tag: TagInput = target.versioned === true ? versioned(target.tag) : target.tag;
+        const resolved = this.engine.methods.tags.resolve(tag);
+        if (typeof resolved !== 'string') count = dryRun ? null : await view.invalidateTag(resolved).then(() => null);
+        else count = dryRun ? await this.tagged(scope, resolved) : await view.invalidateTag(resolved);
+        break;
+      }
+      case 'method': {
+        const definition = this.method(target.method);
+        const methodScope = definition.scopeFrom(() => scope, 'flush');
+        count = dryRun ? await this.count(methodScope, definition.key.head, definition.config.store) : await definition.invalidateAll(methodScope);
+        break;
+      }
+      case 'responses':
+        count = 0;
+        for (const alias of this.stores()) {
+          if ((await this.resolve(scope, alias, false)) === undefined) continue;
+          count += dryRun ? await this.count(scope, RESPONSE_KEY_MARK, alias) : await this.engine.deleteByPrefix(scope, RESPONSE_KEY_MARK, alias);
+        }
+        break;
+      case 'prefix':
+        if (typeof target.prefix !== 'string') throw new InvalidOptionsError('flush prefix', 'is not a string', 'Give the literal key prefix.');
+        count = dryRun ? (await view.keys(target.prefix)).length : await view.deleteByPrefix(target.prefix);
+        break;
+      default:
+        throw new InvalidOptionsError(
+          'flush target',
+          `has the unknown kind ${JSON.stringify((target as { kind: unknown }).kind)}`,
+          'Use tenant, tag, method, responses or prefix.',
+        );
+    }
+    return { tenant: tenantId, target, dryRun, count, durationMs: Math.round(performance.now() - started) };
+  }
+
+  private scopeOf(tenantId: string): CacheScope {
+    // Validates the id exactly as every tenant-scoped call does (InvalidTenantIdError).
+    this.cache.forTenant(tenantId);
+    return { kind: 'tenant', tenantId };
+  }
+
+  /** The store behind `alias` for the tenant; `undefined` when the tenant cannot use it (a store dedicated to another tenant). */
+  private async resolve(scope: CacheScope, alias: string, explicit: boolean): Promise<ResolvedStore | undefined> {
+    try {
+      return await this.engine.store(scope, alias);
+    } catch (error) {
+      if (explicit) throw error;
+      return undefined;
+    }
+  }
+
+  private async storeFootprint(resolved: ResolvedStore, scope: CacheScope): Promise<StoreFootprint> {
+    const empty = { store: resolved.alias, keys: 0, bytes: 0, entries: 0, unreachable: 0, chunks: 0, meta: 0, generation: 0 };
+    if (!resolved.store.capabilities.scan) return { ...empty, skipped: 'the store cannot list keys' };
+    try {
+      const generation = await this.engine.generation(resolved, scope);
+      const counts = { ...empty, generation };
+      const prefix = resolved.keys.scopePrefix(scope);
+      for await (const page of resolved.store.scan(prefix, PAGE)) {
+        const values = await resolved.store.mget(page);
+        page.forEach((key, i) => {
+          const value = values[i] as Buffer | string | undefined;
+          if (value === undefined) return;
+          counts.keys++;
+          counts.bytes += typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+          const parsed = parsePhysicalKey(key, resolved.keys.prefix);
+          if (parsed?.kind === 'entry') {
+            if (parsed.generation === generation) counts.entries++;
+            else counts.unreachable++;
+          } else if (parsed?.kind === 'chunk') counts.chunks++;
+          else counts.meta++;
+        });
+      }
+      return counts;
+    } catch (error) {
+      return { ...empty, skipped: `the store failed: ${(error as Error).message}` };
+    }
+  }
+
+  /** Entries a plain tag's index holds for the tenant (what invalidating it would delete, at most). */
+  private async tagged(scope: CacheScope, tag: string): Promise<number> {
+    let n = 0;
+    for (const alias of this.stores()) {
+      const resolved = await this.resolve(scope, alias, false);
+      if (resolved === undefined || !resolved.traits.hasSets) continue;
+      for await (const page of resolved.io.scanSet(this.engine.tagIndex.indexKey(resolved, scope, tag), PAGE)) n += page.length;
+    }
+    return n;
+  }
+
+  private async count(scope: CacheScope, prefix: string, alias?: string): Promise<number> {
+    let n = 0;
+    for await (const page of this.engine.keys(scope, prefix, alias)) n += page.length;
+    return n;
+  }
+
+  private method(name: string) {
+    const [registered, ...more] = this.engine.methods.named(name);
+    const definition = registered === undefined ? undefined : cachedMethodOf(this.engine.methods, registered.type, registered.methodName);
+    if (definition === undefined) throw new CachedMethodNotFoundError(name.split('.')[0] ?? name, name.split('.').slice(1).join('.'));
+    if (more.length > 0) {
+      throw new InvalidOptionsError('flush method', `"${name}" names ${more.length + 1} classes`, 'Flush by a tag of the method instead, or rename one class.');
+    }
+    return definition;
+  }
+}
