@@ -4,6 +4,7 @@ import { CachedMethodNotFoundError } from '../errors/cached-method-not-found.err
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import { parsePhysicalKey } from '../keys/key-layout.js';
+import { methodNamespacePrefix } from '../keys/key-constructor.compiler.js';
 import { RESPONSE_KEY_MARK } from '../keys/logical-key-marks.js';
 import { CacheEngine } from '../engine/cache-engine.js';
 import type { ResolvedStore } from '../engine/store-registry.js';
@@ -120,16 +121,23 @@ export class TenantCacheAdmin {
       }
       case 'method': {
         const definition = this.method(target.method);
-        const methodScope = definition.scopeFrom(() => scope, 'flush');
-        count = dryRun ? await this.count(methodScope, definition.key.head, definition.config.store) : await definition.invalidateAll(methodScope);
+        if (definition === undefined) {
+          // Not loaded here (the CLI): every entry of the method's default namespace, any version, in every store.
+          count = await this.byPrefix(scope, methodNamespacePrefix(target.method), dryRun);
+          break;
+        }
+        if (definition.config.scope === 'shared') {
+          throw new InvalidOptionsError(
+            'flush method',
+            `${definition.name} is cached in the shared namespace, not per tenant`,
+            'Invalidate it with cache.shared() or by a tag.',
+          );
+        }
+        count = dryRun ? await this.count(scope, definition.key.head, definition.config.store) : await definition.invalidateAll(scope);
         break;
       }
       case 'responses':
-        count = 0;
-        for (const alias of this.stores()) {
-          if ((await this.resolve(scope, alias, false)) === undefined) continue;
-          count += dryRun ? await this.count(scope, RESPONSE_KEY_MARK, alias) : await this.engine.deleteByPrefix(scope, RESPONSE_KEY_MARK, alias);
-        }
+        count = await this.byPrefix(scope, RESPONSE_KEY_MARK, dryRun);
         break;
       case 'prefix':
         if (typeof target.prefix !== 'string') throw new InvalidOptionsError('flush prefix', 'is not a string', 'Give the literal key prefix.');
@@ -200,16 +208,34 @@ export class TenantCacheAdmin {
     return n;
   }
 
+  /** Counts or deletes the scope's keys under a logical prefix in every store the tenant can use. */
+  private async byPrefix(scope: CacheScope, prefix: string, dryRun: boolean): Promise<number> {
+    let n = 0;
+    for (const alias of this.stores()) {
+      const resolved = await this.resolve(scope, alias, false);
+      if (resolved === undefined || !resolved.store.capabilities.scan) continue;
+      n += dryRun ? await this.count(scope, prefix, alias) : await this.engine.deleteByPrefix(scope, prefix, alias);
+    }
+    return n;
+  }
+
   private async count(scope: CacheScope, prefix: string, alias?: string): Promise<number> {
     let n = 0;
     for await (const page of this.engine.keys(scope, prefix, alias)) n += page.length;
     return n;
   }
 
+  /**
+   * The `@CacheResult` method registered as `name`; `undefined` when this application has none (the CLI
+   * loads no services), `CachedMethodNotFoundError` when it has methods but not that one.
+   */
   private method(name: string) {
     const [registered, ...more] = this.engine.methods.named(name);
     const definition = registered === undefined ? undefined : cachedMethodOf(this.engine.methods, registered.type, registered.methodName);
-    if (definition === undefined) throw new CachedMethodNotFoundError(name.split('.')[0] ?? name, name.split('.').slice(1).join('.'));
+    if (definition === undefined) {
+      if (this.engine.methods.names().length === 0) return undefined;
+      throw new CachedMethodNotFoundError(name, `no @CacheResult method of this application is ${JSON.stringify(name)} (known: ${this.methods().join(', ')})`);
+    }
     if (more.length > 0) {
       throw new InvalidOptionsError('flush method', `"${name}" names ${more.length + 1} classes`, 'Flush by a tag of the method instead, or rename one class.');
     }

@@ -33,6 +33,11 @@ interface CompiledField {
   describe: string;
 }
 
+/** The logical-key prefix of every entry of a `@CacheResult` method namespace (`ClassName.methodName` by default), every version and shape. */
+export function methodNamespacePrefix(namespace: string): string {
+  return `${METHOD_KEY}${lengthPrefixed(namespace)}v`;
+}
+
 /**
  * A key constructor or key function compiled for one method: builds logical keys from a call's
  * arguments, and the prefixes that address its partitions, its whole version and its namespace.
@@ -54,7 +59,7 @@ export class CompiledKey {
     private readonly target: KeyTarget,
     private readonly fn?: (...args: unknown[]) => unknown,
   ) {
-    this.namespacePrefix = `${METHOD_KEY}${lengthPrefixed(namespace)}v`;
+    this.namespacePrefix = methodNamespacePrefix(namespace);
     this.head = `${this.namespacePrefix}${lengthPrefixed(version)}s${shape};`;
     this.partitionNames = partitions.map((f) => f.name);
   }
