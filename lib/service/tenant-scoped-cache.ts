@@ -30,6 +30,17 @@ export interface AddressOptions {
   tags?: readonly TagInput[];
 }
 
+/** Options of `invalidateTag(s)`. */
+export interface InvalidateTagOptions {
+  /**
+   * Expire the tag's entries instead of removing them: a read-through with a `grace` (or
+   * `staleWhileRevalidate`) serves one stale while a single load refreshes it; every other read is a
+   * miss. Plain tags only (a versioned tag throws `UnsupportedOperationError`). CDN backends that can
+   * (Fastly) soft-purge. Default false.
+   */
+  soft?: boolean;
+}
+
 /** The `CachedMethod` handle type of `Type.prototype[name]`. */
 export type CachedMethodOf<T, K extends keyof T, P extends object = Readonly<Record<string, unknown>>> = T[K] extends (...args: infer A) => infer R
   ? CachedMethod<A, Awaited<R>, P>
@@ -103,6 +114,16 @@ export class TenantScopedCache {
   /** Gives an existing entry a new TTL; false when missing. */
   async touch(key: string, ttl?: number): Promise<boolean> {
     return this.engine.touch(this.scopeOf('touch'), userKey(key), ttl);
+  }
+
+  /**
+   * Marks an entry expired now, without removing it: a read-through (`getOrSet`, `@CacheResult`,
+   * `@CacheResponse`) with a `grace` or `staleWhileRevalidate` serves it stale while one load refreshes
+   * it; `get` and read-throughs without them see a miss. True when the key held an entry. Entries of
+   * versioned tags are addressed with the same `{ tags }` as `get`.
+   */
+  async expire(key: string, options?: AddressOptions): Promise<boolean> {
+    return this.engine.expire(this.scopeOf('expire'), userKey(key), undefined, options?.tags);
   }
 
   /** Remaining ms, `Infinity` without expiry, `undefined` when missing. */
@@ -214,18 +235,19 @@ export class TenantScopedCache {
    * await cache.invalidateTag('products');            // e.g. 42 entries
    * await cache.invalidateTag(versioned('catalog'));  // the new version
    * await cache.invalidateTag('catalog');             // the same, when @CacheResult declares versioned('catalog')
+   * await cache.invalidateTag('products', { soft: true }); // stale within grace while refreshed; resolves to 0
    */
-  async invalidateTag(tag: TagInput): Promise<number> {
-    return this.engine.invalidateTag(this.scopeOf('invalidateTag'), this.engine.methods.tags.resolve(tag));
+  async invalidateTag(tag: TagInput, options?: InvalidateTagOptions): Promise<number> {
+    return this.engine.invalidateTag(this.scopeOf('invalidateTag'), this.engine.methods.tags.resolve(tag), undefined, options?.soft);
   }
 
   /**
    * `invalidateTag` for each tag, all at once (a store that stops answering costs one timeout, not one
    * per tag); resolves to each one's count (or new version), in the order given.
    */
-  async invalidateTags(tags: readonly TagInput[]): Promise<number[]> {
+  async invalidateTags(tags: readonly TagInput[], options?: InvalidateTagOptions): Promise<number[]> {
     const scope = this.scopeOf('invalidateTags');
-    return Promise.all(tags.map((tag) => this.engine.invalidateTag(scope, this.engine.methods.tags.resolve(tag))));
+    return Promise.all(tags.map((tag) => this.engine.invalidateTag(scope, this.engine.methods.tags.resolve(tag), undefined, options?.soft)));
   }
 
   /**
