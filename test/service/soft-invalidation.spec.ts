@@ -88,7 +88,8 @@ for (const store of STORES) {
     }
 
     for (const how of ['expire(key)', 'invalidateTag(tag, { soft: true })'] as const) {
-      const soften = (cache: TenantScopedCache, key: string) => (how === 'expire(key)' ? cache.expire(key) : cache.invalidateTag('products', { soft: true }));
+      const soften = (cache: TenantScopedCache, key: string): Promise<unknown> =>
+        how === 'expire(key)' ? cache.expire(key) : cache.invalidateTag('products', { soft: true });
 
       describe(how, () => {
         it('a plain get, lookup and a read-through without grace see a miss', async () => {
