@@ -100,6 +100,13 @@ export function stampExpired(raw: Buffer, at: number): Buffer | undefined {
   return stampRecord(record, stampHeader(tags, at)) as Buffer;
 }
 
+/** When a stored value was expired early (`expire(key)`), or `undefined` when it was not. */
+export function expiredAtOf(raw: Buffer): number | undefined {
+  if (!isStamped(raw) || raw[1] !== STAMP_FORMAT_EXPIRED) return undefined;
+  const peeled = peelStamp(raw);
+  return typeof peeled === 'string' ? undefined : peeled.expiredAt;
+}
+
 /** The record of a stored value, without its stamp (the value itself when it has none or a bad one). */
 export function recordOf(raw: Buffer): Buffer {
   if (!isStamped(raw)) return raw;

@@ -296,6 +296,28 @@ for (const store of STORES) {
       });
     });
 
+    it('expire(key) of a memoized iterable: the next iteration loads and stores the items again', async () => {
+      const { cache } = await start();
+      await as('acme', async () => {
+        let loads = 0;
+        const rows = (tag: string) => () => {
+          loads++;
+          return [1, 2, 3].map((i) => `${tag} ${i}`);
+        };
+        const collect = async (tag: string) => {
+          const out: string[] = [];
+          for await (const item of cache.memoizeIterable('rows', rows(tag), { ttl: TTL })) out.push(item);
+          return out;
+        };
+        expect(await collect('old')).toEqual(['old 1', 'old 2', 'old 3']);
+        expect(await collect('unused')).toEqual(['old 1', 'old 2', 'old 3']);
+        expect(await cache.expire('rows')).toBe(true);
+        expect(await collect('new')).toEqual(['new 1', 'new 2', 'new 3']);
+        expect(await collect('unused')).toEqual(['new 1', 'new 2', 'new 3']);
+        expect(loads).toBe(2);
+      });
+    });
+
     it('invalidateTagInAllTenants(tag, store, { soft: true }) softens every tenant (and the shared scope) at once', async () => {
       const { cache } = await start();
       const tenants = ['acme', 'a:b', '*'];
