@@ -61,11 +61,11 @@ export class Invalidator {
   /**
    * Invalidates a tag in one scope. A plain tag deletes the entries its index lists and resolves to how
    * many existed; a versioned tag moves its version on (one atomic increment) and resolves to the new
-   * version.
+   * version. `soft` (plain tags only): see `softInvalidateTag`.
    */
   async invalidateTag(scope: CacheScope, tag: TagInput, alias?: string, soft = false): Promise<number> {
     const { plain, versioned } = resolveTags([tag], []);
-    if (soft && versioned.length > 0) throw softVersioned(alias ?? 'default', versioned[0]!);
+    if (soft && versioned.length > 0) throw softVersioned(this.resolver.safeAlias(scope, alias), versioned[0]!);
     const resolved = await this.resolver.resolve('write', 'invalidateTag', scope, alias, () => this.resolver.store(scope, alias));
     if (resolved instanceof Unresolved) return 0;
     if (soft) return this.softInvalidateTag(resolved, scope, plain[0]!);
@@ -122,7 +122,7 @@ export class Invalidator {
     const { plain, versioned } = resolveTags([tag], []);
     const isVersioned = versioned.length > 0;
     const name = isVersioned ? versioned[0]! : plain[0]!;
-    if (soft && isVersioned) throw softVersioned(alias ?? 'default', name);
+    if (soft && isVersioned) throw softVersioned(alias ?? this.resolver.safeAlias(SHARED_SCOPE), name);
     if (!soft) this.marks.invalidate((_k, m) => (isVersioned ? m.versioned : m.plain).includes(name));
     let n = 0;
     for (const a of alias === undefined ? this.resolver.registry.aliases : [alias]) {
