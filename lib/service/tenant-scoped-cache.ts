@@ -8,7 +8,7 @@ import type { PartitionValues } from '../keys/key-constructor.js';
 import type { CacheEngine, CacheLookup, FetchOptions, GetOrSetOptions } from '../engine/cache-engine.js';
 import { CachedMethod, type MethodName, cachedMethodOf } from './cached-method.handle.js';
 import { KeyListing } from './key-listing.js';
-import type { TagInput } from '../engine/tags.js';
+import { type TagInput, isVersionedTag } from '../engine/tags.js';
 
 /** One entry of `mset`. `ttl` in ms overrides the batch TTL. */
 export interface CacheEntryInput<T = unknown> {
@@ -247,7 +247,11 @@ export class TenantScopedCache {
    */
   async invalidateTags(tags: readonly TagInput[], options?: InvalidateTagOptions): Promise<number[]> {
     const scope = this.scopeOf('invalidateTags');
-    return Promise.all(tags.map((tag) => this.engine.invalidateTag(scope, this.engine.methods.tags.resolve(tag), undefined, options?.soft)));
+    const resolved = tags.map((tag) => this.engine.methods.tags.resolve(tag));
+    // NOTE: a versioned tag refuses { soft: true } before any tag of the batch is touched.
+    const refused = options?.soft ? resolved.find(isVersionedTag) : undefined;
+    if (refused !== undefined) await this.engine.invalidateTag(scope, refused, undefined, true);
+    return Promise.all(resolved.map((tag) => this.engine.invalidateTag(scope, tag, undefined, options?.soft)));
   }
 
   /**

@@ -270,7 +270,10 @@ for (const store of STORES) {
         expect((error as UnsupportedOperationError).code).toBe(TenantCacheErrorCode.UnsupportedOperation);
         expect((error as Error).message).toMatch(/plain tag/);
         expect((error as Error).message).toMatch(/expire\(key\)/);
+        // In a batch, nothing is softened: the plain tag's entry stays fresh.
+        await cache.set('p', 'fresh', { ttl: TTL, tags: ['products'] });
         await expect(cache.invalidateTags(['products', versioned('catalog')], { soft: true })).rejects.toBeInstanceOf(UnsupportedOperationError);
+        expect(await cache.get('p')).toBe('fresh');
       });
       await expect(as('acme', () => Promise.resolve(cache.invalidateTagInAllTenants(versioned('catalog'), undefined, { soft: true })))).rejects.toBeInstanceOf(
         UnsupportedOperationError,
