@@ -50,7 +50,7 @@ export {
 } from './keys/index.js';
 export { versioned, isVersionedTag, type VersionedTag, type TagInput, type TagSpec } from './engine/tags.js';
 export { CachedMethod, type MethodName } from './service/cached-method.handle.js';
-export type { SetOptions, AddressOptions, CachedMethodOf } from './service/tenant-scoped-cache.js';
+export type { SetOptions, AddressOptions, CachedMethodOf, InvalidateTagOptions } from './service/tenant-scoped-cache.js';
 export {
   validateCodecCallOptions,
   type CodecOptions,

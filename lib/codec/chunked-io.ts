@@ -13,7 +13,7 @@ import { type RecordPlace, claimsManifest } from './formats/format-v2.js';
 import { pageItems } from './formats/stream-page.js';
 import { classify, decodePlain, isPlain } from './formats/classify.js';
 import { deepFreeze } from './deep-freeze.js';
-import { type TagStamp, isStamped, peelStamp, recordOf, stampHeader, stampRecord } from './tag-stamp.js';
+import { type TagStamp, isStamped, peelStamp, recordOf, stampExpired, stampHeader, stampRecord } from './tag-stamp.js';
 
 /** One entry of a batch write, encoded (or being encoded). */
 export interface EncodedEntry {
@@ -38,7 +38,7 @@ export class ChunkedIo {
   private readonly decodedByBytes: WeakMap<Buffer, DecodeResult<unknown>> | undefined;
   private readonly shareReads: boolean;
   /** Stamped records split once, by the bytes they came from (the same stores as `decodedByBytes`). */
-  private readonly peeledByBytes: WeakMap<Buffer, { tags: TagStamp[]; record: Buffer }> | undefined;
+  private readonly peeledByBytes: WeakMap<Buffer, Peeled<Buffer>> | undefined;
 
   constructor(
     readonly pipeline: EntryPipeline,
@@ -99,16 +99,20 @@ export class ChunkedIo {
   private decodeStamped<T>(raw: Buffer | string, physicalKey: string, scope: CacheScope): DecodeResult<T> | Promise<DecodeResult<T>> {
     const known = typeof raw === 'string' ? undefined : (this.decodedByBytes?.get(raw) as DecodeResult<T> | undefined);
     if (known !== undefined) return known;
-    let peeled: { tags: TagStamp[]; record: Buffer | string } | undefined = typeof raw === 'string' ? undefined : this.peeledByBytes?.get(raw);
+    let peeled: Peeled<Buffer | string> | undefined = typeof raw === 'string' ? undefined : this.peeledByBytes?.get(raw);
     if (peeled === undefined) {
       const parsed = peelStamp(raw);
       if (typeof parsed === 'string') return { ok: false, reason: parsed };
       peeled = parsed;
-      if (typeof raw !== 'string') this.peeledByBytes?.set(raw, parsed as { tags: TagStamp[]; record: Buffer });
+      if (typeof raw !== 'string') this.peeledByBytes?.set(raw, parsed as Peeled<Buffer>);
     }
-    const { tags, record } = peeled;
+    const { tags, record, expiredAt } = peeled;
     const inner = this.decode<T>(record, physicalKey, scope);
-    const tagged = (r: DecodeResult<T>): DecodeResult<T> => (r.ok ? { ok: true, entry: { value: r.entry.value, createdAt: r.entry.createdAt, tags } } : r);
+    const tagged = (r: DecodeResult<T>): DecodeResult<T> => {
+      if (!r.ok) return r;
+      if (expiredAt === undefined) return { ok: true, entry: { value: r.entry.value, createdAt: r.entry.createdAt, tags } };
+      return { ok: true, entry: { value: r.entry.value, createdAt: r.entry.createdAt, tags: tags.length > 0 ? tags : undefined, expiredAt } };
+    };
     if (inner instanceof Promise) return inner.then(tagged);
     const result = tagged(inner);
     // Kept for the next read of these bytes when the record's own result was (see `decodedByBytes`).
@@ -149,6 +153,23 @@ export class ChunkedIo {
       if (raw !== undefined && isManifest(raw)) await this.dropChunksOf(raw, keys[i]!, scope);
     }
     return n;
+  }
+
+  /**
+   * Marks an entry expired at `at` (see `stampExpired`), keeping its value, tags, chunks and remaining
+   * TTL: a read-through with a grace serves it stale while it refreshes it; any other read is a miss.
+   * False when the key holds no entry (absent, a raw counter, or unreadable). Not atomic: a write
+   * that lands between the read and the rewrite here is replaced by the older value, marked expired.
+   */
+  async expire(key: string, at: number): Promise<boolean> {
+    const [raw, ttl] = await Promise.all([this.store.get(key), this.store.ttl(key)]);
+    if (raw === undefined || ttl === undefined || ttl <= 0) return false;
+    const record = recordOf(raw);
+    if (isStamped(record) || classify(record, { encryptionRequired: false }).format === 'counter') return false;
+    const marked = stampExpired(raw, at);
+    if (marked === undefined) return false;
+    if (marked !== raw) await this.store.set(key, marked, Number.isFinite(ttl) ? ttl : undefined);
+    return true;
   }
 
   /** Gives an entry (and its chunks) a new TTL. */
@@ -311,6 +332,9 @@ export class ChunkedIo {
     return written;
   }
 }
+
+/** A stored value split into its tag stamp and record (see `peelStamp`). */
+type Peeled<R> = { tags: TagStamp[]; record: R; expiredAt?: number };
 
 function isRecord(value: Encoded | Promise<Encoded>): value is Buffer | string {
   return value instanceof Buffer || typeof value === 'string';

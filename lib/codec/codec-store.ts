@@ -23,6 +23,8 @@ export interface CodecStore {
   mset(entries: readonly CodecStoreEntry[]): Promise<void>;
   mdel(keys: readonly string[]): Promise<number>;
   touch(key: string, ttl?: number): Promise<boolean>;
+  /** Remaining ms, `Infinity` without expiry, `undefined` when missing. */
+  ttl(key: string): Promise<number | undefined>;
 }
 
 /** The traits of a store the codec reads (see `StoreTraits`). */

@@ -3,7 +3,7 @@ import { serialize } from 'node:v8';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import { type ChunkedIo, isManifest, remainingTtl } from './chunked-io.js';
-import { recordOf } from './tag-stamp.js';
+import { expiredAtOf, recordOf } from './tag-stamp.js';
 import { type CodecCallOptions, validateCodecCallOptions } from './codec.options.js';
 import { compress } from './compression.js';
 import { type Manifest, type ManifestPart, WRITE_ID_BYTES, chunkKeyBase } from './formats/chunk-manifest.js';
@@ -83,7 +83,8 @@ export async function* memoizeIterable<T>(
     hooks.failed('get', error);
   }
   let skip = 0;
-  if (raw !== undefined && isManifest(raw)) {
+  // An entry expired early (`expire(key)`) is a miss here: the items are loaded and stored again.
+  if (raw !== undefined && isManifest(raw) && expiredAtOf(raw) === undefined) {
     const parsed = io.pipeline.parse(recordOf(raw), physicalKey, scope);
     if (parsed.ok === false) await hooks.corrupt(parsed.reason);
     else if (parsed.ok === undefined && parsed.manifest.stream) {

@@ -8,9 +8,15 @@
  *   0x1D '1' <tag count> ':' then per tag <id length> ':' <id> <version> ';'   then the record
  * 0x1D (ASCII "group separator") is never the first byte of a record (0xC7, 0x1E) or of a raw counter.
  * Entries without plain tags carry no stamp and are read exactly as before.
+ *
+ * An entry expired early (`expire(key)`) carries stamp format '2', which adds when it expired (ms since
+ * epoch) before the tags (its count may be 0):
+ *   0x1D '2' <expiredAt> ':' <tag count> ':' ...   then the record
+ * A reader older than format '2' finds a stamp of an unknown format: the entry is dropped (a miss).
  */
 export const STAMP_MAGIC = 0x1d;
 const STAMP_FORMAT = 0x31;
+const STAMP_FORMAT_EXPIRED = 0x32;
 const COLON = 0x3a;
 const SEMICOLON = 0x3b;
 /** More tags than this on one entry is not a stamp this library wrote. */
@@ -29,9 +35,9 @@ export function isStamped(raw: Uint8Array | string): boolean {
   return typeof raw === 'string' ? raw.charCodeAt(0) === STAMP_MAGIC : raw[0] === STAMP_MAGIC;
 }
 
-/** The stamp's header for `tags` (ids are printable ASCII: see `KeyBuilder.tagId`). */
-export function stampHeader(tags: readonly TagStamp[]): string {
-  let out = `\u001d1${tags.length}:`;
+/** The stamp's header for `tags` (ids are printable ASCII: see `KeyBuilder.tagId`), with `expiredAt` (format '2') when given. */
+export function stampHeader(tags: readonly TagStamp[], expiredAt?: number): string {
+  let out = expiredAt === undefined ? `\u001d1${tags.length}:` : `\u001d2${Math.max(0, Math.floor(expiredAt))}:${tags.length}:`;
   for (const t of tags) out += `${t.id.length}:${t.id}${t.version};`;
   return out;
 }
@@ -45,10 +51,19 @@ export function stampRecord(record: Buffer | string, header: string): Buffer | s
   return out;
 }
 
-/** A stored value split into its stamp and the record after it, or why it cannot be read. */
-export function peelStamp<R extends Buffer | string>(raw: R): { tags: TagStamp[]; record: R } | string {
-  if (raw.length < 4 || codeAt(raw, 1) !== STAMP_FORMAT) return 'tag stamp of an unknown format';
-  const count = readNumber(raw, 2, COLON);
+/** A stored value split into its stamp and the record after it (and when it expired early, if it did), or why it cannot be read. */
+export function peelStamp<R extends Buffer | string>(raw: R): { tags: TagStamp[]; record: R; expiredAt?: number } | string {
+  const format = raw.length < 4 ? 0 : codeAt(raw, 1);
+  if (format !== STAMP_FORMAT && format !== STAMP_FORMAT_EXPIRED) return 'tag stamp of an unknown format';
+  let expiredAt: number | undefined;
+  let start = 2;
+  if (format === STAMP_FORMAT_EXPIRED) {
+    const at = readNumber(raw, 2, COLON);
+    if (at === undefined) return 'corrupt tag stamp';
+    expiredAt = at.value;
+    start = at.end;
+  }
+  const count = readNumber(raw, start, COLON);
   if (count === undefined || count.value > MAX_TAGS) return 'corrupt tag stamp';
   const tags: TagStamp[] = [];
   let at = count.end;
@@ -64,7 +79,32 @@ export function peelStamp<R extends Buffer | string>(raw: R): { tags: TagStamp[]
   }
   const record = (typeof raw === 'string' ? raw.slice(at) : (raw as Buffer).subarray(at)) as R;
   if (record.length === 0 || isStamped(record)) return 'corrupt tag stamp';
-  return { tags, record };
+  return expiredAt === undefined ? { tags, record } : { tags, record, expiredAt };
+}
+
+/**
+ * `raw` (a stored entry, stamped or not) stamped as expired at `at` (format '2'), its tags and record
+ * kept; an entry already expired earlier keeps that time. `undefined` when `raw` has a stamp that
+ * cannot be read.
+ */
+export function stampExpired(raw: Buffer, at: number): Buffer | undefined {
+  let tags: readonly TagStamp[] = [];
+  let record = raw;
+  if (isStamped(raw)) {
+    const peeled = peelStamp(raw);
+    if (typeof peeled === 'string') return undefined;
+    tags = peeled.tags;
+    record = peeled.record;
+    if (peeled.expiredAt !== undefined && peeled.expiredAt <= at) return raw;
+  }
+  return stampRecord(record, stampHeader(tags, at)) as Buffer;
+}
+
+/** When a stored value was expired early (`expire(key)`), or `undefined` when it was not. */
+export function expiredAtOf(raw: Buffer): number | undefined {
+  if (!isStamped(raw) || raw[1] !== STAMP_FORMAT_EXPIRED) return undefined;
+  const peeled = peelStamp(raw);
+  return typeof peeled === 'string' ? undefined : peeled.expiredAt;
 }
 
 /** The record of a stored value, without its stamp (the value itself when it has none or a bad one). */

@@ -71,7 +71,7 @@ export class CacheEngine {
     this.readThrough = new ReadThrough(this.resolver, this.reader, failures, marks, flights, this.tagIndex, stamps, logger, this.events, options);
     this.batch = new BatchOps(this.resolver, this.reader, failures, marks, this.hooks);
     this.scan = new KeyScan(this.resolver, failures, marks, this.hooks);
-    this.invalidator = new Invalidator(this.resolver, failures, marks, this.hooks, this.tagIndex, this.scan, this.batch);
+    this.invalidator = new Invalidator(this.resolver, failures, marks, this.hooks, this.tagIndex, this.scan, this.batch, stamps);
   }
 
   store(scope: CacheScope, alias?: string): Promise<ResolvedStore> {
@@ -118,6 +118,11 @@ export class CacheEngine {
 
   delete(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<boolean> {
     return this.writer.delete(scope, key, alias, tags);
+  }
+
+  /** Marks an entry expired now: stale within a grace, a miss to plain reads (see `EntryWriter.expire`). */
+  expire(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<boolean> {
+    return this.writer.expire(scope, key, alias, tags);
   }
 
   incr(scope: CacheScope, key: string, by: number, alias?: string): Promise<number> {
@@ -182,12 +187,13 @@ export class CacheEngine {
     return this.invalidator.clear(scope, alias);
   }
 
-  invalidateTag(scope: CacheScope, tag: TagInput, alias?: string): Promise<number> {
-    return this.invalidator.invalidateTag(scope, tag, alias);
+  /** `soft`: the tag's entries become expired instead of invalid (see `Invalidator.invalidateTag`). */
+  invalidateTag(scope: CacheScope, tag: TagInput, alias?: string, soft?: boolean): Promise<number> {
+    return this.invalidator.invalidateTag(scope, tag, alias, soft);
   }
 
-  invalidateTagInAllScopes(tag: TagInput, alias?: string): Promise<number> {
-    return this.invalidator.invalidateTagInAllScopes(tag, alias);
+  invalidateTagInAllScopes(tag: TagInput, alias?: string, soft?: boolean): Promise<number> {
+    return this.invalidator.invalidateTagInAllScopes(tag, alias, soft);
   }
 
   invalidatePartition(scope: CacheScope, selector: PartitionSelector, alias?: string): Promise<number> {

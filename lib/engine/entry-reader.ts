@@ -2,7 +2,7 @@ import type { Logger } from '@nestjs/common';
 import type { DecodeResult } from '../codec/entry-codec.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import { Unresolved, asError, type StoreFailures } from './store-failures.js';
-import type { TagStamps } from './tag-stamps.js';
+import type { TagCheck, TagStamps } from './tag-stamps.js';
 import { type TagInput, isVersionedTag, resolveTags } from './tags.js';
 import type { Target } from './target.js';
 import type { TargetResolver } from './target-resolver.js';
@@ -18,6 +18,16 @@ export interface CacheLookup<T> {
   error?: Error;
   /** Set when an expired entry was served within its `grace` instead of the loader's result (fail-safe). */
   stale?: boolean;
+}
+
+/**
+ * A lookup as the read-through sees it: a hit may carry `expiredAt`, when the entry was expired early
+ * (`expire(key)`, a soft tag invalidation). Only reads that ask (`keepExpired`) get such a hit; to
+ * every other read it is a miss.
+ */
+export interface EntryLookup<T> extends CacheLookup<T> {
+  /** When the entry was expired early (ms since epoch). */
+  expiredAt?: number;
 }
 
 export function miss<T>(error?: Error): CacheLookup<T> {
@@ -79,11 +89,16 @@ export class EntryReader {
       return undefined;
     }
     if (!decoded.ok) return undefined;
+    // An entry expired early is a miss to a plain read.
+    if (decoded.entry.expiredAt !== undefined) return miss<T>();
     const hit: CacheLookup<T> = { hit: true, value: decoded.entry.value, cachedAt: decoded.entry.createdAt };
     if (decoded.entry.tags === undefined) return hit;
     const current = this.stamps.current(t, decoded.entry.tags);
-    // NOTE: a tag version not cached: the read started here fills the cache (and reports a failure).
-    if (typeof current !== 'boolean') return undefined;
+    // NOTE: a tag version not cached, or one that moved on: the read started here checks it (and reports a failure).
+    if (typeof current !== 'boolean') {
+      if (current instanceof Promise) current.catch(() => undefined);
+      return typeof current === 'number' ? miss<T>() : undefined;
+    }
     return current ? hit : miss<T>();
   }
 
@@ -121,12 +136,13 @@ export class EntryReader {
 
   // NOTE: read and readAs chain on the store's promise instead of being async: these run on every hit,
   // and each async layer costs a promise (and the AsyncLocalStorage hooks on it).
-  read<T>(t: Target): Promise<CacheLookup<T>> {
-    return this.readAs<T, CacheLookup<T>>(t, (found) => found, miss<T>);
+  /** Reads and decodes an entry; `keepExpired`: an entry expired early is a hit with `expiredAt` (see `EntryLookup`), not a miss. */
+  read<T>(t: Target, keepExpired = false): Promise<EntryLookup<T>> {
+    return this.readAs<T, EntryLookup<T>>(t, (found) => found, miss<T>, keepExpired);
   }
 
-  /** Reads and decodes an entry, mapping the lookup; a store failure is logged and is `none(error)`. */
-  readAs<T, R>(t: Target, map: (found: CacheLookup<T>) => R, none: (error?: Error) => R): Promise<R> {
+  /** Reads and decodes an entry, mapping the lookup; a store failure is logged and is `none(error)`. `keepExpired`: see `read`. */
+  readAs<T, R>(t: Target, map: (found: EntryLookup<T>) => R, none: (error?: Error) => R, keepExpired = false): Promise<R> {
     const { io } = t.resolved;
     if (io.traits.inProcess) {
       // NOTE: no closures on the in-process path: a plain hit is one resolved promise.
@@ -136,11 +152,11 @@ export class EntryReader {
       } catch (error) {
         return Promise.resolve(this.readFailed(t, error, none));
       }
-      return Promise.resolve(this.mapRead(t, raw, map, none));
+      return Promise.resolve(this.mapRead(t, raw, map, none, keepExpired));
     }
     return io.read<R>(
       t.key,
-      (raw) => this.mapRead(t, raw, map, none),
+      (raw) => this.mapRead(t, raw, map, none, keepExpired),
       (error) => this.readFailed(t, error, none),
     );
   }
@@ -149,19 +165,19 @@ export class EntryReader {
    * The lookup of bytes read from the store at `t`: synchronous unless the entry is chunked or
    * unreadable. A corrupt entry is dropped; an entry a tag invalidated is a miss.
    */
-  decoded<T>(t: Target, raw: Buffer | string, operation = 'get'): CacheLookup<T> | Promise<CacheLookup<T>> {
+  decoded<T>(t: Target, raw: Buffer | string, operation = 'get', keepExpired = false): EntryLookup<T> | Promise<EntryLookup<T>> {
     const decoded = t.resolved.codec.decode<T>(raw, t.key, t.scope);
     if (decoded instanceof Promise) {
       // Chunked: the chunks are read now; a rejection is the store failing.
       return decoded.then(
-        (d) => this.found(t, d, raw as Buffer), // a manifest: always bytes
+        (d) => this.found(t, d, keepExpired, raw as Buffer), // a manifest: always bytes
         (error: unknown) => {
           this.failures.failed(t, operation, error);
           return miss<T>(asError(error));
         },
       );
     }
-    return this.found(t, decoded);
+    return this.found(t, decoded, keepExpired);
   }
 
   /**
@@ -196,21 +212,35 @@ export class EntryReader {
   }
 
   /** What a read resolves to: `none()` for a miss, else the decoded lookup mapped (later, for a chunked entry). */
-  private mapRead<T, R>(t: Target, raw: Buffer | string | undefined, map: (found: CacheLookup<T>) => R, none: () => R): R | Promise<R> {
+  private mapRead<T, R>(t: Target, raw: Buffer | string | undefined, map: (found: EntryLookup<T>) => R, none: () => R, keepExpired: boolean): R | Promise<R> {
     if (raw === undefined) return none();
-    const found = this.decoded<T>(t, raw);
+    const found = this.decoded<T>(t, raw, 'get', keepExpired);
     // A corrupt entry, or one a tag invalidated, is a miss like an absent one (a read-through loads it).
     if (found instanceof Promise) return found.then((f) => (f.hit ? map(f) : none()));
     return found.hit ? map(found) : none();
   }
 
   /** `raw` is given for chunked entries, whose chunks a concurrent overwrite may have removed. */
-  private found<T>(t: Target, decoded: DecodeResult<T>, raw?: Buffer): CacheLookup<T> | Promise<CacheLookup<T>> {
+  private found<T>(t: Target, decoded: DecodeResult<T>, keepExpired: boolean, raw?: Buffer): EntryLookup<T> | Promise<EntryLookup<T>> {
     if (!decoded.ok) return this.dropCorrupt(t, decoded.reason, raw).then(() => miss<T>());
-    const hit: CacheLookup<T> = { hit: true, value: decoded.entry.value, cachedAt: decoded.entry.createdAt };
-    if (decoded.entry.tags === undefined) return hit;
-    const current = this.stamps.current(t, decoded.entry.tags);
-    if (typeof current === 'boolean') return current ? hit : miss<T>();
-    return current.then((ok) => (ok ? hit : miss<T>()));
+    const { entry } = decoded;
+    if (entry.expiredAt !== undefined && !keepExpired) return miss<T>();
+    const hit: EntryLookup<T> = { hit: true, value: entry.value, cachedAt: entry.createdAt };
+    if (entry.tags === undefined) return entry.expiredAt === undefined ? hit : expiredHit(hit, entry.expiredAt);
+    const current = this.stamps.current(t, entry.tags);
+    if (current === true) return entry.expiredAt === undefined ? hit : expiredHit(hit, entry.expiredAt);
+    if (typeof current !== 'object') return this.checked(hit, current, entry.expiredAt, keepExpired);
+    return current.then((c) => this.checked(hit, c, entry.expiredAt, keepExpired));
   }
+
+  /** A hit after its tag check (see `TagCheck`): a miss when invalidated, or expired when softly invalidated and asked for. */
+  private checked<T>(hit: EntryLookup<T>, check: TagCheck, expiredAt: number | undefined, keepExpired: boolean): EntryLookup<T> {
+    if (check === false) return miss<T>();
+    if (check === true) return expiredAt === undefined ? hit : expiredHit(hit, expiredAt);
+    return keepExpired ? expiredHit(hit, Math.min(check, expiredAt ?? check)) : miss<T>();
+  }
+}
+
+function expiredHit<T>(hit: EntryLookup<T>, expiredAt: number): EntryLookup<T> {
+  return { hit: true, value: hit.value, cachedAt: hit.cachedAt, expiredAt };
 }

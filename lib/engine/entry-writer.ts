@@ -70,6 +70,22 @@ export class EntryWriter {
     return existed;
   }
 
+  /**
+   * Marks an entry expired now, keeping it for the rest of its store TTL (see `ChunkedIo.expire`): a
+   * read-through with a grace (or `staleWhileRevalidate`) serves it stale while one load refreshes it;
+   * every other read is a miss. A load of the key already running is not stored (like `delete`). True
+   * when the key held an entry.
+   */
+  async expire(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<boolean> {
+    const versionedTags = versionedOf(tags);
+    const t = await this.resolver.resolve('write', 'expire', scope, alias, () => this.resolver.target(scope, key, alias, versionedTags));
+    if (t instanceof Unresolved) return false;
+    this.marks.invalidate((k) => k === t.key);
+    const expired = (await this.failures.write(t, 'expire', () => t.resolved.codec.expire(t.key, Date.now()))) ?? false;
+    await this.hooks.notify({ kind: 'keys', scope, store: t.resolved.alias, keys: [key], soft: true, ...(versionedTags.length > 0 ? { versionedTags } : {}) });
+    return expired;
+  }
+
   async incr(scope: CacheScope, key: string, by: number, alias?: string): Promise<number> {
     if (!Number.isSafeInteger(by)) throw new InvalidCacheValueError(`incr/decr take a safe integer step, got ${String(by)}`, key);
     // NOTE: incr/decr resolve to the new count, which a failed store cannot give: a store failure always

@@ -3,7 +3,7 @@ import { printableKey } from '../keys/logical-key-marks.js';
 import type { CodecCallOptions } from '../codec/codec.options.js';
 import type { TagStamp } from '../codec/tag-stamp.js';
 import { LoaderTimeoutError } from '../errors/loader-timeout.error.js';
-import type { CacheLookup } from './entry-reader.js';
+import type { CacheLookup, EntryLookup } from './entry-reader.js';
 import { type FailSafePolicy, GraceBackoffs, JitteredTtls, raceTimeouts, settledOrAfter } from './fail-safe.js';
 import type { LoadMark, LoadMarks } from './load-marks.js';
 import type { SingleFlight } from './single-flight.js';
@@ -144,14 +144,26 @@ export class FailSafeLoads {
    * (`JitteredTtls`): fresh until `cachedAt + ttl`, then `swr` and `stale` until `+ staleWhileRevalidate`
    * and `+ grace`, then gone (a miss).
    */
-  expiry<T>(t: Target, found: CacheLookup<T>, ttl: number | undefined, opts: SafeLoadOptions<T>, safe: FailSafePolicy): Expiry {
+  expiry<T>(t: Target, found: EntryLookup<T>, ttl: number | undefined, opts: SafeLoadOptions<T>, safe: FailSafePolicy): Expiry {
     const base = opts.ttlOf && found.value !== undefined ? this.resolver.ttl(opts.ttlOf(found.value)) : ttl;
+    if (found.expiredAt !== undefined) return this.expiredEarly(t, found, found.expiredAt, base, safe);
     if (base === undefined || found.cachedAt === undefined) return 'fresh';
     const logical = this.jitter.ttl(base, safe.jitter, t.key);
     const age = Date.now() - found.cachedAt;
     if (age < logical) return safe.ahead !== 0 && age >= safe.ahead * logical ? 'ahead' : 'fresh';
     if (age < logical + safe.swr) return 'swr';
     return age < logical + safe.grace ? 'stale' : 'gone';
+  }
+
+  /**
+   * `expiry` of an entry expired early (`expire(key)`, a soft tag invalidation) at `expiredAt`, or at its
+   * TTL when that came first: `swr`, `stale` or `gone`, counted from then like any expiry.
+   */
+  private expiredEarly<T>(t: Target, found: EntryLookup<T>, expiredAt: number, base: number | undefined, safe: FailSafePolicy): Expiry {
+    const ttlEnd = base === undefined || found.cachedAt === undefined ? expiredAt : found.cachedAt + this.jitter.ttl(base, safe.jitter, t.key);
+    const since = Date.now() - Math.min(expiredAt, ttlEnd);
+    if (since < safe.swr) return 'swr';
+    return since < safe.grace ? 'stale' : 'gone';
   }
 
   /**

@@ -4,13 +4,14 @@ import type { CacheScope } from '../keys/key-builder.js';
 /**
  * An invalidation that just happened in this process, as logical operations on one scope of one store.
  * Listeners see it after the local store was updated: CDN backends purge tags, the cross-instance bus
- * publishes it to the other app instances.
+ * publishes it to the other app instances. `soft`: the entries were expired (`expire(key)`,
+ * `invalidateTag(tag, { soft: true })`), not removed: they may still be served stale within a grace.
  */
 export type InvalidationEvent = { readonly scope: CacheScope; readonly store: string } & (
-  | { readonly kind: 'keys'; readonly keys: readonly string[]; readonly versionedTags?: readonly string[] }
+  | { readonly kind: 'keys'; readonly keys: readonly string[]; readonly versionedTags?: readonly string[]; readonly soft?: boolean }
   | { readonly kind: 'prefix'; readonly prefix: string }
   | { readonly kind: 'partition'; readonly prefix: string; readonly matches?: (logicalKey: string) => boolean }
-  | { readonly kind: 'tag'; readonly tag: string; readonly versioned: boolean }
+  | { readonly kind: 'tag'; readonly tag: string; readonly versioned: boolean; readonly soft?: boolean }
   | { readonly kind: 'all' }
 );
 

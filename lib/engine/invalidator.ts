@@ -8,6 +8,8 @@ import type { LoadMarks } from './load-marks.js';
 import type { ResolvedStore } from './store-registry.js';
 import { type StoreFailures, Unresolved } from './store-failures.js';
 import type { TagIndex } from './tag-index.js';
+import type { TagStamps } from './tag-stamps.js';
+import { UnsupportedOperationError } from '../errors/unsupported-operation.error.js';
 import { type TagInput, resolveTags } from './tags.js';
 import { keySpace } from './load-marks.js';
 import { targetAt } from './target.js';
@@ -26,6 +28,7 @@ export class Invalidator {
     private readonly tagIndex: TagIndex,
     private readonly scan: KeyScan,
     private readonly batch: BatchOps,
+    private readonly stamps: TagStamps,
   ) {}
 
   /** Makes every entry of the scope unreachable at once (O(1)): the scope's generation moves on. */
@@ -58,12 +61,14 @@ export class Invalidator {
   /**
    * Invalidates a tag in one scope. A plain tag deletes the entries its index lists and resolves to how
    * many existed; a versioned tag moves its version on (one atomic increment) and resolves to the new
-   * version.
+   * version. `soft` (plain tags only): see `softInvalidateTag`.
    */
-  async invalidateTag(scope: CacheScope, tag: TagInput, alias?: string): Promise<number> {
+  async invalidateTag(scope: CacheScope, tag: TagInput, alias?: string, soft = false): Promise<number> {
     const { plain, versioned } = resolveTags([tag], []);
+    if (soft && versioned.length > 0) throw softVersioned(this.resolver.safeAlias(scope, alias), versioned[0]!);
     const resolved = await this.resolver.resolve('write', 'invalidateTag', scope, alias, () => this.resolver.store(scope, alias));
     if (resolved instanceof Unresolved) return 0;
+    if (soft) return this.softInvalidateTag(resolved, scope, plain[0]!);
     const space = keySpace(resolved, scope);
     const t = targetAt(resolved, resolved.keys.scopePrefix(scope), scope);
     const counters = this.resolver.counters;
@@ -91,15 +96,34 @@ export class Invalidator {
   }
 
   /**
+   * The soft `invalidateTag` of a plain tag: its entries stay, expired from now on (see `TagStamps`):
+   * served stale within a grace while one load refreshes each, a miss to every other read. Loads in
+   * flight are stored, stamped with the old version, so they are expired too. Resolves to 0 (nothing
+   * is deleted or counted).
+   */
+  private async softInvalidateTag(resolved: ResolvedStore, scope: CacheScope, name: string): Promise<number> {
+    if (this.tagIndex.mode === 'store' && !resolved.traits.hasSets) {
+      throw new UnsupportedOperationError(resolved.alias, `invalidateTag("${name}", { soft: true })`, 'Its plain tags are not stamped there: use expire(key) per key.');
+    }
+    const t = targetAt(resolved, resolved.keys.scopePrefix(scope), scope);
+    if (this.tagIndex.mode === 'store') {
+      await this.failures.write(t, 'invalidateTag', () => this.stamps.soften(resolved, scope, resolved.keys.tagId(name)));
+    }
+    await this.hooks.notify({ kind: 'tag', scope, store: resolved.alias, tag: name, versioned: false, soft: true });
+    return 0;
+  }
+
+  /**
    * Invalidates a tag in every scope (all tenants and the shared namespace) of one store, or of every
    * store. Admin only: it lists the store's keys to find each tenant's index or counter. Resolves to
    * the number of entries deleted (plain) or of counters moved on (versioned).
    */
-  async invalidateTagInAllScopes(tag: TagInput, alias?: string): Promise<number> {
+  async invalidateTagInAllScopes(tag: TagInput, alias?: string, soft = false): Promise<number> {
     const { plain, versioned } = resolveTags([tag], []);
     const isVersioned = versioned.length > 0;
     const name = isVersioned ? versioned[0]! : plain[0]!;
-    this.marks.invalidate((_k, m) => (isVersioned ? m.versioned : m.plain).includes(name));
+    if (soft && isVersioned) throw softVersioned(alias ?? this.resolver.safeAlias(SHARED_SCOPE), name);
+    if (!soft) this.marks.invalidate((_k, m) => (isVersioned ? m.versioned : m.plain).includes(name));
     let n = 0;
     for (const a of alias === undefined ? this.resolver.registry.aliases : [alias]) {
       const resolved = await this.resolver.resolve('write', 'invalidateTagInAllTenants', SHARED_SCOPE, a, () => this.resolver.registry.get(a));
@@ -107,7 +131,7 @@ export class Invalidator {
       this.resolver.requireScan(resolved, 'invalidateTagInAllTenants()');
       n +=
         (await this.failures.write(targetAt(resolved, resolved.keys.prefix, SHARED_SCOPE), 'invalidateTagInAllTenants', () =>
-          this.tagInEveryScope(resolved, name, isVersioned),
+          soft ? this.softTagInEveryScope(resolved, name) : this.tagInEveryScope(resolved, name, isVersioned),
         )) ?? 0;
     }
     return n;
@@ -164,6 +188,24 @@ export class Invalidator {
     return moved === undefined ? undefined : resolved;
   }
 
+  /** One store's part of a soft `invalidateTagInAllScopes`: every scope's version of the plain tag, found by listing, softened. Resolves to 0. */
+  private async softTagInEveryScope(resolved: ResolvedStore, name: string): Promise<number> {
+    if (this.tagIndex.mode === 'none') return 0;
+    if (!resolved.traits.hasSets)
+      throw new UnsupportedOperationError(resolved.alias, `invalidateTagInAllTenants("${name}", ..., { soft: true })`, 'Its plain tags are not stamped there.');
+    const shared = resolved.keys.scopePrefix(SHARED_SCOPE).length;
+    const id = resolved.keys.tagId(name);
+    const versionSuffix = resolved.keys.tagVersionKey(SHARED_SCOPE, id).slice(shared);
+    const softSuffix = resolved.keys.tagSoftKey(SHARED_SCOPE, id).slice(shared);
+    const versions: string[] = [];
+    for await (const page of resolved.store.scan(resolved.keys.prefix)) {
+      for (const k of page) if (isMetaKeyOf(k, resolved.keys.prefix, versionSuffix)) versions.push(k);
+    }
+    // The soft key sits where the version key does, in the same scope: the scope segment is kept, the suffix swapped.
+    for (const key of versions) await this.stamps.softenAt(resolved, key, key.slice(0, key.length - versionSuffix.length) + softSuffix);
+    return 0;
+  }
+
   /** One store's part of `invalidateTagInAllScopes`: finds the tag's index or counter in every scope by listing. */
   private async tagInEveryScope(resolved: ResolvedStore, name: string, isVersioned: boolean): Promise<number> {
     const counters = this.resolver.counters;
@@ -192,4 +234,13 @@ export class Invalidator {
     }
     return moved;
   }
+}
+
+/** Why a versioned tag cannot be invalidated softly: its version is in the entries' keys, so a new version finds none of them. */
+function softVersioned(alias: string, name: string): UnsupportedOperationError {
+  return new UnsupportedOperationError(
+    alias,
+    `invalidateTag(versioned("${name}"), { soft: true })`,
+    "A versioned tag is part of its entries' keys: after a new version no read finds the old entries, stale or not. Tag the entries to expire softly with a plain tag, or call expire(key) on each key, or invalidate the versioned tag without { soft: true }.",
+  );
 }

@@ -191,7 +191,13 @@ export class ReadThrough {
       const now = this.safe.answer(t, lookup, state, backoff, () => this.safe.refresh(t, key, loader, opts, ttl, tags, safe, backoff));
       return now !== undefined ? map(now) : this.load(t, key, loader, opts, ttl, tags, false, safe).then(map);
     };
-    return this.reader.readAs<T, R | Promise<R>>(t, found, (error) => this.load(t, key, loader, opts, ttl, tags, error !== undefined, safe).then(map)) as Promise<R>;
+    // An entry expired early (expire(key), a soft tag invalidation) comes back too: `expiry` says it is not fresh.
+    return this.reader.readAs<T, R | Promise<R>>(
+      t,
+      found,
+      (error) => this.load(t, key, loader, opts, ttl, tags, error !== undefined, safe).then(map),
+      true,
+    ) as Promise<R>;
   }
 
   private async fetchSlow<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T>, safe?: FailSafePolicy): Promise<CacheLookup<T>> {
@@ -215,7 +221,7 @@ export class ReadThrough {
       // A value loaded here whose write-back is in flight: shared without asking the store.
       const held = this.flights.held<CacheLookup<T>>(flightKey(t, false));
       if (held !== undefined) return held;
-      const found = await this.reader.read<T>(t);
+      const found = await this.reader.read<T>(t, safe !== undefined);
       if (found.hit) {
         if (safe === undefined) return found;
         const state = this.safe.expiry(t, found, ttl, opts, safe);
@@ -254,7 +260,7 @@ export class ReadThrough {
       let stale: CacheLookup<T> | undefined;
       // NOTE: a caller whose read missed just before another load stored the entry finds it here.
       if (!opts.force && !failed) {
-        const again = await this.reader.read<T>(t);
+        const again = await this.reader.read<T>(t, safe !== undefined);
         if (again.hit) {
           // NOTE: the stale value is the one read inside the flight: an entry invalidated since the caller's read is gone.
           const state = safe === undefined ? 'fresh' : this.safe.expiry(t, again, ttl, opts, safe);

@@ -6,6 +6,11 @@ export interface PurgeRequest {
   readonly tenant: string | undefined;
   /** The tags as the application named them (`v:` prefix for versioned tags), for logs. */
   readonly tags: readonly string[];
+  /**
+   * A soft invalidation (`invalidateTag(tag, { soft: true })`): a backend that can marks the objects
+   * stale instead of removing them (Fastly's soft purge); the others purge.
+   */
+  readonly soft?: boolean;
 }
 
 /** The response header that carries surrogate keys to a CDN, and how keys are joined in it. */

@@ -59,10 +59,11 @@ export class ResponseCacheSetup implements OnModuleInit, OnModuleDestroy {
       tags = ['*'];
     } else return;
     const tenant = event.scope.kind === 'tenant' ? event.scope.tenantId : undefined;
+    const soft = event.kind === 'tag' && event.soft === true;
     await Promise.all(
       http.purged.map(async ({ name, backend }) => {
         try {
-          await backend.purge({ keys, tenant, tags });
+          await backend.purge(soft ? { keys, tenant, tags, soft } : { keys, tenant, tags });
         } catch (error) {
           this.logger.warn(messages.purgeFailed(name, error instanceof Error ? error : new Error(String(error))));
         }

@@ -14,9 +14,16 @@ const PUBLISH_WAIT_MS = 1000;
 /** Unknown store aliases logged once each; past this many, further unknown aliases are not logged. */
 const MAX_LOGGED_UNKNOWN_STORES = 100;
 
-/** What travels: the invalidation as data (a partition filter travels as its literal prefix, a superset). */
+/**
+ * What travels: the invalidation as data (a partition filter travels as its literal prefix, a superset).
+ * `soft: true` (expire(key), a soft tag invalidation) is left out otherwise: a message without it, or
+ * read by an instance that predates it, is a hard invalidation (the stricter one).
+ */
 type WireEvent = { scope: CacheScope; store: string } & (
-  { kind: 'keys'; keys: string[]; versionedTags?: string[] } | { kind: 'prefix'; prefix: string } | { kind: 'tag'; tag: string; versioned: boolean } | { kind: 'all' }
+  | { kind: 'keys'; keys: string[]; versionedTags?: string[]; soft?: boolean }
+  | { kind: 'prefix'; prefix: string }
+  | { kind: 'tag'; tag: string; versioned: boolean; soft?: boolean }
+  | { kind: 'all' }
 );
 
 interface WireMessage {
@@ -119,7 +126,10 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
       case 'keys': {
         const keys = strings(event.keys, 'keys');
         const tags = event.versionedTags === undefined ? [] : strings(event.versionedTags, 'versionedTags');
-        if (tags.length === 0) await e.mdel(scope, keys, event.store);
+        if (event.soft === true) {
+          const address = tags.length === 0 ? undefined : tags.map((t) => versioned(t));
+          for (const k of keys) await e.expire(scope, k, event.store, address);
+        } else if (tags.length === 0) await e.mdel(scope, keys, event.store);
         else
           for (const k of keys)
             await e.delete(
@@ -135,7 +145,7 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
         return;
       case 'tag': {
         const tag = strings([event.tag], 'tag')[0]!;
-        await e.invalidateTag(scope, event.versioned === true ? versioned(tag) : tag, event.store);
+        await e.invalidateTag(scope, event.versioned === true ? versioned(tag) : tag, event.store, event.soft === true);
         return;
       }
       case 'all':
@@ -178,13 +188,19 @@ function toWire(event: InvalidationEvent): WireEvent {
   const base = { scope: event.scope, store: event.store };
   switch (event.kind) {
     case 'keys':
-      return { ...base, kind: 'keys', keys: [...event.keys], ...(event.versionedTags?.length ? { versionedTags: [...event.versionedTags] } : {}) };
+      return {
+        ...base,
+        kind: 'keys',
+        keys: [...event.keys],
+        ...(event.versionedTags?.length ? { versionedTags: [...event.versionedTags] } : {}),
+        ...(event.soft ? { soft: true } : {}),
+      };
     case 'prefix':
     case 'partition':
       // NOTE: a partition with a filter travels as its literal prefix: remote instances drop a superset.
       return { ...base, kind: 'prefix', prefix: event.prefix };
     case 'tag':
-      return { ...base, kind: 'tag', tag: event.tag, versioned: event.versioned };
+      return { ...base, kind: 'tag', tag: event.tag, versioned: event.versioned, ...(event.soft ? { soft: true } : {}) };
     case 'all':
       return { ...base, kind: 'all' };
   }

@@ -199,6 +199,11 @@ export class KeyBuilder {
     return this.scopePrefix(scope) + metaSuffix('tp', tagId);
   }
 
+  /** Key of a plain tag's last soft invalidation in a scope (`invalidateTag(tag, { soft: true })`; see `TagStamps`). */
+  tagSoftKey(scope: CacheScope, tagId: string): string {
+    return this.scopePrefix(scope) + metaSuffix('ts', tagId);
+  }
+
   /** The prefix of every entry of a scope in one generation. */
   entryPrefix(scope: CacheScope, generation: number): string {
     return this.atGeneration(this.scopeKeys(scope), generation).entryPrefix;

@@ -9,7 +9,7 @@ import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import { CacheEngine } from '../engine/cache-engine.js';
 import type { TagInput } from '../engine/tags.js';
 import type { TenantCacheEvents } from '../engine/tenant-cache.events.js';
-import { TenantScopedCache } from './tenant-scoped-cache.js';
+import { type InvalidateTagOptions, TenantScopedCache } from './tenant-scoped-cache.js';
 
 /**
  * The cache of the tenant in context. Every operation acts for `TenantContext.current()` and fails
@@ -58,10 +58,11 @@ export class TenantCacheService extends TenantScopedCache {
    * Invalidates a tag for every tenant (and the shared namespace) at once. Admin only: tags are
    * otherwise per tenant. Lists the store's keys to find each tenant's tag index or version counter, so
    * it costs a scan of the store. Resolves to the entries deleted (plain tag) or the counters moved on
-   * (versioned tag).
+   * (versioned tag). With `{ soft: true }` (plain tags), the entries are expired instead (see
+   * `invalidateTag`), and it resolves to 0.
    */
-  invalidateTagInAllTenants(tag: TagInput, storeAlias?: string): Promise<number> {
-    return this.engine.invalidateTagInAllScopes(this.engine.methods.tags.resolve(tag), storeAlias);
+  invalidateTagInAllTenants(tag: TagInput, storeAlias?: string, options?: InvalidateTagOptions): Promise<number> {
+    return this.engine.invalidateTagInAllScopes(this.engine.methods.tags.resolve(tag), storeAlias, options?.soft);
   }
 
   /** Empties the whole store (or every store), all tenants included. Admin only. */

@@ -8,7 +8,7 @@ import type { PartitionValues } from '../keys/key-constructor.js';
 import type { CacheEngine, CacheLookup, FetchOptions, GetOrSetOptions } from '../engine/cache-engine.js';
 import { CachedMethod, type MethodName, cachedMethodOf } from './cached-method.handle.js';
 import { KeyListing } from './key-listing.js';
-import type { TagInput } from '../engine/tags.js';
+import { type TagInput, isVersionedTag } from '../engine/tags.js';
 
 /** One entry of `mset`. `ttl` in ms overrides the batch TTL. */
 export interface CacheEntryInput<T = unknown> {
@@ -28,6 +28,17 @@ export interface SetOptions {
 /** Options of reads and deletes of an entry written with versioned tags: the same tags address it. */
 export interface AddressOptions {
   tags?: readonly TagInput[];
+}
+
+/** Options of `invalidateTag(s)`. */
+export interface InvalidateTagOptions {
+  /**
+   * Expire the tag's entries instead of removing them: a read-through with a `grace` (or
+   * `staleWhileRevalidate`) serves one stale while a single load refreshes it; every other read is a
+   * miss. Plain tags only (a versioned tag throws `UnsupportedOperationError`). CDN backends that can
+   * (Fastly) soft-purge. Default false.
+   */
+  soft?: boolean;
 }
 
 /** The `CachedMethod` handle type of `Type.prototype[name]`. */
@@ -103,6 +114,16 @@ export class TenantScopedCache {
   /** Gives an existing entry a new TTL; false when missing. */
   async touch(key: string, ttl?: number): Promise<boolean> {
     return this.engine.touch(this.scopeOf('touch'), userKey(key), ttl);
+  }
+
+  /**
+   * Marks an entry expired now, without removing it: a read-through (`getOrSet`, `@CacheResult`,
+   * `@CacheResponse`) with a `grace` or `staleWhileRevalidate` serves it stale while one load refreshes
+   * it; `get` and read-throughs without them see a miss. True when the key held an entry. Entries of
+   * versioned tags are addressed with the same `{ tags }` as `get`.
+   */
+  async expire(key: string, options?: AddressOptions): Promise<boolean> {
+    return this.engine.expire(this.scopeOf('expire'), userKey(key), undefined, options?.tags);
   }
 
   /** Remaining ms, `Infinity` without expiry, `undefined` when missing. */
@@ -214,18 +235,23 @@ export class TenantScopedCache {
    * await cache.invalidateTag('products');            // e.g. 42 entries
    * await cache.invalidateTag(versioned('catalog'));  // the new version
    * await cache.invalidateTag('catalog');             // the same, when @CacheResult declares versioned('catalog')
+   * await cache.invalidateTag('products', { soft: true }); // stale within grace while refreshed; resolves to 0
    */
-  async invalidateTag(tag: TagInput): Promise<number> {
-    return this.engine.invalidateTag(this.scopeOf('invalidateTag'), this.engine.methods.tags.resolve(tag));
+  async invalidateTag(tag: TagInput, options?: InvalidateTagOptions): Promise<number> {
+    return this.engine.invalidateTag(this.scopeOf('invalidateTag'), this.engine.methods.tags.resolve(tag), undefined, options?.soft);
   }
 
   /**
    * `invalidateTag` for each tag, all at once (a store that stops answering costs one timeout, not one
    * per tag); resolves to each one's count (or new version), in the order given.
    */
-  async invalidateTags(tags: readonly TagInput[]): Promise<number[]> {
+  async invalidateTags(tags: readonly TagInput[], options?: InvalidateTagOptions): Promise<number[]> {
     const scope = this.scopeOf('invalidateTags');
-    return Promise.all(tags.map((tag) => this.engine.invalidateTag(scope, this.engine.methods.tags.resolve(tag))));
+    const resolved = tags.map((tag) => this.engine.methods.tags.resolve(tag));
+    // NOTE: a versioned tag refuses { soft: true } before any tag of the batch is touched.
+    const refused = options?.soft ? resolved.find(isVersionedTag) : undefined;
+    if (refused !== undefined) await this.engine.invalidateTag(scope, refused, undefined, true);
+    return Promise.all(resolved.map((tag) => this.engine.invalidateTag(scope, tag, undefined, options?.soft)));
   }
 
   /**

@@ -9,7 +9,10 @@ export interface FastlyBackendOptions {
   serviceId: string;
   /** An API token with the `purge_select` scope, sent as `Fastly-Key`. */
   apiToken: Credential;
-  /** Soft purge: mark objects stale (served while revalidating) instead of removing them. Default false. */
+  /**
+   * Soft purge every time: mark objects stale (served while revalidating) instead of removing them.
+   * Default false: only soft invalidations (`invalidateTag(tag, { soft: true })`) soft-purge.
+   */
   softPurge?: boolean;
   /** API base URL. Default `https://api.fastly.com` (tests point it at a local server). */
   baseUrl?: string;
@@ -51,7 +54,7 @@ export function fastlyBackend(options: FastlyBackendOptions): ResponseCacheBacke
         'Content-Type': 'application/json',
         Accept: 'application/json',
       };
-      if (options.softPurge) headers['Fastly-Soft-Purge'] = '1';
+      if (options.softPurge || request.soft === true) headers['Fastly-Soft-Purge'] = '1';
       for (const keys of batches(request.keys, batchSize)) {
         await postPurge('fastly', url, headers, JSON.stringify({ surrogate_keys: keys }), keys, request.tenant, timeoutMs);
       }
