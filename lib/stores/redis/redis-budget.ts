@@ -1,0 +1,202 @@
+import { metaSuffix, parsePhysicalKey } from '../../keys/key-layout.js';
+import { type KeyOwner, type OverQuotaPolicy, QuotaReports, type QuotaSink, type TenantQuotaOptions, keyOwner, limitFor } from '../quota/tenant-quota.js';
+import type { RedisReply } from './redis-commander.js';
+
+// NOTE: touches only the tenant's budget key (cluster-safe). The window starts with the first charge.
+const CHARGE = `local e = redis.call('HINCRBY', KEYS[1], 'e', ARGV[1])
+local b = redis.call('HINCRBY', KEYS[1], 'b', ARGV[2])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return {e, b}`;
+
+/** How long a tenant's counters stay as a view of its usage; past it, a refused tenant asks Redis again. */
+const FRESH_MS = 1000;
+/** Entry keys looked at per trim (`'evict'`): the idlest half of them go, at most the tenant's excess. */
+const TRIM_SAMPLE = 64;
+const MAX_TENANTS = 10_000;
+
+/** Budget options of `redisStore` (see `RedisStoreOptions.perTenant`). */
+export interface RedisBudgetOptions {
+  perTenant: TenantQuotaOptions;
+  overQuota?: OverQuotaPolicy;
+  /** Length of a counting window, ms (default one hour): the counters restart at 0 when it ends. */
+  budgetWindow?: number;
+}
+
+/** What the budget needs of the store: a guarded command, and a walk of keys by prefix (every master). */
+export interface BudgetIo {
+  call<R>(args: readonly (string | number)[], firstKey: string, map: (reply: RedisReply) => R): Promise<R>;
+  scan(prefix: string, pageSize?: number): AsyncIterable<string[]>;
+}
+
+/** One tenant's counters as this process last saw them. */
+interface Usage {
+  readonly owner: KeyOwner;
+  readonly key: string;
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  entries: number;
+  bytes: number;
+  /** When Redis last answered the counters (0: never). */
+  at: number;
+  trimmedAt: number;
+}
+
+/**
+ * Per-tenant budgets on a shared Redis, kept by counters the store maintains: one hash per tenant
+ * (`<prefix><tenant scope>m:q:budget`, fields `e` and `b`) that every entry write increments by one entry
+ * and its bytes, with one more command (a small script on that key) sent beside the SET, not after it.
+ * The counters are approximate: deletes, overwrites and expiry are not subtracted; instead the hash expires
+ * `budgetWindow` after its first write and counting starts again. So a budget bounds what a tenant
+ * writes per window; with entry TTLs no longer than the window, a tenant holds at most about twice its
+ * budget (the previous window's entries still alive, plus this window's). Each process decides on the last
+ * counts Redis answered it (at most `FRESH_MS` old when it refuses), so concurrent writers can pass a budget
+ * by the writes they have in flight.
+ */
+export class RedisBudget {
+  private readonly usage = new Map<string, Usage>();
+  private readonly reports: QuotaReports;
+  private readonly policy: OverQuotaPolicy;
+  private readonly window: number;
+  /** Counter refreshes and trims in flight: `close()` waits for them. */
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(
+    store: string,
+    private readonly options: RedisBudgetOptions,
+    private readonly prefix: string,
+    private readonly dedicated: string | undefined,
+    private readonly io: BudgetIo,
+    sink: QuotaSink | undefined,
+  ) {
+    this.reports = new QuotaReports(store, sink);
+    this.policy = options.overQuota ?? 'evict';
+    this.window = options.budgetWindow ?? 3_600_000;
+  }
+
+  /**
+   * Runs `write` (an entry of `size` bytes at `key`) unless the tenant's budget refuses it (`'reject'`:
+   * resolves to `refused`), and charges the tenant's counters beside it. Keys of no tenant, counters and
+   * meta keys pass as they are. Never rejects because of the counters.
+   */
+  async write<R>(key: string, size: number, write: () => Promise<R>, refused: R): Promise<R> {
+    const owner = keyOwner(key, this.prefix, this.dedicated);
+    if (owner.scope === undefined || !owner.entry) return write();
+    const usage = this.usageOf(owner);
+    const over = usage.entries + 1 > usage.maxEntries ? 'entries' : usage.bytes + size > usage.maxBytes ? 'bytes' : undefined;
+    if (over !== undefined) {
+      this.reports.report(owner, over, this.policy);
+      if (this.policy === 'reject') {
+        // NOTE: counts older than FRESH_MS may be from a window that ended: ask again, refuse this write meanwhile.
+        if (Date.now() - usage.at >= FRESH_MS) this.track(this.charge(usage, 0, 0));
+        return refused;
+      }
+      this.trim(usage);
+    }
+    usage.entries++;
+    usage.bytes += size;
+    const [result] = await Promise.all([write(), this.charge(usage, 1, size)]);
+    return result;
+  }
+
+  /** Charges an entry written by `add` (which answers whether it wrote only afterwards). */
+  async added(key: string, size: number): Promise<void> {
+    const owner = keyOwner(key, this.prefix, this.dedicated);
+    if (owner.scope === undefined || !owner.entry) return;
+    const usage = this.usageOf(owner);
+    usage.entries++;
+    usage.bytes += size;
+    await this.charge(usage, 1, size);
+  }
+
+  /** Whether an `add` of an entry would be refused (`'reject'` only; `add` then answers false). */
+  refusesAdd(key: string, size: number): boolean {
+    if (this.policy !== 'reject') return false;
+    const owner = keyOwner(key, this.prefix, this.dedicated);
+    if (owner.scope === undefined || !owner.entry) return false;
+    const usage = this.usageOf(owner);
+    return usage.entries + 1 > usage.maxEntries || usage.bytes + size > usage.maxBytes;
+  }
+
+  /** The counters of a tenant as Redis holds them (for tests and operators). */
+  async read(key: string): Promise<{ entries: number; bytes: number } | undefined> {
+    const owner = keyOwner(key, this.prefix, this.dedicated);
+    if (owner.scope === undefined) return undefined;
+    const usage = this.usageOf(owner);
+    await this.charge(usage, 0, 0);
+    return { entries: usage.entries, bytes: usage.bytes };
+  }
+
+  async close(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  private usageOf(owner: KeyOwner): Usage {
+    let usage = this.usage.get(owner.scope!);
+    if (usage === undefined) {
+      if (this.usage.size >= MAX_TENANTS) this.usage.clear();
+      usage = {
+        owner,
+        key: this.prefix + owner.scope! + metaSuffix('q', 'budget'),
+        maxEntries: limitFor(this.options.perTenant.maxEntries, owner.tenant!, 'redisStore.perTenant.maxEntries'),
+        maxBytes: limitFor(this.options.perTenant.maxBytes, owner.tenant!, 'redisStore.perTenant.maxBytes'),
+        entries: 0,
+        bytes: 0,
+        at: 0,
+        trimmedAt: 0,
+      };
+      this.usage.set(owner.scope!, usage);
+    }
+    return usage;
+  }
+
+  /** Adds to the tenant's counters in Redis and takes its answer as the new view. A failure is logged by the guard and ignored. */
+  private async charge(usage: Usage, entries: number, bytes: number): Promise<void> {
+    try {
+      const [e, b] = await this.io.call(['EVAL', CHARGE, 1, usage.key, entries, bytes, this.window], usage.key, (reply) => (reply as RedisReply[]).map(Number));
+      usage.entries = e!;
+      usage.bytes = b!;
+      usage.at = Date.now();
+    } catch {
+      // NOTE: the budget is best effort: a failed count must not fail (or delay) the write it goes with.
+    }
+  }
+
+  /**
+   * `'evict'` on Redis: samples the tenant's entry keys (SCAN of its scope on every master), and deletes the
+   * idlest half of the sample (by OBJECT IDLETIME, as Redis's own LRU samples), at most the tenant's excess,
+   * subtracting them from its counters. In the background, at most once a second per tenant and process.
+   */
+  private trim(usage: Usage): void {
+    const now = Date.now();
+    if (now - usage.trimmedAt < FRESH_MS) return;
+    usage.trimmedAt = now;
+    this.track(this.trimNow(usage));
+  }
+
+  private async trimNow(usage: Usage): Promise<void> {
+    const keys: string[] = [];
+    for await (const page of this.io.scan(`${this.prefix}${usage.owner.scope!}g`, TRIM_SAMPLE)) {
+      for (const k of page) if (parsePhysicalKey(k, this.prefix)?.kind === 'entry') keys.push(k);
+      if (keys.length >= TRIM_SAMPLE) break;
+    }
+    const idle = await Promise.all(keys.map((k) => this.io.call(['OBJECT', 'IDLETIME', k], k, (r) => (r === null ? -1 : Number(r)))));
+    const order = keys.map((k, i) => ({ k, idle: idle[i]! })).filter((x) => x.idle >= 0);
+    order.sort((a, b) => b.idle - a.idle);
+    const averageBytes = usage.entries > 0 ? usage.bytes / usage.entries : 1;
+    const excess = Math.max(usage.entries - usage.maxEntries, Math.ceil((usage.bytes - usage.maxBytes) / averageBytes), 1);
+    const victims = order.slice(0, Math.min(Math.ceil(order.length / 2), excess)).map((x) => x.k);
+    const removed = await Promise.all(
+      victims.map(async (k) => {
+        const [length, gone] = await Promise.all([this.io.call(['STRLEN', k], k, Number), this.io.call(['UNLINK', k], k, Number)]);
+        return gone > 0 ? k.length + length : -1;
+      }),
+    );
+    const done = removed.filter((n) => n >= 0);
+    if (done.length > 0) await this.charge(usage, -done.length, -done.reduce((a, b) => a + b, 0));
+  }
+
+  private track(work: Promise<unknown>): void {
+    const p = work.catch(() => {}).finally(() => this.pending.delete(p));
+    this.pending.add(p);
+  }
+}
