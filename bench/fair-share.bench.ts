@@ -4,13 +4,21 @@
  * time. Hit ratio of the quiet tenants against their solo baseline (no loud tenant), for one shared LRU
  * (no `perTenant`) and for `perTenant` in the same run, plus the store's ops/s in each case. The workload is
  * test/stores/memory-fair-share.workload.ts, which test/stores/memory-fair-share.spec.ts asserts on.
+ * Then, with a Redis: the cost of a budget per write, `redisStore` set ops/s (1 KB, 50 in flight) with and
+ * without `perTenant`.
  *
  * Standalone: `node --import @swc-node/register/esm-register bench/fair-share.bench.ts`
  */
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { type RedisStore, redisStore } from '../lib/index.js';
+import { KeyBuilder } from '../lib/keys/key-builder.js';
+import { OutageLog } from '../lib/stores/resilience/outage-log.js';
 import { FAIR_SHARE_CASES, LOUD_FACTOR, QUIET_KEYS, STORE_BYTES, TENANTS, VALUE_BYTES, runFairShare } from '../test/stores/memory-fair-share.workload.js';
-import { formatOps } from './support/measure.js';
+import { compare, formatOps, ratio } from './support/measure.js';
+import { DEFAULT_REDIS_URL, removeKeys } from './support/redis.js';
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const mib = (x: number) => (Number.isNaN(x) ? '-' : `${(x / 1024 / 1024).toFixed(1)} MiB`);
@@ -35,6 +43,42 @@ export async function run(): Promise<void> {
   const fair = results.find((r) => r.name.startsWith('perTenant.maxBytes ='))!;
   const gap = Math.abs(solo.quiet - fair.quiet) * 100;
   console.log(`Goal: quiet tenants within 5 pp of their solo baseline with perTenant: ${gap.toFixed(1)} pp (${gap <= 5 ? 'reached' : 'missed'})`);
+  if (process.env.BENCH_NO_REDIS !== '1') await redisBudgetCost(process.env.REDIS_URL ?? DEFAULT_REDIS_URL);
+}
+
+/** set ops/s on redisStore with and without a per-tenant budget (one more script per write, sent beside the SET). */
+async function redisBudgetCost(url: string): Promise<void> {
+  const prefix = `bench-budget-${randomUUID().slice(0, 8)}:`;
+  const outages = new OutageLog();
+  const clients = [new Redis(url), new Redis(url)];
+  const stores = await Promise.all([
+    redisStore({ client: clients[0]!, commandTimeout: 5000 }).create('plain', { outages, keyPrefix: prefix }),
+    redisStore({ client: clients[1]!, commandTimeout: 5000, perTenant: { maxEntries: 1e12 } }).create('budget', { outages, keyPrefix: prefix }),
+  ]);
+  const keys = new KeyBuilder(prefix, stores[0]!.capabilities);
+  const physical = Array.from({ length: 1000 }, (_, i) => keys.entryKey({ kind: 'tenant', tenantId: `t${i % 10}` }, 1, `k${i}`));
+  const value = Buffer.alloc(1024, 1);
+  const setter = (store: RedisStore | (typeof stores)[number]) => {
+    let i = 0;
+    return () => store.set(physical[i++ % physical.length]!, value, 60_000);
+  };
+  try {
+    const [plain, budget] = await compare([setter(stores[0]!), setter(stores[1]!)], { concurrency: 50, warmup: 2000 });
+    console.table([
+      { case: 'redisStore set, no perTenant', 'ops/s': formatOps(plain!), ratio: '1.00x', 'commands per write': 'SET' },
+      {
+        case: 'redisStore set, perTenant budget',
+        'ops/s': formatOps(budget!),
+        ratio: ratio(budget!, plain!),
+        'commands per write': 'SET + EVAL (2 HINCRBY, PTTL), pipelined',
+      },
+    ]);
+  } finally {
+    await Promise.all(stores.map((s) => s.close()));
+    await Promise.all(clients.map((c) => c.quit()));
+    outages.close();
+    await removeKeys(url, prefix);
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

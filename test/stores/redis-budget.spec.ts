@@ -168,6 +168,40 @@ describe('redisStore perTenant budget: cost and eviction', () => {
   });
 });
 
+describe('redisStore perTenant budget under a frozen Redis', () => {
+  it.each(['evict', 'reject'] as const)(
+    '%s: a write fails as without a budget, within the command timeout, and close() does not wait on the counters',
+    async (overQuota) => {
+      const frozen = await startRedisServer();
+      const client = new Redis(frozen.url, { maxRetriesPerRequest: 1 });
+      client.on('error', () => {});
+      const s = await budgetStore({ perTenant: { maxEntries: 2 }, overQuota, commandTimeout: 200 }, 'frz:', client);
+      try {
+        for (let i = 0; i < 4; i++) await s.store.set(s.key('A', `k${i}`), Buffer.from('v'));
+        frozen.pause();
+        const started = Date.now();
+        const outcomes = await Promise.allSettled([
+          s.store.set(s.key('B', 'k'), Buffer.from('v')),
+          s.store.set(s.key('A', 'late'), Buffer.from('v')),
+          s.store.budgetOf(s.key('A', 'x')),
+        ]);
+        expect(Date.now() - started).toBeLessThan(3000);
+        // B's write reaches the frozen server: it fails (the caller's onWriteError decides); A's is refused or fails alike.
+        expect(outcomes[0]!.status).toBe('rejected');
+        if (overQuota === 'reject') expect(outcomes[1]).toEqual({ status: 'fulfilled', value: undefined });
+        const closing = Date.now();
+        await s.store.close();
+        expect(Date.now() - closing).toBeLessThan(3000);
+      } finally {
+        frozen.resume();
+        client.disconnect();
+        await frozen.stop();
+      }
+    },
+    30_000,
+  );
+});
+
 describe('redisStore perTenant budget: adversarial tenant ids', () => {
   const ids = ['a', 'a:', 'a:b', 'ab', '1:a', 't1:a', 't1:a:', '%41', 'A', 'ä', 'x'.repeat(65), `${'x'.repeat(65)}y`, 's', 'gen', 'm:q:budget'];
 
