@@ -10,6 +10,9 @@ return {e, b}`;
 
 /** How long a tenant's counters stay as a view of its usage; past it, a refused tenant asks Redis again. */
 const FRESH_MS = 1000;
+/** Writes are charged in batches: every FLUSH_MS, or at once when a tenant has FLUSH_AT writes not yet charged. */
+const FLUSH_MS = 100;
+const FLUSH_AT = 64;
 /** Entry keys looked at per trim (`'evict'`): the idlest half of them go, at most the tenant's excess. */
 const TRIM_SAMPLE = 64;
 const MAX_TENANTS = 10_000;
@@ -36,6 +39,9 @@ interface Usage {
   readonly maxBytes: number;
   entries: number;
   bytes: number;
+  /** Written by this process, not yet charged in Redis (included in `entries` and `bytes`). */
+  unchargedEntries: number;
+  unchargedBytes: number;
   /** When Redis last answered the counters (0: never). */
   at: number;
   trimmedAt: number;
@@ -43,14 +49,15 @@ interface Usage {
 
 /**
  * Per-tenant budgets on a shared Redis, kept by counters the store maintains: one hash per tenant
- * (`<prefix><tenant scope>m:q:budget`, fields `e` and `b`) that every entry write increments by one entry
- * and its bytes, with one more command (a small script on that key) sent beside the SET, not after it.
+ * (`<prefix><tenant scope>m:q:budget`, fields `e` and `b`) that entry writes increment by one entry and
+ * their bytes. Each process charges its writes in batches (one small script on that key per tenant every
+ * FLUSH_MS, or per FLUSH_AT writes), so a write costs no extra command or round trip of its own.
  * The counters are approximate: deletes, overwrites and expiry are not subtracted; instead the hash expires
  * `budgetWindow` after its first write and counting starts again. So a budget bounds what a tenant
  * writes per window; with entry TTLs no longer than the window, a tenant holds at most about twice its
  * budget (the previous window's entries still alive, plus this window's). Each process decides on the last
- * counts Redis answered it (at most `FRESH_MS` old when it refuses), so concurrent writers can pass a budget
- * by the writes they have in flight.
+ * counts Redis answered it (at most `FRESH_MS` old when it refuses) plus its own writes, so several
+ * processes writing at once can pass a budget by what they wrote in the last FLUSH_MS and round trip.
  */
 export class RedisBudget {
   private readonly usage = new Map<string, Usage>();
@@ -59,6 +66,9 @@ export class RedisBudget {
   private readonly window: number;
   /** Counter refreshes and trims in flight: `close()` waits for them. */
   private readonly pending = new Set<Promise<unknown>>();
+  /** Tenants with writes not yet charged, and the timer that charges them. */
+  private readonly uncharged = new Set<Usage>();
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
     store: string,
@@ -87,25 +97,23 @@ export class RedisBudget {
       this.reports.report(owner, over, this.policy);
       if (this.policy === 'reject') {
         // NOTE: counts older than FRESH_MS may be from a window that ended: ask again, refuse this write meanwhile.
-        if (Date.now() - usage.at >= FRESH_MS) this.track(this.charge(usage, 0, 0));
+        if (Date.now() - usage.at >= FRESH_MS) {
+          usage.at = Date.now();
+          this.track(this.flush(usage));
+        }
         return refused;
       }
       this.trim(usage);
     }
-    usage.entries++;
-    usage.bytes += size;
-    const [result] = await Promise.all([write(), this.charge(usage, 1, size)]);
-    return result;
+    this.count(usage, size);
+    return write();
   }
 
   /** Charges an entry written by `add` (which answers whether it wrote only afterwards). */
   async added(key: string, size: number): Promise<void> {
     const owner = keyOwner(key, this.prefix, this.dedicated);
     if (owner.scope === undefined || !owner.entry) return;
-    const usage = this.usageOf(owner);
-    usage.entries++;
-    usage.bytes += size;
-    await this.charge(usage, 1, size);
+    this.count(this.usageOf(owner), size);
   }
 
   /** Whether an `add` of an entry would be refused (`'reject'` only; `add` then answers false). */
@@ -122,12 +130,41 @@ export class RedisBudget {
     const owner = keyOwner(key, this.prefix, this.dedicated);
     if (owner.scope === undefined) return undefined;
     const usage = this.usageOf(owner);
-    await this.charge(usage, 0, 0);
+    await this.flush(usage);
     return { entries: usage.entries, bytes: usage.bytes };
   }
 
+  /** Charges what is not charged yet, and waits for every count and trim in flight. */
   async close(): Promise<void> {
+    this.flushAll();
     while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  /** A write of this process: in the local view at once, charged in Redis with the next batch. */
+  private count(usage: Usage, size: number): void {
+    usage.entries++;
+    usage.bytes += size;
+    usage.unchargedEntries++;
+    usage.unchargedBytes += size;
+    this.uncharged.add(usage);
+    if (usage.unchargedEntries >= FLUSH_AT) this.track(this.flush(usage));
+    else this.flushTimer ??= setTimeout(() => this.flushAll(), FLUSH_MS).unref();
+  }
+
+  private flushAll(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    for (const usage of this.uncharged) this.track(this.flush(usage));
+  }
+
+  /** Charges a tenant's uncharged writes (none: just reads its counters). */
+  private flush(usage: Usage): Promise<void> {
+    const entries = usage.unchargedEntries;
+    const bytes = usage.unchargedBytes;
+    usage.unchargedEntries = 0;
+    usage.unchargedBytes = 0;
+    this.uncharged.delete(usage);
+    return this.charge(usage, entries, bytes);
   }
 
   private usageOf(owner: KeyOwner): Usage {
@@ -141,10 +178,14 @@ export class RedisBudget {
         maxBytes: limitFor(this.options.perTenant.maxBytes, owner.tenant!, 'redisStore.perTenant.maxBytes'),
         entries: 0,
         bytes: 0,
+        unchargedEntries: 0,
+        unchargedBytes: 0,
         at: 0,
         trimmedAt: 0,
       };
       this.usage.set(owner.scope!, usage);
+      // NOTE: learn what other processes (or this one, earlier) wrote before deciding on this tenant again.
+      this.track(this.charge(usage, 0, 0));
     }
     return usage;
   }
@@ -153,11 +194,12 @@ export class RedisBudget {
   private async charge(usage: Usage, entries: number, bytes: number): Promise<void> {
     try {
       const [e, b] = await this.io.call(['EVAL', CHARGE, 1, usage.key, entries, bytes, this.window], usage.key, (reply) => (reply as RedisReply[]).map(Number));
-      usage.entries = e!;
-      usage.bytes = b!;
+      // Writes counted since this charge was sent are not in Redis's answer yet.
+      usage.entries = e! + usage.unchargedEntries;
+      usage.bytes = b! + usage.unchargedBytes;
       usage.at = Date.now();
     } catch {
-      // NOTE: the budget is best effort: a failed count must not fail (or delay) the write it goes with.
+      // NOTE: the budget is best effort: a failed count is lost (the counts run low), never a failed write.
     }
   }
 

@@ -32,8 +32,8 @@ export interface RedisStoreOptions extends ResilienceOptions {
   batchSize?: number;
   /**
    * A budget per tenant on this (shared) Redis: entries and bytes one tenant may write per `budgetWindow`,
-   * a number or a function of the tenant id. Kept by a counter hash per tenant, charged beside each entry
-   * write (one more command, sent with the SET: no extra round trip). Approximate: see docs/tenancy.md.
+   * a number or a function of the tenant id. Kept by a counter hash per tenant that each process charges
+   * in batches (one script per tenant per 100 ms or 64 writes): no command per write. Approximate: see docs/tenancy.md.
    */
   perTenant?: TenantQuotaOptions;
   /**
