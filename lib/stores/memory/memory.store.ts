@@ -65,6 +65,13 @@ export class MemoryStore implements CacheStore {
   private bytes = 0;
   /** Counts moves to the recent end: a slot's distance from that end is at most `clock - slot.tick`. */
   private clock = 0;
+  /**
+   * The eviction cursor (without `perTenant`): one live iterator over the Map's order, advanced one key per
+   * eviction. Every key before it was evicted or moved to the end, so its next key is the least recently
+   * used. A fresh `keys()` per eviction would walk again over every deleted slot at the front of V8's table
+   * (4x slower under churn).
+   */
+  private oldest: IterableIterator<string> | undefined;
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   /** Set with `perTenant`: the tenants' pools; eviction then goes through them, not the Map's order. */
@@ -276,6 +283,7 @@ export class MemoryStore implements CacheStore {
     this.sets.clear();
     this.listedIn.clear();
     this.ledger?.clear();
+    this.oldest = undefined;
     this.members = 0;
     this.bytes = 0;
   }
@@ -363,7 +371,7 @@ export class MemoryStore implements CacheStore {
 
   private evict(): void {
     while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
-      const oldest = this.ledger !== undefined ? this.ledger.loudest()?.head?.key : this.entries.keys().next().value;
+      const oldest = this.ledger !== undefined ? this.ledger.loudest()?.head?.key : this.nextOldest();
       if (oldest !== undefined) this.remove(oldest);
       else {
         // Only sets left (members never written as entries): the oldest set goes.
@@ -372,6 +380,12 @@ export class MemoryStore implements CacheStore {
         this.dropSet(set.value);
       }
     }
+  }
+
+  private nextOldest(): string | undefined {
+    let next = (this.oldest ??= this.entries.keys()).next();
+    if (next.done) next = (this.oldest = this.entries.keys()).next();
+    return next.done ? undefined : next.value;
   }
 
   private remove(key: string): boolean {
