@@ -2,6 +2,8 @@ import 'reflect-metadata';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InvalidOptionsError, MemoryStore, type QuotaExceededEvent, type StoreContext, memoryStore } from '../../lib/index.js';
 import { type CacheScope, KeyBuilder } from '../../lib/keys/key-builder.js';
+import { parsePhysicalKey } from '../../lib/keys/key-layout.js';
+import { keyOwner } from '../../lib/stores/quota/tenant-quota.js';
 import { OutageLog } from '../../lib/stores/resilience/outage-log.js';
 import { runStoreConformanceSuite } from '../../lib/testing/index.js';
 import { bootCache } from '../support/test-module.js';
@@ -179,6 +181,27 @@ describe('memoryStore perTenant: adversarial tenant ids', () => {
       expect.stringMatching(/^T[0-9a-f]{64}:$/),
       expect.stringMatching(/^T[0-9a-f]{64}:$/),
     ]);
+  });
+
+  it('classifies keys as the key layout parses them (parsePhysicalKey), for every kind of key and id', () => {
+    const keys = new KeyBuilder('p:', { maxKeyLength: 1024 });
+    const scopes: CacheScope[] = [...ids.map(tenant), { kind: 'shared' }];
+    const generations = [0, 1, -5, 123456789];
+    const samples: string[] = ['p:', 'p:t1:a:', 'p:t1:a:g', 'p:t1:a:g01:k2:x', 'p:t1:a:g-0:k2:x', 'p:t1:a:g1:x2:x', 'p:t1:a:gen2', 'p:t2:a:g1:k2:x', 'q:t1:a:g1:k2:x'];
+    for (const scope of scopes) {
+      samples.push(keys.generationKey(scope), keys.metaKey(scope, 'tv', '\u0000t'), keys.tagVersionKey(scope, keys.tagId('t')));
+      for (const g of generations) {
+        const entry = keys.entryKey(scope, g, 'k:1');
+        samples.push(entry, keys.entryKey(scope, g, 'x'.repeat(300)), keys.chunkKeyBase(entry, scope, Buffer.from('ab', 'hex')) + '0');
+      }
+    }
+    for (const k of samples) {
+      const parsed = parsePhysicalKey(k, 'p:');
+      const owner = keyOwner(k, 'p:', undefined, new Map());
+      const expected = parsed === undefined || parsed.kind === 'generation' || parsed.scope === 's:' ? undefined : parsed.scope;
+      expect(owner.scope, k).toBe(expected);
+      if (expected !== undefined) expect(owner.entry, k).toBe(parsed!.kind === 'entry' || parsed!.kind === 'chunk');
+    }
   });
 
   it('keeps shared entries and keys of another prefix out of every tenant', async () => {

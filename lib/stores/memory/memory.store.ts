@@ -76,7 +76,7 @@ export class MemoryStore implements CacheStore {
   private readonly maxBytes: number;
   /** Set with `perTenant`: the tenants' pools; eviction then goes through them, not the Map's order. */
   private readonly ledger?: TenantLedger;
-  private readonly fair?: { prefix: string; dedicated?: string; policy: OverQuotaPolicy; reports: QuotaReports };
+  private readonly fair?: { prefix: string; dedicated?: string; policy: OverQuotaPolicy; reports: QuotaReports; owners: Map<string, KeyOwner[]> };
 
   /** `context` (given by the module) carries the key prefix and the sink of `quota:exceeded`. */
   constructor(
@@ -95,6 +95,7 @@ export class MemoryStore implements CacheStore {
         dedicated: options.dedicatedTenant,
         policy: options.overQuota ?? 'evict',
         reports: new QuotaReports(name, context?.quotaExceeded),
+        owners: new Map(),
       };
       this.ledger = new TenantLedger((owner: KeyOwner) => {
         if (owner.tenant === undefined) return new Pool(owner, Infinity, Infinity, maxEntries, maxBytes);
@@ -353,7 +354,7 @@ export class MemoryStore implements CacheStore {
    */
   private admit(ledger: TenantLedger, slot: Slot, mayReject: boolean): boolean {
     const fair = this.fair!;
-    const owner = keyOwner(slot.key, fair.prefix, fair.dedicated);
+    const owner = keyOwner(slot.key, fair.prefix, fair.dedicated, fair.owners);
     const pool = ledger.poolOf(owner);
     const overEntries = pool.entries + 1 > pool.maxEntries;
     if (overEntries || pool.bytes + slot.size > pool.maxBytes) {

@@ -1,6 +1,6 @@
 import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
 import { unescapeKey } from '../../keys/key-builder.js';
-import { DEDICATED_SEGMENT, SHARED_SEGMENT, parsePhysicalKey } from '../../keys/key-layout.js';
+import { CHUNK_SEGMENT, DEDICATED_SEGMENT, HASHED_ENTRY, LITERAL_ENTRY, META_SEGMENT, SHARED_SEGMENT, scopeSegmentLength } from '../../keys/key-layout.js';
 import { assertKnownOptions, optionKeys } from '../../tenant-cache.option-keys.js';
 
 /** A bound for every tenant, or a function of the tenant for plans (`(t) => plans[t]?.maxEntries ?? 1000`). */
@@ -93,19 +93,44 @@ export interface KeyOwner {
 const NO_OWNER: KeyOwner = Object.freeze({ entry: false });
 
 /**
- * The tenant a physical key is charged to, parsed with the key layout (`parsePhysicalKey`), never by
- * matching text: a tenant id that looks like another's prefix has its own length-prefixed segment.
- * Entries, chunks and meta keys (tag versions) of a tenant scope are the tenant's. The generation counter
- * of a scope is nobody's: evicting it with the tenant's own entries would make them unreachable but keep
- * their bytes (and it restarts at random, so it can never revive old entries; see version-counters.ts).
+ * The tenant a physical key is charged to, parsed with the key layout (`scopeSegmentLength`, as
+ * `parsePhysicalKey` does), never by matching text: a tenant id that looks like another's prefix has its
+ * own length-prefixed segment. Entries, chunks and meta keys (tag versions) of a tenant scope are the
+ * tenant's. The generation counter of a scope is nobody's: evicting it with the tenant's own entries would
+ * make them unreachable but keep their bytes (and it restarts at random, so it can never revive old
+ * entries; see version-counters.ts). Owners are kept per scope (`owners`), so a write allocates nothing.
  */
-export function keyOwner(key: string, prefix: string, dedicatedTenant: string | undefined): KeyOwner {
-  const parsed = parsePhysicalKey(key, prefix);
-  if (parsed === undefined || parsed.kind === 'generation' || parsed.scope === SHARED_SEGMENT) return NO_OWNER;
-  const entry = parsed.kind === 'entry' || parsed.kind === 'chunk';
-  const scope = parsed.scope;
-  if (scope === DEDICATED_SEGMENT) return { scope, tenant: dedicatedTenant ?? scope, entry };
-  return { scope, tenant: tenantOfSegment(scope), entry };
+export function keyOwner(key: string, prefix: string, dedicatedTenant: string | undefined, owners?: Map<string, KeyOwner[]>): KeyOwner {
+  if (!key.startsWith(prefix)) return NO_OWNER;
+  const length = scopeSegmentLength(key, prefix.length);
+  if (length < 0) return NO_OWNER;
+  const at = prefix.length + length;
+  let entry: boolean;
+  if (key.startsWith(META_SEGMENT, at)) entry = false;
+  else if (key[at] === 'g' && isEntryBody(key, at + 1)) entry = true;
+  else return NO_OWNER; // the generation counter (`gen`), or not of this layout
+  const scope = key.slice(prefix.length, at);
+  if (scope === SHARED_SEGMENT) return NO_OWNER;
+  let pair = owners?.get(scope);
+  if (pair === undefined) {
+    const tenant = scope === DEDICATED_SEGMENT ? (dedicatedTenant ?? scope) : tenantOfSegment(scope);
+    pair = [Object.freeze({ scope, tenant, entry: false }), Object.freeze({ scope, tenant, entry: true })];
+    if (owners !== undefined) {
+      // NOTE: bounded like the pools: past 10,000 scopes the map starts again.
+      if (owners.size >= 10_000) owners.clear();
+      owners.set(scope, pair);
+    }
+  }
+  return pair[entry ? 1 : 0]!;
+}
+
+/** Whether `key` from `i` is `<generation>:` then an entry (`k2:`, `h2:`) or a chunk (`c:`); a generation is `0` or `-?[1-9][0-9]*`. */
+function isEntryBody(key: string, i: number): boolean {
+  const start = key[i] === '-' ? i + 1 : i;
+  let end = start;
+  while (end < key.length && key.charCodeAt(end) >= 48 && key.charCodeAt(end) <= 57) end++;
+  if (end === start || key[end] !== ':' || (key[start] === '0' && (end - start > 1 || start !== i))) return false;
+  return key.startsWith(LITERAL_ENTRY, end + 1) || key.startsWith(HASHED_ENTRY, end + 1) || key.startsWith(CHUNK_SEGMENT, end + 1);
 }
 
 /** `t<len>:<escaped id>:` -> the id; a hashed segment `T<hex>:` -> itself without the colon. */

@@ -61,6 +61,7 @@ interface Usage {
  */
 export class RedisBudget {
   private readonly usage = new Map<string, Usage>();
+  private readonly owners = new Map<string, KeyOwner[]>();
   private readonly reports: QuotaReports;
   private readonly policy: OverQuotaPolicy;
   private readonly window: number;
@@ -89,7 +90,7 @@ export class RedisBudget {
    * meta keys pass as they are. Never rejects because of the counters.
    */
   async write<R>(key: string, size: number, write: () => Promise<R>, refused: R): Promise<R> {
-    const owner = keyOwner(key, this.prefix, this.dedicated);
+    const owner = keyOwner(key, this.prefix, this.dedicated, this.owners);
     if (owner.scope === undefined || !owner.entry) return write();
     const usage = this.usageOf(owner);
     const over = usage.entries + 1 > usage.maxEntries ? 'entries' : usage.bytes + size > usage.maxBytes ? 'bytes' : undefined;
@@ -111,7 +112,7 @@ export class RedisBudget {
 
   /** Charges an entry written by `add` (which answers whether it wrote only afterwards). */
   async added(key: string, size: number): Promise<void> {
-    const owner = keyOwner(key, this.prefix, this.dedicated);
+    const owner = keyOwner(key, this.prefix, this.dedicated, this.owners);
     if (owner.scope === undefined || !owner.entry) return;
     this.count(this.usageOf(owner), size);
   }
@@ -119,7 +120,7 @@ export class RedisBudget {
   /** Whether an `add` of an entry would be refused (`'reject'` only; `add` then answers false). */
   refusesAdd(key: string, size: number): boolean {
     if (this.policy !== 'reject') return false;
-    const owner = keyOwner(key, this.prefix, this.dedicated);
+    const owner = keyOwner(key, this.prefix, this.dedicated, this.owners);
     if (owner.scope === undefined || !owner.entry) return false;
     const usage = this.usageOf(owner);
     return usage.entries + 1 > usage.maxEntries || usage.bytes + size > usage.maxBytes;
@@ -127,7 +128,7 @@ export class RedisBudget {
 
   /** The counters of a tenant as Redis holds them (for tests and operators). */
   async read(key: string): Promise<{ entries: number; bytes: number } | undefined> {
-    const owner = keyOwner(key, this.prefix, this.dedicated);
+    const owner = keyOwner(key, this.prefix, this.dedicated, this.owners);
     if (owner.scope === undefined) return undefined;
     const usage = this.usageOf(owner);
     await this.flush(usage);
