@@ -272,6 +272,44 @@ describe('memoryStore perTenant through the module', () => {
   });
 });
 
+describe('memoryStore perTenant with tags and dedicated stores', () => {
+  it("'reject' with plain tags: a dropped entry leaves no member in the tag index, and invalidateTag counts only what is held", async () => {
+    let store: MemoryStore | undefined;
+    const def = memoryStore({ perTenant: { maxEntries: 4 }, overQuota: 'reject' });
+    const app = await bootCache(
+      { stores: { default: { ...def, create: (alias, context) => (store = def.create(alias, context) as MemoryStore) } }, tenant: { middleware: false } },
+      { logger: false },
+    );
+    try {
+      const a = app.cache.forTenant('a');
+      for (const k of range(8)) await a.set(k, k, { tags: ['t'] });
+      const held = (await Promise.all(range(8).map((k) => a.get(k)))).filter((v) => v !== undefined);
+      expect(held.length).toBeGreaterThan(0);
+      expect(held.length).toBeLessThan(8);
+      expect(store!.tagSetSize.members).toBe(held.length);
+      expect(await a.invalidateTag('t')).toBe(held.length);
+      expect((await Promise.all(range(8).map((k) => a.get(k)))).filter((v) => v !== undefined)).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('charges a dedicated store (`d:` keys) to its tenant', async () => {
+    const events: QuotaExceededEvent[] = [];
+    const outages = new OutageLog();
+    outages.close();
+    const store = new MemoryStore(
+      'ded',
+      { dedicatedTenant: 'acme', perTenant: { maxEntries: (t) => (t === 'acme' ? 2 : 1000) } },
+      { outages, quotaExceeded: (e) => events.push(e) },
+    );
+    const keys = new KeyBuilder('tc:', store.capabilities, 'acme');
+    for (const k of range(5)) await store.set(keys.entryKey(tenant('acme'), 1, k), value(k));
+    expect(store.tenantUsage().get('d:')).toEqual({ tenant: 'acme', entries: 2, bytes: expect.any(Number) });
+    expect(events[0]).toMatchObject({ tenant: 'acme', scope: 'd:', action: 'evict' });
+  });
+});
+
 describe('memoryStore perTenant options', () => {
   it('are checked when the store is declared', () => {
     expect(() => memoryStore({ perTenant: { maxEntires: 3 } as never })).toThrow(/memoryStore\.perTenant\.maxEntires.*maxEntries/);
