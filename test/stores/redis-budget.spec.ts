@@ -89,6 +89,27 @@ describe("redisStore perTenant budget, overQuota 'reject'", () => {
     }
   });
 
+  it('takes deletes off the counters (delete, mdel, deleteByPrefix): freed room can be written again', async () => {
+    const s = await budgetStore({ perTenant: { maxEntries: 4 }, overQuota: 'reject' }, 'rj4:');
+    try {
+      for (let i = 0; i < 4; i++) await s.store.set(s.key('A', `k${i}`), Buffer.from('v'));
+      expect(await s.store.delete(s.key('A', 'k0'))).toBe(true);
+      expect(await s.store.delete(s.key('A', 'missing'))).toBe(false);
+      expect(await s.store.mdel([s.key('A', 'k1'), s.key('A', 'k2'), s.key('A', 'gone'), 'rj4:foreign'])).toBe(2);
+      expect(await s.store.budgetOf(s.key('A', 'x'))).toEqual({ entries: 1, bytes: s.key('A', 'k3').length + 1 });
+      for (let i = 4; i < 10; i++) await s.store.set(s.key('A', `k${i}`), Buffer.from('v'));
+      expect(await count('rj4:t1:A:g1:*')).toBe(4);
+      expect(await s.store.deleteByPrefix('rj4:t1:A:g1:')).toBe(4);
+      expect((await s.store.budgetOf(s.key('A', 'x')))!.entries).toBe(0);
+      // The whole tenant (its budget hash included, as a purge would): the counts never go below 0.
+      for (let i = 0; i < 2; i++) await s.store.set(s.key('A', `again${i}`), Buffer.from('v'));
+      expect(await s.store.deleteByPrefix('rj4:t1:A:')).toBe(3);
+      expect(await s.store.budgetOf(s.key('A', 'x'))).toEqual({ entries: 0, bytes: 0 });
+    } finally {
+      await s.close();
+    }
+  });
+
   it('bounds bytes too, and takes plans (a function of the tenant)', async () => {
     const s = await budgetStore({ perTenant: { maxBytes: (t) => (t === 'gold' ? 10_000 : 1000) }, overQuota: 'reject' }, 'rj2:');
     try {

@@ -5,6 +5,9 @@ import type { RedisReply } from './redis-commander.js';
 // NOTE: touches only the tenant's budget key (cluster-safe). The window starts with the first charge.
 const CHARGE = `local e = redis.call('HINCRBY', KEYS[1], 'e', ARGV[1])
 local b = redis.call('HINCRBY', KEYS[1], 'b', ARGV[2])
+-- A delete charged after the tenant's keys (this hash included) were removed must not leave it below 0.
+if e < 0 then e = 0 redis.call('HSET', KEYS[1], 'e', 0) end
+if b < 0 then b = 0 redis.call('HSET', KEYS[1], 'b', 0) end
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return {e, b}`;
 
@@ -52,7 +55,8 @@ interface Usage {
  * (`<prefix><tenant scope>m:q:budget`, fields `e` and `b`) that entry writes increment by one entry and
  * their bytes. Each process charges its writes in batches (one small script on that key per tenant every
  * FLUSH_MS, or per FLUSH_AT writes), so a write costs no extra command or round trip of its own.
- * The counters are approximate: deletes, overwrites and expiry are not subtracted; instead the hash expires
+ * The counters are approximate: deletes through the store are subtracted (see `removing`), overwrites and
+ * expiry are not; instead the hash expires
  * `budgetWindow` after its first write and counting starts again. So a budget bounds what a tenant
  * writes per window; with entry TTLs no longer than the window, a tenant holds at most about twice its
  * budget (the previous window's entries still alive, plus this window's). Each process decides on the last
@@ -117,6 +121,27 @@ export class RedisBudget {
     this.count(this.usageOf(owner), size);
   }
 
+  /**
+   * Runs `remove` (which deletes `keys`) and takes the tenants' entries among them that existed off their
+   * counters: a `STRLEN` of each, sent just before the delete (pipelined, so no extra round trip), tells
+   * which existed and their bytes. Keys of no tenant cost nothing more.
+   */
+  async removing<R>(keys: readonly string[], remove: () => Promise<R>): Promise<R> {
+    const owned: { key: string; owner: KeyOwner }[] = [];
+    for (const key of keys) {
+      const owner = keyOwner(key, this.prefix, this.dedicated, this.owners);
+      if (owner.scope !== undefined && owner.entry) owned.push({ key, owner });
+    }
+    if (owned.length === 0) return remove();
+    const lengths = owned.map(({ key }) => this.io.call(['STRLEN', key], key, Number).catch(() => 0));
+    const result = await remove();
+    const found = await Promise.all(lengths);
+    owned.forEach(({ key, owner }, i) => {
+      if (found[i]! > 0) this.count(this.usageOf(owner), -(key.length + found[i]!), -1);
+    });
+    return result;
+  }
+
   /** Whether an `add` of an entry would be refused (`'reject'` only; `add` then answers false). */
   refusesAdd(key: string, size: number): boolean {
     if (this.policy !== 'reject') return false;
@@ -137,18 +162,21 @@ export class RedisBudget {
 
   /** Charges what is not charged yet, and waits for every count and trim in flight. */
   async close(): Promise<void> {
-    this.flushAll();
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    // NOTE: a trim that ends while closing counts its deletes: charge them too before the connection goes.
+    do {
+      this.flushAll();
+      await Promise.all([...this.pending]);
+    } while (this.pending.size > 0 || this.uncharged.size > 0);
   }
 
-  /** A write of this process: in the local view at once, charged in Redis with the next batch. */
-  private count(usage: Usage, size: number): void {
-    usage.entries++;
+  /** A write (or, negative, a delete) of this process: in the local view at once, charged in Redis with the next batch. */
+  private count(usage: Usage, size: number, entries = 1): void {
+    usage.entries += entries;
     usage.bytes += size;
-    usage.unchargedEntries++;
+    usage.unchargedEntries += entries;
     usage.unchargedBytes += size;
     this.uncharged.add(usage);
-    if (usage.unchargedEntries >= FLUSH_AT) this.track(this.flush(usage));
+    if (Math.abs(usage.unchargedEntries) >= FLUSH_AT) this.track(this.flush(usage));
     else this.flushTimer ??= setTimeout(() => this.flushAll(), FLUSH_MS).unref();
   }
 
@@ -235,7 +263,8 @@ export class RedisBudget {
       }),
     );
     const done = removed.filter((n) => n >= 0);
-    if (done.length > 0) await this.charge(usage, -done.length, -done.reduce((a, b) => a + b, 0));
+    // NOTE: into the batch, with this process's writes not yet charged (Redis clamps its counts at 0).
+    if (done.length > 0) this.count(usage, -done.reduce((a, b) => a + b, 0), -done.length);
   }
 
   private track(work: Promise<unknown>): void {

@@ -154,7 +154,8 @@ export class RedisStore implements CacheStore {
   }
 
   delete(key: string): Promise<boolean> {
-    return this.call(['UNLINK', key], key, isPositive);
+    const remove = () => this.call(['UNLINK', key], key, isPositive);
+    return this.budget ? this.budget.removing([key], remove) : remove();
   }
 
   has(key: string): Promise<boolean> {
@@ -178,7 +179,8 @@ export class RedisStore implements CacheStore {
     let n = 0;
     for (let i = 0; i < keys.length; i += this.batch) {
       const page = keys.slice(i, i + this.batch);
-      n += await this.call(['UNLINK', ...page], page[0], Number);
+      const remove = () => this.call(['UNLINK', ...page], page[0], Number);
+      n += await (this.budget ? this.budget.removing(page, remove) : remove());
     }
     return n;
   }
