@@ -61,6 +61,7 @@ export class CacheEngine {
     this.hooks = new InvalidationHooks((error, event) => logger.warn(`An invalidation listener failed on ${event.kind} (store "${event.store}"): ${error.message}`));
     this.tagIndex = new TagIndex(options.tagIndex ?? 'store', (message) => logger.warn(message));
     this.counters = new VersionCounters(options.versionCacheTtl);
+    registry.onQuotaExceeded = (event) => this.events.emit('quota:exceeded', event);
     const failures = new StoreFailures(this.events, registry.outages, options.onWriteError);
     const flights = new SingleFlight();
     const marks = new LoadMarks(flights);

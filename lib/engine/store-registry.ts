@@ -9,6 +9,7 @@ import { type CacheScope, KeyBuilder } from '../keys/key-builder.js';
 import { DEFAULT_STORE, TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import type { EngineOptions } from './engine.options.js';
 import type { CacheStore, StoreDefinition } from '../stores/cache-store.interface.js';
+import type { QuotaSink } from '../stores/quota/tenant-quota.js';
 import { OutageLog } from '../stores/resilience/outage-log.js';
 import { type StoreIo, type StoreTraits, storeIo } from '../stores/store-io.js';
 
@@ -34,6 +35,8 @@ export class StoreRegistry implements OnApplicationShutdown {
   private readonly logger = new Logger('TenantCache');
   /** Store failures, logged once per outage with periodic summaries (see OutageLog). */
   readonly outages = new OutageLog();
+  /** Where stores report tenants over quota; the engine forwards it as `quota:exceeded`. */
+  onQuotaExceeded: QuotaSink = () => {};
   private readonly created = new Map<string, Promise<ResolvedStore>>();
   /** Stores whose creation finished, for the synchronous fast path of every cache operation. */
   private readonly ready = new Map<string, ResolvedStore>();
@@ -112,7 +115,7 @@ export class StoreRegistry implements OnApplicationShutdown {
   }
 
   private async create(alias: string, def: StoreDefinition): Promise<ResolvedStore> {
-    const store = await def.create(alias, { outages: this.outages });
+    const store = await def.create(alias, { outages: this.outages, keyPrefix: this.options.keyPrefix, quotaExceeded: (event) => this.onQuotaExceeded(event) });
     const io = storeIo(store, alias);
     const traits = io.traits;
     const codecOptions = this.options.codec?.[alias] ?? (def.codec ? normalizeCodecOptions(undefined, def.codec, `stores.${alias}.codec`) : PLAIN_CODEC);

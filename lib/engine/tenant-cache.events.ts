@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { QuotaExceededEvent } from '../stores/quota/tenant-quota.js';
 
 /** Payloads of the events the cache emits. Store failures are always logged and emitted, never swallowed. */
 export interface TenantCacheEventMap {
@@ -12,6 +13,11 @@ export interface TenantCacheEventMap {
    * refresh runs). `key` is the physical key.
    */
   'entry:stale': [{ store: string; key: string; reason: StaleReason; tenant?: string; error?: Error }];
+  /**
+   * A tenant went over its `perTenant` bound in a store (memoryStore, redisStore): its own entries were
+   * evicted, or the write was dropped (`overQuota: 'reject'`). At most one a second per tenant and store.
+   */
+  'quota:exceeded': [QuotaExceededEvent];
 }
 
 /** Why a stale value was served: see `entry:stale`. */

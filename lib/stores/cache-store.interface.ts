@@ -1,5 +1,6 @@
 import type { CodecOptions } from '../codec/codec.options.js';
 import type { OutageLog } from './resilience/outage-log.js';
+import type { QuotaSink } from './quota/tenant-quota.js';
 
 /** What a store can do; the service checks these before an operation and raises a clear error when one is missing. */
 export interface StoreCapabilities {
@@ -103,6 +104,10 @@ export interface CacheStore {
 export interface StoreContext {
   /** The application's rate-limited log of store failures (breaker changes are reported to it). */
   readonly outages: OutageLog;
+  /** The module's `keyPrefix`: a store that accounts per tenant parses keys with it (keys/key-layout.ts). */
+  readonly keyPrefix?: string;
+  /** Reports a tenant over its quota in the store; the module emits it as `quota:exceeded`. */
+  readonly quotaExceeded?: QuotaSink;
 }
 
 export interface StoreDefinition {

@@ -96,6 +96,8 @@ export function faultAppModule(url: string, onWriteError: 'throw' | 'ignore', fa
             commandTimeout: FAULT_TIMINGS.commandTimeout,
             connectTimeout: FAULT_TIMINGS.connectTimeout,
             breaker: { failureThreshold, resetAfter: FAULT_TIMINGS.breakerResetAfter },
+            // Every write also goes through a tenant budget (never reached): its counts must fail like the rest.
+            perTenant: { maxEntries: 1_000_000_000 },
           }),
         },
         keyPrefix: `fault-${randomUUID().slice(0, 8)}:`,
