@@ -33,6 +33,8 @@ export class EntryWriter {
     private readonly hooks: InvalidationHooks,
     private readonly tagIndex: TagIndex,
     private readonly stamps: TagStamps,
+    /** Revokes the cluster lease of a key before it is deleted (fencing: `ClusterFlight.revoke`). */
+    private readonly revokeLease?: (t: Target) => Promise<void>,
   ) {}
 
   set(scope: CacheScope, key: string, value: unknown, ttl?: number, alias?: string, tags?: readonly TagInput[]): Promise<void> {
@@ -65,7 +67,13 @@ export class EntryWriter {
     const t = await this.resolver.resolve('write', 'delete', scope, alias, () => this.resolver.target(scope, key, alias, versionedTags));
     if (t instanceof Unresolved) return false;
     this.marks.invalidate((k) => k === t.key);
-    const existed = (await this.failures.write(t, 'delete', () => t.resolved.codec.delete(t.key, t.scope))) ?? false;
+    const revoke = this.revokeLease;
+    const existed =
+      (await this.failures.write(t, 'delete', async () => {
+        // NOTE: the lease first: a load in flight on another instance then drops its value, or this delete removes it.
+        if (revoke !== undefined) await revoke(t);
+        return t.resolved.codec.delete(t.key, t.scope);
+      })) ?? false;
     await this.hooks.notify({ kind: 'keys', scope, store: t.resolved.alias, keys: [key], ...(versionedTags.length > 0 ? { versionedTags } : {}) });
     return existed;
   }

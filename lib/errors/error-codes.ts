@@ -28,6 +28,7 @@ export const TenantCacheErrorCode = {
   CdnPurgeFailed: 'E_CDN_PURGE_FAILED',
   UnknownResponseBackend: 'E_RESPONSE_BACKEND_UNKNOWN',
   LoaderTimeout: 'E_LOADER_TIMEOUT',
+  SingleFlightTimeout: 'E_SINGLE_FLIGHT_TIMEOUT',
 } as const;
 
 /** One of the codes in `TenantCacheErrorCode`: the `code` of an error the library throws. */

@@ -22,3 +22,4 @@ export * from './cdn-purge-failed.error.js';
 export * from './unknown-response-backend.error.js';
 export * from './tenant-authorization-pending.error.js';
 export * from './loader-timeout.error.js';
+export * from './single-flight-timeout.error.js';

@@ -336,5 +336,6 @@ export function memoryStore(options: MemoryStoreOptions = {}): StoreDefinition {
     create: (alias) => new MemoryStore(alias, options),
     dedicatedTenant: options.dedicatedTenant,
     description: `memoryStore(${JSON.stringify({ ...options })})`,
+    processLocal: true,
   };
 }
