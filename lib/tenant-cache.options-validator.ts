@@ -8,7 +8,7 @@ import { memoryStore } from './stores/memory/memory.store.js';
 import { type InvalidationModuleOptions, normalizeInvalidationOptions } from './invalidation/invalidation.options.js';
 import { closestName, optionKeys, unknownKeys } from './tenant-cache.option-keys.js';
 import { failSafeProblems } from './engine/fail-safe.js';
-import { singleFlightProblems, singleFlightSettings } from './engine/cluster-flight.js';
+import { singleFlightProblems, singleFlightSettings } from './engine/single-flight.options.js';
 
 /** The keys of `TenantCacheModuleOptions` (what `forRoot` and a `forRootAsync` factory may give). */
 export const MODULE_OPTION_KEYS = optionKeys<TenantCacheModuleOptions>({

@@ -3,7 +3,7 @@ import type { CodecOptions, NormalizedCodecOptions } from './codec/codec.options
 import type { TenantOptions } from './context/tenant.options.js';
 import type { StoreDefinition } from './stores/cache-store.interface.js';
 import type { InvalidationModuleOptions, NormalizedInvalidationOptions } from './invalidation/invalidation.options.js';
-import type { SingleFlightOptions, SingleFlightSettings } from './engine/cluster-flight.js';
+import type { SingleFlightOptions, SingleFlightSettings } from './engine/single-flight.options.js';
 
 /** Options of `TenantCacheModule.forRoot`. `TUser`: the type of `request.user`, see `TenantOptions`. */
 export interface TenantCacheModuleOptions<TUser = unknown> {

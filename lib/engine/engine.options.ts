@@ -1,6 +1,6 @@
 import type { NormalizedCodecOptions } from '../codec/codec.options.js';
 import type { StoreDefinition } from '../stores/cache-store.interface.js';
-import type { SingleFlightSettings } from './cluster-flight.js';
+import type { SingleFlightSettings } from './single-flight.options.js';
 
 /**
  * The options the engine and its store registry read: a slice of the module's normalized options

@@ -5,7 +5,7 @@ import type { TagStamp } from '../codec/tag-stamp.js';
 import { LoaderTimeoutError } from '../errors/loader-timeout.error.js';
 import type { CacheLookup } from './entry-reader.js';
 import { type FailSafePolicy, GraceBackoffs, JitteredTtls, raceTimeouts, settledOrAfter } from './fail-safe.js';
-import type { Lease } from './cluster-flight.js';
+import type { Lease } from './single-flight.options.js';
 import type { LoadMark, LoadMarks } from './load-marks.js';
 import type { SingleFlight } from './single-flight.js';
 import { asError } from './store-failures.js';

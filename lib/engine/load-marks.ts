@@ -1,4 +1,4 @@
-import type { Lease } from './cluster-flight.js';
+import type { Lease } from './single-flight.options.js';
 import type { SingleFlight } from './single-flight.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import type { ResolvedStore } from './store-registry.js';

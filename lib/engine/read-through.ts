@@ -8,7 +8,8 @@ import type { CacheScope } from '../keys/key-builder.js';
 import { type CacheLookup, type EntryReader, valueOf } from './entry-reader.js';
 import { type FailSafeDefaults, type FailSafeOptions, type FailSafePolicy, failSafePolicy } from './fail-safe.js';
 import { type Expiry, FailSafeLoads } from './fail-safe-loads.js';
-import type { ClusterFlight, Lease, SingleFlightOption } from './cluster-flight.js';
+import type { ClusterFlight } from './cluster-flight.js';
+import type { Lease, SingleFlightOption } from './single-flight.options.js';
 import type { LoadMark, LoadMarks } from './load-marks.js';
 import type { SingleFlight } from './single-flight.js';
 import { type StoreFailures, Unresolved } from './store-failures.js';
@@ -75,6 +76,7 @@ export class ReadThrough {
     private readonly cluster?: ClusterFlight,
   ) {
     this.anyDefault = !!(defaults.grace || defaults.staleWhileRevalidate || defaults.refreshAhead || defaults.ttlJitter);
+    this.clusterByDefault = cluster?.defaults.scope === 'cluster';
     this.safe = new FailSafeLoads(resolver, marks, stamps, events, flights, logger, (t, key, value, ttl, plainTags, mark, codec, tagStamps) =>
       this.storeLoaded(t, key, value, ttl, plainTags, mark, codec, tagStamps),
     );
@@ -84,6 +86,8 @@ export class ReadThrough {
   private readonly safe: FailSafeLoads;
   /** Whether a module default makes every read-through a fail-safe one. */
   private readonly anyDefault: boolean;
+  /** Whether the module's single-flight scope is `cluster`. */
+  private readonly clusterByDefault: boolean;
 
   getOrSet<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: GetOrSetOptions<T> = {}): Promise<T> {
     let fetchOptions: FetchOptions<T>;
@@ -270,7 +274,9 @@ export class ReadThrough {
         failed = again.error !== undefined;
       }
       // NOTE: after a failed read the store is not asked for a lease: this process loads (the write-back is in the background).
-      const s = this.cluster === undefined || opts.force || failed ? undefined : this.cluster.settings(opts.singleFlight, t.resolved);
+      // NOTE: process scope (the module's, no call option): cluster-flight.ts does not run at all.
+      const asked = opts.singleFlight !== undefined || this.clusterByDefault;
+      const s = !asked || this.cluster === undefined || opts.force || failed ? undefined : this.cluster.settings(opts.singleFlight, t.resolved);
       const here = (fence?: Lease): Promise<CacheLookup<T>> =>
         safe !== undefined
           ? this.safe.load(t, key, loader, opts, ttl, tags, { failed, safe, stale, hold, flight, backoff: flightKey(t, false), fence })
