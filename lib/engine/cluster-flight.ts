@@ -107,7 +107,11 @@ export class ClusterFlight {
       }
       if (left === 0) {
         wake.cancel();
-        return this.lead(leases, key, token, s, load);
+        return this.lead(leases, key, token, s, async (lease) => {
+          // NOTE: another instance may have stored the value and released between this caller's read and its lease.
+          const found = await readAgain();
+          return found.hit ? found : load(lease);
+        });
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
