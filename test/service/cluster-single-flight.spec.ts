@@ -1,8 +1,10 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  CacheResult,
   InvalidOptionsError,
   SingleFlightTimeoutError,
   TenantContext,
@@ -91,8 +93,8 @@ describe("singleFlight: 'cluster' across applications on one Redis", () => {
         `[cluster single-flight] 4 x 250 misses in one process: 1 load, total ${Date.now() - started} ms; first answer per app ${firsts.join('/')} ms after the loader; all answers p99 ${p99(overheads)} ms`,
       );
       // NOTE: about 2-5 ms on an idle machine; margins for a loaded one.
-      expect(Math.max(...firsts)).toBeLessThanOrEqual(50);
-      expect(p99(overheads)).toBeLessThanOrEqual(250);
+      expect(Math.max(...firsts)).toBeLessThanOrEqual(150);
+      expect(p99(overheads)).toBeLessThanOrEqual(400);
     } finally {
       await closeAll(apps);
     }
@@ -160,8 +162,10 @@ describe("singleFlight: 'cluster' across applications on one Redis", () => {
       // Find the lease key the load takes, by loading once with a gate and looking.
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
-      const first = app!.cache.forTenant('acme').getOrSet('dead', async () => (await gate, 'first'));
-      await sleep(50);
+      let started!: () => void;
+      const loading = new Promise<void>((r) => (started = r));
+      const first = app!.cache.forTenant('acme').getOrSet('dead', async () => (started(), await gate, 'first'));
+      await loading;
       const leaseKeys = (await raw.keys(`${prefix}*:l:*`)).filter((k) => k.includes('dead'));
       expect(leaseKeys).toHaveLength(1);
       release();
@@ -290,6 +294,47 @@ describe('fencing: a load that started before an invalidation on another instanc
       await closeAll(apps);
     }
   }, 60_000);
+});
+
+let reportLoads = 0;
+
+@Injectable()
+class Reports {
+  @CacheResult({ ttl: 60_000, singleFlight: 'cluster' })
+  async report(id: string): Promise<string> {
+    reportLoads++;
+    await sleep(80);
+    return `report ${id}`;
+  }
+}
+
+describe("@CacheResult({ singleFlight: 'cluster' }) under a module whose scope is 'process'", () => {
+  it('concurrent calls from 3 applications: one run of the method', async () => {
+    const prefix = `csf-dec-${randomUUID().slice(0, 8)}:`;
+    const apps: TestModule[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        apps.push(await bootCache({ stores: { default: redisStore({ url: server.url }) }, keyPrefix: prefix }, { providers: [Reports] }));
+      }
+      reportLoads = 0;
+      const values = await Promise.all(apps.flatMap((a) => Array.from({ length: 30 }, () => TenantContext.run('acme', () => a.get(Reports).report('q1')))));
+      expect(values.every((v) => v === 'report q1')).toBe(true);
+      expect(reportLoads).toBe(1);
+    } finally {
+      await closeAll(apps);
+    }
+  });
+
+  it('a bad singleFlight on the decorator fails start-up, naming the method and the option', async () => {
+    @Injectable()
+    class Bad {
+      @CacheResult({ singleFlight: { scope: 'everywhere' as 'cluster' } })
+      async run(): Promise<number> {
+        return 1;
+      }
+    }
+    await expect(bootCache({ stores: { default: redisStore({ url: server.url }) } }, { providers: [Bad] })).rejects.toThrow(/Bad\.run.*singleFlight\.scope/s);
+  });
 });
 
 describe('failures and start-up', () => {
