@@ -379,6 +379,59 @@ describe('failures and start-up', () => {
     }
   }, 30_000);
 
+  it('lease commands failing while reads work: one load per process, the value is stored, one warning per store', async () => {
+    const warnings: string[] = [];
+    const logger = { log: () => {}, error: () => {}, warn: (m: string) => void warnings.push(String(m)), debug: () => {}, verbose: () => {} };
+    const { definition, control } = chaosStore(redisStore({ url: server.url }));
+    const app = await bootCache({ stores: { default: definition }, keyPrefix: `csf-lf-${randomUUID().slice(0, 8)}:`, singleFlight: { scope: 'cluster' } }, { logger });
+    try {
+      control.down(['takeLease']);
+      for (let round = 0; round < 3; round++) {
+        let calls = 0;
+        const values = await Promise.all(
+          Array.from({ length: 20 }, () =>
+            app.cache.forTenant('acme').getOrSet(`k${round}`, async () => {
+              calls++;
+              await sleep(20);
+              return round;
+            }),
+          ),
+        );
+        expect(values).toEqual(Array.from({ length: 20 }, () => round));
+        expect(calls).toBe(1);
+        expect(await app.cache.forTenant('acme').get(`k${round}`)).toBe(round);
+      }
+      const fallbacks = warnings.filter((w) => w.includes('Cluster single-flight on store "default" falls back'));
+      expect(fallbacks).toHaveLength(1);
+      expect(fallbacks[0]).toMatch(/lease command failed/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('no release subscription: waiters on another instance still get the value, woken when the lease expires', async () => {
+    const prefix = `csf-nosub-${randomUUID().slice(0, 8)}:`;
+    const { definition, control } = chaosStore(redisStore({ url: server.url }));
+    control.down(['watchLeases']);
+    const boot = () => bootCache({ stores: { default: definition }, keyPrefix: prefix, singleFlight: { scope: 'cluster', leaseTtl: 400, waitTimeout: 5000 } });
+    const apps = [await boot(), await boot()];
+    try {
+      let calls = 0;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const leader = apps[0]!.cache.forTenant('acme').getOrSet('k', async () => (calls++, await gate, 'v'));
+      await sleep(100);
+      const waiter = apps[1]!.cache.forTenant('acme').getOrSet('k', () => (calls++, 'other'));
+      await sleep(50);
+      release();
+      expect(await leader).toBe('v');
+      expect(await waiter).toBe('v');
+      expect(calls).toBe(1);
+    } finally {
+      await closeAll(apps);
+    }
+  });
+
   it("'cluster' with a memory store is a start-up error naming singleFlight.scope", async () => {
     await expect(bootCache({ stores: { default: memoryStore() }, singleFlight: { scope: 'cluster' } })).rejects.toThrow(/singleFlight\.scope/);
     await expect(bootCache({ singleFlight: { scope: 'cluster' } })).rejects.toBeInstanceOf(InvalidOptionsError);
