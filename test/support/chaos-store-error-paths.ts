@@ -28,11 +28,15 @@ export class EveryMemberStore extends MemoryStore {
   }
   async releaseLease(key: string, token: string): Promise<boolean> {
     const held = this.leases.get(key);
+    for (const listener of this.watchers) listener(key);
     if (held === undefined || held.token !== token) return false;
     this.leases.delete(key);
     return true;
   }
-  async watchLeases(): Promise<void> {}
+  private readonly watchers: ((key: string) => void)[] = [];
+  async watchLeases(onRelease: (key: string) => void): Promise<void> {
+    this.watchers.push(onRelease);
+  }
 }
 
 /** Options of `runErrorPathSuite`. */
