@@ -274,9 +274,10 @@ export class ReadThrough {
         failed = again.error !== undefined;
       }
       // NOTE: after a failed read the store is not asked for a lease: this process loads (the write-back is in the background).
-      // NOTE: process scope (the module's, no call option): cluster-flight.ts does not run at all.
+      // NOTE: process scope (the module's, no call option): cluster-flight.ts does not run at all. A stale value
+      // within grace keeps the fail-safe's own rules (served past the soft timeout): no cross-instance wait then.
       const asked = opts.singleFlight !== undefined || this.clusterByDefault;
-      const s = !asked || this.cluster === undefined || opts.force || failed ? undefined : this.cluster.settings(opts.singleFlight, t.resolved);
+      const s = !asked || this.cluster === undefined || opts.force || failed || stale !== undefined ? undefined : this.cluster.settings(opts.singleFlight, t.resolved);
       const here = (fence?: Lease): Promise<CacheLookup<T>> =>
         safe !== undefined
           ? this.safe.load(t, key, loader, opts, ttl, tags, { failed, safe, stale, hold, flight, backoff: flightKey(t, false), fence })
