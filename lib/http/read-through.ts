@@ -64,6 +64,7 @@ export async function readThrough(engine: CacheEngine, x: Exchange, load: Load):
         grace: plan.failSafe.grace,
         graceBackoff: plan.failSafe.graceBackoff,
         timeout: plan.failSafe.timeout,
+        singleFlight: plan.options.singleFlight,
       },
     );
   } catch (error) {

@@ -1,11 +1,16 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Controller, Get, Injectable, Param, UseInterceptors } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  CacheResponse,
+  fromHeader,
   CacheResult,
   InvalidOptionsError,
+  TenantCacheInterceptor,
+  TenantGuard,
   SingleFlightTimeoutError,
   TenantContext,
   type TenantCacheModuleOptions,
@@ -334,6 +339,47 @@ describe("@CacheResult({ singleFlight: 'cluster' }) under a module whose scope i
       }
     }
     await expect(bootCache({ stores: { default: redisStore({ url: server.url }) } }, { providers: [Bad] })).rejects.toThrow(/Bad\.run.*singleFlight\.scope/s);
+  });
+});
+
+let handlerRuns = 0;
+
+@Controller('items')
+@UseInterceptors(TenantCacheInterceptor)
+class ItemsController {
+  @Get(':id')
+  @CacheResponse({ ttl: 60_000, singleFlight: 'cluster' })
+  async item(@Param('id') id: string): Promise<{ id: string }> {
+    handlerRuns++;
+    await sleep(80);
+    return { id };
+  }
+}
+
+describe("@CacheResponse({ singleFlight: 'cluster' })", () => {
+  it('concurrent requests to 2 HTTP applications: the handler runs once, every response has the body', async () => {
+    const prefix = `csf-http-${randomUUID().slice(0, 8)}:`;
+    const apps = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        apps.push(
+          await bootCache(
+            { stores: { default: redisStore({ url: server.url }) }, keyPrefix: prefix, tenant: { resolver: fromHeader('x-tenant-id') } },
+            { http: 'express', controllers: [ItemsController], providers: [{ provide: APP_GUARD, useClass: TenantGuard }] },
+          ),
+        );
+      }
+      handlerRuns = 0;
+      const responses = await Promise.all(apps.flatMap((a) => Array.from({ length: 10 }, () => fetch(`${a.url}/items/7`, { headers: { 'x-tenant-id': 'acme' } }))));
+      if (process.env.CSF_DEBUG) console.log(responses.map((r) => `${r.status} ${r.headers.get('x-cache')}`));
+      const bodies = await Promise.all(responses.map((r) => r.json()));
+      expect(bodies).toEqual(bodies.map(() => ({ id: '7' })));
+      expect(handlerRuns).toBe(1);
+      const again = await fetch(`${apps[1]!.url}/items/7`, { headers: { 'x-tenant-id': 'acme' } });
+      expect(again.headers.get('x-cache')).toBe('HIT');
+    } finally {
+      await closeAll(apps);
+    }
   });
 });
 
