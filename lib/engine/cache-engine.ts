@@ -72,8 +72,9 @@ export class CacheEngine {
     this.reader = new EntryReader(this.resolver, failures, stamps, this.events, logger);
     this.writer = new EntryWriter(this.resolver, failures, marks, this.hooks, this.tagIndex, stamps, cluster.fencing ? (t) => cluster.revoke(t) : undefined);
     this.readThrough = new ReadThrough(this.resolver, this.reader, failures, marks, flights, this.tagIndex, stamps, logger, this.events, options, cluster);
-    this.batch = new BatchOps(this.resolver, this.reader, failures, marks, this.hooks);
-    this.scan = new KeyScan(this.resolver, failures, marks, this.hooks);
+    const fence = cluster.fencing ? cluster : undefined;
+    this.batch = new BatchOps(this.resolver, this.reader, failures, marks, this.hooks, fence);
+    this.scan = new KeyScan(this.resolver, failures, marks, this.hooks, fence);
     this.invalidator = new Invalidator(this.resolver, failures, marks, this.hooks, this.tagIndex, this.scan, this.batch);
   }
 

@@ -3,6 +3,7 @@ import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { type Lease, type SingleFlightOption, type SingleFlightSettings, singleFlightProblems, singleFlightSettings } from './single-flight.options.js';
 import { SingleFlightTimeoutError } from '../errors/single-flight-timeout.error.js';
 import { entryPrefixOf } from '../keys/key-layout.js';
+import type { CacheScope } from '../keys/key-builder.js';
 import type { StoreLeases } from '../stores/store-io.js';
 import type { CacheLookup } from './entry-reader.js';
 import type { ResolvedStore } from './store-registry.js';
@@ -11,8 +12,11 @@ import type { Target } from './target.js';
 /** The lease key of an entry: `<scope>g<generation>:l:<entry>`. Tenant-scoped and carrying the generation, like the entry; never listed as an entry. */
 export function leaseKeyOf(t: Target): string {
   const prefix = entryPrefixOf(t.key, t.resolved.keys.scopePrefix(t.scope));
-  return `${prefix}l:${t.key.slice(prefix.length)}`;
+  return `${prefix}${LEASE_SEGMENT}${t.key.slice(prefix.length)}`;
 }
+
+/** Marks a lease key after the entry prefix, where entry keys have `k2:` or `h2:` (see keys/key-layout.ts). */
+const LEASE_SEGMENT = 'l:';
 
 /** Slack past a lease's remaining time before a waiter tries to take it over (ms): the holder's expiry is the server's clock. */
 const EXPIRY_SLACK_MS = 5;
@@ -76,6 +80,21 @@ export class ClusterFlight {
   async revoke(t: Target): Promise<void> {
     if (!this.fencing || t.resolved.io.leases === undefined) return;
     await t.resolved.store.delete(leaseKeyOf(t));
+  }
+
+  /** `revoke` for many keys of one scope (`mdel`, a partition's listed entries), before they are deleted. */
+  async revokeKeys(resolved: ResolvedStore, scope: CacheScope, physicalKeys: readonly string[]): Promise<void> {
+    if (!this.fencing || resolved.io.leases === undefined || physicalKeys.length === 0) return;
+    await resolved.store.mdel(physicalKeys.map((key) => leaseKeyOf({ resolved, scope, key })));
+  }
+
+  /**
+   * `revoke` for every lease of entries under `entryPrefix` + each of `rests` (a prefix deletion: its literal
+   * keys, and every hashed key of the scope, which a prefix cannot select), before they are deleted.
+   */
+  async revokePrefixes(resolved: ResolvedStore, entryPrefix: string, rests: readonly string[]): Promise<void> {
+    if (!this.fencing || resolved.io.leases === undefined) return;
+    for (const rest of rests) await resolved.store.deleteByPrefix(`${entryPrefix}${LEASE_SEGMENT}${rest}`);
   }
 
   /**

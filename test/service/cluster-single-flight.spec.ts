@@ -240,7 +240,13 @@ describe('fencing: a load that started before an invalidation on another instanc
    * One scripted race: instance A's loader starts, instance B invalidates, then the loader finishes with the
    * value it read before. Resolves whether the old value is readable afterwards (a stale value stored).
    */
-  async function race(a: TenantCacheService, b: TenantCacheService, reader: TenantCacheService, key: string, invalidate: 'delete' | 'invalidateAll'): Promise<boolean> {
+  async function race(
+    a: TenantCacheService,
+    b: TenantCacheService,
+    reader: TenantCacheService,
+    key: string,
+    invalidate: 'delete' | 'invalidateAll' | 'mdel' | 'deleteByPrefix',
+  ): Promise<boolean> {
     let started!: () => void;
     const loading = new Promise<void>((r) => (started = r));
     let finish!: () => void;
@@ -251,8 +257,11 @@ describe('fencing: a load that started before an invalidation on another instanc
       return 'old';
     });
     await loading;
-    if (invalidate === 'delete') await b.forTenant('acme').delete(key);
-    else await b.forTenant('acme').invalidateAll();
+    const other = b.forTenant('acme');
+    if (invalidate === 'delete') await other.delete(key);
+    else if (invalidate === 'mdel') await other.mdel([key, `${key}:other`]);
+    else if (invalidate === 'deleteByPrefix') await other.deleteByPrefix(key.slice(0, key.indexOf('-') + 1));
+    else await other.invalidateAll();
     finish();
     expect(await load).toBe('old'); // the caller still gets what it loaded
     return (await reader.forTenant('acme').get(key)) === 'old';
@@ -284,6 +293,24 @@ describe('fencing: a load that started before an invalidation on another instanc
       await closeAll(apps);
     }
   });
+
+  it('200 races each across mdel and deleteByPrefix (a partition) on another instance: 0 stale values stored', async () => {
+    const apps = await instances(3, { versionCacheTtl: 0 });
+    try {
+      const [a, b, reader] = apps.map((x) => x.cache);
+      let stale = 0;
+      for (let round = 0; round < 10; round++) {
+        const results = await Promise.all([
+          ...Array.from({ length: 10 }, (_, i) => race(a!, b!, reader!, `m${round}-${i}`, 'mdel')),
+          ...Array.from({ length: 10 }, (_, i) => race(a!, b!, reader!, `d${round}x${i}-k`, 'deleteByPrefix')),
+        ]);
+        stale += results.filter(Boolean).length;
+      }
+      expect(stale).toBe(0);
+    } finally {
+      await closeAll(apps);
+    }
+  }, 60_000);
 
   it('200 races across an invalidateAll on another instance: a reader never sees the old value', async () => {
     const apps = await instances(3, { versionCacheTtl: 0 });
