@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
-import { type Lease, type SingleFlightOption, type SingleFlightSettings, singleFlightProblems, singleFlightSettings } from './single-flight.options.js';
+import {
+  DEFAULT_SINGLE_FLIGHT,
+  type Lease,
+  type SingleFlightOption,
+  type SingleFlightSettings,
+  singleFlightProblems,
+  singleFlightSettings,
+} from './single-flight.options.js';
 import { SingleFlightTimeoutError } from '../errors/single-flight-timeout.error.js';
 import { entryPrefixOf } from '../keys/key-layout.js';
 import type { CacheScope } from '../keys/key-builder.js';
@@ -47,11 +54,15 @@ export class ClusterFlight {
   private readonly watching = new Map<string, Promise<boolean>>();
   private readonly warned = new Map<string, number>();
 
+  /** The module's `singleFlight`, defaults applied. */
+  readonly defaults: SingleFlightSettings;
+
   constructor(
-    /** The module's `singleFlight`, defaults applied. */
-    readonly defaults: SingleFlightSettings,
+    defaults: SingleFlightSettings | undefined,
     private readonly warn: (message: string) => void,
-  ) {}
+  ) {
+    this.defaults = defaults ?? DEFAULT_SINGLE_FLIGHT;
+  }
 
   /** Whether loads of the module fence their writes (the module's scope is `cluster`): invalidations then revoke leases. */
   get fencing(): boolean {
