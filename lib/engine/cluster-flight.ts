@@ -29,6 +29,8 @@ const LEASE_SEGMENT = 'l:';
 const EXPIRY_SLACK_MS = 5;
 /** Longest the first wait of a store waits for its release subscription (ms); until it is up, waiters wake on lease expiry. */
 const SUBSCRIBE_WAIT_MS = 1000;
+/** How long after a failed release subscription the next wait tries again (ms). */
+const RESUBSCRIBE_AFTER_MS = 5000;
 /** At most one "falls back to process-level" warning per store this often (ms). */
 const WARN_EVERY_MS = 30_000;
 
@@ -202,7 +204,11 @@ export class ClusterFlight {
           () => true,
           (error: unknown) => {
             this.fallback(resolved.alias, `the release subscription failed (${(error as Error).message}); waiters wake when a lease expires`);
-            this.watching.delete(resolved.alias);
+            // Tried again by a wait after RESUBSCRIBE_AFTER_MS, not by every wait meanwhile (no connection churn in an outage).
+            const retry = setTimeout(() => {
+              if (this.watching.get(resolved.alias) === subscribing) this.watching.delete(resolved.alias);
+            }, RESUBSCRIBE_AFTER_MS);
+            retry.unref();
             return false;
           },
         );
