@@ -8,6 +8,7 @@ import { memoryStore } from './stores/memory/memory.store.js';
 import { type InvalidationModuleOptions, normalizeInvalidationOptions } from './invalidation/invalidation.options.js';
 import { closestName, optionKeys, unknownKeys } from './tenant-cache.option-keys.js';
 import { failSafeProblems } from './engine/fail-safe.js';
+import { singleFlightProblems, singleFlightSettings } from './engine/single-flight.options.js';
 
 /** The keys of `TenantCacheModuleOptions` (what `forRoot` and a `forRootAsync` factory may give). */
 export const MODULE_OPTION_KEYS = optionKeys<TenantCacheModuleOptions>({
@@ -22,6 +23,7 @@ export const MODULE_OPTION_KEYS = optionKeys<TenantCacheModuleOptions>({
   staleWhileRevalidate: true,
   refreshAhead: true,
   ttlJitter: true,
+  singleFlight: true,
   provideCacheManager: true,
   tagIndex: true,
   codec: true,
@@ -207,6 +209,20 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
   }
   const swr = { staleWhileRevalidate: options.staleWhileRevalidate, refreshAhead: options.refreshAhead, ttlJitter: options.ttlJitter };
   problems.push(...failSafeProblems(swr));
+  const flightProblems = singleFlightProblems(options.singleFlight);
+  for (const [option, problem, fix] of flightProblems) bad(option, problem, fix);
+  const singleFlight = singleFlightSettings(flightProblems.length === 0 ? options.singleFlight : undefined);
+  if (singleFlight.scope === 'cluster') {
+    for (const [alias, def] of definitions) {
+      if (def.processLocal) {
+        bad(
+          'singleFlight.scope',
+          `is 'cluster' but store "${alias}" (${def.description}) lives in one process`,
+          "Use a shared store (redisStore) for it, or keep the module's scope 'process' and give singleFlight: 'cluster' per call on a shared store.",
+        );
+      }
+    }
+  }
   if (options.provideCacheManager !== undefined && typeof options.provideCacheManager !== 'boolean') {
     bad('provideCacheManager', `is ${String(options.provideCacheManager)}`, 'Write provideCacheManager: true or leave it out.');
   }
@@ -254,6 +270,7 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
     staleWhileRevalidate: swr.staleWhileRevalidate ?? 0,
     refreshAhead: swr.refreshAhead ?? 0,
     ttlJitter: swr.ttlJitter ?? 0,
+    singleFlight,
     provideCacheManager: options.provideCacheManager ?? false,
     tagIndex,
     codec,

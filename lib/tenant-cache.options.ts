@@ -3,6 +3,7 @@ import type { CodecOptions, NormalizedCodecOptions } from './codec/codec.options
 import type { TenantOptions } from './context/tenant.options.js';
 import type { StoreDefinition } from './stores/cache-store.interface.js';
 import type { InvalidationModuleOptions, NormalizedInvalidationOptions } from './invalidation/invalidation.options.js';
+import type { SingleFlightOptions, SingleFlightSettings } from './engine/single-flight.options.js';
 
 /** Options of `TenantCacheModule.forRoot`. `TUser`: the type of `request.user`, see `TenantOptions`. */
 export interface TenantCacheModuleOptions<TUser = unknown> {
@@ -37,6 +38,13 @@ export interface TenantCacheModuleOptions<TUser = unknown> {
   staleWhileRevalidate?: number;
   refreshAhead?: number;
   ttlJitter?: number;
+  /**
+   * Where concurrent misses of one key share one load: `scope: 'process'` (default) or `'cluster'` (one load
+   * across every instance sharing the store, the others wait for its value; needs a shared store with
+   * leases such as Redis), with `leaseTtl`, `waitTimeout` and `onWaitTimeout`. A call or decorator may give
+   * its own. See docs/decorators.md, "Stampedes".
+   */
+  singleFlight?: SingleFlightOptions;
   /** Provide `CACHE_MANAGER` (of `@nestjs/cache-manager`) as a tenant-isolated cache. Default false. */
   provideCacheManager?: boolean;
   /**
@@ -72,6 +80,7 @@ export interface NormalizedTenantCacheOptions {
   staleWhileRevalidate: number;
   refreshAhead: number;
   ttlJitter: number;
+  singleFlight: SingleFlightSettings;
   provideCacheManager: boolean;
   tagIndex: 'store' | 'none';
   /** Codec of each store alias (module options merged with the store's). Missing = plain. */

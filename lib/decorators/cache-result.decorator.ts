@@ -1,5 +1,6 @@
 import type { CodecCallOptions } from '../codec/codec.options.js';
 import type { FailSafeOptions } from '../engine/fail-safe.js';
+import type { SingleFlightOption } from '../engine/single-flight.options.js';
 import type { KeyConstructorType, KeyFunction } from '../keys/key-constructor.js';
 import type { TagSpec } from '../engine/tags.js';
 import type { InvalidationRule } from '../invalidation/invalidation-rule.js';
@@ -15,6 +16,8 @@ export interface CacheResultOptions<A extends readonly unknown[] = readonly unkn
   key?: KeyConstructorType<A> | KeyFunction<A>;
   /** Namespace of the keys when `key` is a function or omitted (a key constructor sets its own). */
   namespace?: string;
+  /** Where concurrent misses share one load: `'process'` or `'cluster'` (or options), over the module's `singleFlight`. */
+  singleFlight?: SingleFlightOption;
   /** TTL in ms. Omitted: the module's `defaultTtl`. `0` or `Infinity`: no expiry. */
   ttl?: number;
   /** Tags of every entry: names, `versioned(name)`, or functions of the arguments returning some. */

@@ -2,6 +2,7 @@ import { validateCodecCallOptions } from '../codec/codec.options.js';
 import { InvalidKeyConstructorError } from '../errors/invalid-key-constructor.error.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { TIMEOUT_KEYS, failSafeProblems } from '../engine/fail-safe.js';
+import { singleFlightProblems } from '../engine/single-flight.options.js';
 import type { CacheEngine } from '../engine/cache-engine.js';
 import type { CacheResultConfig } from '../service/cached-method.js';
 import { CACHE_RESULT_KEYS, ITERABLE_KEYS, describeUnknownKeys, validateStore, validateTags, validateTtl } from './decorator-options.js';
@@ -33,6 +34,8 @@ export function validateCacheResult(engine: CacheEngine, label: string, options:
   }
   const failSafe = failSafeProblems(options, `${label}: `);
   if (failSafe.length > 0) throw new InvalidOptionsError(failSafe);
+  const flight = singleFlightProblems(options.singleFlight, `${label}: singleFlight`);
+  if (flight.length > 0) throw new InvalidOptionsError(flight.map(([option, problem, fix]) => ({ option, problem, fix })));
   const iterable = validateIterable(options, fail);
   return {
     iterable,
@@ -50,6 +53,7 @@ export function validateCacheResult(engine: CacheEngine, label: string, options:
     staleWhileRevalidate: options.staleWhileRevalidate,
     refreshAhead: options.refreshAhead,
     ttlJitter: options.ttlJitter,
+    singleFlight: options.singleFlight,
   };
 }
 

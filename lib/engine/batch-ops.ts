@@ -2,6 +2,7 @@ import type { EncodedEntry } from '../codec/chunked-io.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import type { EntryReader } from './entry-reader.js';
 import { encodeEntry } from './entry-writer.js';
+import type { ClusterFlight } from './cluster-flight.js';
 import type { InvalidationHooks } from './invalidation-hooks.js';
 import type { LoadMarks } from './load-marks.js';
 import type { ResolvedStore } from './store-registry.js';
@@ -17,6 +18,8 @@ export class BatchOps {
     private readonly failures: StoreFailures,
     private readonly marks: LoadMarks,
     private readonly hooks: InvalidationHooks,
+    /** Revokes the cluster leases of keys before they are deleted (fencing; absent when the module does not fence). */
+    private readonly leases?: ClusterFlight,
   ) {}
 
   /** The values of `keys` (a miss is `undefined`), with the store's failure when the read failed (every value is then a miss). */
@@ -78,6 +81,13 @@ export class BatchOps {
     const physical = [...new Set(keys.map((k) => resolved.keys.entryKey(scope, generation, k)))];
     const doomed = new Set(physical);
     this.marks.invalidate((k) => doomed.has(k));
-    return (await this.failures.write(targetAt(resolved, physical[0]!, scope), 'mdel', () => resolved.codec.mdel(scope, physical))) ?? 0;
+    const leases = this.leases;
+    return (
+      (await this.failures.write(targetAt(resolved, physical[0]!, scope), 'mdel', async () => {
+        // NOTE: the leases first: a load in flight on another instance then drops its value, or this removes it.
+        if (leases !== undefined) await leases.revokeKeys(resolved, scope, physical);
+        return resolved.codec.mdel(scope, physical);
+      })) ?? 0
+    );
   }
 }

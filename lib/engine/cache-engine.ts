@@ -3,6 +3,7 @@ import { EntryCodec } from '../codec/entry-codec.js';
 import type { MemoizeIterableOptions } from '../codec/memoize-iterable.js';
 import { BatchOps } from './batch-ops.js';
 import { CachedMethodRegistry } from './cached-method.registry.js';
+import { ClusterFlight } from './cluster-flight.js';
 import { type CacheLookup, EntryReader } from './entry-reader.js';
 import { EntryWriter } from './entry-writer.js';
 import { InvalidationHooks } from './invalidation-hooks.js';
@@ -66,12 +67,14 @@ export class CacheEngine {
     const flights = new SingleFlight();
     const marks = new LoadMarks(flights);
     const stamps = new TagStamps(this.counters, failures, this.tagIndex.mode);
+    const cluster = new ClusterFlight(options.singleFlight, (message) => logger.warn(message));
+    const fence = cluster.fencing ? cluster : undefined;
     this.resolver = new TargetResolver(registry, this.counters, failures, options.defaultTtl);
     this.reader = new EntryReader(this.resolver, failures, stamps, this.events, logger);
-    this.writer = new EntryWriter(this.resolver, failures, marks, this.hooks, this.tagIndex, stamps);
-    this.readThrough = new ReadThrough(this.resolver, this.reader, failures, marks, flights, this.tagIndex, stamps, logger, this.events, options);
-    this.batch = new BatchOps(this.resolver, this.reader, failures, marks, this.hooks);
-    this.scan = new KeyScan(this.resolver, failures, marks, this.hooks);
+    this.writer = new EntryWriter(this.resolver, failures, marks, this.hooks, this.tagIndex, stamps, fence);
+    this.readThrough = new ReadThrough(this.resolver, this.reader, failures, marks, flights, this.tagIndex, stamps, logger, this.events, options, cluster);
+    this.batch = new BatchOps(this.resolver, this.reader, failures, marks, this.hooks, fence);
+    this.scan = new KeyScan(this.resolver, failures, marks, this.hooks, fence);
     this.invalidator = new Invalidator(this.resolver, failures, marks, this.hooks, this.tagIndex, this.scan, this.batch, stamps);
   }
 

@@ -1,5 +1,6 @@
 import type { NormalizedCodecOptions } from '../codec/codec.options.js';
 import type { StoreDefinition } from '../stores/cache-store.interface.js';
+import type { SingleFlightSettings } from './single-flight.options.js';
 
 /**
  * The options the engine and its store registry read: a slice of the module's normalized options
@@ -26,4 +27,6 @@ export interface EngineOptions {
   readonly refreshAhead?: number;
   /** TTL jitter fraction of a read-through that gives none; missing or 0 = none. */
   readonly ttlJitter?: number;
+  /** Where concurrent misses share one load (missing = per process). */
+  readonly singleFlight?: SingleFlightSettings;
 }

@@ -6,6 +6,7 @@ import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import { TenantCacheError } from '../errors/tenant-cache.error.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import { versionedOf } from './entry-reader.js';
+import type { ClusterFlight } from './cluster-flight.js';
 import type { InvalidationHooks } from './invalidation-hooks.js';
 import type { LoadMarks } from './load-marks.js';
 import { type StoreFailures, Unresolved, unavailable } from './store-failures.js';
@@ -33,6 +34,8 @@ export class EntryWriter {
     private readonly hooks: InvalidationHooks,
     private readonly tagIndex: TagIndex,
     private readonly stamps: TagStamps,
+    /** Revokes the cluster lease of a key before it is deleted (fencing; absent when the module does not fence). */
+    private readonly leases?: ClusterFlight,
   ) {}
 
   set(scope: CacheScope, key: string, value: unknown, ttl?: number, alias?: string, tags?: readonly TagInput[]): Promise<void> {
@@ -65,7 +68,13 @@ export class EntryWriter {
     const t = await this.resolver.resolve('write', 'delete', scope, alias, () => this.resolver.target(scope, key, alias, versionedTags));
     if (t instanceof Unresolved) return false;
     this.marks.invalidate((k) => k === t.key);
-    const existed = (await this.failures.write(t, 'delete', () => t.resolved.codec.delete(t.key, t.scope))) ?? false;
+    const leases = this.leases;
+    const existed =
+      (await this.failures.write(t, 'delete', async () => {
+        // NOTE: the lease first: a load in flight on another instance then drops its value, or this delete removes it.
+        if (leases !== undefined) await leases.revoke(t);
+        return t.resolved.codec.delete(t.key, t.scope);
+      })) ?? false;
     await this.hooks.notify({ kind: 'keys', scope, store: t.resolved.alias, keys: [key], ...(versionedTags.length > 0 ? { versionedTags } : {}) });
     return existed;
   }

@@ -5,6 +5,7 @@ import type { TagStamp } from '../codec/tag-stamp.js';
 import { LoaderTimeoutError } from '../errors/loader-timeout.error.js';
 import type { CacheLookup, EntryLookup } from './entry-reader.js';
 import { type FailSafePolicy, GraceBackoffs, JitteredTtls, raceTimeouts, settledOrAfter } from './fail-safe.js';
+import type { Lease } from './single-flight.options.js';
 import type { LoadMark, LoadMarks } from './load-marks.js';
 import type { SingleFlight } from './single-flight.js';
 import { asError } from './store-failures.js';
@@ -34,6 +35,8 @@ export interface SafeLoad<T> {
   readonly flight: string;
   /** The key of the load's `graceBackoff`. */
   readonly backoff: string;
+  /** The cluster lease the load holds (`singleFlight: 'cluster'`): its write is fenced on it. */
+  readonly fence?: Lease;
 }
 
 /** How a loaded value is written back (`ReadThrough.storeLoaded`). */
@@ -95,7 +98,7 @@ export class FailSafeLoads {
     run: SafeLoad<T>,
   ): Promise<CacheLookup<T>> {
     const { safe, stale, failed } = run;
-    const mark = this.marks.start(t, key, tags, run.flight);
+    const mark = this.marks.start(t, key, tags, run.flight, run.fence);
     const stamps = tags.plain.length === 0 ? undefined : this.stamps.of(t, tags.plain);
     if (stamps instanceof Promise) stamps.catch(() => undefined);
     let writing: Promise<void> | undefined;

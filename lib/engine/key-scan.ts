@@ -1,5 +1,6 @@
 import { InvalidCacheValueError } from '../errors/invalid-cache-value.error.js';
 import { type CacheScope, HASHED_ENTRY } from '../keys/key-builder.js';
+import type { ClusterFlight } from './cluster-flight.js';
 import type { InvalidationHooks } from './invalidation-hooks.js';
 import type { LoadMarks } from './load-marks.js';
 import type { ResolvedStore } from './store-registry.js';
@@ -17,6 +18,8 @@ export class KeyScan {
     private readonly failures: StoreFailures,
     private readonly marks: LoadMarks,
     private readonly hooks: InvalidationHooks,
+    /** Revokes the cluster leases under a prefix before it is deleted (fencing; absent when the module does not fence). */
+    private readonly leases?: ClusterFlight,
   ) {}
 
   /**
@@ -57,6 +60,8 @@ export class KeyScan {
     this.marks.invalidate((k) => k.startsWith(literal) || k.startsWith(entryPrefix + HASHED_ENTRY));
     const n =
       (await this.failures.write(targetAt(resolved, literal, scope), 'deleteByPrefix', async () => {
+        // NOTE: the leases first (hashed keys cannot be selected by prefix: all of the scope's): see BatchOps.deleteKeys.
+        await this.leases?.revokePrefixes(resolved, entryPrefix, [resolved.keys.literalPrefix(prefix), HASHED_ENTRY]);
         let deleted = await resolved.store.deleteByPrefix(literal);
         const hashed: string[] = [];
         for await (const page of resolved.store.scan(entryPrefix + HASHED_ENTRY)) {

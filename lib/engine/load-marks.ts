@@ -1,3 +1,4 @@
+import type { Lease } from './single-flight.options.js';
 import type { SingleFlight } from './single-flight.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import type { ResolvedStore } from './store-registry.js';
@@ -13,6 +14,8 @@ export interface LoadMark {
   readonly logicalKey: string;
   readonly plain: readonly string[];
   readonly versioned: readonly string[];
+  /** The cluster lease of the load (`singleFlight: 'cluster'`): its value is kept only while the lease is held. */
+  readonly fence?: Lease;
 }
 
 const NONE: readonly string[] = [];
@@ -32,8 +35,14 @@ export class LoadMarks {
   constructor(private readonly flights: SingleFlight) {}
 
   /** Marks a load of `logicalKey` at `t` as in flight, until `end`. */
-  start(t: Target, logicalKey: string, tags: { plain: readonly string[]; versioned: readonly string[] } = { plain: NONE, versioned: NONE }, flight?: string): LoadMark {
-    const mark: LoadMark = { invalidated: false, flight, space: keySpace(t.resolved, t.scope), logicalKey, plain: tags.plain, versioned: tags.versioned };
+  start(
+    t: Target,
+    logicalKey: string,
+    tags: { plain: readonly string[]; versioned: readonly string[] } = { plain: NONE, versioned: NONE },
+    flight?: string,
+    fence?: Lease,
+  ): LoadMark {
+    const mark: LoadMark = { invalidated: false, flight, space: keySpace(t.resolved, t.scope), logicalKey, plain: tags.plain, versioned: tags.versioned, fence };
     const running = this.loading.get(t.key);
     if (running !== undefined) this.overlapped.set(running, t.key);
     this.loading.set(t.key, mark);

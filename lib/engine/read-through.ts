@@ -8,6 +8,8 @@ import type { CacheScope } from '../keys/key-builder.js';
 import { type CacheLookup, type EntryReader, valueOf } from './entry-reader.js';
 import { type FailSafeDefaults, type FailSafeOptions, type FailSafePolicy, failSafePolicy } from './fail-safe.js';
 import { type Expiry, FailSafeLoads } from './fail-safe-loads.js';
+import type { ClusterFlight } from './cluster-flight.js';
+import type { Lease, SingleFlightOption } from './single-flight.options.js';
 import type { LoadMark, LoadMarks } from './load-marks.js';
 import type { SingleFlight } from './single-flight.js';
 import { type StoreFailures, Unresolved } from './store-failures.js';
@@ -33,6 +35,8 @@ export interface GetOrSetOptions<T> extends FailSafeOptions {
   tags?: readonly TagInput[];
   /** Compression, encryption or chunk size for this entry, over the store's codec. */
   codec?: CodecCallOptions;
+  /** Where concurrent misses share one load: `'process'` or `'cluster'` (or options), over the module's `singleFlight`. */
+  singleFlight?: SingleFlightOption;
 }
 
 /** Options of `fetch`, the read-through call with metadata used by decorators. */
@@ -68,8 +72,11 @@ export class ReadThrough {
     events: TenantCacheEvents,
     /** The module's `grace`, `staleWhileRevalidate`, `refreshAhead`, `ttlJitter`: 0 = none unless a call asks. */
     private readonly defaults: FailSafeDefaults = {},
+    /** Single-flight across processes (`singleFlight: 'cluster'`); absent: per process only. */
+    private readonly cluster?: ClusterFlight,
   ) {
     this.anyDefault = !!(defaults.grace || defaults.staleWhileRevalidate || defaults.refreshAhead || defaults.ttlJitter);
+    this.clusterByDefault = cluster?.defaults.scope === 'cluster';
     this.safe = new FailSafeLoads(resolver, marks, stamps, events, flights, logger, (t, key, value, ttl, plainTags, mark, codec, tagStamps) =>
       this.storeLoaded(t, key, value, ttl, plainTags, mark, codec, tagStamps),
     );
@@ -79,6 +86,8 @@ export class ReadThrough {
   private readonly safe: FailSafeLoads;
   /** Whether a module default makes every read-through a fail-safe one. */
   private readonly anyDefault: boolean;
+  /** Whether the module's single-flight scope is `cluster`. */
+  private readonly clusterByDefault: boolean;
 
   getOrSet<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: GetOrSetOptions<T> = {}): Promise<T> {
     let fetchOptions: FetchOptions<T>;
@@ -97,6 +106,7 @@ export class ReadThrough {
         staleWhileRevalidate: opts.staleWhileRevalidate,
         refreshAhead: opts.refreshAhead,
         ttlJitter: opts.ttlJitter,
+        singleFlight: opts.singleFlight,
       };
     } catch (error) {
       return Promise.reject(error);
@@ -269,29 +279,54 @@ export class ReadThrough {
         }
         failed = again.error !== undefined;
       }
-      if (safe !== undefined) return this.safe.load(t, key, loader, opts, ttl, tags, { failed, safe, stale, hold, flight, backoff: flightKey(t, false) });
-      const mark = this.marks.start(t, key, tags, flight);
-      // NOTE: tag versions read before the loader runs: a value loaded across an invalidation (here or on
-      // another instance) carries the version before it, so it is a miss.
-      const stamps = tags.plain.length === 0 ? undefined : this.stamps.of(t, tags.plain);
-      if (stamps instanceof Promise) stamps.catch(() => undefined);
-      const done = () => this.marks.end(t, mark);
-      let background = false;
-      try {
-        const value = await loader();
-        // NOTE: a value loaded while its key was invalidated may predate the invalidation: not stored.
-        if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
-          const writing = this.storeLoaded(t, key, value, opts.ttlOf ? this.resolver.ttl(opts.ttlOf(value)) : ttl, tags.plain, mark, opts.codec, stamps);
-          if (failed) {
-            background = true;
-            hold(writing.then(done, done));
-          } else await writing;
-        }
-        return { hit: false, value };
-      } finally {
-        if (!background) done();
-      }
+      // NOTE: after a failed read the store is not asked for a lease: this process loads (the write-back is in the background).
+      // NOTE: process scope (the module's, no call option): cluster-flight.ts does not run at all. A stale value
+      // within grace keeps the fail-safe's own rules (served past the soft timeout): no cross-instance wait then.
+      const asked = opts.singleFlight !== undefined || this.clusterByDefault;
+      const s = !asked || this.cluster === undefined || opts.force || failed || stale !== undefined ? undefined : this.cluster.settings(opts.singleFlight, t.resolved);
+      const here = (fence?: Lease): Promise<CacheLookup<T>> =>
+        safe !== undefined
+          ? this.safe.load(t, key, loader, opts, ttl, tags, { failed, safe, stale, hold, flight, backoff: flightKey(t, false), fence })
+          : this.loadHere(t, key, loader, opts, ttl, tags, failed, hold, flight, fence);
+      if (s === undefined) return here();
+      return this.cluster!.run(t, s, key, () => this.reader.read<T>(t), here);
     });
+  }
+
+  /** The load of `load`, in this process (holding the cluster lease `fence` when there is one). */
+  private async loadHere<T>(
+    t: Target,
+    key: string,
+    loader: () => T | Promise<T>,
+    opts: FetchOptions<T>,
+    ttl: number | undefined,
+    tags: ResolvedTags,
+    failed: boolean,
+    hold: (until: Promise<unknown>) => void,
+    flight: string,
+    fence: Lease | undefined,
+  ): Promise<CacheLookup<T>> {
+    const mark = this.marks.start(t, key, tags, flight, fence);
+    // NOTE: tag versions read before the loader runs: a value loaded across an invalidation (here or on
+    // another instance) carries the version before it, so it is a miss.
+    const stamps = tags.plain.length === 0 ? undefined : this.stamps.of(t, tags.plain);
+    if (stamps instanceof Promise) stamps.catch(() => undefined);
+    const done = () => this.marks.end(t, mark);
+    let background = false;
+    try {
+      const value = await loader();
+      // NOTE: a value loaded while its key was invalidated may predate the invalidation: not stored.
+      if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
+        const writing = this.storeLoaded(t, key, value, opts.ttlOf ? this.resolver.ttl(opts.ttlOf(value)) : ttl, tags.plain, mark, opts.codec, stamps);
+        if (failed) {
+          background = true;
+          hold(writing.then(done, done));
+        } else await writing;
+      }
+      return { hit: false, value };
+    } finally {
+      if (!background) done();
+    }
   }
 
   private async storeLoaded(
@@ -323,11 +358,14 @@ export class ReadThrough {
       return;
     }
     try {
+      // A load whose cluster lease an invalidation revoked (on any instance) keeps its value out.
+      if (mark.fence !== undefined && !(await mark.fence.held())) return;
       // The index is written first: an entry is never reachable without its tag being able to find it.
       if (plainTags.length > 0) await this.tagIndex.record(t.resolved, t.scope, t.key, plainTags, ttl);
       await t.resolved.codec.set(t.key, t.scope, bytes, ttl);
-      // An invalidation that landed while the write was in flight wins: the entry goes again.
-      if (mark.invalidated) await t.resolved.codec.delete(t.key, t.scope);
+      // An invalidation that landed while the write was in flight wins: the entry goes again (checked after the
+      // write: an invalidation revokes the lease before it deletes, so one of the two removes the value).
+      if (mark.invalidated || (mark.fence !== undefined && !(await mark.fence.held()))) await t.resolved.codec.delete(t.key, t.scope);
     } catch (error) {
       this.failures.failed(t, 'set', error);
     }

@@ -29,6 +29,7 @@ export const TenantCacheErrorCode = {
   UnknownResponseBackend: 'E_RESPONSE_BACKEND_UNKNOWN',
   LoaderTimeout: 'E_LOADER_TIMEOUT',
   AdminConfirmation: 'E_ADMIN_CONFIRMATION',
+  SingleFlightTimeout: 'E_SINGLE_FLIGHT_TIMEOUT',
 } as const;
 
 /** One of the codes in `TenantCacheErrorCode`: the `code` of an error the library throws. */

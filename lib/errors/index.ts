@@ -23,3 +23,4 @@ export * from './unknown-response-backend.error.js';
 export * from './tenant-authorization-pending.error.js';
 export * from './loader-timeout.error.js';
 export * from './admin-confirmation.error.js';
+export * from './single-flight-timeout.error.js';

@@ -1,4 +1,5 @@
 import type { FailSafeOptions } from '../engine/fail-safe.js';
+import type { SingleFlightOption } from '../engine/single-flight.options.js';
 import type { InvalidationRule } from '../invalidation/invalidation-rule.js';
 import type { CacheRequest } from './cache-request.js';
 import { CACHE_RESPONSE_METADATA } from './http.constants.js';
@@ -30,6 +31,11 @@ export interface ResponseCacheControl {
 export interface CacheResponseOptions extends Pick<FailSafeOptions, 'grace' | 'graceBackoff' | 'timeout' | 'refreshAhead' | 'ttlJitter'> {
   /** TTL in ms. Default: `http.ttl`, else the module's `defaultTtl`. */
   ttl?: number;
+  /**
+   * Where concurrent misses of the route share one handler run: `'process'` or `'cluster'` (one run across the
+   * instances; the others wait and replay its stored response), over the module's `singleFlight`.
+   */
+  singleFlight?: SingleFlightOption;
   /**
    * What identifies a response within the tenant: `ResponseKey.*()` parts, a function of the request,
    * or a `KeyConstructor.params('req')` subclass. Default: path + canonical query.

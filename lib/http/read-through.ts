@@ -67,6 +67,7 @@ export async function readThrough(engine: CacheEngine, x: Exchange, load: Load):
         timeout: plan.failSafe.timeout,
         refreshAhead: plan.failSafe.refreshAhead,
         ttlJitter: plan.failSafe.ttlJitter,
+        singleFlight: plan.options.singleFlight,
       },
     );
   } catch (error) {

@@ -3,6 +3,7 @@ import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { InvalidTtlError } from '../errors/invalid-ttl.error.js';
 import { optionKeys, unknownKeys } from '../tenant-cache.option-keys.js';
 import { type FailSafeOptions, failSafeProblems } from '../engine/fail-safe.js';
+import { singleFlightProblems } from '../engine/single-flight.options.js';
 import type { CacheEngine } from '../engine/cache-engine.js';
 import { type ResolvedTags, type TagSpec, NO_TAGS, resolveTags } from '../engine/tags.js';
 import type { CacheResponseOptions, ResponseCacheControl } from './cache-response.decorator.js';
@@ -30,6 +31,7 @@ export const CACHE_RESPONSE_KEYS = optionKeys<CacheResponseOptions>({
   timeout: true,
   refreshAhead: true,
   ttlJitter: true,
+  singleFlight: true,
   invalidatesOn: true,
 });
 const CACHE_CONTROL_KEYS = optionKeys<ResponseCacheControl>({ maxAge: true, sMaxAge: true, staleWhileRevalidate: true, public: true });
@@ -83,6 +85,7 @@ export function compilePlan(
     ...unknownKeys(options.cacheControl, CACHE_CONTROL_KEYS, 'cacheControl.', { private: 'Responses are private unless cacheControl: { public: true }: remove it.' }),
   ];
   unknown.push(...failSafeProblems(options, ''));
+  unknown.push(...singleFlightProblems(options.singleFlight).map(([option, problem, fix]) => ({ option, problem, fix })));
   if (unknown.length > 0) throw new InvalidOptionsError(unknown.map((p) => ({ ...p, option: `@CacheResponse(${p.option}) on ${where}` })));
   if (options.scope !== undefined && !['user', 'tenant', 'shared'].includes(options.scope)) {
     throw bad('scope', `is ${JSON.stringify(options.scope)}`, 'Use "user" (default), "tenant" or "shared".');

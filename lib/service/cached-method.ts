@@ -6,6 +6,7 @@ import type { CompiledKey } from '../keys/key-constructor.compiler.js';
 import type { KeyContext } from '../keys/key-constructor.js';
 import type { CacheEngine, CacheLookup } from '../engine/cache-engine.js';
 import type { LoaderTimeout } from '../engine/fail-safe.js';
+import type { SingleFlightOption } from '../engine/single-flight.options.js';
 import { type ResolvedTags, type TagSpec, resolveTags, versioned } from '../engine/tags.js';
 
 /** `@CacheResult` options after start-up validation. */
@@ -27,6 +28,8 @@ export interface CacheResultConfig {
   staleWhileRevalidate?: number;
   refreshAhead?: number;
   ttlJitter?: number;
+  /** Where concurrent misses share one load (see `SingleFlightOption`). */
+  singleFlight?: SingleFlightOption;
 }
 
 /** Resolves the scope of an operation (the ambient tenant, an explicit tenant, or shared). */
@@ -102,6 +105,7 @@ export class CachedMethodDefinition {
       staleWhileRevalidate: this.config.staleWhileRevalidate,
       refreshAhead: this.config.refreshAhead,
       ttlJitter: this.config.ttlJitter,
+      singleFlight: this.config.singleFlight,
       shouldCache: ([result]) => (this.config.cacheNullish || (result !== null && result !== undefined)) && !(this.config.unless?.(result) ?? false),
     });
     return unwrap(found);

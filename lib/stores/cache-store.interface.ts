@@ -93,6 +93,21 @@ export interface CacheStore {
   sadd?(key: string, members: readonly string[], ttl?: number): Promise<void>;
   /** Pages of a set's members, then the set is gone when `remove` is true. */
   sscan?(key: string, pageSize?: number): AsyncIterable<string[]>;
+  /**
+   * Cluster-wide single-flight (a store shared by several processes): takes the lease at `key` for `token`
+   * for `ttl` ms unless another token holds it (`SET NX PX`). Resolves to 0 when taken, else the ms left on
+   * the holder's lease. Implement the four lease members together, or none (see docs/stores.md).
+   */
+  takeLease?(key: string, token: string, ttl: number): Promise<number>;
+  /** Extends the lease at `key` to `ttl` ms from now if `token` still holds it; false when it does not (expired, revoked). */
+  renewLease?(key: string, token: string, ttl: number): Promise<boolean>;
+  /** Ends the lease at `key` if `token` holds it (compare-and-delete), and wakes its waiters on every instance. */
+  releaseLease?(key: string, token: string): Promise<boolean>;
+  /**
+   * Calls `onRelease(key)` for each lease released on any instance (at most once each; a message may be lost,
+   * so waiters also wake when the lease expires). Resolves once listening; rejects when it cannot listen now.
+   */
+  watchLeases?(onRelease: (key: string) => void): Promise<void>;
   /** Empties the whole store, every tenant. Admin only: the service calls it `flushAllTenants`. */
   flush(): Promise<void>;
   /** Releases connections and timers. Called on application shutdown. */
@@ -124,6 +139,8 @@ export interface StoreDefinition {
   readonly dedicatedTenant?: string;
   /** Options shown in start-up errors. */
   readonly description: string;
+  /** The store lives in one process (memory): start-up refuses options that need a shared store (`singleFlight.scope: 'cluster'`). */
+  readonly processLocal?: boolean;
   /**
    * Codec of this store's entries, over the module's `codec` (e.g. encrypt only the shared Redis):
    * `{ ...redisStore({ url }), codec: { encryption: { secrets } } }`.

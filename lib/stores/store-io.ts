@@ -6,7 +6,7 @@ export type { StoreTraits } from './store-traits.js';
 
 /**
  * The one seam between the layers above and a store's optional members (`getSync`, `getThen`, `setSync`,
- * `setText`, `setThen`, `shareReads`, `sadd`, `sscan`): each read or write takes the fastest variant the
+ * `setText`, `setThen`, `shareReads`, `sadd`, `sscan`, the lease members): each read or write takes the fastest variant the
  * store has, and nothing else tests for those members.
  */
 export interface StoreIo {
@@ -28,6 +28,16 @@ export interface StoreIo {
   addToSet(key: string, members: readonly string[], ttl?: number): Promise<void>;
   /** The members of the set at `key`, page by page. Throws `UnsupportedOperationError` on a store without sets. */
   scanSet(key: string, pageSize?: number): AsyncIterable<string[]>;
+  /** The store's leases (cluster-wide single-flight), when it has them (`traits.leases`), else `undefined`. */
+  readonly leases: StoreLeases | undefined;
+}
+
+/** The lease members of a store (see `CacheStore.takeLease`), bound to it. */
+export interface StoreLeases {
+  take(key: string, token: string, ttl: number): Promise<number>;
+  renew(key: string, token: string, ttl: number): Promise<boolean>;
+  release(key: string, token: string): Promise<boolean>;
+  watch(onRelease: (key: string) => void): Promise<void>;
 }
 
 /** What a synchronous write resolves to: one settled promise, shared (it carries no value). */
@@ -80,8 +90,18 @@ export function storeIo(store: CacheStore, alias: string = store.name): StoreIo 
     return pending.catch(onError);
   }
 
+  const leases: StoreLeases | undefined = traits.leases
+    ? {
+        take: (key, token, ttl) => store.takeLease!(key, token, ttl),
+        renew: (key, token, ttl) => store.renewLease!(key, token, ttl),
+        release: (key, token) => store.releaseLease!(key, token),
+        watch: (onRelease) => store.watchLeases!(onRelease),
+      }
+    : undefined;
+
   return {
     traits,
+    leases,
     read,
     readNow: (key) => (traits.inProcess ? store.getSync!(key) : undefined),
     write,

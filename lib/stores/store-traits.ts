@@ -22,6 +22,8 @@ export interface StoreTraits {
   readonly mapsReads: boolean;
   /** `setThen`: a write's failure is handled inside the store's own promise. */
   readonly mapsWrites: boolean;
+  /** `takeLease`, `renewLease`, `releaseLease` and `watchLeases`: loads can be single-flight across processes. */
+  readonly leases: boolean;
 }
 
 const known = new WeakMap<CacheStore, StoreTraits>();
@@ -40,6 +42,11 @@ export function storeTraits(store: CacheStore): StoreTraits {
       hasSets: typeof store.sadd === 'function' && typeof store.sscan === 'function',
       mapsReads: typeof store.getThen === 'function',
       mapsWrites: typeof store.setThen === 'function',
+      leases:
+        typeof store.takeLease === 'function' &&
+        typeof store.renewLease === 'function' &&
+        typeof store.releaseLease === 'function' &&
+        typeof store.watchLeases === 'function',
     });
     known.set(store, traits);
   }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { CacheStore, StoreDefinition } from '../stores/cache-store.interface.js';
 import { expiryCases } from './conformance-expiry.js';
 import { listingCases } from './conformance-listing.js';
+import { leaseCases } from './conformance-leases.js';
 import { type ConformanceCases, bytes } from './conformance-support.js';
 import { valueCases } from './conformance-values.js';
 
@@ -41,7 +42,7 @@ export interface StoreConformanceOptions {
  * Registers a suite that checks a `CacheStore` keeps the contract the service relies on: bytes round-trip
  * exactly, TTLs, add/incr/touch semantics (atomic when `capabilities.atomic`), batches, literal-prefix
  * listing (glob characters are not patterns) or a clear `UnsupportedOperationError` when
- * `capabilities.scan` is false, tag sets when `sadd`/`sscan` exist, and `flush` when asked.
+ * `capabilities.scan` is false, tag sets when `sadd`/`sscan` exist, leases when the lease members exist, and `flush` when asked.
  * Every key it writes starts with `keyPrefix` and is removed at the end, so it can run against a shared server.
  *
  * @example
@@ -85,6 +86,7 @@ export function runStoreConformanceSuite(name: string, options: StoreConformance
     valueCases(cases);
     expiryCases(cases);
     listingCases(cases);
+    leaseCases(cases);
 
     if (options.flush) {
       it(

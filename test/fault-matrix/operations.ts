@@ -75,6 +75,12 @@ export const OPERATIONS: readonly FaultOperation[] = [
   read('ttl', (c) => c.cache.ttl('k'), undefined),
   read('getOrSet', (c) => c.cache.getOrSet('gos', () => 'loaded'), 'loaded'),
   read('getOrSet (tags)', (c) => c.cache.getOrSet('gost', () => 'loaded', { tags: ['t', versioned('v')] }), 'loaded'),
+  // Cluster single-flight: a failing lease command (or a frozen Redis) falls back to this process's load, uncached.
+  read(
+    'getOrSet (singleFlight cluster)',
+    (c) => c.cache.getOrSet('gosc', () => 'loaded', { singleFlight: { scope: 'cluster', leaseTtl: 1000, waitTimeout: 2000 } }),
+    'loaded',
+  ),
   // Fail-safe: with the store down there is no stale value to serve (no tier yet): the loader's value, uncached.
   read('getOrSet (grace, timeouts)', (c) => c.cache.getOrSet('gosg', () => 'loaded', { ttl: 60_000, grace: 60_000, timeout: { soft: 50, hard: 5000 } }), 'loaded'),
   read(

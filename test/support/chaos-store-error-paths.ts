@@ -12,6 +12,31 @@ export class EveryMemberStore extends MemoryStore {
   setThen(key: string, value: Buffer | string, ttl: number | undefined, onError: (error: unknown) => void): Promise<void> {
     return (typeof value === 'string' ? this.setText(key, value, ttl) : this.set(key, value, ttl)).catch(onError);
   }
+  // Leases as a remote store has them (one process only: for the chaos and error-path suites).
+  private readonly leases = new Map<string, { token: string; until: number }>();
+  async takeLease(key: string, token: string, ttl: number): Promise<number> {
+    const held = this.leases.get(key);
+    if (held !== undefined && held.until > Date.now()) return held.until - Date.now();
+    this.leases.set(key, { token, until: Date.now() + ttl });
+    return 0;
+  }
+  async renewLease(key: string, token: string, ttl: number): Promise<boolean> {
+    const held = this.leases.get(key);
+    if (held === undefined || held.token !== token || held.until <= Date.now()) return false;
+    held.until = Date.now() + ttl;
+    return true;
+  }
+  async releaseLease(key: string, token: string): Promise<boolean> {
+    const held = this.leases.get(key);
+    for (const listener of this.watchers) listener(key);
+    if (held === undefined || held.token !== token) return false;
+    this.leases.delete(key);
+    return true;
+  }
+  private readonly watchers: ((key: string) => void)[] = [];
+  async watchLeases(onRelease: (key: string) => void): Promise<void> {
+    this.watchers.push(onRelease);
+  }
 }
 
 /** Options of `runErrorPathSuite`. */
@@ -135,6 +160,9 @@ const CHECKS: Partial<Record<ChaosOperation, Check>> = {
   deleteByPrefix: (s, key, bound) => rejectsWithError(() => bound(s.deleteByPrefix(key), 'deleteByPrefix'), 'deleteByPrefix'),
   sadd: (s, key, bound) => rejectsWithError(() => bound(s.sadd!(`${key}:set`, ['m']), 'sadd'), 'sadd'),
   sscan: (s, key, bound) => pagesReject(() => s.sscan!(`${key}:set`), 'sscan', bound),
+  takeLease: (s, key, bound) => rejectsWithError(() => bound(s.takeLease!(`${key}:lease`, 'me', 1000), 'takeLease'), 'takeLease'),
+  renewLease: (s, key, bound) => rejectsWithError(() => bound(s.renewLease!(`${key}:lease`, 'me', 1000), 'renewLease'), 'renewLease'),
+  releaseLease: (s, key, bound) => rejectsWithError(() => bound(s.releaseLease!(`${key}:lease`, 'me'), 'releaseLease'), 'releaseLease'),
 };
 
 /**

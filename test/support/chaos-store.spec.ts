@@ -32,6 +32,10 @@ const CALLS: Record<Exclude<ChaosOperation, 'getThen' | 'setThen'>, (s: CacheSto
   deleteByPrefix: (s) => s.deleteByPrefix('zz'),
   sadd: (s) => s.sadd!('s', ['m']),
   sscan: (s) => s.sscan!('s'),
+  takeLease: (s) => s.takeLease!('l', 'me', 1000),
+  renewLease: (s) => s.renewLease!('l', 'me', 1000),
+  releaseLease: (s) => s.releaseLease!('l', 'me'),
+  watchLeases: (s) => s.watchLeases!(() => undefined),
   flush: (s) => s.flush(),
   close: (s) => s.close(),
 };

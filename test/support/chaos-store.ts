@@ -22,6 +22,10 @@ export const CHAOS_OPERATIONS = [
   'deleteByPrefix',
   'sadd',
   'sscan',
+  'takeLease',
+  'renewLease',
+  'releaseLease',
+  'watchLeases',
   'flush',
   'close',
 ] as const;
@@ -34,7 +38,19 @@ const everyMethodListed: [Exclude<StoreMethod, ChaosOperation>, Exclude<ChaosOpe
 void everyMethodListed;
 
 /** The optional members: the wrapper has one only when the inner store has it (the engine reads their presence as traits). */
-export const OPTIONAL_OPERATIONS = ['getSync', 'getThen', 'setSync', 'setText', 'setThen', 'sadd', 'sscan'] as const satisfies readonly ChaosOperation[];
+export const OPTIONAL_OPERATIONS = [
+  'getSync',
+  'getThen',
+  'setSync',
+  'setText',
+  'setThen',
+  'sadd',
+  'sscan',
+  'takeLease',
+  'renewLease',
+  'releaseLease',
+  'watchLeases',
+] as const satisfies readonly ChaosOperation[];
 
 /** Options of `chaosStore`. */
 export interface ChaosStoreOptions {
@@ -250,6 +266,12 @@ export function wrapStore(inner: CacheStore, control: ChaosControl, options: Cha
   if (inner.setText) store.setText = promised('setText', inner.setText);
   if (inner.sadd) store.sadd = promised('sadd', inner.sadd);
   if (inner.sscan) store.sscan = pages('sscan', inner.sscan);
+  if (inner.takeLease && inner.renewLease && inner.releaseLease && inner.watchLeases) {
+    store.takeLease = promised('takeLease', inner.takeLease);
+    store.renewLease = promised('renewLease', inner.renewLease);
+    store.releaseLease = promised('releaseLease', inner.releaseLease);
+    store.watchLeases = promised('watchLeases', inner.watchLeases);
+  }
   if (inner.getThen) {
     store.getThen = <R>(key: string, onValue: (value: Buffer | undefined) => R, onError: (error: unknown) => R): Promise<R> => {
       called('getThen', [key, onValue, onError]);

@@ -440,5 +440,6 @@ export function memoryStore(options: MemoryStoreOptions = {}): StoreDefinition {
     create: (alias, context) => new MemoryStore(alias, options, context),
     dedicatedTenant: options.dedicatedTenant,
     description: `memoryStore(${JSON.stringify({ ...options })})`,
+    processLocal: true,
   };
 }

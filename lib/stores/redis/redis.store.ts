@@ -9,6 +9,7 @@ import { openRedisConnection } from './redis-connection.js';
 import { RedisBudget } from './redis-budget.js';
 import { type OverQuotaPolicy, type TenantQuotaOptions, assertQuotaOptions } from '../quota/tenant-quota.js';
 import { DEFAULT_KEY_PREFIX } from '../../tenant-cache.constants.js';
+import { LEASE_CHANNEL, type LeaseChannel, type LeaseChannelOpener, clientLeaseChannel, ownedLeaseChannel } from './lease-channel.js';
 import { optionKeys } from '../../tenant-cache.option-keys.js';
 import { RESILIENCE_KEYS, assertStoreOptions } from '../store-option-keys.js';
 
@@ -60,6 +61,20 @@ elseif existed == 0 then redis.call('PEXPIRE', KEYS[1], ttl)
 else redis.call('PEXPIRE', KEYS[1], ttl, 'GT') end
 return 1`;
 
+// Cluster-wide single-flight. Taking a lease answers the holder's remaining ms when it is taken (a waiter's
+// wake-up bound when no release message comes); a release always publishes, so waiters re-check even after a
+// revoked or expired lease.
+const TAKE_LEASE = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+local left = redis.call('PTTL', KEYS[1])
+if left < 1 then return 1 end
+return left`;
+const RENEW_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+const RELEASE_LEASE = `local held = 0
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) held = 1 end
+redis.call('PUBLISH', ARGV[2], KEYS[1])
+return held`;
+
 /**
  * Redis (or Valkey) store. Atomic add/incr/touch on the server, pipelined batches, SCAN + UNLINK in
  * batches for prefixes (never KEYS; every master of a cluster). Every command is bounded by
@@ -78,6 +93,8 @@ export class RedisStore implements CacheStore {
     private readonly ownsClient: boolean,
     options: Omit<RedisStoreOptions, 'url' | 'client' | 'connectTimeout'> = {},
     context?: StoreContext,
+    /** Opens the subscription of lease wake-ups (`watchLeases`); without it the store has no leases. */
+    private readonly leaseChannel?: LeaseChannelOpener,
   ) {
     this.batch = options.batchSize ?? 500;
     this.guard = new CommandGuard(name, { ...options, isCallerError: isCommandError, outages: context?.outages });
@@ -243,6 +260,38 @@ export class RedisStore implements CacheStore {
     } while (cursor !== '0');
   }
 
+  takeLease(key: string, token: string, ttl: number): Promise<number> {
+    return this.call(['EVAL', TAKE_LEASE, 1, key, token, Math.max(1, Math.ceil(ttl))], key, Number);
+  }
+
+  renewLease(key: string, token: string, ttl: number): Promise<boolean> {
+    return this.call(['EVAL', RENEW_LEASE, 1, key, token, Math.max(1, Math.ceil(ttl))], key, isPositive);
+  }
+
+  releaseLease(key: string, token: string): Promise<boolean> {
+    return this.call(['EVAL', RELEASE_LEASE, 1, key, token, LEASE_CHANNEL], key, isPositive);
+  }
+
+  private channel: LeaseChannel | undefined;
+  private readonly releaseListeners = new Set<(key: string) => void>();
+
+  watchLeases(onRelease: (key: string) => void): Promise<void> {
+    if (this.leaseChannel === undefined) return Promise.reject(new Error('this Redis client cannot subscribe (no duplicate())'));
+    this.releaseListeners.add(onRelease);
+    // One subscription per store, opened on first use; a failed one is opened again by the next watcher.
+    if (this.channel === undefined) {
+      const channel = this.leaseChannel((key) => {
+        for (const listener of this.releaseListeners) listener(key);
+      });
+      this.channel = channel;
+      channel.ready.catch(() => {
+        if (this.channel === channel) this.channel = undefined;
+        void channel.close().catch(() => undefined);
+      });
+    }
+    return this.channel.ready;
+  }
+
   async flush(): Promise<void> {
     for (const node of await this.scanNodes()) await this.call(['FLUSHDB'], undefined, undefined, node);
   }
@@ -250,6 +299,9 @@ export class RedisStore implements CacheStore {
   async close(): Promise<void> {
     await this.budget?.close();
     this.guard.close();
+    this.releaseListeners.clear();
+    await this.channel?.close().catch(() => undefined);
+    this.channel = undefined;
     if (this.ownsClient) await this.redis.quit();
   }
 }
@@ -343,7 +395,10 @@ export function redisStore(options: RedisStoreOptions): StoreDefinition {
               clientModule,
             )
           ).commander;
-      return new RedisStore(alias, commander, !options.client, options, context);
+      const leases = options.client
+        ? clientLeaseChannel(options.client)
+        : ownedLeaseChannel(options.url!, redact(options.url!), options.connectTimeout ?? 2000, options.commandTimeout ?? 1000);
+      return new RedisStore(alias, commander, !options.client, options, context, leases);
     },
     dedicatedTenant: options.dedicatedTenant,
     description: `redisStore(${options.url ? redact(options.url) : 'client'})`,

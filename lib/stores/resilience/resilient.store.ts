@@ -29,6 +29,10 @@ export class ResilientStore implements CacheStore {
   declare readonly setThen?: CacheStore['setThen'];
   declare readonly sadd?: CacheStore['sadd'];
   declare readonly sscan?: CacheStore['sscan'];
+  declare readonly takeLease?: CacheStore['takeLease'];
+  declare readonly renewLease?: CacheStore['renewLease'];
+  declare readonly releaseLease?: CacheStore['releaseLease'];
+  declare readonly watchLeases?: CacheStore['watchLeases'];
 
   constructor(
     private readonly inner: CacheStore,
@@ -131,6 +135,14 @@ function optionalMembers(inner: CacheStore, guard: CommandGuard): Partial<CacheS
   if (sadd !== undefined && sscan !== undefined) {
     members.sadd = (key, m, ttl) => guard.run('sadd', () => sadd.call(inner, key, m, ttl));
     members.sscan = (key, pageSize) => guardedPages(guard, 'sscan', sscan.call(inner, key, pageSize));
+  }
+  const { takeLease, renewLease, releaseLease, watchLeases } = inner;
+  if (takeLease !== undefined && renewLease !== undefined && releaseLease !== undefined && watchLeases !== undefined) {
+    // NOTE: lease commands are bounded like any other: a frozen store cannot hang a load (it then falls back).
+    members.takeLease = (key, token, ttl) => guard.run('takeLease', () => takeLease.call(inner, key, token, ttl));
+    members.renewLease = (key, token, ttl) => guard.run('renewLease', () => renewLease.call(inner, key, token, ttl));
+    members.releaseLease = (key, token) => guard.run('releaseLease', () => releaseLease.call(inner, key, token));
+    members.watchLeases = (onRelease) => watchLeases.call(inner, onRelease);
   }
   return members;
 }
