@@ -92,9 +92,13 @@ export class VersionCounters {
   }
 }
 
-/** An in-process store read synchronously: its counters are as cheap to read as a copy kept here. */
-function isDirect(store: CacheStore, io: StoreIo): boolean {
-  return io.traits.inProcess && !store.capabilities.distributed;
+/**
+ * An in-process store read synchronously: its counters are as cheap to read as a copy kept here. Also a
+ * local tier (L1 kept coherent with its L2 across processes): a counter another process moves is dropped
+ * from the L1 within the tier's coherence delay, instead of being kept here for `ttl`.
+ */
+export function isDirect(store: CacheStore, io: StoreIo): boolean {
+  return (io.traits.inProcess && !store.capabilities.distributed) || io.traits.localTier;
 }
 
 function randomStart(): number {

@@ -53,6 +53,12 @@ export interface CacheStore {
    * `get` with its outcome mapped inside the store's own promise: `onValue` on an answer, `onError` on a
    * failure (the promise then resolves to what it returns). Saves remote stores a promise on every read.
    */
+  /**
+   * The value an in-process tier in front of a remote store holds for `key`, without a promise, when it can
+   * vouch for it; `undefined` means "ask `get`" (not "absent"). For tiered stores (an L1 kept coherent with
+   * its L2); a plain in-process store has `getSync` instead.
+   */
+  peekLocal?(key: string): Buffer | string | undefined;
   getThen?<R>(key: string, onValue: (value: Buffer | undefined) => R, onError: (error: unknown) => R): Promise<R>;
   set(key: string, value: Buffer, ttl?: number): Promise<void>;
   /** A synchronous `set`, for in-process stores (see `getSync`); a string only where `setText` exists. */

@@ -5,7 +5,7 @@ import { type StoreTraits, storeTraits } from './store-traits.js';
 export type { StoreTraits } from './store-traits.js';
 
 /**
- * The one seam between the layers above and a store's optional members (`getSync`, `getThen`, `setSync`,
+ * The one seam between the layers above and a store's optional members (`getSync`, `peekLocal`, `getThen`, `setSync`,
  * `setText`, `setThen`, `shareReads`, `sadd`, `sscan`): each read or write takes the fastest variant the
  * store has, and nothing else tests for those members.
  */
@@ -17,7 +17,10 @@ export interface StoreIo {
    * when absent), `onError` the store's failure (a synchronous throw included).
    */
   read<R>(key: string, onValue: (raw: Buffer | string | undefined) => R | Promise<R>, onError: (error: unknown) => R): Promise<R>;
-  /** The value at `key` without a promise, on an in-process store (`traits.inProcess`); `undefined` elsewhere. Throws what the store throws. */
+  /**
+   * The value at `key` without a promise, on an in-process store (`traits.inProcess`); on a local tier
+   * (`traits.localTier`) the L1's value, `undefined` meaning "ask `read`"; `undefined` elsewhere. Throws what the store throws.
+   */
   readNow(key: string): Buffer | string | undefined;
   /**
    * Writes one record; a failure goes to `onError` (its own throw rejects the write). A string is written
@@ -83,7 +86,7 @@ export function storeIo(store: CacheStore, alias: string = store.name): StoreIo 
   return {
     traits,
     read,
-    readNow: (key) => (traits.inProcess ? store.getSync!(key) : undefined),
+    readNow: traits.inProcess ? (key) => store.getSync!(key) : traits.localTier ? (key) => store.peekLocal!(key) : () => undefined,
     write,
     addToSet: (key, members, ttl) => (traits.hasSets ? store.sadd!(key, members, ttl) : Promise.reject(noSets('sadd'))),
     scanSet: (key, pageSize) => {

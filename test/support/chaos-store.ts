@@ -4,6 +4,7 @@ import { type CacheStore, type StoreDefinition, StoreUnavailableError } from '..
 export const CHAOS_OPERATIONS = [
   'get',
   'getSync',
+  'peekLocal',
   'getThen',
   'set',
   'setSync',
@@ -34,7 +35,7 @@ const everyMethodListed: [Exclude<StoreMethod, ChaosOperation>, Exclude<ChaosOpe
 void everyMethodListed;
 
 /** The optional members: the wrapper has one only when the inner store has it (the engine reads their presence as traits). */
-export const OPTIONAL_OPERATIONS = ['getSync', 'getThen', 'setSync', 'setText', 'setThen', 'sadd', 'sscan'] as const satisfies readonly ChaosOperation[];
+export const OPTIONAL_OPERATIONS = ['getSync', 'peekLocal', 'getThen', 'setSync', 'setText', 'setThen', 'sadd', 'sscan'] as const satisfies readonly ChaosOperation[];
 
 /** Options of `chaosStore`. */
 export interface ChaosStoreOptions {
@@ -246,6 +247,7 @@ export function wrapStore(inner: CacheStore, control: ChaosControl, options: Cha
   };
   if (inner.shareReads !== undefined) Object.defineProperty(store, 'shareReads', { get: () => inner.shareReads, enumerable: true });
   if (inner.getSync) store.getSync = immediate('getSync', inner.getSync);
+  if (inner.peekLocal) store.peekLocal = immediate('peekLocal', inner.peekLocal);
   if (inner.setSync) store.setSync = immediate('setSync', inner.setSync);
   if (inner.setText) store.setText = promised('setText', inner.setText);
   if (inner.sadd) store.sadd = promised('sadd', inner.sadd);

@@ -6,6 +6,7 @@ import type { BreakerState } from '../resilience/circuit-breaker.js';
 import { CommandGuard, type ResilienceOptions } from '../resilience/command-guard.js';
 import { isCommandError } from '../resilience/resilient.store.js';
 import { openRedisConnection } from './redis-connection.js';
+import { redisSourceMember } from './redis-source.js';
 import { optionKeys } from '../../tenant-cache.option-keys.js';
 import { RESILIENCE_KEYS, assertStoreOptions } from '../store-option-keys.js';
 
@@ -299,5 +300,7 @@ export function redisStore(options: RedisStoreOptions): StoreDefinition {
     },
     dedicatedTenant: options.dedicatedTenant,
     description: `redisStore(${options.url ? redact(options.url) : 'client'})`,
+    // NOTE: for a tier in front of this store (tieredStore), which opens its pub/sub connections alike.
+    ...redisSourceMember({ url: options.url, client: options.client, connectTimeout: options.connectTimeout ?? 2000, commandTimeout: options.commandTimeout ?? 1000 }),
   };
 }

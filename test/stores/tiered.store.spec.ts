@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import { createCluster } from '@redis/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidOptionsError, type RedisClientLike, TieredStore, keyvStore, memoryStore, redisStore, tieredStore } from '../../lib/index.js';
+import { storeIo } from '../../lib/stores/store-io.js';
+import { runStoreConformanceSuite } from '../../lib/testing/index.js';
+import { Keyv } from 'keyv';
+import { type RedisClusterHandle, sharedRedisUrl, startRedisCluster } from '../support/redis-server.js';
+
+/**
+ * tieredStore (memory L1 + Redis L2): the store conformance suite on Redis and on a Redis Cluster, then what
+ * the tier adds: L1 hits without L2 calls, L1 fills bounded by the L2 TTL and `l1Ttl`, and two stores (two
+ * "instances" on one Redis) dropping each other's changed keys from their L1.
+ */
+const test = { describe, it, beforeAll, afterAll };
+const channel = () => `tiered-test:${randomUUID()}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(check: () => boolean | Promise<boolean>, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(2);
+  }
+}
+
+runStoreConformanceSuite('tiered (memory + redis url)', {
+  test,
+  store: tieredStore({ l1: memoryStore(), l2: redisStore({ url: sharedRedisUrl(), commandTimeout: 5000 }), channel: channel() }),
+});
+
+describe('tiered on a Redis Cluster', () => {
+  let cluster: RedisClusterHandle;
+  let client: ReturnType<typeof createCluster> | undefined;
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ masters: 3 });
+  }, 60_000);
+  afterAll(async () => {
+    await client?.close().catch(() => undefined);
+    await cluster?.stop();
+  });
+  runStoreConformanceSuite('tiered (memory + node-redis cluster)', {
+    test,
+    store: async () => {
+      client = createCluster({ rootNodes: [{ url: `redis://${cluster.nodes[0]!.host}:${cluster.nodes[0]!.port}` }] });
+      client.on('error', () => {});
+      await client.connect();
+      return tieredStore({ l1: memoryStore(), l2: redisStore({ client: client as unknown as RedisClientLike, commandTimeout: 5000 }), channel: channel() }).create(
+        'cluster',
+      );
+    },
+    flush: true,
+  });
+});
+
+describe('tieredStore', () => {
+  const stores: TieredStore[] = [];
+  const open = async (opts: { l1Ttl?: number; channel: string }) => {
+    const s = (await tieredStore({ l1: memoryStore(), l2: redisStore({ url: sharedRedisUrl() }), ...opts }).create('t')) as TieredStore;
+    stores.push(s);
+    return s;
+  };
+  afterAll(() => Promise.all(stores.map((s) => s.close())));
+
+  it('validates its options at the call', () => {
+    expect(() => tieredStore({ l1: memoryStore(), l2: keyvStore(new Keyv()) })).toThrow(InvalidOptionsError);
+    expect(() => tieredStore({ l1: memoryStore(), l2: redisStore({ url: sharedRedisUrl() }), l1Ttl: 0 })).toThrow(/l1Ttl/);
+    expect(() => tieredStore({ l1: memoryStore(), l2: redisStore({ url: sharedRedisUrl() }), l1Ttl: Number.NaN })).toThrow(/l1Ttl/);
+    expect(() => tieredStore({ l1: memoryStore(), l2: redisStore({ url: sharedRedisUrl() }), l1tl: 5 } as never)).toThrow(/l1Ttl/);
+    expect(() => tieredStore({ l1: memoryStore(), l2: redisStore({ url: sharedRedisUrl() }), channel: '' })).toThrow(/channel/);
+  });
+
+  it('is a local tier for the engine: L1 read without a promise, `undefined` = ask the store', async () => {
+    const s = await open({ channel: channel() });
+    const io = storeIo(s);
+    expect(io.traits).toMatchObject({ inProcess: false, localTier: true, sameBytesOnRead: true, hasSets: true, mapsReads: true });
+    const key = `tiered:${randomUUID()}`;
+    expect(io.readNow(key)).toBeUndefined();
+    await s.set(key, Buffer.from('v1'), 10_000);
+    expect(String(io.readNow(key))).toBe('v1');
+    await s.delete(key);
+  });
+
+  it('fills the L1 from the L2 for the L2 TTL, capped by l1Ttl', async () => {
+    const ch = channel();
+    const writer = await open({ channel: ch });
+    const reader = await open({ channel: ch, l1Ttl: 150 });
+    const key = `tiered:${randomUUID()}`;
+    await writer.set(key, Buffer.from('v'), 60_000);
+    expect(reader.peekLocal(key)).toBeUndefined();
+    expect(String(await reader.get(key))).toBe('v');
+    // NOTE: the writer's message may land after a read started: that read does not fill; the next one does.
+    await until(async () => (await reader.get(key), reader.peekLocal(key) !== undefined));
+    await sleep(200);
+    expect(reader.peekLocal(key), 'the L1 copy is gone after l1Ttl').toBeUndefined();
+    // An L2 entry that expires sooner than l1Ttl takes the L1 copy with it.
+    const short = `tiered:${randomUUID()}`;
+    await writer.set(short, Buffer.from('s'), 80);
+    const plain = await open({ channel: ch });
+    expect(String(await plain.get(short))).toBe('s');
+    await until(async () => (await plain.get(short), plain.peekLocal(short) !== undefined));
+    await sleep(120);
+    expect(plain.peekLocal(short)).toBeUndefined();
+    await writer.delete(key);
+  });
+
+  it("drops another instance's changed keys, prefixes and everything from its L1", async () => {
+    const ch = channel();
+    const a = await open({ channel: ch });
+    const b = await open({ channel: ch });
+    const base = `tiered:${randomUUID()}:`;
+    const warm = (key: string) => until(async () => (await b.get(key), b.peekLocal(key) !== undefined));
+    await a.set(`${base}k`, Buffer.from('old'), 60_000);
+    await warm(`${base}k`);
+    await a.set(`${base}k`, Buffer.from('new'), 60_000);
+    await until(() => b.peekLocal(`${base}k`) === undefined, 500);
+    expect(String(await b.get(`${base}k`))).toBe('new');
+
+    for (const change of [
+      () => a.delete(`${base}k`),
+      () => a.mdel([`${base}k`]),
+      () => a.incr(`${base}k`, 1),
+      () => a.touch(`${base}k`, 10),
+      () => a.deleteByPrefix(base),
+    ]) {
+      await a.set(`${base}k`, Buffer.from('1'), 60_000);
+      await warm(`${base}k`);
+      await change();
+      await until(() => b.peekLocal(`${base}k`) === undefined, 500);
+    }
+    await a.mdel([`${base}k`]);
+  });
+
+  it('bypasses the L1 until subscribed, and clears it when the subscription is back', async () => {
+    const s = await open({ channel: channel() });
+    const key = `tiered:${randomUUID()}`;
+    await s.set(key, Buffer.from('v'), 60_000);
+    expect(s.peekLocal(key)).toBeDefined();
+    s.listener.down();
+    expect(s.coherent).toBe(false);
+    expect(s.peekLocal(key), 'not served while it cannot receive invalidations').toBeUndefined();
+    s.listener.up();
+    expect(s.peekLocal(key), 'cleared: messages may have passed meanwhile').toBeUndefined();
+    await s.delete(key);
+  });
+});
