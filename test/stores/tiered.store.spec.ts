@@ -5,7 +5,7 @@ import { InvalidOptionsError, type RedisClientLike, TieredStore, keyvStore, memo
 import { storeIo } from '../../lib/stores/store-io.js';
 import { runStoreConformanceSuite } from '../../lib/testing/index.js';
 import { Keyv } from 'keyv';
-import { type RedisClusterHandle, sharedRedisUrl, startRedisCluster } from '../support/redis-server.js';
+import { type RedisClusterHandle, type RedisServerHandle, sharedRedisUrl, startRedisCluster, startRedisServer } from '../support/redis-server.js';
 
 /**
  * tieredStore (memory L1 + Redis L2): the store conformance suite on Redis and on a Redis Cluster, then what
@@ -142,5 +142,60 @@ describe('tieredStore', () => {
     s.listener.up();
     expect(s.peekLocal(key), 'cleared: messages may have passed meanwhile').toBeUndefined();
     await s.delete(key);
+  });
+});
+
+describe('tieredStore while its L2 is down', () => {
+  let redis: RedisServerHandle;
+  const stores: TieredStore[] = [];
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    redis.resume();
+    await Promise.all(stores.map((s) => s.close()));
+    await redis.stop();
+  });
+  const open = async (ch: string) => {
+    const s = (await tieredStore({ l1: memoryStore(), l2: redisStore({ url: redis.url, commandTimeout: 150, breaker: { failureThreshold: 2, resetAfter: 100 } }), channel: ch }).create(
+      't',
+    )) as TieredStore;
+    stores.push(s);
+    return s;
+  };
+
+  it('L1 hits answer without the L2; a write the L2 failed reaches the L1, and every L1 is cleared once the L2 is back', async () => {
+    const ch = channel();
+    const a = await open(ch);
+    const b = await open(ch);
+    await a.set('k', Buffer.from('old'), 60_000);
+    await until(async () => (await b.get('k'), b.peekLocal('k') !== undefined));
+    redis.pause();
+    try {
+      const t = performance.now();
+      expect(String(await b.get('k'))).toBe('old');
+      expect(performance.now() - t, 'an L1 hit does not wait on the frozen L2').toBeLessThan(20);
+      await expect(a.set('k', Buffer.from('new'), 60_000)).rejects.toThrow();
+      expect(String(a.peekLocal('k')), "the write reached A's L1").toBe('new');
+      expect(String(b.peekLocal('k')), 'B was not told (Redis is frozen)').toBe('old');
+    } finally {
+      redis.resume();
+    }
+    // Back: A's recovery probe tells every instance to clear its L1 (the L2 may hold either value).
+    await until(() => b.peekLocal('k') === undefined && a.peekLocal('k') === undefined, 3000);
+    const now = String(await b.get('k'));
+    expect(String(await a.get('k'))).toBe(now);
+  });
+
+  it('close() returns with Redis frozen', async () => {
+    const s = await open(channel());
+    redis.pause();
+    try {
+      const t = performance.now();
+      await s.close();
+      expect(performance.now() - t).toBeLessThan(2000);
+    } finally {
+      redis.resume();
+    }
   });
 });
