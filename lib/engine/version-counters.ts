@@ -13,6 +13,8 @@ export class VersionCounters {
   /** By store name, then counter key: the key strings are reused by the key builder, so lookups hash nothing new. */
   private readonly cache = new Map<string, Map<string, { value: number; at: number }>>();
   private size = 0;
+  /** Counter values parsed once by the bytes a store holds (`peekDirect`): weak, so it holds nothing the store dropped. */
+  private readonly parsed = new WeakMap<Buffer, number>();
 
   constructor(private readonly ttl: number) {}
 
@@ -43,8 +45,14 @@ export class VersionCounters {
       return undefined;
     }
     if (raw === undefined) return undefined;
+    if (typeof raw !== 'string') {
+      const known = this.parsed.get(raw);
+      if (known !== undefined) return known;
+    }
     const n = Number(typeof raw === 'string' ? raw : raw.toString('latin1'));
-    return Number.isSafeInteger(n) ? n : undefined;
+    if (!Number.isSafeInteger(n)) return undefined;
+    if (typeof raw !== 'string') this.parsed.set(raw, n);
+    return n;
   }
 
   /** The counter's value, created at a random start when missing. `direct` (the store's io): see `peekDirect`. */
