@@ -26,7 +26,7 @@ async function call<T = Record<string, unknown>>(
   query: Record<string, string | number> = {},
   method = 'GET',
 ): Promise<{ status: number; body: T }> {
-  const qs = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]));
+  const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]));
   const res = await fetch(`http://127.0.0.1:${i.port}${path}?${qs}`, { method });
   return { status: res.status, body: (await res.json()) as T };
 }
