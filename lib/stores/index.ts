@@ -18,5 +18,4 @@ export type {
   CacheManagerLike,
   CacheManagerTierLike,
 } from './adapters/adapter-types.js';
-export { TieredStore } from './tiered/tiered.store.js';
 export { tieredStore, type TieredStoreOptions } from './tiered/tiered-store.factory.js';

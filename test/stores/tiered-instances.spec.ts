@@ -27,7 +27,7 @@ async function call<T = Record<string, unknown>>(
   method = 'GET',
 ): Promise<{ status: number; body: T }> {
   const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]));
-  const res = await fetch(`http://127.0.0.1:${i.port}${path}?${qs}`, { method });
+  const res = await fetch(`http://127.0.0.1:${i.port}${path}?${qs.toString()}`, { method });
   return { status: res.status, body: (await res.json()) as T };
 }
 const read = (i: Instance, t: string, k: string, vt = false) => call<{ v: string | null; at: number }>(i, '/read', vt ? { t, k, vt: 1 } : { t, k });

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createCluster } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidOptionsError, type RedisClientLike, TieredStore, keyvStore, memoryStore, redisStore, tieredStore } from '../../lib/index.js';
+import { InvalidOptionsError, type RedisClientLike, keyvStore, memoryStore, redisStore, tieredStore } from '../../lib/index.js';
+import type { TieredStore } from '../../lib/stores/tiered/tiered.store.js';
 import { storeIo } from '../../lib/stores/store-io.js';
 import { runStoreConformanceSuite } from '../../lib/testing/index.js';
 import { Keyv } from 'keyv';
@@ -157,9 +158,11 @@ describe('tieredStore while its L2 is down', () => {
     await redis.stop();
   });
   const open = async (ch: string) => {
-    const s = (await tieredStore({ l1: memoryStore(), l2: redisStore({ url: redis.url, commandTimeout: 150, breaker: { failureThreshold: 2, resetAfter: 100 } }), channel: ch }).create(
-      't',
-    )) as TieredStore;
+    const s = (await tieredStore({
+      l1: memoryStore(),
+      l2: redisStore({ url: redis.url, commandTimeout: 150, breaker: { failureThreshold: 2, resetAfter: 100 } }),
+      channel: ch,
+    }).create('t')) as TieredStore;
     stores.push(s);
     return s;
   };
