@@ -27,6 +27,7 @@ export const CACHE_RESULT_KEYS = optionKeys<CacheResultOptions>({
   staleWhileRevalidate: true,
   refreshAhead: true,
   ttlJitter: true,
+  l1: true,
 });
 
 /** The option names of `iterable: { ... }`. */

@@ -46,6 +46,12 @@ export class TargetResolver {
     return { resolved, key: resolved.keys.entryKey(scope, generation, key), scope };
   }
 
+  /** `t` read and written without its store's L1 (`l1: false`); `t` itself on a store that is not a tier. */
+  withoutL1(t: Target): Target {
+    const remote = t.resolved.withoutL1;
+    return remote === undefined ? t : { resolved: remote, key: t.key, scope: t.scope };
+  }
+
   /** `targetNow`, else `target` under the operation's failure policy (see `resolve`). */
   targetOf(
     policy: FailurePolicy,

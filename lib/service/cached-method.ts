@@ -27,6 +27,8 @@ export interface CacheResultConfig {
   staleWhileRevalidate?: number;
   refreshAhead?: number;
   ttlJitter?: number;
+  /** `false`: a tier's L1 is skipped (see `GetOrSetOptions.l1`). */
+  l1?: boolean;
 }
 
 /** Resolves the scope of an operation (the ambient tenant, an explicit tenant, or shared). */
@@ -102,6 +104,7 @@ export class CachedMethodDefinition {
       staleWhileRevalidate: this.config.staleWhileRevalidate,
       refreshAhead: this.config.refreshAhead,
       ttlJitter: this.config.ttlJitter,
+      l1: this.config.l1,
       shouldCache: ([result]) => (this.config.cacheNullish || (result !== null && result !== undefined)) && !(this.config.unless?.(result) ?? false),
     });
     return unwrap(found);

@@ -5,7 +5,7 @@ import { type StoreTraits, storeTraits } from './store-traits.js';
 export type { StoreTraits } from './store-traits.js';
 
 /**
- * The one seam between the layers above and a store's optional members (`getSync`, `peekLocal`, `getThen`, `setSync`,
+ * The one seam between the layers above and a store's optional members (`getSync`, `peekLocal`, `remoteTier`, `getThen`, `setSync`,
  * `setText`, `setThen`, `shareReads`, `sadd`, `sscan`): each read or write takes the fastest variant the
  * store has, and nothing else tests for those members.
  */
@@ -27,6 +27,8 @@ export interface StoreIo {
    * as text where the store takes text, else as its UTF-8 bytes.
    */
   write(key: string, value: Buffer | string, ttl: number | undefined, onError: (error: unknown) => void): Promise<void>;
+  /** The store's remote tier alone (`remoteTier`, on a tier), for calls that skip the L1 (`l1: false`); `undefined` elsewhere. */
+  readonly remoteTier: CacheStore | undefined;
   /** Adds members to the set at `key`. Throws `UnsupportedOperationError` on a store without sets. */
   addToSet(key: string, members: readonly string[], ttl?: number): Promise<void>;
   /** The members of the set at `key`, page by page. Throws `UnsupportedOperationError` on a store without sets. */
@@ -88,6 +90,7 @@ export function storeIo(store: CacheStore, alias: string = store.name): StoreIo 
     read,
     readNow: traits.inProcess ? (key) => store.getSync!(key) : traits.localTier ? (key) => store.peekLocal!(key) : () => undefined,
     write,
+    remoteTier: store.remoteTier,
     addToSet: (key, members, ttl) => (traits.hasSets ? store.sadd!(key, members, ttl) : Promise.reject(noSets('sadd'))),
     scanSet: (key, pageSize) => {
       if (!traits.hasSets) throw noSets('sscan');

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TenantCacheService, TenantContext, memoryStore, redisStore, tieredStore, versioned } from '../../lib/index.js';
+import { type CacheStore, type StoreDefinition, TenantCacheService, TenantContext, memoryStore, redisStore, tieredStore, versioned } from '../../lib/index.js';
 import { type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
 import { type TestModule, bootCache } from '../support/test-module.js';
 
@@ -24,24 +24,38 @@ async function until(check: () => Promise<boolean>, ms = 1000): Promise<void> {
   }
 }
 
+/** `def` with its store's `get` counted (an L2 read of the tier). */
+function counted(def: StoreDefinition, count: { reads: number }): StoreDefinition {
+  return {
+    ...def,
+    create: async (alias, context) => {
+      const store = (await def.create(alias, context)) as CacheStore;
+      const get = store.get.bind(store);
+      (store as { get: CacheStore['get'] }).get = (key) => (count.reads++, get(key));
+      return store;
+    },
+  };
+}
+
 describe('tieredStore through the service, two instances', () => {
   let redis: RedisServerHandle;
   let a: TestModule;
   let b: TestModule;
   let ca: TenantCacheService;
   let cb: TenantCacheService;
+  const bReads = { reads: 0 };
 
   beforeAll(async () => {
     redis = await startRedisServer();
     const channel = `tiered-svc:${randomUUID()}`;
-    const boot = () =>
+    const boot = (count = { reads: 0 }) =>
       bootCache({
-        stores: { default: tieredStore({ l1: memoryStore({ maxEntries: 5000 }), l2: redisStore({ url: redis.url, commandTimeout: 5000 }), channel }) },
+        stores: { default: tieredStore({ l1: memoryStore({ maxEntries: 5000 }), l2: counted(redisStore({ url: redis.url, commandTimeout: 5000 }), count), channel }) },
         tenant: { pattern: /^[\s\S]+$/u, maxLength: 300 },
         defaultTtl: 60_000,
       });
     a = await boot();
-    b = await boot();
+    b = await boot(bReads);
     ca = a.get(TenantCacheService);
     cb = b.get(TenantCacheService);
   }, 30_000);
@@ -112,5 +126,26 @@ describe('tieredStore through the service, two instances', () => {
     expect(await as(y, () => read(cb)), "the other tenant's entry is untouched").toBe('other');
     await as(x, () => ca.clear());
     await as(y, () => ca.clear());
+  });
+
+  it('l1: false reads and writes Redis only, and drops the L1 copies', async () => {
+    const t = 'l1-off';
+    await as(t, () => ca.set('k', 'v1'));
+    for (let i = 0; i < 3; i++) expect(await as(t, () => cb.getOrSet('k', () => 'loaded'))).toBe('v1');
+    let before = bReads.reads;
+    expect(await as(t, () => cb.getOrSet('k', () => 'loaded'))).toBe('v1');
+    expect(bReads.reads - before, 'a default hit is an L1 hit').toBe(0);
+    before = bReads.reads;
+    for (let i = 0; i < 3; i++) expect(await as(t, () => cb.getOrSet('k', () => 'loaded', { l1: false }))).toBe('v1');
+    expect(bReads.reads - before, 'every l1: false hit reads Redis').toBe(3);
+    const found = await as(t, () => cb.fetch('k', () => 'loaded', { l1: false }));
+    expect(found).toMatchObject({ hit: true, value: 'v1' });
+    expect(bReads.reads - before).toBe(4);
+    // A write with l1: false (a miss loaded on A) drops B's L1 copy of the key too.
+    await as(t, () => ca.delete('k'));
+    await until(async () => (await as(t, () => cb.get('k'))) === undefined);
+    expect(await as(t, () => ca.getOrSet('k', () => 'v2', { l1: false }))).toBe('v2');
+    expect(await as(t, () => cb.get('k'))).toBe('v2');
+    await as(t, () => ca.clear());
   });
 });

@@ -44,6 +44,8 @@ export class TieredStore implements CacheStore {
   private probing = false;
   private closed = false;
   private upWaiters: (() => void)[] = [];
+  /** The L2 alone, for `l1: false` calls (see `CacheStore.remoteTier`). */
+  readonly remoteTier: CacheStore;
 
   constructor(
     readonly name: string,
@@ -59,6 +61,13 @@ export class TieredStore implements CacheStore {
       this.sadd = (key, members, ttl) => sadd.call(l2, key, members, ttl);
       this.sscan = (key, pageSize) => sscan.call(l2, key, pageSize);
     }
+    this.remoteTier = remoteTierOf(this, l2, (keys) => this.forget(keys));
+  }
+
+  /** Drops `keys` from this L1 and tells the others to: what an L2 write made without the L1 ends with. */
+  private forget<R>(keys: readonly string[]): (pending: Promise<R>) => Promise<R> {
+    for (const k of keys) this.dropL1(k);
+    return (pending) => this.changed(pending, keys);
   }
 
   /** Whether the L1 answers now (subscribed to the channel); else every read goes to the L2. */
@@ -346,6 +355,42 @@ export class TieredStore implements CacheStore {
       this.probing = false;
     }
   }
+}
+
+/**
+ * The L2 of `tier` on its own: reads go to the L2 (no L1 fill); every write drops the key from the L1s
+ * (`forget`). Listing, TTLs and sets are the tier's own (they are the L2's already).
+ */
+function remoteTierOf(tier: TieredStore, l2: CacheStore, forget: <R>(keys: readonly string[]) => (pending: Promise<R>) => Promise<R>): CacheStore {
+  const one = <R>(key: string, run: () => Promise<R>): Promise<R> => forget<R>([key])(run());
+  const view: CacheStore = {
+    name: tier.name,
+    capabilities: tier.capabilities,
+    get: (key) => l2.get(key),
+    set: (key, value, ttl) => one(key, () => l2.set(key, value, ttl)),
+    add: (key, value, ttl) => one(key, () => l2.add(key, value, ttl)),
+    delete: (key) => tier.delete(key),
+    has: (key) => l2.has(key),
+    mget: (keys) => l2.mget(keys),
+    mset: (entries) => forget<void>(entries.map((e) => e.key))(l2.mset(entries)),
+    mdel: (keys) => tier.mdel(keys),
+    incr: (key, by, ttl) => tier.incr(key, by, ttl),
+    touch: (key, ttl) => tier.touch(key, ttl),
+    ttl: (key) => l2.ttl(key),
+    scan: (prefix, pageSize) => l2.scan(prefix, pageSize),
+    deleteByPrefix: (prefix) => tier.deleteByPrefix(prefix),
+    flush: () => tier.flush(),
+    close: async () => undefined,
+  };
+  if (l2.setText) {
+    const setText = l2.setText.bind(l2);
+    view.setText = (key, text, ttl) => one(key, () => setText(key, text, ttl));
+  }
+  if (tier.sadd && tier.sscan) {
+    view.sadd = tier.sadd;
+    view.sscan = tier.sscan;
+  }
+  return view;
 }
 
 /** The bytes of an L1 value: a text entry's UTF-8, built on demand. */
