@@ -29,7 +29,7 @@ export type Load = () => Promise<Outcome>;
  * younger than the route's ttl (an entry kept for its `grace` past it is not a hit here).
  */
 export function hitNow(engine: CacheEngine, x: Exchange): HitResult | undefined {
-  if (x.tags.versioned.length > 0) return undefined;
+  if (x.tags.versioned.length > 0 || x.plan.options.l1 === false) return undefined;
   const found = engine.lookupNow<PackedResponse>(x.scope, x.key, x.plan.options.store);
   if (found === undefined || !found.hit || !isFresh(found.cachedAt, x.plan.ttl)) return undefined;
   const entry = unpackResponse(found.value);
@@ -61,6 +61,7 @@ export async function readThrough(engine: CacheEngine, x: Exchange, load: Load):
         store: plan.options.store,
         tags,
         shouldCache: (v) => v !== UNCACHEABLE,
+        l1: plan.options.l1,
         grace: plan.failSafe.grace,
         graceBackoff: plan.failSafe.graceBackoff,
         timeout: plan.failSafe.timeout,

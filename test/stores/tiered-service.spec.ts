@@ -1,7 +1,19 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CacheStore, type StoreDefinition, TenantCacheService, TenantContext, memoryStore, redisStore, tieredStore, versioned } from '../../lib/index.js';
+import {
+  CacheResult,
+  InvalidKeyConstructorError,
+  type CacheStore,
+  type StoreDefinition,
+  TenantCacheService,
+  TenantContext,
+  memoryStore,
+  redisStore,
+  tieredStore,
+  versioned,
+} from '../../lib/index.js';
 import { type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
 import { type TestModule, bootCache } from '../support/test-module.js';
 
@@ -35,6 +47,21 @@ function counted(def: StoreDefinition, count: { reads: number }): StoreDefinitio
       return store;
     },
   };
+}
+
+let calls = 0;
+
+@Injectable()
+class Prices {
+  @CacheResult({ ttl: 60_000 })
+  async local(id: string) {
+    return `${id}:${++calls}`;
+  }
+
+  @CacheResult({ ttl: 60_000, l1: false })
+  async remote(id: string) {
+    return `${id}:${++calls}`;
+  }
 }
 
 describe('tieredStore through the service, two instances', () => {
@@ -147,5 +174,33 @@ describe('tieredStore through the service, two instances', () => {
     expect(await as(t, () => ca.getOrSet('k', () => 'v2', { l1: false }))).toBe('v2');
     expect(await as(t, () => cb.get('k'))).toBe('v2');
     await as(t, () => ca.clear());
+  });
+
+  it('@CacheResult({ l1: false }) answers from Redis on every call; l1 is validated at start-up', async () => {
+    const count = { reads: 0 };
+    const m = await bootCache(
+      { stores: { default: tieredStore({ l1: memoryStore(), l2: counted(redisStore({ url: redis.url }), count), channel: `tiered-svc:${randomUUID()}` }) } },
+      { providers: [Prices] },
+    );
+    try {
+      const prices = m.get(Prices);
+      for (const method of ['local', 'remote'] as const) {
+        const first = await as('acme', () => prices[method]('p1'));
+        await as('acme', () => prices[method]('p1'));
+        const before = count.reads;
+        for (let i = 0; i < 3; i++) expect(await as('acme', () => prices[method]('p1'))).toBe(first);
+        expect(count.reads - before, method).toBe(method === 'local' ? 0 : 3);
+      }
+    } finally {
+      await m.close();
+    }
+    @Injectable()
+    class Bad {
+      @CacheResult({ l1: 'no' as unknown as boolean })
+      async get() {
+        return 1;
+      }
+    }
+    await expect(bootCache({ stores: { default: memoryStore() } }, { providers: [Bad] })).rejects.toThrow(InvalidKeyConstructorError);
   });
 });
