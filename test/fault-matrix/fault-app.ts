@@ -45,6 +45,11 @@ export class FaultCatalog {
     return `${id}#${++this.runs}`;
   }
 
+  @CacheResult({ ttl: 60_000, l1: false })
+  async remoteProduct(id: string): Promise<string> {
+    return `${id}#${++this.runs}`;
+  }
+
   @CacheEvict({ method: 'product' })
   async update(id: string): Promise<string> {
     return `updated ${id}`;
@@ -64,6 +69,12 @@ class ReportController {
   @CacheResponse({ ttl: 60_000 })
   @Get('report')
   report() {
+    return { run: ++this.runs };
+  }
+
+  @CacheResponse({ ttl: 60_000, l1: false })
+  @Get('remote-report')
+  remoteReport() {
     return { run: ++this.runs };
   }
 
