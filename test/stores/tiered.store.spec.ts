@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createCluster } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidOptionsError, type RedisClientLike, keyvStore, memoryStore, redisStore, tieredStore } from '../../lib/index.js';
 import type { TieredStore } from '../../lib/stores/tiered/tiered.store.js';
 import { storeIo } from '../../lib/stores/store-io.js';
 import { runStoreConformanceSuite } from '../../lib/testing/index.js';
+import { Redis } from 'ioredis';
+import { createClient, createCluster } from '@redis/client';
 import { Keyv } from 'keyv';
 import { type RedisClusterHandle, type RedisServerHandle, sharedRedisUrl, startRedisCluster, startRedisServer } from '../support/redis-server.js';
 
@@ -25,6 +26,17 @@ async function until(check: () => boolean | Promise<boolean>, ms = 2000): Promis
   }
 }
 
+/** Two tiers on one channel: B drops its L1 copy of a key A overwrites, and then reads A's value. */
+async function expectCoherent(a: TieredStore, b: TieredStore): Promise<void> {
+  const key = `tiered:${randomUUID()}`;
+  await a.set(key, Buffer.from('old'), 60_000);
+  await until(async () => (await b.get(key), b.peekLocal(key) !== undefined));
+  await a.set(key, Buffer.from('new'), 60_000);
+  await until(() => b.peekLocal(key) === undefined, 1000);
+  expect(String(await b.get(key))).toBe('new');
+  await a.delete(key);
+}
+
 runStoreConformanceSuite('tiered (memory + redis url)', {
   test,
   store: tieredStore({ l1: memoryStore(), l2: redisStore({ url: sharedRedisUrl(), commandTimeout: 5000 }), channel: channel() }),
@@ -40,6 +52,25 @@ describe('tiered on a Redis Cluster', () => {
     await client?.close().catch(() => undefined);
     await cluster?.stop();
   });
+  it('keeps two tiers on a node-redis cluster coherent', async () => {
+    const url = `redis://${cluster.nodes[0]!.host}:${cluster.nodes[0]!.port}`;
+    const clients = [createCluster({ rootNodes: [{ url }] }), createCluster({ rootNodes: [{ url }] })];
+    const ch = channel();
+    const tiers: TieredStore[] = [];
+    try {
+      for (const c of clients) {
+        c.on('error', () => {});
+        await c.connect();
+        tiers.push((await tieredStore({ l1: memoryStore(), l2: redisStore({ client: c as unknown as RedisClientLike }), channel: ch }).create('c')) as TieredStore);
+      }
+      expect(tiers.every((t) => t.coherent)).toBe(true);
+      await expectCoherent(tiers[0]!, tiers[1]!);
+    } finally {
+      await Promise.all(tiers.map((t) => t.close()));
+      await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    }
+  }, 30_000);
+
   runStoreConformanceSuite('tiered (memory + node-redis cluster)', {
     test,
     store: async () => {
@@ -130,6 +161,34 @@ describe('tieredStore', () => {
       await until(() => b.peekLocal(`${base}k`) === undefined, 500);
     }
     await a.mdel([`${base}k`]);
+  });
+
+  it.each(['node-redis', 'ioredis'] as const)('keeps two tiers on handed-in %s clients coherent', async (kind) => {
+    const ch = channel();
+    const closers: (() => Promise<unknown>)[] = [];
+    const tiers: TieredStore[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        let client: RedisClientLike;
+        if (kind === 'ioredis') {
+          const r = new Redis(sharedRedisUrl());
+          closers.push(() => r.quit());
+          client = r as unknown as RedisClientLike;
+        } else {
+          const r = createClient({ url: sharedRedisUrl() });
+          await r.connect();
+          closers.push(() => r.close());
+          client = r as unknown as RedisClientLike;
+        }
+        tiers.push((await tieredStore({ l1: memoryStore(), l2: redisStore({ client }), channel: ch }).create('h')) as TieredStore);
+      }
+      expect(tiers.every((t) => t.coherent)).toBe(true);
+      await expectCoherent(tiers[0]!, tiers[1]!);
+      await expectCoherent(tiers[1]!, tiers[0]!);
+    } finally {
+      await Promise.all(tiers.map((t) => t.close()));
+      await Promise.all(closers.map((c) => c().catch(() => undefined)));
+    }
   });
 
   it('bypasses the L1 until subscribed, and clears it when the subscription is back', async () => {
