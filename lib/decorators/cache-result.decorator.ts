@@ -34,6 +34,8 @@ export interface CacheResultOptions<A extends readonly unknown[] = readonly unkn
   store?: string;
   /** Compression, encryption or chunk size of this method's entries, over the store's codec. */
   codec?: CodecCallOptions;
+  /** `false`: on a `tieredStore`, read and write Redis only (see `GetOrSetOptions.l1`). */
+  l1?: boolean;
   /**
    * The method returns an async iterable (e.g. an `async *` generator): its items are streamed to the
    * caller while stored, and replayed page by page on a hit (see `memoizeIterable`). `true` or

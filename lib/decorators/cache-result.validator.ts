@@ -27,6 +27,7 @@ export function validateCacheResult(engine: CacheEngine, label: string, options:
   const scope = options.scope ?? 'tenant';
   if (scope !== 'tenant' && scope !== 'shared') throw fail(`scope must be "tenant" or "shared", got ${JSON.stringify(scope)}`);
   validateStore(engine, options.store, label);
+  if (options.l1 !== undefined && typeof options.l1 !== 'boolean') throw fail(`l1 must be true or false, got ${JSON.stringify(options.l1)}`);
   try {
     validateCodecCallOptions(options.codec, 'codec');
   } catch (error) {
@@ -54,6 +55,7 @@ export function validateCacheResult(engine: CacheEngine, label: string, options:
     refreshAhead: options.refreshAhead,
     ttlJitter: options.ttlJitter,
     singleFlight: options.singleFlight,
+    l1: options.l1,
   };
 }
 

@@ -28,6 +28,7 @@ export const CACHE_RESULT_KEYS = optionKeys<CacheResultOptions>({
   refreshAhead: true,
   ttlJitter: true,
   singleFlight: true,
+  l1: true,
 });
 
 /** The option names of `iterable: { ... }`. */

@@ -76,12 +76,13 @@ export class EntryReader {
     let raw: Buffer | string | undefined;
     try {
       t = this.resolver.targetNow(scope, key, alias);
-      if (t === undefined || !t.resolved.io.traits.inProcess) return undefined;
+      if (t === undefined || !(t.resolved.io.traits.inProcess || t.resolved.io.traits.localTier)) return undefined;
       raw = t.resolved.io.readNow(t.key);
     } catch {
       return undefined;
     }
-    if (raw === undefined) return miss<T>();
+    // NOTE: a local tier's L1 not holding the entry says nothing: the L2 may (`lookup` reads it).
+    if (raw === undefined) return t.resolved.io.traits.inProcess ? miss<T>() : undefined;
     const decoded = t.resolved.codec.decode<T>(raw, t.key, t.scope);
     if (decoded instanceof Promise) {
       // NOTE: chunked: the async read reads the chunks again; a failure is reported there.
@@ -144,15 +145,15 @@ export class EntryReader {
   /** Reads and decodes an entry, mapping the lookup; a store failure is logged and is `none(error)`. `keepExpired`: see `read`. */
   readAs<T, R>(t: Target, map: (found: EntryLookup<T>) => R, none: (error?: Error) => R, keepExpired = false): Promise<R> {
     const { io } = t.resolved;
-    if (io.traits.inProcess) {
-      // NOTE: no closures on the in-process path: a plain hit is one resolved promise.
+    if (io.traits.inProcess || io.traits.localTier) {
+      // NOTE: no closures on the in-process path (or a local tier's L1 hit): a plain hit is one resolved promise.
       let raw: Buffer | string | undefined;
       try {
         raw = io.readNow(t.key);
       } catch (error) {
         return Promise.resolve(this.readFailed(t, error, none));
       }
-      return Promise.resolve(this.mapRead(t, raw, map, none, keepExpired));
+      if (raw !== undefined || io.traits.inProcess) return Promise.resolve(this.mapRead(t, raw, map, none, keepExpired));
     }
     return io.read<R>(
       t.key,

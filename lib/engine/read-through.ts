@@ -37,6 +37,11 @@ export interface GetOrSetOptions<T> extends FailSafeOptions {
   codec?: CodecCallOptions;
   /** Where concurrent misses share one load: `'process'` or `'cluster'` (or options), over the module's `singleFlight`. */
   singleFlight?: SingleFlightOption;
+  /**
+   * `false`: on a `tieredStore`, read and write Redis only (the L1 copies of the key are dropped), for data
+   * that must always come from Redis. No effect on other stores. Default true.
+   */
+  l1?: boolean;
 }
 
 /** Options of `fetch`, the read-through call with metadata used by decorators. */
@@ -107,6 +112,7 @@ export class ReadThrough {
         refreshAhead: opts.refreshAhead,
         ttlJitter: opts.ttlJitter,
         singleFlight: opts.singleFlight,
+        l1: opts.l1,
       };
     } catch (error) {
       return Promise.reject(error);
@@ -162,6 +168,7 @@ export class ReadThrough {
       const given = o.grace !== undefined || o.timeout !== undefined || o.graceBackoff !== undefined || o.staleWhileRevalidate !== undefined;
       if (this.anyDefault || given || o.refreshAhead !== undefined || o.ttlJitter !== undefined) safe = failSafePolicy(opts, this.defaults);
       if (!opts.force && tags.versioned.length === 0) t = this.resolver.targetNow(scope, key, opts.store);
+      if (t !== undefined && opts.l1 === false) t = this.resolver.withoutL1(t);
       // A bad per-call codec is the caller's error, raised before the loader runs (not a "not cached" warning).
       if (t !== undefined && opts.codec !== undefined) t.resolved.codec.pipeline.settings(opts.codec);
     } catch (error) {
@@ -214,11 +221,12 @@ export class ReadThrough {
     const ttl = this.resolver.ttl(opts.ttl);
     const tags = opts.tags ?? NO_TAGS;
     const now = tags.versioned.length === 0 ? this.resolver.targetNow(scope, key, opts.store) : undefined;
-    const t =
+    const found =
       now ??
       (opts.readFailed
         ? new Unresolved(new Error('the read failed')) // already emitted by the caller's read
         : await this.resolver.resolve('read', 'get', scope, opts.store, () => this.resolver.target(scope, key, opts.store, tags.versioned)));
+    const t = found instanceof Unresolved || opts.l1 !== false ? found : this.resolver.withoutL1(found);
     if (t instanceof Unresolved) {
       // NOTE: the store is down (its generation or a tag version cannot be read): fail open, uncached.
       const alias = this.resolver.safeAlias(scope, opts.store);

@@ -24,6 +24,8 @@ export interface ResolvedStore {
   keys: KeyBuilder;
   /** Encodes, decodes and writes this store's entries (compression, encryption, chunks). */
   codec: ChunkedIo;
+  /** On a tier: the same store without its L1, for `l1: false` calls (same keys, same codec settings). */
+  withoutL1?: ResolvedStore;
 }
 
 /**
@@ -116,6 +118,14 @@ export class StoreRegistry implements OnApplicationShutdown {
 
   private async create(alias: string, def: StoreDefinition): Promise<ResolvedStore> {
     const store = await def.create(alias, { outages: this.outages, keyPrefix: this.options.keyPrefix, quotaExceeded: (event) => this.onQuotaExceeded(event) });
+    const resolved = this.resolve(alias, def, store);
+    const remote = resolved.io.remoteTier;
+    if (remote !== undefined) resolved.withoutL1 = this.resolve(alias, def, remote);
+    return resolved;
+  }
+
+  /** The key builder, codec and io of `store` under `alias`. */
+  private resolve(alias: string, def: StoreDefinition, store: CacheStore): ResolvedStore {
     const io = storeIo(store, alias);
     const traits = io.traits;
     const codecOptions = this.options.codec?.[alias] ?? (def.codec ? normalizeCodecOptions(undefined, def.codec, `stores.${alias}.codec`) : PLAIN_CODEC);

@@ -39,9 +39,17 @@ export class TargetResolver {
     assertKey(key);
     const resolved = this.registry.getNow(this.registry.aliasFor(scope, alias));
     if (resolved === undefined) return undefined;
-    const generation = this.counters.peek(resolved.store, resolved.keys.generationKey(scope));
+    const generation = resolved.traits.localTier
+      ? this.counters.peekDirect(resolved.store, resolved.keys.generationKey(scope), resolved.io)
+      : this.counters.peek(resolved.store, resolved.keys.generationKey(scope));
     if (generation === undefined) return undefined;
     return { resolved, key: resolved.keys.entryKey(scope, generation, key), scope };
+  }
+
+  /** `t` read and written without its store's L1 (`l1: false`); `t` itself on a store that is not a tier. */
+  withoutL1(t: Target): Target {
+    const remote = t.resolved.withoutL1;
+    return remote === undefined ? t : { resolved: remote, key: t.key, scope: t.scope };
   }
 
   /** `targetNow`, else `target` under the operation's failure policy (see `resolve`). */
@@ -71,7 +79,7 @@ export class TargetResolver {
   }
 
   generation(resolved: ResolvedStore, scope: CacheScope): Promise<number> {
-    return this.counters.read(resolved.store, resolved.keys.generationKey(scope));
+    return this.counters.read(resolved.store, resolved.keys.generationKey(scope), localTier(resolved));
   }
 
   /** The alias of a scope's store, for a failure report: never throws. */
@@ -101,8 +109,13 @@ export class TargetResolver {
     // NOTE: read together: on a store that stops answering, one commandTimeout rather than one per tag.
     const versions =
       names.length === 1
-        ? [await this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', names[0]!))]
-        : await Promise.all(names.map((name) => this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', name))));
+        ? [await this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', names[0]!), localTier(resolved))]
+        : await Promise.all(names.map((name) => this.counters.read(resolved.store, resolved.keys.metaKey(scope, 'tv', name), localTier(resolved))));
     return withTagVersions(key, names, versions);
   }
+}
+
+/** A local tier's io: its counters are read through its coherent L1 (see `isDirect` in version-counters.ts). */
+function localTier(resolved: ResolvedStore): ResolvedStore['io'] | undefined {
+  return resolved.traits.localTier ? resolved.io : undefined;
 }

@@ -13,6 +13,8 @@ export class VersionCounters {
   /** By store name, then counter key: the key strings are reused by the key builder, so lookups hash nothing new. */
   private readonly cache = new Map<string, Map<string, { value: number; at: number }>>();
   private size = 0;
+  /** Counter values parsed once by the bytes a store holds (`peekDirect`): weak, so it holds nothing the store dropped. */
+  private readonly parsed = new WeakMap<Buffer, number>();
 
   constructor(private readonly ttl: number) {}
 
@@ -43,8 +45,14 @@ export class VersionCounters {
       return undefined;
     }
     if (raw === undefined) return undefined;
+    if (typeof raw !== 'string') {
+      const known = this.parsed.get(raw);
+      if (known !== undefined) return known;
+    }
     const n = Number(typeof raw === 'string' ? raw : raw.toString('latin1'));
-    return Number.isSafeInteger(n) ? n : undefined;
+    if (!Number.isSafeInteger(n)) return undefined;
+    if (typeof raw !== 'string') this.parsed.set(raw, n);
+    return n;
   }
 
   /** The counter's value, created at a random start when missing. `direct` (the store's io): see `peekDirect`. */
@@ -92,9 +100,13 @@ export class VersionCounters {
   }
 }
 
-/** An in-process store read synchronously: its counters are as cheap to read as a copy kept here. */
-function isDirect(store: CacheStore, io: StoreIo): boolean {
-  return io.traits.inProcess && !store.capabilities.distributed;
+/**
+ * An in-process store read synchronously: its counters are as cheap to read as a copy kept here. Also a
+ * local tier (L1 kept coherent with its L2 across processes): a counter another process moves is dropped
+ * from the L1 within the tier's coherence delay, instead of being kept here for `ttl`.
+ */
+export function isDirect(store: CacheStore, io: StoreIo): boolean {
+  return (io.traits.inProcess && !store.capabilities.distributed) || io.traits.localTier;
 }
 
 function randomStart(): number {

@@ -47,6 +47,8 @@ export interface CacheResponseOptions extends Pick<FailSafeOptions, 'grace' | 'g
   onlyIf?: (req: CacheRequest) => boolean;
   /** Store alias. Default: the tenant's route. */
   store?: string;
+  /** `false`: on a `tieredStore`, the response is read and written in Redis only (see `GetOrSetOptions.l1`). */
+  l1?: boolean;
   /**
    * Who shares an entry: `user` (default: the authenticated user's id is in the key; anonymous requests
    * share the tenant's anonymous entry), `tenant` (every user of the tenant gets the same response:

@@ -30,7 +30,7 @@ export type Load = () => Promise<Outcome>;
  * with `refreshAhead` or `ttlJitter` (its own or the module's): the read-through applies those.
  */
 export function hitNow(engine: CacheEngine, x: Exchange): HitResult | undefined {
-  if (x.tags.versioned.length > 0 || !x.plan.syncHit) return undefined;
+  if (x.tags.versioned.length > 0 || !x.plan.syncHit || x.plan.options.l1 === false) return undefined;
   const found = engine.lookupNow<PackedResponse>(x.scope, x.key, x.plan.options.store);
   if (found === undefined || !found.hit || !isFresh(found.cachedAt, x.plan.ttl)) return undefined;
   const entry = unpackResponse(found.value);
@@ -62,6 +62,7 @@ export async function readThrough(engine: CacheEngine, x: Exchange, load: Load):
         store: plan.options.store,
         tags,
         shouldCache: (v) => v !== UNCACHEABLE,
+        l1: plan.options.l1,
         grace: plan.failSafe.grace,
         graceBackoff: plan.failSafe.graceBackoff,
         timeout: plan.failSafe.timeout,

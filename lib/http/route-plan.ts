@@ -33,6 +33,7 @@ export const CACHE_RESPONSE_KEYS = optionKeys<CacheResponseOptions>({
   ttlJitter: true,
   singleFlight: true,
   invalidatesOn: true,
+  l1: true,
 });
 const CACHE_CONTROL_KEYS = optionKeys<ResponseCacheControl>({ maxAge: true, sMaxAge: true, staleWhileRevalidate: true, public: true });
 
@@ -94,6 +95,7 @@ export function compilePlan(
     throw bad('statuses', 'must be a list of HTTP status codes', 'Write statuses: [200, 203].');
   }
   if (options.onlyIf !== undefined && typeof options.onlyIf !== 'function') throw bad('onlyIf', 'must be a function', 'Write onlyIf: (req) => boolean.');
+  if (options.l1 !== undefined && typeof options.l1 !== 'boolean') throw bad('l1', `is ${JSON.stringify(options.l1)}`, 'Write l1: false (or leave it out).');
   if (options.staleIfError !== undefined && !(typeof options.staleIfError === 'number' && options.staleIfError >= 0)) {
     throw bad('staleIfError', `is ${String(options.staleIfError)}`, 'Give milliseconds >= 0.');
   }

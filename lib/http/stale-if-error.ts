@@ -14,7 +14,7 @@ interface StaleEnvelope {
 
 /** `readThroughWithStale`'s fresh hit, read without a promise when it can be (see `hitNow`), else `undefined`. */
 export function freshNow(engine: CacheEngine, x: Exchange): HitResult | undefined {
-  if (x.tags.versioned.length > 0) return undefined;
+  if (x.tags.versioned.length > 0 || x.plan.options.l1 === false) return undefined;
   const found = engine.lookupNow<StaleEnvelope>(x.scope, x.key, x.plan.options.store);
   if (found === undefined || !found.hit || !((found.value?.f ?? 0) > Date.now())) return undefined;
   const entry = unpackResponse(found.value!.r);
@@ -45,6 +45,7 @@ export async function readThroughWithStale(engine: CacheEngine, x: Exchange, loa
       store: plan.options.store,
       tags,
       force: true,
+      l1: plan.options.l1,
       // NOTE: a store that just failed the lookup is not asked again: one commandTimeout per request.
       readFailed: found.error !== undefined,
       shouldCache: (v) => v !== UNCACHEABLE,

@@ -30,6 +30,8 @@ export interface CacheResultConfig {
   ttlJitter?: number;
   /** Where concurrent misses share one load (see `SingleFlightOption`). */
   singleFlight?: SingleFlightOption;
+  /** `false`: a tier's L1 is skipped (see `GetOrSetOptions.l1`). */
+  l1?: boolean;
 }
 
 /** Resolves the scope of an operation (the ambient tenant, an explicit tenant, or shared). */
@@ -106,6 +108,7 @@ export class CachedMethodDefinition {
       refreshAhead: this.config.refreshAhead,
       ttlJitter: this.config.ttlJitter,
       singleFlight: this.config.singleFlight,
+      l1: this.config.l1,
       shouldCache: ([result]) => (this.config.cacheNullish || (result !== null && result !== undefined)) && !(this.config.unless?.(result) ?? false),
     });
     return unwrap(found);

@@ -54,6 +54,17 @@ export interface CacheStore {
    * `get` with its outcome mapped inside the store's own promise: `onValue` on an answer, `onError` on a
    * failure (the promise then resolves to what it returns). Saves remote stores a promise on every read.
    */
+  /**
+   * The value an in-process tier in front of a remote store holds for `key`, without a promise, when it can
+   * vouch for it; `undefined` means "ask `get`" (not "absent"). For tiered stores (an L1 kept coherent with
+   * its L2); a plain in-process store has `getSync` instead.
+   */
+  peekLocal?(key: string): Buffer | string | undefined;
+  /**
+   * A tier's view of its remote store alone (`l1: false` calls): reads skip the L1 and do not fill it,
+   * writes reach the remote store and drop the L1 copies (this instance's and the others').
+   */
+  readonly remoteTier?: CacheStore;
   getThen?<R>(key: string, onValue: (value: Buffer | undefined) => R, onError: (error: unknown) => R): Promise<R>;
   set(key: string, value: Buffer, ttl?: number): Promise<void>;
   /** A synchronous `set`, for in-process stores (see `getSync`); a string only where `setText` exists. */

@@ -19,3 +19,4 @@ export type {
   CacheManagerLike,
   CacheManagerTierLike,
 } from './adapters/adapter-types.js';
+export { tieredStore, type TieredStoreOptions } from './tiered/tiered-store.factory.js';

@@ -5,7 +5,7 @@ import { type StoreTraits, storeTraits } from './store-traits.js';
 export type { StoreTraits } from './store-traits.js';
 
 /**
- * The one seam between the layers above and a store's optional members (`getSync`, `getThen`, `setSync`,
+ * The one seam between the layers above and a store's optional members (`getSync`, `peekLocal`, `remoteTier`, `getThen`, `setSync`,
  * `setText`, `setThen`, `shareReads`, `sadd`, `sscan`, the lease members): each read or write takes the fastest variant the
  * store has, and nothing else tests for those members.
  */
@@ -17,13 +17,18 @@ export interface StoreIo {
    * when absent), `onError` the store's failure (a synchronous throw included).
    */
   read<R>(key: string, onValue: (raw: Buffer | string | undefined) => R | Promise<R>, onError: (error: unknown) => R): Promise<R>;
-  /** The value at `key` without a promise, on an in-process store (`traits.inProcess`); `undefined` elsewhere. Throws what the store throws. */
+  /**
+   * The value at `key` without a promise, on an in-process store (`traits.inProcess`); on a local tier
+   * (`traits.localTier`) the L1's value, `undefined` meaning "ask `read`"; `undefined` elsewhere. Throws what the store throws.
+   */
   readNow(key: string): Buffer | string | undefined;
   /**
    * Writes one record; a failure goes to `onError` (its own throw rejects the write). A string is written
    * as text where the store takes text, else as its UTF-8 bytes.
    */
   write(key: string, value: Buffer | string, ttl: number | undefined, onError: (error: unknown) => void): Promise<void>;
+  /** The store's remote tier alone (`remoteTier`, on a tier), for calls that skip the L1 (`l1: false`); `undefined` elsewhere. */
+  readonly remoteTier: CacheStore | undefined;
   /** Adds members to the set at `key`. Throws `UnsupportedOperationError` on a store without sets. */
   addToSet(key: string, members: readonly string[], ttl?: number): Promise<void>;
   /** The members of the set at `key`, page by page. Throws `UnsupportedOperationError` on a store without sets. */
@@ -103,8 +108,9 @@ export function storeIo(store: CacheStore, alias: string = store.name): StoreIo 
     traits,
     leases,
     read,
-    readNow: (key) => (traits.inProcess ? store.getSync!(key) : undefined),
+    readNow: traits.inProcess ? (key) => store.getSync!(key) : traits.localTier ? (key) => store.peekLocal!(key) : () => undefined,
     write,
+    remoteTier: store.remoteTier,
     addToSet: (key, members, ttl) => (traits.hasSets ? store.sadd!(key, members, ttl) : Promise.reject(noSets('sadd'))),
     scanSet: (key, pageSize) => {
       if (!traits.hasSets) throw noSets('sscan');

@@ -8,9 +8,14 @@ import type { CacheStore } from './cache-store.interface.js';
 export interface StoreTraits {
   /** `getSync`: an in-process store, read without a promise. */
   readonly inProcess: boolean;
+  /**
+   * `peekLocal`: an in-process tier (L1) in front of a remote store, read without a promise; `undefined` there
+   * means "ask the store". Its entries are kept coherent across processes, so counters may be read through it.
+   */
+  readonly localTier: boolean;
   /** `setSync`: written without a promise (in-process; a string only when `takesText`). */
   readonly writesSync: boolean;
-  /** The same bytes come back for the same entry (`getSync`), so decoded values may be kept beside them. */
+  /** The same bytes come back for the same entry (`getSync`, `peekLocal`), so decoded values may be kept beside them. */
   readonly sameBytesOnRead: boolean;
   /** `setText`: a text entry is written as a string, with no Buffer. */
   readonly takesText: boolean;
@@ -33,12 +38,14 @@ export function storeTraits(store: CacheStore): StoreTraits {
   let traits = known.get(store);
   if (traits === undefined) {
     const inProcess = typeof store.getSync === 'function';
+    const localTier = !inProcess && typeof store.peekLocal === 'function';
     traits = Object.freeze({
       inProcess,
+      localTier,
       writesSync: typeof store.setSync === 'function',
-      sameBytesOnRead: inProcess,
+      sameBytesOnRead: inProcess || localTier,
       takesText: typeof store.setText === 'function',
-      sharesReads: inProcess && store.shareReads === true,
+      sharesReads: (inProcess || localTier) && store.shareReads === true,
       hasSets: typeof store.sadd === 'function' && typeof store.sscan === 'function',
       mapsReads: typeof store.getThen === 'function',
       mapsWrites: typeof store.setThen === 'function',

@@ -10,11 +10,16 @@ import {
   TenantCacheModule,
   TenantGuard,
   redisInvalidationBus,
+  memoryStore,
   redisStore,
+  tieredStore,
   versioned,
 } from '../../lib/index.js';
 
 /** The intervals of the application under fault: every internal cache interval is small, so a fault outlives each several times. */
+/** The store the application runs on: Redis, or a memory L1 in front of it (tieredStore). */
+export type StoreTier = 'redis' | 'tiered';
+
 export const FAULT_TIMINGS = {
   commandTimeout: 200,
   connectTimeout: 200,
@@ -40,6 +45,11 @@ export class FaultCatalog {
     return `${id}#${++this.runs}`;
   }
 
+  @CacheResult({ ttl: 60_000, l1: false })
+  async remoteProduct(id: string): Promise<string> {
+    return `${id}#${++this.runs}`;
+  }
+
   @CacheEvict({ method: 'product' })
   async update(id: string): Promise<string> {
     return `updated ${id}`;
@@ -59,6 +69,12 @@ class ReportController {
   @CacheResponse({ ttl: 60_000 })
   @Get('report')
   report() {
+    return { run: ++this.runs };
+  }
+
+  @CacheResponse({ ttl: 60_000, l1: false })
+  @Get('remote-report')
+  remoteReport() {
     return { run: ++this.runs };
   }
 
@@ -86,19 +102,25 @@ class ReportController {
  * cached route, and the cross-instance invalidation bus on the same Redis (its connections live through the
  * fault and are closed with the app; nothing travels on it, the Redis store being shared).
  */
-export function faultAppModule(url: string, onWriteError: 'throw' | 'ignore', failureThreshold: number = FAULT_TIMINGS.breakerFailureThreshold): Type {
+export function faultAppModule(
+  url: string,
+  onWriteError: 'throw' | 'ignore',
+  failureThreshold: number = FAULT_TIMINGS.breakerFailureThreshold,
+  tier: StoreTier = 'redis',
+): Type {
+  const redis = redisStore({
+    url,
+    commandTimeout: FAULT_TIMINGS.commandTimeout,
+    connectTimeout: FAULT_TIMINGS.connectTimeout,
+    breaker: { failureThreshold, resetAfter: FAULT_TIMINGS.breakerResetAfter },
+    // Every write also goes through a tenant budget (never reached): its counts must fail like the rest.
+    perTenant: { maxEntries: 1_000_000_000 },
+  });
   @Module({
     imports: [
       TenantCacheModule.forRoot({
         stores: {
-          default: redisStore({
-            url,
-            commandTimeout: FAULT_TIMINGS.commandTimeout,
-            connectTimeout: FAULT_TIMINGS.connectTimeout,
-            breaker: { failureThreshold, resetAfter: FAULT_TIMINGS.breakerResetAfter },
-            // Every write also goes through a tenant budget (never reached): its counts must fail like the rest.
-            perTenant: { maxEntries: 1_000_000_000 },
-          }),
+          default: tier === 'tiered' ? tieredStore({ l1: memoryStore(), l2: redis, channel: `fault-l1:${randomUUID()}` }) : redis,
         },
         keyPrefix: `fault-${randomUUID().slice(0, 8)}:`,
         versionCacheTtl: FAULT_TIMINGS.versionCacheTtl,

@@ -8,14 +8,14 @@ import { OPERATIONS } from './operations.js';
  * drop-in CACHE_MANAGER) times every fault of a real redis-server, with onWriteError 'throw' and 'ignore'.
  * See fault-harness.ts for what each fault does and operations.ts for what each operation must answer.
  */
-describe('fault matrix: every public operation x every fault of a real redis-server', () => {
+describe.each(['redis', 'tiered'] as const)('fault matrix (%s store): every public operation x every fault of a real redis-server', (tier) => {
   for (const fault of FAULTS) {
     it(
       `${fault}: reads are misses, writes follow onWriteError, no call past ${CALL_BOUND_MS} ms, store:error emitted, close < ${CLOSE_BOUND_MS} ms, hits within ${RECOVERY_BOUND_MS} ms of recovery`,
       async () => {
-        const report = await runFault(fault, OPERATIONS);
+        const report = await runFault(fault, OPERATIONS, tier);
         console.log(
-          `[fault-matrix] ${fault}: ${report.calls} calls held ${HOLD_MS} ms, slowest ${report.slowestMs} ms (${report.slowestWaitMs} ms without process stalls), store:error throw/ignore ` +
+          `[fault-matrix] ${tier} ${fault}: ${report.calls} calls held ${HOLD_MS} ms, slowest ${report.slowestMs} ms (${report.slowestWaitMs} ms without process stalls), store:error throw/ignore ` +
             `${report.storeErrors.throw}/${report.storeErrors.ignore}, boot ${report.bootMs} ms, close ignore/throw ` +
             `${report.closeMs.ignore}/${report.closeMs.throw} ms, hits ${report.recoveryMs} ms after recovery`,
         );

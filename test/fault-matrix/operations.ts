@@ -74,6 +74,7 @@ export const OPERATIONS: readonly FaultOperation[] = [
   read('mget', (c) => c.cache.mget(['k', 'k2']), [undefined, undefined]),
   read('ttl', (c) => c.cache.ttl('k'), undefined),
   read('getOrSet', (c) => c.cache.getOrSet('gos', () => 'loaded'), 'loaded'),
+  read('getOrSet (l1: false)', (c) => c.cache.getOrSet('gosl', () => 'loaded', { l1: false }), 'loaded'),
   read('getOrSet (tags)', (c) => c.cache.getOrSet('gost', () => 'loaded', { tags: ['t', versioned('v')] }), 'loaded'),
   // Cluster single-flight: a failing lease command (or a frozen Redis) falls back to this process's load, uncached.
   read(
@@ -151,6 +152,13 @@ export const OPERATIONS: readonly FaultOperation[] = [
     down: (r) => typeof r === 'string' && /^p1#\d+$/.test(r),
     expect: 'the method result "p1#<n>"',
   },
+  {
+    name: '@CacheResult (l1: false)',
+    kind: 'method',
+    run: (c) => c.catalog.remoteProduct('p1'),
+    down: (r) => typeof r === 'string' && /^p1#\d+$/.test(r),
+    expect: 'the method result "p1#<n>"',
+  },
   { name: '@CacheEvict', kind: 'method', run: (c) => c.catalog.update('p1'), down: is('updated p1'), expect: '"updated p1"' },
   { name: '@CacheEvict (key and tags)', kind: 'method', run: (c) => c.catalog.retag('p1'), down: is('retagged p1'), expect: '"retagged p1"' },
   // The interceptor, over real HTTP
@@ -169,6 +177,16 @@ export const OPERATIONS: readonly FaultOperation[] = [
     kind: 'method',
     run: async (c) => {
       const r = await c.http.call('/stale-report', { headers: { 'x-tenant-id': c.tenant } });
+      return { status: r.status, cache: r.headers['x-cache'] };
+    },
+    down: httpMiss,
+    expect: 'HTTP 200 with X-Cache MISS or BYPASS',
+  },
+  {
+    name: 'GET /remote-report (@CacheResponse l1: false)',
+    kind: 'method',
+    run: async (c) => {
+      const r = await c.http.call('/remote-report', { headers: { 'x-tenant-id': c.tenant } });
       return { status: r.status, cache: r.headers['x-cache'] };
     },
     down: httpMiss,

@@ -17,6 +17,7 @@ import {
   type TenantCacheService,
   memoryStore,
   redisStore,
+  tieredStore,
 } from '../../lib/index.js';
 import { chaosStore } from '../support/chaos-store.js';
 import { type RedisServerHandle, startRedisServer } from '../support/redis-server.js';
@@ -540,6 +541,30 @@ describe('failures and start-up', () => {
       );
       expect(values.every((v) => v === 'v')).toBe(true);
       expect(calls).toBe(1);
+    } finally {
+      await closeAll(apps);
+    }
+  });
+});
+
+describe("singleFlight: 'cluster' on a tieredStore (leases in its L2)", () => {
+  it('3 x 100 concurrent misses of one key across applications with their own L1: one load; every caller gets the value, then each L1 answers', async () => {
+    const prefix = `csf-tier-${randomUUID().slice(0, 8)}:`;
+    const apps = await instances(3, { stores: { default: tieredStore({ l1: memoryStore(), l2: redisStore({ url: server.url }) }) } }, prefix);
+    try {
+      await Promise.all(apps.map((a, i) => a.cache.forTenant('warm').getOrSet(`w${i}`, () => 1)));
+      let calls = 0;
+      const loader = async () => {
+        calls++;
+        await sleep(100);
+        return { v: 'tiered' };
+      };
+      const values = await Promise.all(apps.flatMap((a) => Array.from({ length: 100 }, () => a.cache.forTenant('acme').getOrSet('hot', loader, { ttl: 60_000 }))));
+      expect(calls).toBe(1);
+      expect(values.every((v) => (v as { v: string }).v === 'tiered')).toBe(true);
+      // Another tenant's key of the same name is its own load.
+      await apps[0]!.cache.forTenant('acme ').getOrSet('hot', loader, { ttl: 60_000 });
+      expect(calls).toBe(2);
     } finally {
       await closeAll(apps);
     }

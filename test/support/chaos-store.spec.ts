@@ -16,6 +16,7 @@ const buf = Buffer.from('v');
 const CALLS: Record<Exclude<ChaosOperation, 'getThen' | 'setThen'>, (s: CacheStore) => unknown> = {
   get: (s) => s.get('k'),
   getSync: (s) => s.getSync!('k'),
+  peekLocal: (s) => s.peekLocal?.('k'),
   set: (s) => s.set('k', buf),
   setSync: (s) => s.setSync!('k', buf),
   setText: (s) => s.setText!('k', 'text'),
@@ -73,7 +74,13 @@ async function outcome(store: CacheStore, op: ChaosOperation): Promise<{ how: 'o
 
 /** How each kind of member fails when its store is down. */
 const expectedFailure = (op: ChaosOperation) =>
-  op === 'getSync' || op === 'setSync' ? 'threw' : op === 'getThen' || op === 'setThen' ? 'onError' : op === 'scan' || op === 'sscan' ? 'pull' : 'rejected';
+  op === 'getSync' || op === 'peekLocal' || op === 'setSync'
+    ? 'threw'
+    : op === 'getThen' || op === 'setThen'
+      ? 'onError'
+      : op === 'scan' || op === 'sscan'
+        ? 'pull'
+        : 'rejected';
 
 describe.each(cases)('chaosStore over $name', ({ inner }) => {
   let bare: CacheStore;

@@ -4,6 +4,7 @@ import { type CacheStore, type StoreDefinition, StoreUnavailableError } from '..
 export const CHAOS_OPERATIONS = [
   'get',
   'getSync',
+  'peekLocal',
   'getThen',
   'set',
   'setSync',
@@ -40,6 +41,7 @@ void everyMethodListed;
 /** The optional members: the wrapper has one only when the inner store has it (the engine reads their presence as traits). */
 export const OPTIONAL_OPERATIONS = [
   'getSync',
+  'peekLocal',
   'getThen',
   'setSync',
   'setText',
@@ -262,6 +264,7 @@ export function wrapStore(inner: CacheStore, control: ChaosControl, options: Cha
   };
   if (inner.shareReads !== undefined) Object.defineProperty(store, 'shareReads', { get: () => inner.shareReads, enumerable: true });
   if (inner.getSync) store.getSync = immediate('getSync', inner.getSync);
+  if (inner.peekLocal) store.peekLocal = immediate('peekLocal', inner.peekLocal);
   if (inner.setSync) store.setSync = immediate('setSync', inner.setSync);
   if (inner.setText) store.setText = promised('setText', inner.setText);
   if (inner.sadd) store.sadd = promised('sadd', inner.sadd);

@@ -10,6 +10,7 @@ import { RedisBudget } from './redis-budget.js';
 import { type OverQuotaPolicy, type TenantQuotaOptions, assertQuotaOptions } from '../quota/tenant-quota.js';
 import { DEFAULT_KEY_PREFIX } from '../../tenant-cache.constants.js';
 import { LEASE_CHANNEL, type LeaseChannel, type LeaseChannelOpener, clientLeaseChannel, ownedLeaseChannel } from './lease-channel.js';
+import { redisSourceMember } from './redis-source.js';
 import { optionKeys } from '../../tenant-cache.option-keys.js';
 import { RESILIENCE_KEYS, assertStoreOptions } from '../store-option-keys.js';
 
@@ -402,5 +403,7 @@ export function redisStore(options: RedisStoreOptions): StoreDefinition {
     },
     dedicatedTenant: options.dedicatedTenant,
     description: `redisStore(${options.url ? redact(options.url) : 'client'})`,
+    // NOTE: for a tier in front of this store (tieredStore), which opens its pub/sub connections alike.
+    ...redisSourceMember({ url: options.url, client: options.client, connectTimeout: options.connectTimeout ?? 2000, commandTimeout: options.commandTimeout ?? 1000 }),
   };
 }

@@ -10,7 +10,7 @@ export type { ResilienceOptions } from './command-guard.js';
  *
  * It has exactly the optional members (sets, fast paths, `shareReads`) of the store it wraps, and no
  * others: around a store without sets, plain-tag invalidation is refused as it is on the bare store.
- * Synchronous paths (`getSync`, `setSync`, of in-process stores) go straight to the store: there is no
+ * Synchronous paths (`getSync`, `setSync`, `peekLocal`, of in-process stores and tiers) go straight to the store: there is no
  * call to time out.
  *
  * @example
@@ -23,6 +23,7 @@ export class ResilientStore implements CacheStore {
   // present claims a capability (see store-traits.ts).
   declare readonly shareReads?: boolean;
   declare readonly getSync?: CacheStore['getSync'];
+  declare readonly peekLocal?: CacheStore['peekLocal'];
   declare readonly getThen?: CacheStore['getThen'];
   declare readonly setSync?: CacheStore['setSync'];
   declare readonly setText?: CacheStore['setText'];
@@ -112,9 +113,10 @@ export class ResilientStore implements CacheStore {
 /** The optional members of `inner` that it has, each through `guard` when it returns a promise. */
 function optionalMembers(inner: CacheStore, guard: CommandGuard): Partial<CacheStore> {
   const members: { -readonly [K in keyof CacheStore]?: CacheStore[K] } = {};
-  const { getSync, setSync, getThen, setText, setThen, sadd, sscan } = inner;
+  const { getSync, peekLocal, setSync, getThen, setText, setThen, sadd, sscan } = inner;
   if (inner.shareReads !== undefined) members.shareReads = inner.shareReads;
   if (getSync !== undefined) members.getSync = (key) => getSync.call(inner, key);
+  if (peekLocal !== undefined) members.peekLocal = (key) => peekLocal.call(inner, key);
   if (setSync !== undefined) members.setSync = (key, value, ttl) => setSync.call(inner, key, value, ttl);
   if (getThen !== undefined) {
     members.getThen = (key, onValue, onError) => guard.run('get', () => inner.get(key), onValue, onError);
