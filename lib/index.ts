@@ -24,6 +24,7 @@ export {
 export type { CacheScope } from './keys/key-builder.js';
 export * from './stores/index.js';
 export { TenantCacheService } from './service/tenant-cache.service.js';
+export type { TenantPurgeReport, StorePurgeResult, PurgeBusResult, PurgeCdnResult } from './service/tenant-purge.js';
 export { TenantScopedCache, type CacheEntryInput } from './service/tenant-scoped-cache.js';
 export type { CacheLookup, GetOrSetOptions } from './engine/cache-engine.js';
 export { KeyListing } from './service/key-listing.js';

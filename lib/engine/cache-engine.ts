@@ -5,9 +5,10 @@ import { BatchOps } from './batch-ops.js';
 import { CachedMethodRegistry } from './cached-method.registry.js';
 import { type CacheLookup, EntryReader } from './entry-reader.js';
 import { EntryWriter } from './entry-writer.js';
-import { InvalidationHooks } from './invalidation-hooks.js';
+import { InvalidationHooks, type PurgeReceipt } from './invalidation-hooks.js';
 import { Invalidator } from './invalidator.js';
 import { KeyScan } from './key-scan.js';
+import { ScopePurge, type StorePurgeResult } from './scope-purge.js';
 import { LoadMarks } from './load-marks.js';
 import { type FetchOptions, type GetOrSetOptions, ReadThrough } from './read-through.js';
 import { SingleFlight } from './single-flight.js';
@@ -52,6 +53,7 @@ export class CacheEngine {
   private readonly batch: BatchOps;
   private readonly scan: KeyScan;
   private readonly invalidator: Invalidator;
+  private readonly purger: ScopePurge;
 
   constructor(
     @Inject(TENANT_CACHE_OPTIONS) readonly options: EngineOptions,
@@ -72,6 +74,7 @@ export class CacheEngine {
     this.batch = new BatchOps(this.resolver, this.reader, failures, marks, this.hooks);
     this.scan = new KeyScan(this.resolver, failures, marks, this.hooks);
     this.invalidator = new Invalidator(this.resolver, failures, marks, this.hooks, this.tagIndex, this.scan, this.batch);
+    this.purger = new ScopePurge(this.resolver, marks, this.hooks);
   }
 
   store(scope: CacheScope, alias?: string): Promise<ResolvedStore> {
@@ -192,6 +195,11 @@ export class CacheEngine {
 
   invalidatePartition(scope: CacheScope, selector: PartitionSelector, alias?: string): Promise<number> {
     return this.invalidator.invalidatePartition(scope, selector, alias);
+  }
+
+  /** Deletes every key of the scope (all generations, counters, tag sets, leases) from one store. Admin only. */
+  purgeScope(scope: CacheScope, alias: string, receipt?: PurgeReceipt): Promise<StorePurgeResult> {
+    return this.purger.purge(scope, alias, receipt);
   }
 
   /** Empties whole stores, every tenant. Admin only. */

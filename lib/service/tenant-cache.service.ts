@@ -10,6 +10,7 @@ import { CacheEngine } from '../engine/cache-engine.js';
 import type { TagInput } from '../engine/tags.js';
 import type { TenantCacheEvents } from '../engine/tenant-cache.events.js';
 import { TenantScopedCache } from './tenant-scoped-cache.js';
+import { type TenantPurgeReport, purgeTenantScope } from './tenant-purge.js';
 
 /**
  * The cache of the tenant in context. Every operation acts for `TenantContext.current()` and fails
@@ -67,6 +68,22 @@ export class TenantCacheService extends TenantScopedCache {
   /** Empties the whole store (or every store), all tenants included. Admin only. */
   flushAllTenants(storeAlias?: string): Promise<void> {
     return this.engine.flushAllTenants(storeAlias);
+  }
+
+  /**
+   * Offboarding: removes every key of the tenant (entries, chunks, tag sets, generation and tag counters,
+   * leases) from every configured store, on every master of a Redis Cluster (SCAN, then UNLINK in pages of
+   * `batchSize`); tells the other instances through the invalidation bus to do the same in their own
+   * stores; purges the tenant's surrogate key on the CDN backends. Admin only (not tenant-scoped). Store
+   * failures do not throw: they are in the report, whose `complete` is then false. See docs/tenancy.md.
+   *
+   * @example
+   * const report = await cache.purgeTenant('acme');
+   * logger.log(JSON.stringify(report)); // { tenant: 'acme', removed: 1234, stores: [...], complete: true, ... }
+   */
+  async purgeTenant(tenantId: string): Promise<TenantPurgeReport> {
+    const scope = this.validate(tenantId) as CacheScope & { kind: 'tenant' };
+    return purgeTenantScope(this.engine, scope);
   }
 
   private ambientScope(operation: string): CacheScope {
