@@ -18,7 +18,7 @@ const MAX_LOGGED_UNKNOWN_STORES = 100;
 
 /** What travels: the invalidation as data (a partition filter travels as its literal prefix, a superset). */
 type WireEvent = { scope: CacheScope; store: string } & (
-    | { kind: 'keys'; keys: string[]; versionedTags?: string[] }
+  | { kind: 'keys'; keys: string[]; versionedTags?: string[] }
   | { kind: 'prefix'; prefix: string }
   | { kind: 'tag'; tag: string; versioned: boolean }
   | { kind: 'all' }

@@ -1,15 +1,7 @@
 import 'reflect-metadata';
 import { createClient, createCluster } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  InvalidTenantIdError,
-  type StoreDefinition,
-  type TenantCacheService,
-  type TenantPurgeReport,
-  memoryStore,
-  redisStore,
-  versioned,
-} from '../../lib/index.js';
+import { InvalidTenantIdError, type StoreDefinition, type TenantCacheService, type TenantPurgeReport, memoryStore, redisStore, versioned } from '../../lib/index.js';
 import type { RedisClientLike } from '../../lib/stores/redis/redis-commander.js';
 import { parsePhysicalKey } from '../../lib/keys/key-layout.js';
 import { type RedisClusterHandle, type RedisServerHandle, startRedisCluster, startRedisServer } from '../support/redis-server.js';
