@@ -74,7 +74,7 @@ export class CacheEngine {
     this.batch = new BatchOps(this.resolver, this.reader, failures, marks, this.hooks);
     this.scan = new KeyScan(this.resolver, failures, marks, this.hooks);
     this.invalidator = new Invalidator(this.resolver, failures, marks, this.hooks, this.tagIndex, this.scan, this.batch);
-    this.purger = new ScopePurge(this.resolver, marks, this.hooks);
+    this.purger = new ScopePurge(this.resolver, marks, this.hooks, failures);
   }
 
   store(scope: CacheScope, alias?: string): Promise<ResolvedStore> {
@@ -200,6 +200,11 @@ export class CacheEngine {
   /** Deletes every key of the scope (all generations, counters, tag sets, leases) from one store. Admin only. */
   purgeScope(scope: CacheScope, alias: string, receipt?: PurgeReceipt): Promise<StorePurgeResult> {
     return this.purger.purge(scope, alias, receipt);
+  }
+
+  /** Throws `UnsupportedOperationError` when the store cannot list keys, so a purge would miss them. */
+  assertPurgeable(alias: string): Promise<void> {
+    return this.purger.assertPurgeable(alias);
   }
 
   /** Empties whole stores, every tenant. Admin only. */

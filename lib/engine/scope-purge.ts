@@ -4,6 +4,7 @@ import { META_SEGMENT } from '../keys/key-layout.js';
 import type { InvalidationHooks, PurgeReceipt } from './invalidation-hooks.js';
 import { type LoadMarks, keySpace } from './load-marks.js';
 import type { ResolvedStore } from './store-registry.js';
+import type { StoreFailures } from './store-failures.js';
 import type { TargetResolver } from './target-resolver.js';
 
 /** What one store's part of a scope purge removed. */
@@ -30,7 +31,24 @@ export class ScopePurge {
     private readonly resolver: TargetResolver,
     private readonly marks: LoadMarks,
     private readonly hooks: InvalidationHooks,
+    private readonly failures: StoreFailures,
   ) {}
+
+  /**
+   * Throws `UnsupportedOperationError` when the store cannot list keys (a purge could not find them). A
+   * store that cannot be created is not refused here: its purge reports the failure.
+   */
+  async assertPurgeable(alias: string): Promise<void> {
+    let resolved: ResolvedStore;
+    try {
+      resolved = await this.resolver.registry.get(alias);
+    } catch {
+      return;
+    }
+    if (!resolved.store.capabilities.scan) {
+      throw new UnsupportedOperationError(alias, 'purgeTenant()', 'It cannot list keys: route no tenant data to it, or wrap a store that has scan.');
+    }
+  }
 
   /** Purges `scope` from the store `alias`, then tells the hooks (`kind: 'purge'`, with `receipt` for their answers). */
   async purge(scope: CacheScope, alias: string, receipt?: PurgeReceipt): Promise<StorePurgeResult> {
@@ -38,12 +56,10 @@ export class ScopePurge {
     try {
       resolved = await this.resolver.registry.get(alias);
     } catch (error) {
+      this.failures.report(alias, scope, 'purgeTenant', error);
       return { store: alias, removed: 0, nodes: {}, error: messageOf(error) };
     }
-    if (!resolved.store.capabilities.scan) {
-      const error = new UnsupportedOperationError(alias, 'purgeTenant()', 'It cannot list keys: purge its entries by other means (e.g. expiry), or shred the tenant.');
-      return { store: alias, removed: 0, nodes: {}, error: error.message };
-    }
+    await this.assertPurgeable(alias);
     const prefix = resolved.keys.scopePrefix(scope);
     const space = keySpace(resolved, scope);
     const markLoads = () => this.marks.invalidate((_k, m) => m.space === space);
@@ -62,6 +78,7 @@ export class ScopePurge {
         }
       }
     } catch (error) {
+      this.failures.report(alias, scope, 'purgeTenant', error);
       failure = messageOf(error);
     } finally {
       this.resolver.counters.forget(resolved.store, prefix);

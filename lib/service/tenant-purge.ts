@@ -1,4 +1,5 @@
 import type { CacheEngine } from '../engine/cache-engine.js';
+import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import type { PurgeBusResult, PurgeCdnResult, PurgeReceipt } from '../engine/invalidation-hooks.js';
 import type { StorePurgeResult } from '../engine/scope-purge.js';
 import type { CacheScope } from '../keys/key-builder.js';
@@ -30,20 +31,28 @@ export interface TenantPurgeReport {
   readonly durationMs: number;
 }
 
-/** Purges one tenant's scope from every configured store, one store after the other (see `TenantCacheService.purgeTenant`). */
+/**
+ * Purges one tenant's scope from every configured store, one store after the other (see
+ * `TenantCacheService.purgeTenant`). A store that cannot list keys is refused before anything is deleted
+ * (`UnsupportedOperationError`). A store that fails is reported and the others are still purged; then, with
+ * `onWriteError: 'throw'`, the call rejects with `StoreUnavailableError` (the report is its `report`).
+ */
 export async function purgeTenantScope(engine: CacheEngine, scope: CacheScope & { kind: 'tenant' }): Promise<TenantPurgeReport> {
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
   const receipt: PurgeReceipt = {};
   const stores: StorePurgeResult[] = [];
   const skipped: string[] = [];
+  const aliases: string[] = [];
   for (const [alias, definition] of Object.entries(engine.options.stores)) {
     if (definition.dedicatedTenant !== undefined && definition.dedicatedTenant !== scope.tenantId) skipped.push(alias);
-    else stores.push(await engine.purgeScope(scope, alias, receipt));
+    else aliases.push(alias);
   }
+  for (const alias of aliases) await engine.assertPurgeable(alias);
+  for (const alias of aliases) stores.push(await engine.purgeScope(scope, alias, receipt));
   const bus = receipt.bus ?? {};
   const cdn = receipt.cdn ?? [];
-  return {
+  const report: TenantPurgeReport = {
     tenant: scope.tenantId,
     removed: stores.reduce((n, s) => n + s.removed, 0),
     stores,
@@ -54,4 +63,13 @@ export async function purgeTenantScope(engine: CacheEngine, scope: CacheScope & 
     startedAt,
     durationMs: Date.now() - started,
   };
+  const failed = stores.find((s) => s.error !== undefined);
+  if (failed !== undefined && engine.options.onWriteError === 'throw') {
+    const error = new StoreUnavailableError(
+      failed.store,
+      `purgeTenant("${scope.tenantId}") is incomplete (${failed.error}); the other stores were purged. Call it again.`,
+    );
+    throw Object.assign(error, { report });
+  }
+  return report;
 }
