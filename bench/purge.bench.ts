@@ -9,6 +9,7 @@
 import 'reflect-metadata';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
 import { Logger, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { createClient } from '@redis/client';
@@ -94,6 +95,12 @@ export async function run(): Promise<void> {
       const purgeCommands = log.filter((e) => ['SCAN', 'UNLINK'].includes(String((e[3] as unknown[])[0]).toUpperCase()));
       const slowest = purgeCommands.reduce((m, e) => Math.max(m, Number(e[2])), 0);
       const left = Number(await admin.sendCommand(['DBSIZE']));
+      const byCommand = new Map<string, number[]>();
+      for (const e of purgeCommands) {
+        const name = String((e[3] as unknown[])[0]).toUpperCase();
+        byCommand.set(name, [...(byCommand.get(name) ?? []), Number(e[2]) / 1000]);
+      }
+      const slowList = [...byCommand].map(([name, ms]) => `${name}: ${ms.length} (${ms.sort((x, y) => y - x).slice(0, 5).map((m) => m.toFixed(1)).join(', ')} ms)`).join('; ');
       await admin.close();
 
       console.table([
@@ -109,6 +116,7 @@ export async function run(): Promise<void> {
         },
       ]);
       console.log(`(populating ${KEYS + OTHER_KEYS} keys took ${fillSeconds.toFixed(1)} s; SCAN and UNLINK pages of 500 keys)`);
+      if (slowList) console.log(`Purge commands in SLOWLOG (> 1 ms), slowest first: ${slowList}. Load average: ${loadavg().map((l) => l.toFixed(1)).join(' ')}.`);
       console.log('Goal: purgeTenant of 10^6 keys with no purge command above 10 ms in SLOWLOG.');
     } finally {
       await app.close();
