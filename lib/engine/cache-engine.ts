@@ -8,7 +8,7 @@ import { EntryWriter } from './entry-writer.js';
 import { InvalidationHooks, type PurgeReceipt } from './invalidation-hooks.js';
 import { Invalidator } from './invalidator.js';
 import { KeyScan } from './key-scan.js';
-import { ScopePurge, type StorePurgeResult } from './scope-purge.js';
+import { ScopePurge, type StorePurgeResult, shredScope } from './scope-purge.js';
 import { LoadMarks } from './load-marks.js';
 import { type FetchOptions, type GetOrSetOptions, ReadThrough } from './read-through.js';
 import { SingleFlight } from './single-flight.js';
@@ -54,6 +54,8 @@ export class CacheEngine {
   private readonly scan: KeyScan;
   private readonly invalidator: Invalidator;
   private readonly purger: ScopePurge;
+  /** Destroys a tenant's data key in one store (`shredScope`); false on a store without wrapped data keys. Admin only. */
+  readonly shred: (scope: CacheScope & { kind: 'tenant' }, alias: string) => Promise<boolean>;
 
   constructor(
     @Inject(TENANT_CACHE_OPTIONS) readonly options: EngineOptions,
@@ -75,6 +77,7 @@ export class CacheEngine {
     this.scan = new KeyScan(this.resolver, failures, marks, this.hooks);
     this.invalidator = new Invalidator(this.resolver, failures, marks, this.hooks, this.tagIndex, this.scan, this.batch);
     this.purger = new ScopePurge(this.resolver, marks, this.hooks, failures);
+    this.shred = (scope, alias) => shredScope(this.resolver, marks, this.hooks, failures, scope, alias);
   }
 
   store(scope: CacheScope, alias?: string): Promise<ResolvedStore> {

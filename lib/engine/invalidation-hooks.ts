@@ -13,6 +13,8 @@ export type InvalidationEvent = { readonly scope: CacheScope; readonly store: st
   | { readonly kind: 'tag'; readonly tag: string; readonly versioned: boolean }
   | { readonly kind: 'all' }
   | { readonly kind: 'purge'; readonly receipt: PurgeReceipt }
+  // The tenant's data key was destroyed (`shredTenant`): other instances drop their copy of it.
+  | { readonly kind: 'shred' }
 );
 
 /**

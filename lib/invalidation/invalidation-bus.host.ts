@@ -24,6 +24,8 @@ type WireEvent = { scope: CacheScope; store: string } & (
   | { kind: 'all' }
   // A purged tenant (`purgeTenant`): receivers delete the scope's keys and answer with an `ack` of `id`.
   | { kind: 'purge'; id: string }
+  // A shredded tenant (`shredTenant`): receivers drop their copy of its data key (whatever store travels).
+  | { kind: 'shred' }
 );
 
 interface WireMessage {
@@ -83,7 +85,8 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
 
   private async send(event: InvalidationEvent, origin: InvalidationOrigin): Promise<void> {
     if (!this.transport || origin === 'remote') return;
-    if (!(await this.travelsFor(event.store))) return;
+    // NOTE: every instance keeps data keys in process, for shared stores too: a shred travels whatever the store.
+    if (event.kind !== 'shred' && !(await this.travelsFor(event.store))) return;
     if (event.kind === 'purge') return this.sendPurge(event);
     const wire = toWire(event);
     const sent = this.transport.publish(JSON.stringify({ v: 1, from: this.instanceId, event: wire } satisfies WireMessage));
@@ -156,7 +159,7 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
       this.unknownStore(event.store);
       return;
     }
-    if (!(await this.travelsFor(event.store))) return;
+    if (event.kind !== 'shred' && !(await this.travelsFor(event.store))) return;
     try {
       const scope = this.scopeOf(event.scope);
       await this.engine.hooks.replaying(() => this.apply(scope, event));
@@ -212,6 +215,9 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
       case 'purge':
         await e.purgeScope(scope, event.store);
         return;
+      case 'shred':
+        if (scope.kind === 'tenant') (await e.registry.get(event.store)).dataKeys?.forget(scope.tenantId);
+        return;
       default:
         throw new Error(`unknown kind ${JSON.stringify((event as { kind: unknown }).kind)}`);
     }
@@ -260,6 +266,8 @@ function toWire(event: InvalidationEvent): WireEvent {
       return { ...base, kind: 'all' };
     case 'purge':
       throw new Error('internal: a purge travels through sendPurge');
+    case 'shred':
+      return { ...base, kind: 'shred' };
   }
 }
 

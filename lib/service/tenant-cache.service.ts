@@ -11,6 +11,7 @@ import type { TagInput } from '../engine/tags.js';
 import type { TenantCacheEvents } from '../engine/tenant-cache.events.js';
 import { TenantScopedCache } from './tenant-scoped-cache.js';
 import { type TenantPurgeReport, purgeTenantScope } from './tenant-purge.js';
+import { type TenantShredReport, shredTenantScope } from './tenant-shred.js';
 
 /**
  * The cache of the tenant in context. Every operation acts for `TenantContext.current()` and fails
@@ -84,6 +85,23 @@ export class TenantCacheService extends TenantScopedCache {
   async purgeTenant(tenantId: string): Promise<TenantPurgeReport> {
     const scope = this.validate(tenantId) as CacheScope & { kind: 'tenant' };
     return purgeTenantScope(this.engine, scope);
+  }
+
+  /**
+   * Crypto-shredding: destroys the tenant's data key (with `codec.encryption.tenantKeys: 'wrapped'`) in every
+   * store's key store and in this process, and through the invalidation bus in the other instances. Every copy
+   * of the tenant's entries sealed under that key (a replica, an RDB/AOF file, an instance that missed a purge)
+   * reads as a miss from then on, with an `entry:corrupt` event. The tenant's next write starts a new key.
+   * Admin only. Throws `StoreUnavailableError` when a store fails (call it again), `UnsupportedOperationError`
+   * when no store has wrapped data keys. See docs/tenancy.md.
+   *
+   * @example
+   * await cache.purgeTenant('acme'); // the entries
+   * await cache.shredTenant('acme'); // and every copy of them, wherever it is
+   */
+  async shredTenant(tenantId: string): Promise<TenantShredReport> {
+    const scope = this.validate(tenantId) as CacheScope & { kind: 'tenant' };
+    return shredTenantScope(this.engine, scope);
   }
 
   private ambientScope(operation: string): CacheScope {
