@@ -87,6 +87,12 @@ export class ScopePurge {
       markLoads();
     }
     await this.hooks.notify({ kind: 'purge', scope, store: alias, receipt: receipt ?? {} });
+    if (resolved.dataKeys !== undefined && scope.kind === 'tenant') {
+      // The tenant's wrapped data key was in the segment: no process may keep sealing with it (the next use
+      // creates a new one), here or, through the bus, elsewhere.
+      resolved.dataKeys.forget(scope.tenantId);
+      await this.hooks.notify({ kind: 'shred', scope, store: alias });
+    }
     return failure === undefined ? { store: alias, removed, nodes } : { store: alias, removed, nodes, error: failure };
   }
 }

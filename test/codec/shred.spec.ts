@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { createClient } from '@redis/client';
+import { createClient, createCluster } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CacheStore,
@@ -14,7 +14,8 @@ import {
 } from '../../lib/index.js';
 import { TenantDataKeys } from '../../lib/codec/tenant-data-keys.js';
 import { parsePhysicalKey } from '../../lib/keys/key-layout.js';
-import { sharedRedisUrl } from '../support/redis-server.js';
+import type { RedisClientLike } from '../../lib/stores/redis/redis-commander.js';
+import { type RedisClusterHandle, sharedRedisUrl, startRedisCluster } from '../support/redis-server.js';
 import { type TestModule, bootCache } from '../support/test-module.js';
 
 /**
@@ -51,9 +52,23 @@ async function physicalKeyOf(store: CacheStore, prefix: string, tenant: string, 
   throw new Error(`no physical key for ${tenant}/${key}`);
 }
 
+let cluster: RedisClusterHandle | undefined;
+let clusterClient: ReturnType<typeof createCluster> | undefined;
+beforeAll(async () => {
+  cluster = await startRedisCluster({ masters: 3 });
+  clusterClient = createCluster({ rootNodes: [{ url: `redis://${cluster.nodes[0]!.host}:${cluster.nodes[0]!.port}` }] });
+  clusterClient.on('error', () => {});
+  await clusterClient.connect();
+}, 60_000);
+afterAll(async () => {
+  await clusterClient?.close();
+  await cluster?.stop();
+});
+
 const STORES: { name: string; definition: () => StoreDefinition }[] = [
   { name: 'memory', definition: () => memoryStore() },
   { name: 'redis', definition: () => redisStore({ url: sharedRedisUrl(), commandTimeout: 5000 }) },
+  { name: 'a 3-master Redis Cluster', definition: () => redisStore({ client: clusterClient as unknown as RedisClientLike, commandTimeout: 5000 }) },
 ];
 
 describe.each(STORES)('shredTenant on $name', ({ definition }) => {
@@ -180,6 +195,17 @@ describe('wrapped data keys on Redis: rotation, migration, a user key store, ano
     const three = await boot(wrapped([S2]));
     expect(await three.cache.forTenant('rot').get('r1')).toBeUndefined();
     expect(await three.cache.forTenant('rot-2').get('x')).toBe(1);
+  });
+
+  it('purgeTenant removes the data key with the segment: this instance stops using it, so a fresh one reads what it writes next', async () => {
+    const a = await boot(wrapped([S1]));
+    await a.cache.forTenant('pur').set('before', 1);
+    const report = await a.cache.purgeTenant('pur');
+    expect(report.removed).toBeGreaterThanOrEqual(3); // the entry, the generation counter, the wrapped data key
+    await a.cache.forTenant('pur').set('after', 2);
+    const b = await boot(wrapped([S1]));
+    expect(await b.cache.forTenant('pur').get('before')).toBeUndefined();
+    expect(await b.cache.forTenant('pur').get('after')).toBe(2);
   });
 
   it("migration: entries written with derived keys still open after switching to 'wrapped'", async () => {
