@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CacheStore,
   InvalidOptionsError,
+  StoreUnavailableError,
   type StoreDefinition,
   type TenantKeyStore,
   UnsupportedOperationError,
@@ -15,7 +16,7 @@ import {
 import { TenantDataKeys } from '../../lib/codec/tenant-data-keys.js';
 import { parsePhysicalKey } from '../../lib/keys/key-layout.js';
 import type { RedisClientLike } from '../../lib/stores/redis/redis-commander.js';
-import { type RedisClusterHandle, sharedRedisUrl, startRedisCluster } from '../support/redis-server.js';
+import { type RedisClusterHandle, sharedRedisUrl, startRedisCluster, startRedisServer } from '../support/redis-server.js';
 import { type TestModule, bootCache } from '../support/test-module.js';
 
 /**
@@ -142,6 +143,21 @@ describe('TenantDataKeys', () => {
 });
 
 describe('shredTenant without wrapped data keys, and the options', () => {
+  it('a store that is down: shredTenant rejects with StoreUnavailableError (it never looks done), and the app still closes', async () => {
+    const server = await startRedisServer();
+    const app = await bootCache({ stores: { default: redisStore({ url: server.url, commandTimeout: 300 }) }, codec: wrapped([S1]) }, { logger: false });
+    try {
+      await app.cache.forTenant(VICTIM).set('k', 1);
+      await server.stop();
+      const started = Date.now();
+      await expect(app.cache.shredTenant(VICTIM)).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(await app.cache.forTenant('other').get('k')).toBeUndefined(); // a read is a miss
+    } finally {
+      await app.close();
+    }
+  });
+
   it('throws UnsupportedOperationError when no store has wrapped data keys', async () => {
     const app = await bootCache({ codec: { encryption: { secrets: [S1] } } }, { logger: false });
     try {
