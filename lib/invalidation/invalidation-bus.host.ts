@@ -12,7 +12,7 @@ import { busApplyFailed, busMessageRejected, busNotSubscribed, busPublishFailed,
 const SUBSCRIBE_WAIT_MS = 2000;
 const PUBLISH_WAIT_MS = 1000;
 /** How long a purge waits for the other instances' acknowledgements. */
-const PURGE_ACK_WAIT_MS = 2000;
+const PURGE_ACK_WAIT_MS = 5000;
 /** Unknown store aliases logged once each; past this many, further unknown aliases are not logged. */
 const MAX_LOGGED_UNKNOWN_STORES = 100;
 

@@ -19,7 +19,7 @@ export interface TenantPurgeReport {
   /**
    * Per store whose invalidations travel on the cross-instance bus (`invalidation.bus`): whether the purge was
    * published, the subscribers PUBLISH counted (this instance's own subscription included) and the ids of the
-   * instances that purged their own store and acknowledged within 2 s. Empty without a bus.
+   * instances that purged their own store and acknowledged within 5 s. Empty without a bus.
    */
   readonly bus: Readonly<Record<string, PurgeBusResult>>;
   /** Per CDN backend (`http.backends` with `purge`): the purge of the tenant's surrogate key. Empty without one. */
