@@ -224,6 +224,16 @@ describe('wrapped data keys on Redis: rotation, migration, a user key store, ano
     expect(await b.cache.forTenant('pur').get('after')).toBe(2);
   });
 
+  it("clear() keeps the tenant's data key (clearing is not shredding): a fresh instance reads what was written after it", async () => {
+    const a = await boot(wrapped([S1]));
+    await a.cache.forTenant('clr').set('before', 1);
+    await a.cache.forTenant('clr').clear();
+    await a.cache.forTenant('clr').set('after', 2);
+    const b = await boot(wrapped([S1]));
+    expect(await b.cache.forTenant('clr').get('before')).toBeUndefined();
+    expect(await b.cache.forTenant('clr').get('after')).toBe(2);
+  });
+
   it("migration: entries written with derived keys still open after switching to 'wrapped'", async () => {
     const derived = await boot({ encryption: { secrets: [S1] } });
     await derived.cache.forTenant('mig').set('old', 'derived');
