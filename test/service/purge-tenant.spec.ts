@@ -112,10 +112,13 @@ function describePurge(name: string, setup: () => Promise<{ definition: () => St
       for (const [scope, n] of all) if (scope !== segment(VICTIM)) expect(left.get(scope), `keys of ${scope}`).toBe(n);
       expect([...left.keys()].sort()).toEqual([...all.keys()].filter((s) => s !== segment(VICTIM)).sort());
       const slow = await raw.slowlog();
-      // NOTE: on a machine so loaded that the control's commands also took over 10 ms, the purge's may too: then
-      // they may not be slow much more often than the control's (same count of commands, same weight).
-      if (slow.control === 0) expect(slow.purge).toEqual([]);
-      else expect(slow.purge.length, `slow purge commands ${JSON.stringify(slow.purge)}, control ${slow.control}`).toBeLessThanOrEqual(2 * slow.control + 2);
+      // Never a command that walks or empties the keyspace at once.
+      expect(slow.purge.filter(([, command]) => ['KEYS', 'FLUSHDB', 'FLUSHALL'].includes(command!))).toEqual([]);
+      // Every purge command that shows in SLOWLOG (10 ms) does at most one page of work (500 keys)...
+      for (const entry of slow.purge) expect(argumentCount(entry), `a purge command bigger than a page: ${entry.slice(0, 4).join(' ')}`).toBeLessThanOrEqual(503);
+      // ...and they are rare: on a loaded machine even a one-key UNLINK can wait 15 ms for a CPU (seen here, with the
+      // control loop beside it fast). NOTE: strict zero would make this test fail on a busy CI runner, not on a slow purge.
+      expect(slow.purge.length, `slow purge commands ${JSON.stringify(slow.purge)}, control ${slow.control}`).toBeLessThanOrEqual(2 * slow.control + 2);
     }, 600_000);
 
     it('leaves the tenant empty and usable, and the other tenants readable', async () => {
@@ -146,6 +149,13 @@ function describePurge(name: string, setup: () => Promise<{ definition: () => St
 /** Keys of one Redis node by raw SCAN, and its slow log restricted to the commands a purge sends. */
 const CONTROL_MATCH = 'control-matches-nothing*';
 
+/** Arguments of a SLOWLOG entry (`[duration, command, ...args]`), counting those it left out (`... (N more arguments)`). */
+function argumentCount(entry: readonly string[]): number {
+  const args = entry.slice(2);
+  const more = /^\.\.\. \((\d+) more arguments\)$/.exec(args.at(-1) ?? '');
+  return more ? args.length - 1 + Number(more[1]) : args.length;
+}
+
 async function rawNode(url: string): Promise<{ node: string; keys: string[]; slow: string[][]; control: number }> {
   const client = createClient({ url });
   await client.connect();
@@ -163,7 +173,9 @@ async function rawNode(url: string): Promise<{ node: string; keys: string[]; slo
     // The purge's commands: a SCAN matching under the key prefix, an UNLINK (or DEL) of keys under it.
     const slow = entries.filter(
       ([, command, ...args]) =>
-        (command === 'SCAN' && args[1] === 'MATCH' && args[2]!.startsWith(PREFIX)) || (['UNLINK', 'DEL'].includes(command!) && args[0]!.startsWith(PREFIX)),
+        (command === 'SCAN' && args[1] === 'MATCH' && args[2]!.startsWith(PREFIX)) ||
+        (['UNLINK', 'DEL', 'KEYS'].includes(command!) && args[0]!.startsWith(PREFIX)) ||
+        ['FLUSHDB', 'FLUSHALL'].includes(command!),
     );
     const control = entries.filter(([, command, , , match]) => command === 'SCAN' && match === CONTROL_MATCH).length;
     return { node: url.replace('redis://', ''), keys, slow, control };
