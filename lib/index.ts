@@ -24,6 +24,8 @@ export {
 export type { CacheScope } from './keys/key-builder.js';
 export * from './stores/index.js';
 export { TenantCacheService } from './service/tenant-cache.service.js';
+export type { TenantPurgeReport, StorePurgeResult, PurgeBusResult, PurgeCdnResult } from './service/tenant-purge.js';
+export type { TenantShredReport } from './service/tenant-shred.js';
 export { TenantScopedCache, type CacheEntryInput } from './service/tenant-scoped-cache.js';
 export type { CacheLookup, GetOrSetOptions } from './engine/cache-engine.js';
 export { KeyListing } from './service/key-listing.js';
@@ -60,6 +62,7 @@ export {
   type CompressionAlgorithm,
   type EncryptionOptions,
   type MemoizeIterableOptions,
+  type TenantKeyStore,
 } from './codec/index.js';
 export {
   TenantCacheInterceptor,

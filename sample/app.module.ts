@@ -10,6 +10,7 @@ import { ProductRepository } from './catalog/product.repository.js';
 import { ProductService } from './catalog/product.service.js';
 import { ProductsController } from './catalog/products.controller.js';
 import { SettingsController } from './catalog/settings.controller.js';
+import { AdminController } from './catalog/admin.controller.js';
 
 /** The embedded memory store by default; Redis when REDIS_URL is set. */
 export function sampleStore() {
@@ -39,10 +40,13 @@ export function sampleDatabase(): string {
         tenant: { pattern: /^[a-z0-9-]{1,32}$/ },
         // Product rows saved through TypeORM invalidate the cached reads that depend on them, after commit.
         invalidation: { sources: [typeOrmSource(dataSource)] },
+        // With CACHE_SECRET (32+ characters), entries are encrypted under a random key per tenant, which
+        // DELETE /admin/tenants/:id destroys after purging the tenant (crypto-shredding).
+        ...(process.env.CACHE_SECRET ? { codec: { encryption: { secrets: [process.env.CACHE_SECRET], tenantKeys: 'wrapped' as const } } } : {}),
       }),
     }),
   ],
-  controllers: [ProductsController, SettingsController],
+  controllers: [ProductsController, SettingsController, AdminController],
   providers: [ProductRepository, ProductService, { provide: APP_GUARD, useClass: TenantGuard }],
 })
 export class AppModule {}

@@ -1,5 +1,6 @@
 import * as zlib from 'node:zlib';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import type { TenantKeyStore } from './tenant-data-keys.js';
 
 /**
  * Compression algorithms; `zstd` only where the running Node has `zlib.zstdCompress` (22.15+, 23.8+).
@@ -43,6 +44,14 @@ export interface EncryptionOptions {
    * (`codec: { encrypt: false }`). Default true.
    */
   required?: boolean;
+  /**
+   * How each tenant's entry key is made. `'derived'` (default): derived (HKDF) from the master secret and the
+   * tenant id. `'wrapped'`: a random data key per tenant, wrapped by the master secret and kept in `keyStore`,
+   * so that `shredTenant(id)` can destroy one tenant's key (crypto-shredding). See docs/tenancy.md.
+   */
+  tenantKeys?: 'derived' | 'wrapped';
+  /** With `tenantKeys: 'wrapped'`: where wrapped data keys live. Default: the store, beside the tenant's entries. */
+  keyStore?: TenantKeyStore;
 }
 
 /**
@@ -106,6 +115,10 @@ export interface NormalizedCodecOptions {
   maxValueBytes: number;
   /** Secret of the key HMAC; `undefined` = keys as they are. */
   keySecret: Buffer | undefined;
+  /** `'wrapped'`: per-tenant data keys (see `EncryptionOptions.tenantKeys`); only with secrets. */
+  tenantKeys: 'derived' | 'wrapped';
+  /** A user-supplied key store of wrapped data keys; `undefined` = the store itself. */
+  keyStore?: TenantKeyStore;
 }
 
 export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
@@ -123,6 +136,7 @@ export const PLAIN_CODEC: NormalizedCodecOptions = Object.freeze({
   chunkSize: DEFAULT_CHUNK_SIZE,
   maxValueBytes: DEFAULT_MAX_VALUE_BYTES,
   keySecret: undefined,
+  tenantKeys: 'derived',
 });
 
 /** Whether the running Node has zstd in `node:zlib`. */
@@ -148,6 +162,8 @@ export function normalizeCodecOptions(module: CodecOptions | undefined, store?: 
   const compression = normalizeCompression(merged.compression, `${where}.compression`);
   let secrets: Buffer[] | undefined;
   let encryptionRequired = false;
+  let tenantKeys: 'derived' | 'wrapped' = 'derived';
+  let keyStore: TenantKeyStore | undefined;
   if (merged.encryption !== undefined && merged.encryption !== false) {
     const enc = merged.encryption;
     if (typeof enc !== 'object' || enc === null) {
@@ -158,6 +174,19 @@ export function normalizeCodecOptions(module: CodecOptions | undefined, store?: 
       throw new InvalidOptionsError(`${where}.encryption.required`, 'must be a boolean', 'Write required: false to accept unencrypted entries.');
     }
     encryptionRequired = enc.required ?? true;
+    tenantKeys = enc.tenantKeys ?? 'derived';
+    if (tenantKeys !== 'derived' && tenantKeys !== 'wrapped') {
+      throw new InvalidOptionsError(`${where}.encryption.tenantKeys`, `is ${JSON.stringify(tenantKeys)}`, "Write 'derived' (the default) or 'wrapped'.");
+    }
+    keyStore = enc.keyStore;
+    const ks = keyStore as unknown as Record<string, unknown> | undefined;
+    if (ks !== undefined && (tenantKeys !== 'wrapped' || !['get', 'add', 'set', 'delete'].every((m) => typeof ks?.[m] === 'function'))) {
+      throw new InvalidOptionsError(
+        `${where}.encryption.keyStore`,
+        tenantKeys !== 'wrapped' ? "is set but tenantKeys is not 'wrapped'" : 'is not a TenantKeyStore',
+        "Give { get, add, set, delete } (see TenantKeyStore) with tenantKeys: 'wrapped'.",
+      );
+    }
   }
   const chunkSize = normalizeChunkSize(merged.chunkSize, `${where}.chunkSize`);
   const maxValueBytes = merged.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
@@ -181,7 +210,7 @@ export function normalizeCodecOptions(module: CodecOptions | undefined, store?: 
     }
     keySecret = normalizeSecrets(hk.secret, `${where}.hashKeys.secret`)[0];
   }
-  return { compression, secrets, encryptionRequired, chunkSize, maxValueBytes, keySecret };
+  return { compression, secrets, encryptionRequired, chunkSize, maxValueBytes, keySecret, tenantKeys, ...(keyStore ? { keyStore } : {}) };
 }
 
 /**

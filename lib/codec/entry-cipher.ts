@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { CacheScope } from '../keys/key-builder.js';
 import { sha256 } from '../keys/sha256.js';
+import type { TenantDataKeys } from './tenant-data-keys.js';
 
 const SALT = Buffer.from('nestjs-tenant-cache/v1', 'utf8');
 const KEY_ID_BYTES = 4;
@@ -26,13 +27,20 @@ export interface SealContext {
  * `HMAC-SHA256(scopeKey, nonceSalt)`: random 96-bit IVs alone would cap one key at about 2^32 messages
  * (NIST SP 800-38D), which a busy tenant could reach. Secrets are tried by a 4-byte id derived from
  * each, so rotation costs nothing on reads of current entries.
+ *
+ * With `dataKeys` (`encryption.tenantKeys: 'wrapped'`), a tenant's entries are sealed under its random data
+ * key instead (marked by the data key's id), which `shredTenant` can destroy; entries of the tenant sealed
+ * under a derived key before the switch still open until they expire. Shared entries keep the derived key.
  */
 export class EntryCipher {
   private readonly ids: Buffer[];
   private readonly keys = new Map<string, Buffer>();
 
   /** `secrets` newest first; the first encrypts, all decrypt. */
-  constructor(private readonly secrets: readonly Buffer[]) {
+  constructor(
+    private readonly secrets: readonly Buffer[],
+    readonly dataKeys?: TenantDataKeys,
+  ) {
     this.ids = secrets.map((s) => Buffer.from(hkdfSync('sha256', s, SALT, 'key-id', KEY_ID_BYTES)));
   }
 
@@ -40,10 +48,19 @@ export class EntryCipher {
   seal(parts: readonly Buffer[], ctx: SealContext): Buffer {
     const length = parts.reduce((n, p) => n + p.length, 0);
     const out = Buffer.allocUnsafe(SEAL_OVERHEAD + length);
-    this.ids[0]!.copy(out, 0);
     const nonce = randomBytes(NONCE_SALT_BYTES + IV_BYTES);
+    let key: Buffer;
+    const dataKey = this.dataKeyOf(ctx.scope);
+    if (dataKey !== undefined) {
+      dataKey.id.copy(out, 0);
+      key = createHmac('sha256', dataKey.key).update(nonce.subarray(0, NONCE_SALT_BYTES)).digest();
+    } else {
+      if (this.dataKeys !== undefined && ctx.scope.kind === 'tenant') throw new Error(`internal: the data key of tenant "${ctx.scope.tenantId}" is not loaded`);
+      this.ids[0]!.copy(out, 0);
+      key = this.messageKey(0, ctx.scope, nonce.subarray(0, NONCE_SALT_BYTES));
+    }
     nonce.copy(out, KEY_ID_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.messageKey(0, ctx.scope, nonce.subarray(0, NONCE_SALT_BYTES)), nonce.subarray(NONCE_SALT_BYTES));
+    const cipher = createCipheriv('aes-256-gcm', key, nonce.subarray(NONCE_SALT_BYTES));
     cipher.setAAD(ctx.aad);
     let at = KEY_ID_BYTES + NONCE_SALT_BYTES + IV_BYTES;
     for (const p of parts) at += cipher.update(p).copy(out, at);
@@ -60,6 +77,11 @@ export class EntryCipher {
     const iv = sealed.subarray(KEY_ID_BYTES + NONCE_SALT_BYTES, KEY_ID_BYTES + NONCE_SALT_BYTES + IV_BYTES);
     const body = sealed.subarray(KEY_ID_BYTES + NONCE_SALT_BYTES + IV_BYTES, sealed.length - TAG_BYTES);
     const tag = sealed.subarray(sealed.length - TAG_BYTES);
+    const dataKey = this.dataKeyOf(ctx.scope);
+    if (dataKey !== undefined && dataKey.id.equals(id)) {
+      const opened = decrypt(createHmac('sha256', dataKey.key).update(nonceSalt).digest(), iv, ctx.aad, body, tag);
+      if (opened !== undefined) return opened;
+    }
     for (let i = 0; i < this.secrets.length; i++) {
       // NOTE: ids are 32 bits, so two secrets may share one: every match is tried.
       if (!this.ids[i]!.equals(id)) continue;
@@ -77,10 +99,16 @@ export class EntryCipher {
     return undefined;
   }
 
-  /** Whether a sealed message names a secret this cipher has (false = written with a retired or foreign secret). */
-  knowsKeyOf(sealed: Buffer): boolean {
+  /** Whether a sealed message names a secret this cipher has (false = written with a retired or foreign secret, or a shredded data key). */
+  knowsKeyOf(sealed: Buffer, scope?: CacheScope): boolean {
     const id = sealed.subarray(0, KEY_ID_BYTES);
-    return sealed.length >= SEAL_OVERHEAD && this.ids.some((k) => k.equals(id));
+    const dataKey = scope === undefined ? undefined : this.dataKeyOf(scope);
+    return sealed.length >= SEAL_OVERHEAD && (this.ids.some((k) => k.equals(id)) || dataKey?.id.equals(id) === true);
+  }
+
+  /** The tenant's data key in wrapped mode, when this process holds it. */
+  private dataKeyOf(scope: CacheScope) {
+    return this.dataKeys !== undefined && scope.kind === 'tenant' ? this.dataKeys.peek(scope.tenantId) : undefined;
   }
 
   private messageKey(secret: number, scope: CacheScope, nonceSalt: Buffer): Buffer {
@@ -100,6 +128,19 @@ export class EntryCipher {
       this.keys.set(cacheKey, key);
     }
     return key;
+  }
+}
+
+function decrypt(key: Buffer, iv: Buffer, aad: Buffer, body: Buffer, tag: Buffer): Buffer | undefined {
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, iv);
+    decipher.setAAD(aad);
+    decipher.setAuthTag(tag);
+    const head = decipher.update(body);
+    const tail = decipher.final();
+    return tail.length === 0 ? head : Buffer.concat([head, tail]);
+  } catch {
+    return undefined;
   }
 }
 

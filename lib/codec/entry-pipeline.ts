@@ -7,6 +7,7 @@ import type { CacheScope, KeyBuilder } from '../keys/key-builder.js';
 import { type CodecCallOptions, type NormalizedCodecOptions, type NormalizedCompression, normalizeCompression, validateCodecCallOptions } from './codec.options.js';
 import { NOT_COMPRESSED, compress } from './compression.js';
 import { EntryCipher, SEAL_OVERHEAD } from './entry-cipher.js';
+import type { TenantDataKeys } from './tenant-data-keys.js';
 import { EntryCodec, decodePlain, plainKeyOf } from './entry-codec.js';
 import {
   type ChunkedEncoding,
@@ -112,10 +113,12 @@ export class EntryPipeline {
     readonly storeMaxValueBytes: number,
     readonly storeAlias: string,
     traits: PipelineStoreTraits = {},
+    /** Per-tenant data keys (`encryption.tenantKeys: 'wrapped'`). */
+    dataKeys?: TenantDataKeys,
   ) {
     this.plain = new EntryCodec({ ownMemory: traits.keepsBytes });
     this.takesText = traits.takesText ?? false;
-    this.cipher = options.secrets ? new EntryCipher(options.secrets) : undefined;
+    this.cipher = options.secrets ? new EntryCipher(options.secrets, dataKeys) : undefined;
     this.base = this.settingsOf(options.compression, options.secrets !== undefined, options.chunkSize);
     this.fastLimit = Math.min(this.base.chunkBytes, options.maxValueBytes);
   }

@@ -7,3 +7,4 @@ export {
   validateCodecCallOptions,
 } from './codec.options.js';
 export type { MemoizeIterableOptions } from './memoize-iterable.js';
+export type { TenantKeyStore } from './tenant-data-keys.js';

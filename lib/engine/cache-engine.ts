@@ -6,9 +6,10 @@ import { CachedMethodRegistry } from './cached-method.registry.js';
 import { ClusterFlight } from './cluster-flight.js';
 import { type CacheLookup, EntryReader } from './entry-reader.js';
 import { EntryWriter } from './entry-writer.js';
-import { InvalidationHooks } from './invalidation-hooks.js';
+import { InvalidationHooks, type PurgeReceipt } from './invalidation-hooks.js';
 import { Invalidator } from './invalidator.js';
 import { KeyScan } from './key-scan.js';
+import { ScopePurge, type StorePurgeResult, shredScope } from './scope-purge.js';
 import { LoadMarks } from './load-marks.js';
 import { type FetchOptions, type GetOrSetOptions, ReadThrough } from './read-through.js';
 import { SingleFlight } from './single-flight.js';
@@ -53,6 +54,9 @@ export class CacheEngine {
   private readonly batch: BatchOps;
   private readonly scan: KeyScan;
   private readonly invalidator: Invalidator;
+  private readonly purger: ScopePurge;
+  /** Destroys a tenant's data key in one store (`shredScope`); false on a store without wrapped data keys. Admin only. */
+  readonly shred: (scope: CacheScope & { kind: 'tenant' }, alias: string) => Promise<boolean>;
 
   constructor(
     @Inject(TENANT_CACHE_OPTIONS) readonly options: EngineOptions,
@@ -76,6 +80,8 @@ export class CacheEngine {
     this.batch = new BatchOps(this.resolver, this.reader, failures, marks, this.hooks, fence);
     this.scan = new KeyScan(this.resolver, failures, marks, this.hooks, fence);
     this.invalidator = new Invalidator(this.resolver, failures, marks, this.hooks, this.tagIndex, this.scan, this.batch, stamps);
+    this.purger = new ScopePurge(this.resolver, marks, this.hooks, failures);
+    this.shred = (scope, alias) => shredScope(this.resolver, marks, this.hooks, failures, scope, alias);
   }
 
   store(scope: CacheScope, alias?: string): Promise<ResolvedStore> {
@@ -202,6 +208,16 @@ export class CacheEngine {
 
   invalidatePartition(scope: CacheScope, selector: PartitionSelector, alias?: string): Promise<number> {
     return this.invalidator.invalidatePartition(scope, selector, alias);
+  }
+
+  /** Deletes every key of the scope (all generations, counters, tag sets, leases) from one store. Admin only. */
+  purgeScope(scope: CacheScope, alias: string, receipt?: PurgeReceipt): Promise<StorePurgeResult> {
+    return this.purger.purge(scope, alias, receipt);
+  }
+
+  /** Throws `UnsupportedOperationError` when the store cannot list keys, so a purge would miss them. */
+  assertPurgeable(alias: string): Promise<void> {
+    return this.purger.assertPurgeable(alias);
   }
 
   /** Empties whole stores, every tenant. Admin only. */

@@ -13,7 +13,38 @@ export type InvalidationEvent = { readonly scope: CacheScope; readonly store: st
   | { readonly kind: 'partition'; readonly prefix: string; readonly matches?: (logicalKey: string) => boolean }
   | { readonly kind: 'tag'; readonly tag: string; readonly versioned: boolean; readonly soft?: boolean }
   | { readonly kind: 'all' }
+  | { readonly kind: 'purge'; readonly receipt: PurgeReceipt }
+  // The tenant's data key was destroyed (`shredTenant`): other instances drop their copy of it.
+  | { readonly kind: 'shred' }
 );
+
+/**
+ * What listeners of a `purge` (see `TenantCacheService.purgeTenant`) report back to it, filled in by them;
+ * one receipt for all the stores of one purge.
+ */
+export interface PurgeReceipt {
+  /** By store alias: whether the bus published the purge, how many subscribers PUBLISH reached, which instances acknowledged. */
+  bus?: Record<string, PurgeBusResult>;
+  /** One result per CDN backend (the tenant's surrogate key is purged once per purge, not per store). */
+  cdn?: PurgeCdnResult[];
+}
+
+/** The cross-instance bus's part of a purge of one store. */
+export interface PurgeBusResult {
+  readonly published: boolean;
+  /** What PUBLISH answered: subscribers of the channel, this instance's own subscription included. */
+  readonly subscribers?: number;
+  /** Ids of the instances that purged their own store and said so in time. */
+  readonly acknowledged?: readonly string[];
+  readonly error?: string;
+}
+
+/** One CDN backend's part of a purge. */
+export interface PurgeCdnResult {
+  readonly backend: string;
+  readonly ok: boolean;
+  readonly error?: string;
+}
 
 /**
  * Where an invalidation started: `local` (this instance's code) or `remote` (replayed here for another

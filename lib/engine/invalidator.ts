@@ -5,7 +5,7 @@ import type { BatchOps } from './batch-ops.js';
 import type { InvalidationHooks } from './invalidation-hooks.js';
 import type { KeyScan } from './key-scan.js';
 import type { LoadMarks } from './load-marks.js';
-import type { ResolvedStore } from './store-registry.js';
+import { type ResolvedStore, dataKeyKey } from './store-registry.js';
 import { type StoreFailures, Unresolved } from './store-failures.js';
 import type { TagIndex } from './tag-index.js';
 import type { TagStamps } from './tag-stamps.js';
@@ -46,11 +46,13 @@ export class Invalidator {
     await this.failures.write(targetAt(resolved, scopePrefix, scope), 'clear', async () => {
       const generation = await this.resolver.generation(resolved, scope);
       const keep = resolved.keys.generationKey(scope);
+      // And the tenant's data key (tenantKeys 'wrapped'): clearing is not shredding.
+      const dataKey = scope.kind === 'tenant' ? dataKeyKey(resolved.keys, scope.tenantId) : undefined;
       const doomed: string[] = [];
       for await (const page of resolved.store.scan(scopePrefix)) {
         for (const k of page) {
           // Keep the generation counter: removing it could let it restart at a value old entries carry.
-          if (k !== keep && !k.startsWith(resolved.keys.entryPrefix(scope, generation))) doomed.push(k);
+          if (k !== keep && k !== dataKey && !k.startsWith(resolved.keys.entryPrefix(scope, generation))) doomed.push(k);
         }
         if (doomed.length >= 500) await resolved.store.mdel(doomed.splice(0));
       }

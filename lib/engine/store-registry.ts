@@ -3,6 +3,8 @@ import { ChunkedIo } from '../codec/chunked-io.js';
 import { PLAIN_CODEC, normalizeCodecOptions } from '../codec/codec.options.js';
 import { keyHmacSecret } from '../codec/entry-cipher.js';
 import { EntryPipeline } from '../codec/entry-pipeline.js';
+import { TenantDataKeys } from '../codec/tenant-data-keys.js';
+import { storeKeyStore } from '../codec/tenant-key-store.js';
 import { InvalidTenantIdError } from '../errors/invalid-tenant-id.error.js';
 import { UnknownStoreError } from '../errors/unknown-store.error.js';
 import { type CacheScope, KeyBuilder } from '../keys/key-builder.js';
@@ -26,6 +28,13 @@ export interface ResolvedStore {
   codec: ChunkedIo;
   /** On a tier: the same store without its L1, for `l1: false` calls (same keys, same codec settings). */
   withoutL1?: ResolvedStore;
+  /** Per-tenant data keys (`encryption.tenantKeys: 'wrapped'`): loaded before a tenant's entries are encoded or decoded. */
+  dataKeys?: TenantDataKeys;
+}
+
+/** The meta key of a tenant's wrapped data key in a store (see `storeKeyStore`). */
+export function dataKeyKey(keys: KeyBuilder, tenantId: string): string {
+  return keys.metaKey({ kind: 'tenant', tenantId }, 'dk', 'data-key');
 }
 
 /**
@@ -131,17 +140,27 @@ export class StoreRegistry implements OnApplicationShutdown {
     const codecOptions = this.options.codec?.[alias] ?? (def.codec ? normalizeCodecOptions(undefined, def.codec, `stores.${alias}.codec`) : PLAIN_CODEC);
     const hmac = codecOptions.keySecret ? keyHmacSecret(codecOptions.keySecret) : undefined;
     const keys = new KeyBuilder(this.options.keyPrefix, store.capabilities, def.dedicatedTenant, hmac);
+    const dataKeys =
+      codecOptions.secrets && codecOptions.tenantKeys === 'wrapped'
+        ? new TenantDataKeys(codecOptions.secrets, codecOptions.keyStore ?? storeKeyStore(store, (tenantId) => dataKeyKey(keys, tenantId)))
+        : undefined;
     const codec = new ChunkedIo(
-      new EntryPipeline(codecOptions, store.capabilities.maxValueBytes, alias, {
-        keepsBytes: traits.sameBytesOnRead,
-        takesText: traits.takesText,
-      }),
+      new EntryPipeline(
+        codecOptions,
+        store.capabilities.maxValueBytes,
+        alias,
+        {
+          keepsBytes: traits.sameBytesOnRead,
+          takesText: traits.takesText,
+        },
+        dataKeys,
+      ),
       store,
       keys,
       io,
       // NOTE: a store that fails a chunk cleanup is failing everything: one rate-limited log, not a line each.
       (_count, error) => this.outages.failure(alias, 'mdel', undefined, error),
     );
-    return { alias, store, traits, io, keys, codec };
+    return dataKeys ? { alias, store, traits, io, keys, codec, dataKeys } : { alias, store, traits, io, keys, codec };
   }
 }

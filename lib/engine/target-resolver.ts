@@ -39,6 +39,8 @@ export class TargetResolver {
     assertKey(key);
     const resolved = this.registry.getNow(this.registry.aliasFor(scope, alias));
     if (resolved === undefined) return undefined;
+    // A tenant's data key not yet in this process: the awaited path loads it (see `generation`).
+    if (resolved.dataKeys !== undefined && scope.kind === 'tenant' && resolved.dataKeys.peek(scope.tenantId) === undefined) return undefined;
     const generation = resolved.traits.localTier
       ? this.counters.peekDirect(resolved.store, resolved.keys.generationKey(scope), resolved.io)
       : this.counters.peek(resolved.store, resolved.keys.generationKey(scope));
@@ -78,7 +80,14 @@ export class TargetResolver {
     return this.registry.get(this.registry.aliasFor(scope, alias));
   }
 
+  /**
+   * The scope's generation. Every operation on a scope's entries asks for it first, so this is also where a
+   * tenant's data key (`tenantKeys: 'wrapped'`) is loaded, before the codec seals or opens its entries.
+   */
   generation(resolved: ResolvedStore, scope: CacheScope): Promise<number> {
+    if (resolved.dataKeys !== undefined && scope.kind === 'tenant' && resolved.dataKeys.peek(scope.tenantId) === undefined) {
+      return resolved.dataKeys.load(scope.tenantId).then(() => this.counters.read(resolved.store, resolved.keys.generationKey(scope), localTier(resolved)));
+    }
     return this.counters.read(resolved.store, resolved.keys.generationKey(scope), localTier(resolved));
   }
 

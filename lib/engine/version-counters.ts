@@ -77,6 +77,18 @@ export class VersionCounters {
     return value;
   }
 
+  /** Forgets the cached counters of `store` whose keys start with `prefix` (a purged scope): the next read asks the store. */
+  forget(store: CacheStore, prefix: string): void {
+    const counters = this.cache.get(store.name);
+    if (counters === undefined) return;
+    for (const key of counters.keys()) {
+      if (key.startsWith(prefix)) {
+        counters.delete(key);
+        this.size--;
+      }
+    }
+  }
+
   private remember(storeName: string, key: string, value: number): void {
     let counters = this.cache.get(storeName);
     if (!counters) this.cache.set(storeName, (counters = new Map()));

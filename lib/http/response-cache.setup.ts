@@ -54,7 +54,12 @@ export class ResponseCacheSetup implements OnModuleInit, OnModuleDestroy {
     if (event.kind === 'tag') {
       keys = [surrogateKeyFor(ns, event.scope, event.versioned ? versioned(event.tag) : event.tag, http.surrogateKeyPrefix)];
       tags = [event.versioned ? `v:${event.tag}` : event.tag];
-    } else if (event.kind === 'all') {
+    } else if (event.kind === 'all' || event.kind === 'purge') {
+      // A purge reaches every store with one receipt: the CDN is purged once.
+      if (event.kind === 'purge') {
+        if (event.receipt.cdn !== undefined) return;
+        event.receipt.cdn = [];
+      }
       keys = [scopeSurrogateKey(ns, event.scope, http.surrogateKeyPrefix)];
       tags = ['*'];
     } else return;
@@ -64,8 +69,11 @@ export class ResponseCacheSetup implements OnModuleInit, OnModuleDestroy {
       http.purged.map(async ({ name, backend }) => {
         try {
           await backend.purge(soft ? { keys, tenant, tags, soft } : { keys, tenant, tags });
+          if (event.kind === 'purge') event.receipt.cdn?.push({ backend: name, ok: true });
         } catch (error) {
-          this.logger.warn(messages.purgeFailed(name, error instanceof Error ? error : new Error(String(error))));
+          const e = error instanceof Error ? error : new Error(String(error));
+          this.logger.warn(messages.purgeFailed(name, e));
+          if (event.kind === 'purge') event.receipt.cdn?.push({ backend: name, ok: false, error: e.message });
         }
       }),
     );

@@ -11,6 +11,8 @@ import { busApplyFailed, busMessageRejected, busNotSubscribed, busPublishFailed,
 
 const SUBSCRIBE_WAIT_MS = 2000;
 const PUBLISH_WAIT_MS = 1000;
+/** How long a purge waits for the other instances' acknowledgements. */
+const PURGE_ACK_WAIT_MS = 5000;
 /** Unknown store aliases logged once each; past this many, further unknown aliases are not logged. */
 const MAX_LOGGED_UNKNOWN_STORES = 100;
 
@@ -24,12 +26,23 @@ type WireEvent = { scope: CacheScope; store: string } & (
   | { kind: 'prefix'; prefix: string }
   | { kind: 'tag'; tag: string; versioned: boolean; soft?: boolean }
   | { kind: 'all' }
+  // A purged tenant (`purgeTenant`): receivers delete the scope's keys and answer with an `ack` of `id`.
+  | { kind: 'purge'; id: string }
+  // A shredded tenant (`shredTenant`): receivers drop their copy of its data key (whatever store travels).
+  | { kind: 'shred' }
 );
 
 interface WireMessage {
   v: 1;
   from: string;
   event: WireEvent;
+}
+
+/** An instance's answer to a `purge`, once it purged its own store. */
+interface WireAck {
+  v: 1;
+  from: string;
+  ack: string;
 }
 
 /**
@@ -45,6 +58,8 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
   private readonly travels = new Map<string, Promise<boolean>>();
   /** Unknown store aliases already logged (once each: a misconfigured peer may send many). */
   private readonly unknownStores = new Set<string>();
+  /** Purges of this instance waiting for acknowledgements, by id: the instances that answered. */
+  private readonly awaitingAcks = new Map<string, { from: Set<string>; expected: number; done: () => void }>();
   private transport?: InvalidationTransport;
   private unhook?: () => void;
 
@@ -74,12 +89,54 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
 
   private async send(event: InvalidationEvent, origin: InvalidationOrigin): Promise<void> {
     if (!this.transport || origin === 'remote') return;
-    if (!(await this.travelsFor(event.store))) return;
+    // NOTE: every instance keeps data keys in process, for shared stores too: a shred travels whatever the store.
+    if (event.kind !== 'shred' && !(await this.travelsFor(event.store))) return;
+    if (event.kind === 'purge') return this.sendPurge(event);
     const wire = toWire(event);
     const sent = this.transport.publish(JSON.stringify({ v: 1, from: this.instanceId, event: wire } satisfies WireMessage));
     sent.catch((error: unknown) => this.logger.warn(busPublishFailed(event.kind, error instanceof Error ? error : new Error(String(error)))));
     // Bounded: a local invalidation never waits long on the bus.
     if (!(await settlesWithin(sent, PUBLISH_WAIT_MS))) this.logger.warn(busPublishFailed(event.kind, new Error(`no answer within ${PUBLISH_WAIT_MS} ms`)));
+  }
+
+  /**
+   * Publishes a purge and waits (at most `PURGE_ACK_WAIT_MS`) until every other subscriber PUBLISH counted
+   * has acknowledged it; what it learnt goes into the event's receipt.
+   */
+  private async sendPurge(event: Extract<InvalidationEvent, { kind: 'purge' }>): Promise<void> {
+    const id = randomUUID();
+    const from = new Set<string>();
+    let done!: () => void;
+    const allIn = new Promise<void>((resolve) => (done = resolve));
+    const waiting = { from, expected: Number.POSITIVE_INFINITY, done };
+    this.awaitingAcks.set(id, waiting);
+    try {
+      const wire: WireEvent = { scope: event.scope, store: event.store, kind: 'purge', id };
+      const sent = this.transport!.publish(JSON.stringify({ v: 1, from: this.instanceId, event: wire } satisfies WireMessage));
+      let subscribers: number | undefined;
+      try {
+        const reply = await withTimeout(sent, PUBLISH_WAIT_MS);
+        subscribers = typeof reply === 'number' ? reply : undefined;
+      } catch (error) {
+        const e = error instanceof Error ? error : new Error(String(error));
+        this.logger.warn(busPublishFailed('purge', e));
+        (event.receipt.bus ??= {})[event.store] = { published: false, error: e.message };
+        return;
+      }
+      // NOTE: PUBLISH counts this instance's own subscription too.
+      waiting.expected = subscribers === undefined ? Number.POSITIVE_INFINITY : subscribers - 1;
+      if (from.size < waiting.expected) await settlesWithin(allIn, PURGE_ACK_WAIT_MS);
+      (event.receipt.bus ??= {})[event.store] = { published: true, subscribers, acknowledged: [...from] };
+    } finally {
+      this.awaitingAcks.delete(id);
+    }
+  }
+
+  private receiveAck(ack: WireAck): void {
+    const waiting = this.awaitingAcks.get(ack.ack);
+    if (waiting === undefined) return;
+    waiting.from.add(ack.from);
+    if (waiting.from.size >= waiting.expected) waiting.done();
   }
 
   private async receive(raw: string): Promise<void> {
@@ -90,6 +147,8 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
       this.logger.warn(busMessageRejected('not JSON'));
       return;
     }
+    const ack = message as unknown as Partial<WireAck>;
+    if (ack?.v === 1 && typeof ack.ack === 'string' && typeof ack.from === 'string') return this.receiveAck(ack as WireAck);
     if (message?.v !== 1 || typeof message.from !== 'string' || typeof message.event !== 'object' || message.event === null) {
       this.logger.warn(busMessageRejected('unknown format'));
       return;
@@ -104,13 +163,22 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
       this.unknownStore(event.store);
       return;
     }
-    if (!(await this.travelsFor(event.store))) return;
+    if (event.kind !== 'shred' && !(await this.travelsFor(event.store))) return;
     try {
       const scope = this.scopeOf(event.scope);
       await this.engine.hooks.replaying(() => this.apply(scope, event));
+      if (event.kind === 'purge') await this.acknowledge(event.id);
     } catch (error) {
       this.logger.warn(busApplyFailed(String(event.kind), event.store, error as Error));
     }
+  }
+
+  /** Tells the instance that purged a tenant that this one purged it too. */
+  private async acknowledge(id: unknown): Promise<void> {
+    if (typeof id !== 'string' || !this.transport) return;
+    const sent = this.transport.publish(JSON.stringify({ v: 1, from: this.instanceId, ack: id } satisfies WireAck));
+    if (!(await settlesWithin(sent, PUBLISH_WAIT_MS))) this.logger.warn(busPublishFailed('purge acknowledgement', new Error(`no answer within ${PUBLISH_WAIT_MS} ms`)));
+    sent.catch((error: unknown) => this.logger.warn(busPublishFailed('purge acknowledgement', error instanceof Error ? error : new Error(String(error)))));
   }
 
   /** Logs a message's unknown store alias, once per alias (bounded). */
@@ -150,6 +218,12 @@ export class InvalidationBusHost implements OnApplicationBootstrap, OnApplicatio
       }
       case 'all':
         await e.invalidateAll(scope, event.store);
+        return;
+      case 'purge':
+        await e.purgeScope(scope, event.store);
+        return;
+      case 'shred':
+        if (scope.kind === 'tenant') (await e.registry.get(event.store)).dataKeys?.forget(scope.tenantId);
         return;
       default:
         throw new Error(`unknown kind ${JSON.stringify((event as { kind: unknown }).kind)}`);
@@ -203,12 +277,30 @@ function toWire(event: InvalidationEvent): WireEvent {
       return { ...base, kind: 'tag', tag: event.tag, versioned: event.versioned, ...(event.soft ? { soft: true } : {}) };
     case 'all':
       return { ...base, kind: 'all' };
+    case 'purge':
+      throw new Error('internal: a purge travels through sendPurge');
+    case 'shred':
+      return { ...base, kind: 'shred' };
   }
 }
 
 function strings(value: unknown, what: string): string[] {
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new Error(`${what} must be strings`);
   return value as string[];
+}
+
+/** `promise`'s value, or a rejection when it takes longer than `ms`. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Whether the promise settles (either way) within `ms`. */

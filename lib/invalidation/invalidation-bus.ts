@@ -3,7 +3,8 @@
  * process-local stores (memory) stay consistent. `redisInvalidationBus()` is the Redis pub/sub one.
  */
 export interface InvalidationTransport {
-  publish(message: string): Promise<void>;
+  /** Resolves to the number of subscribers that got the message (Redis PUBLISH's answer, this instance included) where the transport knows it. */
+  publish(message: string): Promise<number | void>;
   /** Starts delivering every message published by any instance (its own included). */
   subscribe(onMessage: (message: string) => void): Promise<void>;
   close(): Promise<void>;

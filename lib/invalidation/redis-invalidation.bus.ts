@@ -115,9 +115,7 @@ async function ownedTransport(url: string, channel: string): Promise<Invalidatio
   // Start-up waits for the first attempts only (each bounded by the connect timeout); a failure is logged by the connection.
   const [, subscriberUp] = await Promise.all([publisher.attempted(), subscriber.attempted()]);
   return {
-    publish: async (message) => {
-      await publisher.commander.call(['PUBLISH', channel, message], undefined);
-    },
+    publish: async (message) => Number(await publisher.commander.call(['PUBLISH', channel, message], undefined)),
     subscribe: (onMessage) => {
       listener = onMessage;
       // Not connected: do not hold start-up; the subscription is made when the connection comes up (logged already).
@@ -152,9 +150,7 @@ async function nodeRedisTransport(publisher: NodeRedisLike, channel: string): Pr
     }
   };
   return {
-    publish: async (message) => {
-      await publisher.publish(channel, message);
-    },
+    publish: async (message) => Number(await publisher.publish(channel, message)),
     subscribe: async (onMessage) => {
       await subscriber.subscribe(channel, onMessage);
     },
@@ -168,9 +164,7 @@ async function ioredisTransport(publisher: IoredisLike, channel: string): Promis
   const subscriber = publisher.duplicate();
   subscriber.on('error', () => undefined);
   return {
-    publish: async (message) => {
-      await publisher.publish(channel, message);
-    },
+    publish: async (message) => Number(await publisher.publish(channel, message)),
     subscribe: async (onMessage) => {
       subscriber.on('message', (ch, message) => {
         if (ch === channel) onMessage(message);

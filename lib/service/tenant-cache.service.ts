@@ -10,6 +10,8 @@ import { CacheEngine } from '../engine/cache-engine.js';
 import type { TagInput } from '../engine/tags.js';
 import type { TenantCacheEvents } from '../engine/tenant-cache.events.js';
 import { type InvalidateTagOptions, TenantScopedCache } from './tenant-scoped-cache.js';
+import { type TenantPurgeReport, purgeTenantScope } from './tenant-purge.js';
+import { type TenantShredReport, shredTenantScope } from './tenant-shred.js';
 
 /**
  * The cache of the tenant in context. Every operation acts for `TenantContext.current()` and fails
@@ -68,6 +70,39 @@ export class TenantCacheService extends TenantScopedCache {
   /** Empties the whole store (or every store), all tenants included. Admin only. */
   flushAllTenants(storeAlias?: string): Promise<void> {
     return this.engine.flushAllTenants(storeAlias);
+  }
+
+  /**
+   * Offboarding: removes every key of the tenant (entries, chunks, tag sets, generation and tag counters,
+   * leases) from every configured store, on every master of a Redis Cluster (SCAN, then UNLINK in pages of
+   * `batchSize`); tells the other instances through the invalidation bus to do the same in their own
+   * stores; purges the tenant's surrogate key on the CDN backends. Admin only (not tenant-scoped). Store
+   * failures do not throw: they are in the report, whose `complete` is then false. See docs/tenancy.md.
+   *
+   * @example
+   * const report = await cache.purgeTenant('acme');
+   * logger.log(JSON.stringify(report)); // { tenant: 'acme', removed: 1234, stores: [...], complete: true, ... }
+   */
+  async purgeTenant(tenantId: string): Promise<TenantPurgeReport> {
+    const scope = this.validate(tenantId) as CacheScope & { kind: 'tenant' };
+    return purgeTenantScope(this.engine, scope);
+  }
+
+  /**
+   * Crypto-shredding: destroys the tenant's data key (with `codec.encryption.tenantKeys: 'wrapped'`) in every
+   * store's key store and in this process, and through the invalidation bus in the other instances. Every copy
+   * of the tenant's entries sealed under that key (a replica, an RDB/AOF file, an instance that missed a purge)
+   * reads as a miss from then on, with an `entry:corrupt` event. The tenant's next write starts a new key.
+   * Admin only. Throws `StoreUnavailableError` when a store fails (call it again), `UnsupportedOperationError`
+   * when no store has wrapped data keys. See docs/tenancy.md.
+   *
+   * @example
+   * await cache.purgeTenant('acme'); // the entries
+   * await cache.shredTenant('acme'); // and every copy of them, wherever it is
+   */
+  async shredTenant(tenantId: string): Promise<TenantShredReport> {
+    const scope = this.validate(tenantId) as CacheScope & { kind: 'tenant' };
+    return shredTenantScope(this.engine, scope);
   }
 
   private ambientScope(operation: string): CacheScope {

@@ -20,6 +20,15 @@ export interface StoreCapabilities {
   readonly maxValueBytes: number;
 }
 
+/**
+ * A page of keys found on one node of a store spread over several servers (`RedisStore.scanPerNode`: `node`
+ * is the `host:port` of a cluster master), so that an admin purge can report per server.
+ */
+export interface NodePage {
+  readonly node: string;
+  readonly keys: string[];
+}
+
 /** One key/value to write in a batch. `ttl` in ms; `undefined` or 0 = no expiry. */
 export interface StoreEntry {
   key: string;

@@ -1,5 +1,5 @@
 import { UnsupportedOperationError } from '../errors/unsupported-operation.error.js';
-import type { CacheStore } from './cache-store.interface.js';
+import type { CacheStore, NodePage } from './cache-store.interface.js';
 import { type StoreTraits, storeTraits } from './store-traits.js';
 
 export type { StoreTraits } from './store-traits.js';
@@ -35,6 +35,8 @@ export interface StoreIo {
   scanSet(key: string, pageSize?: number): AsyncIterable<string[]>;
   /** The store's leases (cluster-wide single-flight), when it has them (`traits.leases`), else `undefined`. */
   readonly leases: StoreLeases | undefined;
+  /** Pages of keys under `prefix`, each with its node: `scanPerNode` where the store has it, else `scan` (one node, the alias). */
+  scanPerNode(prefix: string, pageSize?: number): AsyncIterable<NodePage>;
 }
 
 /** The lease members of a store (see `CacheStore.takeLease`), bound to it. */
@@ -116,5 +118,14 @@ export function storeIo(store: CacheStore, alias: string = store.name): StoreIo 
       if (!traits.hasSets) throw noSets('sscan');
       return store.sscan!(key, pageSize);
     },
+    scanPerNode: (prefix, pageSize) => {
+      // NOTE: not a member of the contract: a wrapper that does not forward it makes the store report one node.
+      const perNode = (store as { scanPerNode?: (prefix: string, pageSize?: number) => AsyncIterable<NodePage> }).scanPerNode;
+      return typeof perNode === 'function' ? perNode.call(store, prefix, pageSize) : onOneNode(alias, store.scan(prefix, pageSize));
+    },
   };
+}
+
+async function* onOneNode(node: string, pages: AsyncIterable<string[]>): AsyncIterable<NodePage> {
+  for await (const keys of pages) yield { node, keys };
 }

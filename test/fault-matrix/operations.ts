@@ -135,6 +135,8 @@ export const OPERATIONS: readonly FaultOperation[] = [
   write('invalidateTagInAllTenants', (c) => c.cache.invalidateTagInAllTenants('t'), 0),
   write('invalidateTagInAllTenants (soft)', (c) => c.cache.invalidateTagInAllTenants('t', undefined, { soft: true }), 0),
   write('flushAllTenants', (c) => c.cache.flushAllTenants(), undefined),
+  // Resolves to the report's `complete`: false while the store is down (with onWriteError 'ignore').
+  write('purgeTenant', async (c) => (await c.cache.purgeTenant(`${c.tenant}-gone`)).complete, false),
   { name: 'incr', kind: 'counter', run: (c) => c.cache.incr('n'), down: () => false, expect: 'StoreUnavailableError' },
   { name: 'decr', kind: 'counter', run: (c) => c.cache.decr('n'), down: () => false, expect: 'StoreUnavailableError' },
   // Decorators

@@ -99,7 +99,7 @@ export function openV2Body(record: V2Record, cipher: EntryCipher | undefined, pl
   if (!cipher) return 'an encrypted entry, and no encryption secret is configured';
   const opened = cipher.open(sealed, { scope: place.scope, aad: recordAad(record.bytes.subarray(0, HEADER_V2), place.physicalKey) });
   if (opened) return opened;
-  return cipher.knowsKeyOf(sealed)
+  return cipher.knowsKeyOf(sealed, place.scope)
     ? 'authentication failed (tampered, or written for another tenant or key)'
     : 'encrypted with a secret that is not configured (retired, or another deployment)';
 }

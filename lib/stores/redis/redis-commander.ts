@@ -10,6 +10,8 @@ export type RedisReply = Buffer | string | number | null | RedisReply[];
 export interface RedisCommander {
   readonly kind: 'node-redis' | 'ioredis';
   readonly cluster: boolean;
+  /** `host:port` of a node (a master of a cluster), where the client tells it; for reports. */
+  readonly address?: string;
   call(args: readonly (string | Buffer | number)[], firstKey?: string): Promise<RedisReply>;
   /** One commander per master, for SCAN. */
   scanNodes(): Promise<RedisCommander[]>;
@@ -62,10 +64,11 @@ export function toCommander(client: RedisClientLike): RedisCommander {
 }
 
 /** A node-redis v5 client as a commander (no readiness handling: see RedisConnection for the store's own client). */
-export function nodeRedisCommander(client: RedisClientType): RedisCommander {
+export function nodeRedisCommander(client: RedisClientType, address?: string): RedisCommander {
   const self: RedisCommander = {
     kind: 'node-redis',
     cluster: false,
+    address,
     call: (args) => client.sendCommand(toArgs(args), BUFFER_REPLIES) as Promise<RedisReply>,
     scanNodes: async () => [self],
     quit: async () => {
@@ -84,7 +87,7 @@ function nodeRedisClusterCommander(cluster: NodeRedisClusterLike): RedisCommande
       // NOTE: a cluster that never connected knows no masters: scanning none would make keys(), deleteByPrefix()
       // and flush() report an empty success. Fail instead, like the other commands of an unconnected cluster do.
       if (cluster.masters.length === 0) throw new Error('the node-redis cluster has no known master (is it connected?)');
-      return Promise.all(cluster.masters.map(async (m) => nodeRedisCommander(await cluster.nodeClient(m))));
+      return Promise.all(cluster.masters.map(async (m) => nodeRedisCommander(await cluster.nodeClient(m), nodeAddress(m))));
     },
     quit: async () => {
       await (cluster.close ?? cluster.quit)?.call(cluster);
@@ -92,12 +95,13 @@ function nodeRedisClusterCommander(cluster: NodeRedisClusterLike): RedisCommande
   };
 }
 
-function ioredisCommander(client: IoredisLike): RedisCommander {
+function ioredisCommander(client: IoredisLike, address?: string): RedisCommander {
   const cluster = client.isCluster === true || typeof client.nodes === 'function';
   let ready: Promise<void> | undefined;
   const self: RedisCommander = {
     kind: 'ioredis',
     cluster,
+    address,
     call: (args) => {
       const [command, ...rest] = toArgs(args);
       return client.callBuffer(String(command), ...rest) as Promise<RedisReply>;
@@ -108,13 +112,19 @@ function ioredisCommander(client: IoredisLike): RedisCommander {
       // one master), so a scan right after start-up silently missed the other masters. Wait for the slot map
       // (the store bounds this wait with commandTimeout).
       if (client.status !== 'ready' && client.once) await (ready ??= whenIoredisReady(client).finally(() => (ready = undefined)));
-      return client.nodes('master').map((n) => ioredisCommander(n));
+      return client.nodes('master').map((n) => ioredisCommander(n, nodeAddress((n as { options?: unknown }).options)));
     },
     quit: async () => {
       await client.quit();
     },
   };
   return self;
+}
+
+/** `host:port` of a cluster node description (node-redis master, ioredis node options), if it has them. */
+function nodeAddress(node: unknown): string | undefined {
+  const n = node as { host?: unknown; port?: unknown } | undefined;
+  return typeof n?.host === 'string' && n.port !== undefined ? `${n.host}:${String(n.port)}` : undefined;
 }
 
 /** Resolves once an ioredis Cluster is ready (its slot map known); rejects if it ends first. */

@@ -1,6 +1,6 @@
 import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
 import { escapeGlob } from '../../keys/key-builder.js';
-import type { CacheStore, StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from '../cache-store.interface.js';
+import type { CacheStore, NodePage, StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from '../cache-store.interface.js';
 import { type RedisClientLike, type RedisCommander, type RedisReply, toCommander } from './redis-commander.js';
 import type { BreakerState } from '../resilience/circuit-breaker.js';
 import { CommandGuard, type ResilienceOptions } from '../resilience/command-guard.js';
@@ -226,14 +226,21 @@ export class RedisStore implements CacheStore {
   }
 
   async *scan(prefix: string, pageSize = this.batch): AsyncIterable<string[]> {
+    for await (const page of this.scanPerNode(prefix, pageSize)) yield page.keys;
+  }
+
+  /** `scan`, each page with its node: the `host:port` of a cluster master (for purge reports). */
+  async *scanPerNode(prefix: string, pageSize = this.batch): AsyncIterable<NodePage> {
     const match = `${escapeGlob(prefix)}*`;
-    for (const node of await this.scanNodes()) {
+    const nodes = await this.scanNodes();
+    for (const [i, node] of nodes.entries()) {
+      const name = node.address ?? (nodes.length === 1 ? this.name : `${this.name}#${i + 1}`);
       let cursor = '0';
       do {
         const [next, keys] = (await this.call(['SCAN', cursor, 'MATCH', match, 'COUNT', pageSize], undefined, undefined, node)) as [Buffer | string, RedisReply[]];
         cursor = String(next);
         // NOTE: COUNT is a hint: Redis may answer more (e.g. while it rehashes), and a page holds at most pageSize keys.
-        for (let i = 0; i < keys.length; i += pageSize) yield keys.slice(i, i + pageSize).map((k) => String(k));
+        for (let j = 0; j < keys.length; j += pageSize) yield { node: name, keys: keys.slice(j, j + pageSize).map((k) => String(k)) };
       } while (cursor !== '0');
     }
   }
