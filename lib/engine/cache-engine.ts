@@ -23,6 +23,9 @@ import type { CacheScope } from '../keys/key-builder.js';
 import type { PartitionSelector } from '../keys/key-constructor.compiler.js';
 import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import type { EngineOptions } from './engine.options.js';
+import { DEFAULT_METRICS } from '../observability/observability.options.js';
+import { type StoreInfo, StatsRecorder } from '../observability/stats-recorder.js';
+import { describeStore } from '../observability/store-info.js';
 
 export type { CacheLookup } from './entry-reader.js';
 export type { FetchOptions, GetOrSetOptions } from './read-through.js';
@@ -44,6 +47,8 @@ export class CacheEngine {
   /** Told of every invalidation after the store was updated (CDN purges, the cross-instance bus). */
   readonly hooks: InvalidationHooks;
   readonly tagIndex: TagIndex;
+  /** In-process counters by store and scope (`cache.stats()`), read by metrics too. */
+  readonly stats: StatsRecorder;
   private readonly counters: VersionCounters;
   private readonly resolver: TargetResolver;
   private readonly reader: EntryReader;
@@ -61,6 +66,9 @@ export class CacheEngine {
     this.hooks = new InvalidationHooks((error, event) => logger.warn(`An invalidation listener failed on ${event.kind} (store "${event.store}"): ${error.message}`));
     this.tagIndex = new TagIndex(options.tagIndex ?? 'store', (message) => logger.warn(message));
     this.counters = new VersionCounters(options.versionCacheTtl);
+    this.stats = new StatsRecorder(options.metrics ?? DEFAULT_METRICS, () => this.storeInfo());
+    this.events.on('store:error', (e) => this.stats.storeFailed(e.store, e.tenant));
+    this.hooks.add((e) => this.stats.invalidated(e.store, e.scope, e.kind));
     const failures = new StoreFailures(this.events, registry.outages, options.onWriteError);
     const flights = new SingleFlight();
     const marks = new LoadMarks(flights);
@@ -68,10 +76,20 @@ export class CacheEngine {
     this.resolver = new TargetResolver(registry, this.counters, failures, options.defaultTtl);
     this.reader = new EntryReader(this.resolver, failures, stamps, this.events, logger);
     this.writer = new EntryWriter(this.resolver, failures, marks, this.hooks, this.tagIndex, stamps);
-    this.readThrough = new ReadThrough(this.resolver, this.reader, failures, marks, flights, this.tagIndex, stamps, logger, this.events, options);
+    this.readThrough = new ReadThrough(this.resolver, this.reader, failures, marks, flights, this.tagIndex, stamps, logger, this.events, options, this.stats);
     this.batch = new BatchOps(this.resolver, this.reader, failures, marks, this.hooks);
     this.scan = new KeyScan(this.resolver, failures, marks, this.hooks);
     this.invalidator = new Invalidator(this.resolver, failures, marks, this.hooks, this.tagIndex, this.scan, this.batch);
+  }
+
+  /** The stores created so far, as stats and gauges see them. */
+  storeInfo(): Map<string, StoreInfo> {
+    const info = new Map<string, StoreInfo>();
+    for (const alias of this.registry.aliases) {
+      const resolved = this.registry.getNow(alias);
+      if (resolved !== undefined) info.set(alias, describeStore(resolved.store, resolved.io.traits.inProcess));
+    }
+    return info;
   }
 
   store(scope: CacheScope, alias?: string): Promise<ResolvedStore> {

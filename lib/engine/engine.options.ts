@@ -1,4 +1,5 @@
 import type { NormalizedCodecOptions } from '../codec/codec.options.js';
+import type { NormalizedMetricsOptions } from '../observability/observability.options.js';
 import type { StoreDefinition } from '../stores/cache-store.interface.js';
 
 /**
@@ -26,4 +27,6 @@ export interface EngineOptions {
   readonly refreshAhead?: number;
   /** TTL jitter fraction of a read-through that gives none; missing or 0 = none. */
   readonly ttlJitter?: number;
+  /** Metrics, spans and per-tenant stats (missing = defaults: see `MetricsOptions`). */
+  readonly metrics?: NormalizedMetricsOptions;
 }

@@ -17,6 +17,8 @@ import { type ResolvedTags, type TagInput, NO_TAGS, resolveTags } from './tags.j
 import type { Target } from './target.js';
 import type { TargetResolver } from './target-resolver.js';
 import type { TenantCacheEvents } from './tenant-cache.events.js';
+import type { ResultCounters, ScopeCounters } from '../observability/scope-counters.js';
+import type { StatsRecorder } from '../observability/stats-recorder.js';
 
 /** Options of one read-through call. */
 export interface GetOrSetOptions<T> extends FailSafeOptions {
@@ -68,6 +70,8 @@ export class ReadThrough {
     events: TenantCacheEvents,
     /** The module's `grace`, `staleWhileRevalidate`, `refreshAhead`, `ttlJitter`: 0 = none unless a call asks. */
     private readonly defaults: FailSafeDefaults = {},
+    /** The in-process counters (`cache.stats()`): results, loads, single-flight joins. */
+    private readonly stats: StatsRecorder,
   ) {
     this.anyDefault = !!(defaults.grace || defaults.staleWhileRevalidate || defaults.refreshAhead || defaults.ttlJitter);
     this.safe = new FailSafeLoads(resolver, marks, stamps, events, flights, logger, (t, key, value, ttl, plainTags, mark, codec, tagStamps) =>
@@ -101,12 +105,12 @@ export class ReadThrough {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.readThrough(scope, key, loader, fetchOptions, valueOf) as Promise<T>;
+    return this.readThrough(scope, key, loader, fetchOptions, valueOf, 'getOrSet') as Promise<T>;
   }
 
   /** Read-through with metadata (see the class). */
   fetch<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T> = {}): Promise<CacheLookup<T>> {
-    return this.readThrough(scope, key, loader, opts, (found: CacheLookup<T>) => found);
+    return this.readThrough(scope, key, loader, opts, (found: CacheLookup<T>) => found, 'fetch');
   }
 
   /**
@@ -140,7 +144,14 @@ export class ReadThrough {
    * `fetch`, resolving to `map(lookup)`. Fast path (store created, generation known, no versioned tags,
    * no refresh): a hit is the store's read and nothing more; `map` runs inside it.
    */
-  private readThrough<T, R>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T>, map: (found: CacheLookup<T>) => R): Promise<R> {
+  private readThrough<T, R>(
+    scope: CacheScope,
+    key: string,
+    loader: () => T | Promise<T>,
+    opts: FetchOptions<T>,
+    mapped: (found: CacheLookup<T>) => R,
+    operation: 'getOrSet' | 'fetch',
+  ): Promise<R> {
     let t: Target | undefined;
     let ttl: number | undefined;
     let safe: FailSafePolicy | undefined;
@@ -157,15 +168,28 @@ export class ReadThrough {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (t === undefined) return this.fetchSlow(scope, key, loader, opts, safe).then(map);
+    // Every answer is counted by its result (stats and metrics): `map` counts, then maps.
+    const counts = (t === undefined ? this.countersAt(this.resolver.safeAlias(scope, opts.store), scope) : this.countersOf(t))[operation];
+    const force = opts.force === true;
+    const map = (found: CacheLookup<T>): R => {
+      countResult(counts, found, force);
+      return mapped(found);
+    };
+    const failed = (error: unknown): never => {
+      counts.error++;
+      throw error;
+    };
+    if (t === undefined) return this.fetchSlow(scope, key, loader, opts, safe).then(map, failed);
     const target = t;
     // NOTE: only while a write-back after a failed read holds a flight open; a hit builds no flight key.
     if (this.flights.holding) {
       const held = this.flights.held<CacheLookup<T>>(flightKey(target, false));
-      if (held !== undefined) return held.then(map);
+      if (held !== undefined) return held.then(map, failed);
     }
-    if (safe !== undefined) return this.readSafely(target, key, loader, opts, ttl, tags, safe, map);
-    return this.reader.readAs<T, R | Promise<R>>(target, map, (error) => this.load(target, key, loader, opts, ttl, tags, error !== undefined).then(map)) as Promise<R>;
+    if (safe !== undefined) return this.readSafely(target, key, loader, opts, ttl, tags, safe, map, failed);
+    return this.reader.readAs<T, R | Promise<R>>(target, map, (error) =>
+      this.load(target, key, loader, opts, ttl, tags, error !== undefined).then(map, failed),
+    ) as Promise<R>;
   }
 
   /** The fast path of a fail-safe call: a fresh hit is mapped inside the read; an expired one is stale or loads. */
@@ -178,6 +202,7 @@ export class ReadThrough {
     tags: ResolvedTags,
     safe: FailSafePolicy,
     map: (found: CacheLookup<T>) => R,
+    failed: (error: unknown) => never,
   ): Promise<R> {
     const found = (lookup: CacheLookup<T>): R | Promise<R> => {
       let state: Expiry;
@@ -188,10 +213,12 @@ export class ReadThrough {
       }
       if (state === 'fresh') return map(lookup);
       const backoff = flightKey(t, false);
-      const now = this.safe.answer(t, lookup, state, backoff, () => this.safe.refresh(t, key, loader, opts, ttl, tags, safe, backoff));
-      return now !== undefined ? map(now) : this.load(t, key, loader, opts, ttl, tags, false, safe).then(map);
+      const now = this.safe.answer(t, lookup, state, backoff, () => this.safe.refresh(t, key, this.counted(t, loader), opts, ttl, tags, safe, backoff));
+      return now !== undefined ? map(now) : this.load(t, key, loader, opts, ttl, tags, false, safe).then(map, failed);
     };
-    return this.reader.readAs<T, R | Promise<R>>(t, found, (error) => this.load(t, key, loader, opts, ttl, tags, error !== undefined, safe).then(map)) as Promise<R>;
+    return this.reader.readAs<T, R | Promise<R>>(t, found, (error) =>
+      this.load(t, key, loader, opts, ttl, tags, error !== undefined, safe).then(map, failed),
+    ) as Promise<R>;
   }
 
   private async fetchSlow<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T>, safe?: FailSafePolicy): Promise<CacheLookup<T>> {
@@ -221,7 +248,7 @@ export class ReadThrough {
         const state = this.safe.expiry(t, found, ttl, opts, safe);
         if (state === 'fresh') return found;
         const backoff = flightKey(t, false);
-        const now = this.safe.answer(t, found, state, backoff, () => this.safe.refresh(t, key, loader, opts, ttl, tags, safe, backoff));
+        const now = this.safe.answer(t, found, state, backoff, () => this.safe.refresh(t, key, this.counted(t, loader), opts, ttl, tags, safe, backoff));
         return now ?? this.load(t, key, loader, opts, ttl, tags, false, safe);
       }
       failed = found.error !== undefined;
@@ -250,6 +277,8 @@ export class ReadThrough {
     safe?: FailSafePolicy,
   ): Promise<CacheLookup<T>> {
     const flight = flightKey(t, opts.force === true);
+    if (this.flights.has(flight)) this.countersOf(t).joined++;
+    else loader = this.counted(t, loader);
     return this.flights.run(flight, async (hold): Promise<CacheLookup<T>> => {
       let stale: CacheLookup<T> | undefined;
       // NOTE: a caller whose read missed just before another load stored the entry finds it here.
@@ -286,6 +315,35 @@ export class ReadThrough {
         if (!background) done();
       }
     });
+  }
+
+  /** The counters of `t`'s scope in its store: found inline, so that a hit runs nothing of lib/observability. */
+  private countersOf(t: Target): ScopeCounters {
+    const store = this.stats.stores.get(t.resolved.alias);
+    const own = store === undefined ? undefined : t.scope.kind === 'tenant' ? store.tenants.get(t.scope.tenantId) : store.shared;
+    return own ?? this.countersAt(t.resolved.alias, t.scope);
+  }
+
+  private countersAt(alias: string, scope: CacheScope): ScopeCounters {
+    return this.stats.counters(alias, scope);
+  }
+
+  /** `loader`, counting its calls by outcome and their duration. */
+  private counted<T>(t: Target, loader: () => T | Promise<T>): () => Promise<T> {
+    const c = this.countersOf(t);
+    return async () => {
+      const started = performance.now();
+      let ok = false;
+      try {
+        const value = await loader();
+        ok = true;
+        return value;
+      } finally {
+        c.loadSeconds += (performance.now() - started) / 1000;
+        if (ok) c.loadOk++;
+        else c.loadError++;
+      }
+    };
   }
 
   private async storeLoaded(
@@ -326,6 +384,14 @@ export class ReadThrough {
       this.failures.failed(t, 'set', error);
     }
   }
+}
+
+/** Counts one answer: a stale value served is `stale`, never a hit; a refresh (`force`) that loads is `bypass`. */
+function countResult(counts: ResultCounters, found: CacheLookup<unknown>, force: boolean): void {
+  if (found.stale === true) counts.stale++;
+  else if (found.hit) counts.hit++;
+  else if (force) counts.bypass++;
+  else counts.miss++;
 }
 
 /** The single-flight key of a load of `t` (`force`: a refresh, which never shares a plain load). */
