@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { EntryCodec } from '../codec/entry-codec.js';
 import type { MemoizeIterableOptions } from '../codec/memoize-iterable.js';
 import { BatchOps } from './batch-ops.js';
@@ -23,9 +23,9 @@ import type { CacheScope } from '../keys/key-builder.js';
 import type { PartitionSelector } from '../keys/key-constructor.compiler.js';
 import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import type { EngineOptions } from './engine.options.js';
-import { DEFAULT_METRICS } from '../observability/observability.options.js';
-import { type StoreInfo, StatsRecorder } from '../observability/stats-recorder.js';
-import { describeStore } from '../observability/store-info.js';
+import { EngineTelemetry } from './engine-telemetry.js';
+import { REQUEST_CHANNEL } from '../observability/diagnostics.js';
+import type { StatsRecorder } from '../observability/stats-recorder.js';
 
 export type { CacheLookup } from './entry-reader.js';
 export type { FetchOptions, GetOrSetOptions } from './read-through.js';
@@ -39,7 +39,7 @@ export type { FetchOptions, GetOrSetOptions } from './read-through.js';
  * `KeyScan` and `Invalidator` (with the `InvalidationHooks`).
  */
 @Injectable()
-export class CacheEngine {
+export class CacheEngine implements OnApplicationShutdown {
   readonly events = new TenantCacheEvents();
   readonly codec = new EntryCodec();
   /** Methods wrapped by `@CacheResult` in this application (filled by the explorer at start-up). */
@@ -49,6 +49,7 @@ export class CacheEngine {
   readonly tagIndex: TagIndex;
   /** In-process counters by store and scope (`cache.stats()`), read by metrics too. */
   readonly stats: StatsRecorder;
+  private readonly telemetry: EngineTelemetry;
   private readonly counters: VersionCounters;
   private readonly resolver: TargetResolver;
   private readonly reader: EntryReader;
@@ -66,9 +67,8 @@ export class CacheEngine {
     this.hooks = new InvalidationHooks((error, event) => logger.warn(`An invalidation listener failed on ${event.kind} (store "${event.store}"): ${error.message}`));
     this.tagIndex = new TagIndex(options.tagIndex ?? 'store', (message) => logger.warn(message));
     this.counters = new VersionCounters(options.versionCacheTtl);
-    this.stats = new StatsRecorder(options.metrics ?? DEFAULT_METRICS, () => this.storeInfo());
-    this.events.on('store:error', (e) => this.stats.storeFailed(e.store, e.tenant));
-    this.hooks.add((e) => this.stats.invalidated(e.store, e.scope, e.kind));
+    this.telemetry = new EngineTelemetry(options, registry, this.events, this.hooks);
+    this.stats = this.telemetry.stats;
     const failures = new StoreFailures(this.events, registry.outages, options.onWriteError);
     const flights = new SingleFlight();
     const marks = new LoadMarks(flights);
@@ -82,14 +82,8 @@ export class CacheEngine {
     this.invalidator = new Invalidator(this.resolver, failures, marks, this.hooks, this.tagIndex, this.scan, this.batch);
   }
 
-  /** The stores created so far, as stats and gauges see them. */
-  storeInfo(): Map<string, StoreInfo> {
-    const info = new Map<string, StoreInfo>();
-    for (const alias of this.registry.aliases) {
-      const resolved = this.registry.getNow(alias);
-      if (resolved !== undefined) info.set(alias, describeStore(resolved.store, resolved.io.traits.inProcess));
-    }
-    return info;
+  onApplicationShutdown(): void {
+    this.telemetry.close();
   }
 
   store(scope: CacheScope, alias?: string): Promise<ResolvedStore> {
@@ -147,11 +141,20 @@ export class CacheEngine {
   }
 
   getOrSet<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts?: GetOrSetOptions<T>): Promise<T> {
+    // NOTE: spans and diagnostics_channel messages only while someone listens (a field and a getter read otherwise).
+    if (this.telemetry.tracing || REQUEST_CHANNEL.hasSubscribers) {
+      const call = (l: () => T | Promise<T>) => this.readThrough.getOrSetLookup(scope, key, l, opts);
+      return this.telemetry.calls.run('getOrSet', scope, key, opts?.store, false, loader, call).then((found) => found.value as T);
+    }
     return this.readThrough.getOrSet(scope, key, loader, opts);
   }
 
   /** Read-through with metadata (see `ReadThrough`). */
   fetch<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts?: FetchOptions<T>): Promise<CacheLookup<T>> {
+    if (this.telemetry.tracing || REQUEST_CHANNEL.hasSubscribers) {
+      const call = (l: () => T | Promise<T>) => this.readThrough.fetch(scope, key, l, opts);
+      return this.telemetry.calls.run(opts?.operation ?? 'fetch', scope, key, opts?.store, opts?.force === true, loader, call);
+    }
     return this.readThrough.fetch(scope, key, loader, opts);
   }
 

@@ -49,6 +49,8 @@ export interface FetchOptions<T> extends Omit<GetOrSetOptions<T>, 'tags'> {
   readFailed?: boolean;
   /** The TTL of a loaded value, from the value (cache-manager's `wrap` with a TTL function); wins over `ttl`. */
   ttlOf?: (value: T) => number | undefined;
+  /** The caller, as spans and diagnostics_channel messages name it (`CacheResult`, `CacheResponse`, `wrap`); default `fetch`. */
+  operation?: string;
 }
 
 /**
@@ -85,6 +87,15 @@ export class ReadThrough {
   private readonly anyDefault: boolean;
 
   getOrSet<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: GetOrSetOptions<T> = {}): Promise<T> {
+    return this.getOrSetAs(scope, key, loader, opts, valueOf) as Promise<T>;
+  }
+
+  /** `getOrSet` resolving to the lookup (hit, stale): for spans. */
+  getOrSetLookup<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: GetOrSetOptions<T> = {}): Promise<CacheLookup<T>> {
+    return this.getOrSetAs(scope, key, loader, opts, (found: CacheLookup<T>) => found);
+  }
+
+  private getOrSetAs<T, R>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: GetOrSetOptions<T>, map: (found: CacheLookup<T>) => R): Promise<R> {
     let fetchOptions: FetchOptions<T>;
     try {
       const tags = opts.tags === undefined ? NO_TAGS : resolveTags(opts.tags, []);
@@ -105,7 +116,7 @@ export class ReadThrough {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.readThrough(scope, key, loader, fetchOptions, valueOf, 'getOrSet') as Promise<T>;
+    return this.readThrough(scope, key, loader, fetchOptions, map, 'getOrSet');
   }
 
   /** Read-through with metadata (see the class). */
@@ -339,9 +350,11 @@ export class ReadThrough {
         ok = true;
         return value;
       } finally {
-        c.loadSeconds += (performance.now() - started) / 1000;
+        const seconds = (performance.now() - started) / 1000;
+        c.loadSeconds += seconds;
         if (ok) c.loadOk++;
         else c.loadError++;
+        this.stats.onLoad?.(t.resolved.alias, t.scope, seconds, ok);
       }
     };
   }

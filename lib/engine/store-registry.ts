@@ -38,6 +38,9 @@ export class StoreRegistry implements OnApplicationShutdown {
   /** Stores whose creation finished, for the synchronous fast path of every cache operation. */
   private readonly ready = new Map<string, ResolvedStore>();
 
+  /** Wraps each store as it is created (metrics and spans of its round trips); set by the engine's telemetry. */
+  instrument?: (store: CacheStore, alias: string) => CacheStore;
+
   /** No routing, no dedicated stores: every scope without an explicit alias goes to `default`. */
   private readonly plain: boolean;
 
@@ -112,7 +115,8 @@ export class StoreRegistry implements OnApplicationShutdown {
   }
 
   private async create(alias: string, def: StoreDefinition): Promise<ResolvedStore> {
-    const store = await def.create(alias, { outages: this.outages });
+    const created = await def.create(alias, { outages: this.outages });
+    const store = this.instrument?.(created, alias) ?? created;
     const io = storeIo(store, alias);
     const traits = io.traits;
     const codecOptions = this.options.codec?.[alias] ?? (def.codec ? normalizeCodecOptions(undefined, def.codec, `stores.${alias}.codec`) : PLAIN_CODEC);

@@ -61,6 +61,7 @@ export async function readThrough(engine: CacheEngine, x: Exchange, load: Load):
         store: plan.options.store,
         tags,
         shouldCache: (v) => v !== UNCACHEABLE,
+        operation: 'CacheResponse',
         grace: plan.failSafe.grace,
         graceBackoff: plan.failSafe.graceBackoff,
         timeout: plan.failSafe.timeout,

@@ -45,6 +45,7 @@ export async function readThroughWithStale(engine: CacheEngine, x: Exchange, loa
       store: plan.options.store,
       tags,
       force: true,
+      operation: 'CacheResponse',
       // NOTE: a store that just failed the lookup is not asked again: one commandTimeout per request.
       readFailed: found.error !== undefined,
       shouldCache: (v) => v !== UNCACHEABLE,

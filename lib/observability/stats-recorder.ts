@@ -1,4 +1,5 @@
 import type { CacheScope } from '../keys/key-builder.js';
+import type { BreakerState } from '../stores/resilience/circuit-breaker.js';
 import type { CacheStats, RequestStats, ScopeStats, StoreStats } from './cache-stats.js';
 import type { NormalizedMetricsOptions } from './observability.options.js';
 import { INVALIDATION_KINDS, type InvalidationKind, RESULTS, type ResultCounters, ScopeCounters } from './scope-counters.js';
@@ -34,6 +35,10 @@ const MAX_LABELS = 100;
  */
 export class StatsRecorder {
   readonly stores = new Map<string, StoreCounters>();
+  /** Circuit breaker changes by store and new state. */
+  readonly breakerChanges = new Map<string, Record<BreakerState, number>>();
+  /** Told of each loader call's duration (the loader histogram, when metrics are on); `undefined` otherwise. */
+  onLoad: ((alias: string, scope: CacheScope, seconds: number, ok: boolean) => void) | undefined = undefined;
   private readonly tracked = new Set<string>();
 
   constructor(
@@ -85,6 +90,16 @@ export class StatsRecorder {
   /** An invalidation of `scope` in `alias` (the engine's invalidation hooks). */
   invalidated(alias: string, scope: CacheScope, kind: InvalidationKind): void {
     this.counters(alias, scope).invalidations[kind]++;
+  }
+
+  /** A circuit breaker of `alias` moved to `state`. */
+  breakerChanged(alias: string, state: BreakerState): void {
+    let changes = this.breakerChanges.get(alias);
+    if (changes === undefined) {
+      changes = { closed: 0, open: 0, 'half-open': 0 };
+      this.breakerChanges.set(alias, changes);
+    }
+    changes[state]++;
   }
 
   /** A store failure (the engine's `store:error` event). */

@@ -145,7 +145,7 @@ export class TenantScopedCache {
   /** @internal Read-through with metadata and the engine's options (the drop-in CACHE_MANAGER's `wrap`). */
   fetch<T>(key: string, loader: () => T | Promise<T>, options: FetchOptions<T>): Promise<CacheLookup<T>> {
     try {
-      return this.engine.fetch(this.scopeOf('wrap'), userKey(key), loader, options);
+      return this.engine.fetch(this.scopeOf('wrap'), userKey(key), loader, { operation: 'wrap', ...options });
     } catch (error) {
       return Promise.reject(error);
     }
