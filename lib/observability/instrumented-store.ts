@@ -94,6 +94,22 @@ function timed(
       }
       span.end();
     };
+    // NOTE: the `...Then` members settle through their callbacks: wrapped so that no promise is added.
+    const onError = name === 'getThen' ? 2 : name === 'setThen' ? 3 : -1;
+    if (onError > 0) {
+      const handle = args[onError] as (error: unknown) => unknown;
+      args[onError] = (error: unknown) => {
+        done(error);
+        return handle(error);
+      };
+      if (name === 'getThen') {
+        const onValue = args[1] as (value: unknown) => unknown;
+        args[1] = (value: unknown) => {
+          done();
+          return onValue(value);
+        };
+      }
+    }
     let result: unknown;
     try {
       result = member.apply(target, args);
@@ -101,6 +117,7 @@ function timed(
       done(error);
       throw error;
     }
+    if (name === 'getThen') return result;
     if (result instanceof Promise) {
       result.then(
         () => done(),
