@@ -108,6 +108,11 @@ export class CacheEngine implements OnApplicationShutdown {
     return this.reader.lookupNow(scope, key, alias, tags);
   }
 
+  /** A hit read with `lookupNow` and served as the answer of a read-through (the interceptor's): counted in stats, spans, diagnostics. */
+  servedNow(scope: CacheScope, key: string, alias: string | undefined, operation: string): void {
+    this.telemetry.servedNow(scope, key, alias, operation);
+  }
+
   get<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<T | undefined> {
     return this.reader.get(scope, key, alias, tags);
   }

@@ -1,6 +1,7 @@
 import type { Tracer } from '@opentelemetry/api';
 import { CacheMetrics } from '../observability/cache-metrics.js';
-import { BREAKER_CHANNEL, ENTRY_CORRUPT_CHANNEL, ENTRY_STALE_CHANNEL, INVALIDATION_CHANNEL, STORE_ERROR_CHANNEL } from '../observability/diagnostics.js';
+import type { CacheScope } from '../keys/key-builder.js';
+import { BREAKER_CHANNEL, REQUEST_CHANNEL, ENTRY_CORRUPT_CHANNEL, ENTRY_STALE_CHANNEL, INVALIDATION_CHANNEL, STORE_ERROR_CHANNEL } from '../observability/diagnostics.js';
 import { instrumentStore } from '../observability/instrumented-store.js';
 import { ObservedCalls } from '../observability/observed-calls.js';
 import { DEFAULT_METRICS } from '../observability/observability.options.js';
@@ -27,6 +28,7 @@ export class EngineTelemetry {
   readonly tracing: boolean;
   private readonly metrics?: CacheMetrics;
   private readonly tracer?: Tracer;
+  private readonly aliasOf: (scope: CacheScope, alias: string | undefined) => string;
 
   constructor(options: EngineOptions, registry: StoreRegistry, events: TenantCacheEvents, hooks: InvalidationHooks) {
     const settings = options.metrics ?? DEFAULT_METRICS;
@@ -45,13 +47,15 @@ export class EngineTelemetry {
     if (otel !== undefined && registered.trace && hasTracerProvider(otel)) this.tracer = otel.trace.getTracer('nestjs-tenant-cache');
     this.tracing = this.tracer !== undefined;
     const recordKeys = settings.recordKeys;
-    this.calls = new ObservedCalls(otel, this.tracer, recordKeys, (scope, explicit) => {
-      let alias = explicit ?? 'default';
+    this.aliasOf = (scope, explicit) => {
       try {
-        alias = registry.aliasFor(scope, explicit);
+        return registry.aliasFor(scope, explicit);
       } catch {
-        // an unknown alias: the call itself rejects with the reason
+        return explicit ?? 'default'; // an unknown alias: the call itself rejects with the reason
       }
+    };
+    this.calls = new ObservedCalls(otel, this.tracer, recordKeys, (scope, explicit) => {
+      const alias = this.aliasOf(scope, explicit);
       const resolved = registry.getNow(alias);
       return { store: alias, tier: resolved === undefined ? 'unknown' : describeStore(resolved.store, resolved.io.traits.inProcess).tier };
     });
@@ -81,6 +85,15 @@ export class EngineTelemetry {
       stats.breakerChanged(store, state);
       if (BREAKER_CHANNEL.hasSubscribers) BREAKER_CHANNEL.publish({ store, state });
     };
+  }
+
+  /**
+   * A hit its caller read with `lookupNow` and served (the interceptor's synchronous hit): counted, and
+   * reported like a read-through while someone listens.
+   */
+  servedNow(scope: CacheScope, key: string, alias: string | undefined, operation: string): void {
+    this.stats.counters(this.aliasOf(scope, alias), scope).fetch.hit++;
+    if (this.tracing || REQUEST_CHANNEL.hasSubscribers) this.calls.hitNow(operation, scope, key, alias);
   }
 
   /** Stops the metrics' observation (application shutdown). */

@@ -33,7 +33,9 @@ export function hitNow(engine: CacheEngine, x: Exchange): HitResult | undefined 
   const found = engine.lookupNow<PackedResponse>(x.scope, x.key, x.plan.options.store);
   if (found === undefined || !found.hit || !isFresh(found.cachedAt, x.plan.ttl)) return undefined;
   const entry = unpackResponse(found.value);
-  return entry === undefined ? undefined : { kind: 'hit', entry, cachedAt: found.cachedAt ?? Date.now(), status: 'HIT' };
+  if (entry === undefined) return undefined;
+  engine.servedNow(x.scope, x.key, x.plan.options.store, 'CacheResponse');
+  return { kind: 'hit', entry, cachedAt: found.cachedAt ?? Date.now(), status: 'HIT' };
 }
 
 /**

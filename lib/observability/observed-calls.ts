@@ -26,6 +26,19 @@ export class ObservedCalls {
     private readonly storeOf: StoreOf,
   ) {}
 
+  /** A hit served without a read-through (the interceptor's synchronous hit): reported as one. */
+  hitNow(operation: string, scope: CacheScope, key: string, alias: string | undefined): void {
+    void this.run(
+      operation,
+      scope,
+      key,
+      alias,
+      false,
+      () => undefined,
+      () => Promise.resolve({ hit: true }),
+    );
+  }
+
   /**
    * Runs `call` (the read-through, given the loader to run) and reports it. `force`: a refresh (its load is
    * a `bypass`). The loader handed to `call` notes that it ran: a miss whose loader did not run joined
@@ -41,7 +54,8 @@ export class ObservedCalls {
     call: (loader: () => T | Promise<T>) => Promise<A>,
   ): Promise<A> {
     const started = performance.now();
-    const { store, tier } = this.storeOf(scope, alias);
+    // NOTE: the store's tier is known once it was created: read again when the call ends.
+    let { store, tier } = this.storeOf(scope, alias);
     const tenant = scope.kind === 'tenant' ? scope.tenantId : undefined;
     const { otel, tracer } = this;
     let span: Span | undefined;
@@ -63,8 +77,10 @@ export class ObservedCalls {
     const finish = (found: A | undefined, error: unknown, failed: boolean) => {
       const result: RequestMessage['result'] = failed ? 'error' : found!.stale === true ? 'stale' : found!.hit ? 'hit' : force ? 'bypass' : 'miss';
       const joined = result === 'miss' && !loaderRan;
+      if (tier === 'unknown') ({ store, tier } = this.storeOf(scope, alias));
       if (span !== undefined && otel !== undefined) {
         span.setAttributes({
+          'tenant_cache.tier': tier,
           'tenant_cache.hit': result === 'hit',
           'tenant_cache.stale': result === 'stale',
           'tenant_cache.result': result,
