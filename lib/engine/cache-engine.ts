@@ -25,7 +25,7 @@ import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import type { EngineOptions } from './engine.options.js';
 import { EngineTelemetry } from './engine-telemetry.js';
 import { REQUEST_CHANNEL } from '../observability/diagnostics.js';
-import type { StatsRecorder } from '../observability/stats-recorder.js';
+import type { StatsRecorder, StoreInfo } from '../observability/stats-recorder.js';
 
 export type { CacheLookup } from './entry-reader.js';
 export type { FetchOptions, GetOrSetOptions } from './read-through.js';
@@ -80,6 +80,11 @@ export class CacheEngine implements OnApplicationShutdown {
     this.batch = new BatchOps(this.resolver, this.reader, failures, marks, this.hooks);
     this.scan = new KeyScan(this.resolver, failures, marks, this.hooks);
     this.invalidator = new Invalidator(this.resolver, failures, marks, this.hooks, this.tagIndex, this.scan, this.batch);
+  }
+
+  /** What a created store tells of itself (tier, entries, breaker), for health checks; `undefined` before it is created. */
+  storeInfo(alias: string): StoreInfo | undefined {
+    return this.stats.storeInfo().get(alias);
   }
 
   onApplicationShutdown(): void {

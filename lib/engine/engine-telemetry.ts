@@ -66,7 +66,7 @@ export class EngineTelemetry {
 
     const key = (k: string) => (recordKeys ? { key: k } : {});
     events.on('store:error', (e) => {
-      stats.storeFailed(e.store, e.tenant);
+      stats.storeFailed(e.store, e.tenant, e.error);
       if (STORE_ERROR_CHANNEL.hasSubscribers) STORE_ERROR_CHANNEL.publish(e);
     });
     events.on('entry:stale', (e) => {

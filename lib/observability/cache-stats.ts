@@ -40,6 +40,10 @@ export interface StoreStats extends ScopeStats {
   readonly evictions?: number;
   /** The circuit breaker of a remote store. */
   readonly breaker?: 'closed' | 'open' | 'half-open';
+  /** How often the breaker moved to each state. */
+  readonly breakerChanges?: Readonly<Record<'closed' | 'open' | 'half-open', number>>;
+  /** The store's last failure (ISO time). */
+  readonly lastError?: { readonly message: string; readonly at: string };
 }
 
 /**

@@ -35,6 +35,8 @@ const MAX_LABELS = 100;
  */
 export class StatsRecorder {
   readonly stores = new Map<string, StoreCounters>();
+  /** The last failure of each store (health checks, `stats().stores`). */
+  readonly lastErrors = new Map<string, { readonly message: string; readonly at: number }>();
   /** Circuit breaker changes by store and new state. */
   readonly breakerChanges = new Map<string, Record<BreakerState, number>>();
   /** Told of each loader call's duration (the loader histogram, when metrics are on); `undefined` otherwise. */
@@ -103,7 +105,8 @@ export class StatsRecorder {
   }
 
   /** A store failure (the engine's `store:error` event). */
-  storeFailed(alias: string, tenant: string | undefined): void {
+  storeFailed(alias: string, tenant: string | undefined, error?: Error): void {
+    if (error !== undefined) this.lastErrors.set(alias, { message: error.message, at: Date.now() });
     this.counters(alias, tenant === undefined ? { kind: 'shared' } : { kind: 'tenant', tenantId: tenant }).storeErrors++;
   }
 
@@ -125,7 +128,15 @@ export class StatsRecorder {
     const byStore: Record<string, StoreStats> = {};
     for (const alias of new Set([...this.stores.keys(), ...info.keys()])) {
       const counted = this.stores.get(alias);
-      byStore[alias] = { tier: 'unknown', ...info.get(alias), ...summarize(counted === undefined ? [] : everyScope(counted)) };
+      const lastError = this.lastErrors.get(alias);
+      const changes = this.breakerChanges.get(alias);
+      byStore[alias] = {
+        tier: 'unknown',
+        ...info.get(alias),
+        ...summarize(counted === undefined ? [] : everyScope(counted)),
+        ...(lastError === undefined ? {} : { lastError: { message: lastError.message, at: new Date(lastError.at).toISOString() } }),
+        ...(changes === undefined ? {} : { breakerChanges: { ...changes } }),
+      };
     }
     return {
       ...summarize(all),
