@@ -224,7 +224,9 @@ export class ReadThrough {
       }
       if (state === 'fresh') return map(lookup);
       const backoff = flightKey(t, false);
-      const now = this.safe.answer(t, lookup, state, backoff, () => this.safe.refresh(t, key, this.counted(t, loader), opts, ttl, tags, safe, backoff));
+      const now = this.safe.answer(t, lookup, state, backoff, () =>
+        this.safe.refresh(t, key, this.counted(this.countersOf(t), t.resolved.alias, t.scope, loader), opts, ttl, tags, safe, backoff),
+      );
       return now !== undefined ? map(now) : this.load(t, key, loader, opts, ttl, tags, false, safe).then(map, failed);
     };
     return this.reader.readAs<T, R | Promise<R>>(t, found, (error) =>
@@ -244,7 +246,11 @@ export class ReadThrough {
     if (t instanceof Unresolved) {
       // NOTE: the store is down (its generation or a tag version cannot be read): fail open, uncached.
       const alias = this.resolver.safeAlias(scope, opts.store);
-      return this.flights.run(`!${alias}\u0000${scopeTag(scope)}\u0000${key}`, async () => ({ hit: false, value: await loader() }));
+      const flight = `!${alias}\u0000${scopeTag(scope)}\u0000${key}`;
+      const c = this.countersAt(alias, scope);
+      if (this.flights.has(flight)) c.joined++;
+      const load = this.counted(c, alias, scope, loader);
+      return this.flights.run(flight, async () => ({ hit: false, value: await load() }));
     }
     // A bad per-call codec is the caller's error, raised before the loader runs (not a "not cached" warning).
     if (opts.codec !== undefined) t.resolved.codec.pipeline.settings(opts.codec);
@@ -259,7 +265,9 @@ export class ReadThrough {
         const state = this.safe.expiry(t, found, ttl, opts, safe);
         if (state === 'fresh') return found;
         const backoff = flightKey(t, false);
-        const now = this.safe.answer(t, found, state, backoff, () => this.safe.refresh(t, key, this.counted(t, loader), opts, ttl, tags, safe, backoff));
+        const now = this.safe.answer(t, found, state, backoff, () =>
+          this.safe.refresh(t, key, this.counted(this.countersOf(t), t.resolved.alias, t.scope, loader), opts, ttl, tags, safe, backoff),
+        );
         return now ?? this.load(t, key, loader, opts, ttl, tags, false, safe);
       }
       failed = found.error !== undefined;
@@ -289,7 +297,7 @@ export class ReadThrough {
   ): Promise<CacheLookup<T>> {
     const flight = flightKey(t, opts.force === true);
     if (this.flights.has(flight)) this.countersOf(t).joined++;
-    else loader = this.counted(t, loader);
+    else loader = this.counted(this.countersOf(t), t.resolved.alias, t.scope, loader);
     return this.flights.run(flight, async (hold): Promise<CacheLookup<T>> => {
       let stale: CacheLookup<T> | undefined;
       // NOTE: a caller whose read missed just before another load stored the entry finds it here.
@@ -339,9 +347,8 @@ export class ReadThrough {
     return this.stats.counters(alias, scope);
   }
 
-  /** `loader`, counting its calls by outcome and their duration. */
-  private counted<T>(t: Target, loader: () => T | Promise<T>): () => Promise<T> {
-    const c = this.countersOf(t);
+  /** `loader`, counting its calls by outcome and their duration in `c` (the counters of `scope` in `alias`). */
+  private counted<T>(c: ScopeCounters, alias: string, scope: CacheScope, loader: () => T | Promise<T>): () => Promise<T> {
     return async () => {
       const started = performance.now();
       let ok = false;
@@ -354,7 +361,7 @@ export class ReadThrough {
         c.loadSeconds += seconds;
         if (ok) c.loadOk++;
         else c.loadError++;
-        this.stats.onLoad?.(t.resolved.alias, t.scope, seconds, ok);
+        this.stats.onLoad?.(alias, scope, seconds, ok);
       }
     };
   }

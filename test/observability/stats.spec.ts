@@ -126,6 +126,18 @@ describe('cache.stats() memory stays bounded', () => {
 });
 
 describe('cache.stats() under store failures', () => {
+  it('a store down from the start (no generation known): the loader runs uncached and is counted, as a miss', async () => {
+    const chaos = chaosStore(memoryStore());
+    chaos.control.down();
+    const { cache } = await start(chaos.definition);
+    expect(await as('t1', () => cache.getOrSet('k', () => 1))).toBe(1);
+    await expect(as('t1', () => cache.getOrSet('k2', () => Promise.reject(new Error('db down'))))).rejects.toThrow('db down');
+    const s = cache.forTenant('t1').stats();
+    expect(s.requests).toMatchObject({ miss: 1, error: 1, hit: 0 });
+    expect(s.loads).toMatchObject({ ok: 1, error: 1 });
+    expect(s.storeErrors).toBeGreaterThanOrEqual(2);
+  });
+
   it('a failing store: reads are misses, and the failures are counted for the tenant', async () => {
     const chaos = chaosStore(memoryStore());
     const { cache } = await start(chaos.definition);
