@@ -32,6 +32,8 @@ export { KeyListing } from './service/key-listing.js';
 export { TenantCacheEvents, type TenantCacheEventMap, type StaleReason } from './engine/tenant-cache.events.js';
 export type { FailSafeOptions, LoaderTimeout } from './engine/fail-safe.js';
 export type { SingleFlightOptions, SingleFlightOption } from './engine/single-flight.options.js';
+export type { CacheStats, ScopeStats, StoreStats, RequestStats, CacheRequestResult, InvalidationKind, MetricsOptions, TenantLabel } from './observability/index.js';
+export { TENANT_CACHE_CHANNELS, type TenantRequestMessage } from './observability/index.js';
 export { TenantCacheModule, type TenantCacheAsyncOptions, type TenantCacheOptionsFactory } from './tenant-cache.module.js';
 export { TENANT_CACHE_OPTIONS } from './tenant-cache.constants.js';
 export type { TenantCacheModuleOptions } from './tenant-cache.options.js';

@@ -9,6 +9,7 @@ import { type InvalidationModuleOptions, normalizeInvalidationOptions } from './
 import { closestName, optionKeys, unknownKeys } from './tenant-cache.option-keys.js';
 import { failSafeProblems } from './engine/fail-safe.js';
 import { singleFlightProblems, singleFlightSettings } from './engine/single-flight.options.js';
+import { normalizeMetricsOptions } from './observability/observability.options.js';
 
 /** The keys of `TenantCacheModuleOptions` (what `forRoot` and a `forRootAsync` factory may give). */
 export const MODULE_OPTION_KEYS = optionKeys<TenantCacheModuleOptions>({
@@ -29,6 +30,7 @@ export const MODULE_OPTION_KEYS = optionKeys<TenantCacheModuleOptions>({
   codec: true,
   invalidation: true,
   http: true,
+  metrics: true,
 });
 
 /** The keys of each option group; an unknown key in any of them fails start-up. */
@@ -246,6 +248,8 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
   problems.push(...unknownKeys(options.http, HTTP_KEYS, 'http.'));
   problems.push(...unknownKeys(isObject(options.http) ? options.http.headers : undefined, HTTP_HEADER_KEYS, 'http.headers.'));
   const http = attempt(() => normalizeHttpOptions(options.http), undefined);
+  const metrics = normalizeMetricsOptions(options.metrics);
+  problems.push(...metrics.problems);
 
   /** A misspelt key and the check of the name it was meant for are one problem: reported once. */
   const suggested = new Set(problems.flatMap((p) => /^Did you mean "([^"]+)"\?$/.exec(p.fix)?.[1] ?? []));
@@ -276,5 +280,6 @@ export function normalizeOptions(options: TenantCacheModuleOptions = {}): Normal
     codec,
     invalidation: invalidation!,
     http: http!,
+    metrics: metrics.value,
   };
 }

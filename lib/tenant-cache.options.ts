@@ -4,6 +4,7 @@ import type { TenantOptions } from './context/tenant.options.js';
 import type { StoreDefinition } from './stores/cache-store.interface.js';
 import type { InvalidationModuleOptions, NormalizedInvalidationOptions } from './invalidation/invalidation.options.js';
 import type { SingleFlightOptions, SingleFlightSettings } from './engine/single-flight.options.js';
+import type { MetricsOptions, NormalizedMetricsOptions } from './observability/observability.options.js';
 
 /** Options of `TenantCacheModule.forRoot`. `TUser`: the type of `request.user`, see `TenantOptions`. */
 export interface TenantCacheModuleOptions<TUser = unknown> {
@@ -65,6 +66,12 @@ export interface TenantCacheModuleOptions<TUser = unknown> {
   invalidation?: InvalidationModuleOptions;
   /** HTTP response caching: CDN backends and purges, surrogate keys, per-user ids, headers. See docs/http.md. */
   http?: HttpCacheOptions;
+  /**
+   * OpenTelemetry metrics and spans, `node:diagnostics_channel` messages and per-tenant stats; `false`
+   * turns metrics and spans off. Nothing is loaded or measured unless `@opentelemetry/api` is installed and
+   * a meter (tracer) provider is registered before the module starts. See docs/observability.md.
+   */
+  metrics?: MetricsOptions | false;
 }
 
 /** Options after defaults are merged and validation passed. */
@@ -89,4 +96,5 @@ export interface NormalizedTenantCacheOptions {
   invalidation?: NormalizedInvalidationOptions;
   /** The `http` group (missing = defaults: no CDN backend). */
   http?: NormalizedHttpOptions;
+  metrics: NormalizedMetricsOptions;
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { EntryCodec } from '../codec/entry-codec.js';
 import type { MemoizeIterableOptions } from '../codec/memoize-iterable.js';
 import { BatchOps } from './batch-ops.js';
@@ -25,6 +25,9 @@ import type { CacheScope } from '../keys/key-builder.js';
 import type { PartitionSelector } from '../keys/key-constructor.compiler.js';
 import { TENANT_CACHE_OPTIONS } from '../tenant-cache.constants.js';
 import type { EngineOptions } from './engine.options.js';
+import { EngineTelemetry } from './engine-telemetry.js';
+import { REQUEST_CHANNEL } from '../observability/diagnostics.js';
+import type { StatsRecorder, StoreInfo } from '../observability/stats-recorder.js';
 
 export type { CacheLookup } from './entry-reader.js';
 export type { FetchOptions, GetOrSetOptions } from './read-through.js';
@@ -38,7 +41,7 @@ export type { FetchOptions, GetOrSetOptions } from './read-through.js';
  * `KeyScan` and `Invalidator` (with the `InvalidationHooks`).
  */
 @Injectable()
-export class CacheEngine {
+export class CacheEngine implements OnApplicationShutdown {
   readonly events = new TenantCacheEvents();
   readonly codec = new EntryCodec();
   /** Methods wrapped by `@CacheResult` in this application (filled by the explorer at start-up). */
@@ -46,6 +49,9 @@ export class CacheEngine {
   /** Told of every invalidation after the store was updated (CDN purges, the cross-instance bus). */
   readonly hooks: InvalidationHooks;
   readonly tagIndex: TagIndex;
+  /** In-process counters by store and scope (`cache.stats()`), read by metrics too. */
+  readonly stats: StatsRecorder;
+  private readonly telemetry: EngineTelemetry;
   private readonly counters: VersionCounters;
   private readonly resolver: TargetResolver;
   private readonly reader: EntryReader;
@@ -67,6 +73,8 @@ export class CacheEngine {
     this.tagIndex = new TagIndex(options.tagIndex ?? 'store', (message) => logger.warn(message));
     this.counters = new VersionCounters(options.versionCacheTtl);
     registry.onQuotaExceeded = (event) => this.events.emit('quota:exceeded', event);
+    this.telemetry = new EngineTelemetry(options, registry, this.events, this.hooks);
+    this.stats = this.telemetry.stats;
     const failures = new StoreFailures(this.events, registry.outages, options.onWriteError);
     const flights = new SingleFlight();
     const marks = new LoadMarks(flights);
@@ -76,12 +84,21 @@ export class CacheEngine {
     this.resolver = new TargetResolver(registry, this.counters, failures, options.defaultTtl);
     this.reader = new EntryReader(this.resolver, failures, stamps, this.events, logger);
     this.writer = new EntryWriter(this.resolver, failures, marks, this.hooks, this.tagIndex, stamps, fence);
-    this.readThrough = new ReadThrough(this.resolver, this.reader, failures, marks, flights, this.tagIndex, stamps, logger, this.events, options, cluster);
+    this.readThrough = new ReadThrough(this.resolver, this.reader, failures, marks, flights, this.tagIndex, stamps, logger, this.events, options, this.stats, cluster);
     this.batch = new BatchOps(this.resolver, this.reader, failures, marks, this.hooks, fence);
     this.scan = new KeyScan(this.resolver, failures, marks, this.hooks, fence);
     this.invalidator = new Invalidator(this.resolver, failures, marks, this.hooks, this.tagIndex, this.scan, this.batch, stamps);
     this.purger = new ScopePurge(this.resolver, marks, this.hooks, failures);
     this.shred = (scope, alias) => shredScope(this.resolver, marks, this.hooks, failures, scope, alias);
+  }
+
+  /** What a created store tells of itself (tier, entries, breaker), for health checks; `undefined` before it is created. */
+  storeInfo(alias: string): StoreInfo | undefined {
+    return this.stats.storeInfo().get(alias);
+  }
+
+  onApplicationShutdown(): void {
+    this.telemetry.close();
   }
 
   store(scope: CacheScope, alias?: string): Promise<ResolvedStore> {
@@ -104,6 +121,11 @@ export class CacheEngine {
   /** `lookup` without a promise when the entry can be read so (an in-process store), else `undefined` (see `EntryReader.lookupNow`). */
   lookupNow<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): CacheLookup<T> | undefined {
     return this.reader.lookupNow(scope, key, alias, tags);
+  }
+
+  /** A hit read with `lookupNow` and served as the answer of a read-through (the interceptor's): counted in stats, spans, diagnostics. */
+  servedNow(scope: CacheScope, key: string, alias: string | undefined, operation: string): void {
+    this.telemetry.servedNow(scope, key, alias, operation);
   }
 
   get<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<T | undefined> {
@@ -144,11 +166,20 @@ export class CacheEngine {
   }
 
   getOrSet<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts?: GetOrSetOptions<T>): Promise<T> {
+    // NOTE: spans and diagnostics_channel messages only while someone listens (a field and a getter read otherwise).
+    if (this.telemetry.tracing || REQUEST_CHANNEL.hasSubscribers) {
+      const call = (l: () => T | Promise<T>) => this.readThrough.getOrSetLookup(scope, key, l, opts);
+      return this.telemetry.calls.run('getOrSet', scope, key, opts?.store, false, loader, call).then((found) => found.value as T);
+    }
     return this.readThrough.getOrSet(scope, key, loader, opts);
   }
 
   /** Read-through with metadata (see `ReadThrough`). */
   fetch<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts?: FetchOptions<T>): Promise<CacheLookup<T>> {
+    if (this.telemetry.tracing || REQUEST_CHANNEL.hasSubscribers) {
+      const call = (l: () => T | Promise<T>) => this.readThrough.fetch(scope, key, l, opts);
+      return this.telemetry.calls.run(opts?.operation ?? 'fetch', scope, key, opts?.store, opts?.force === true, loader, call);
+    }
     return this.readThrough.fetch(scope, key, loader, opts);
   }
 

@@ -1,4 +1,5 @@
 import type { NormalizedCodecOptions } from '../codec/codec.options.js';
+import type { NormalizedMetricsOptions } from '../observability/observability.options.js';
 import type { StoreDefinition } from '../stores/cache-store.interface.js';
 import type { SingleFlightSettings } from './single-flight.options.js';
 
@@ -29,4 +30,6 @@ export interface EngineOptions {
   readonly ttlJitter?: number;
   /** Where concurrent misses share one load (missing = per process). */
   readonly singleFlight?: SingleFlightSettings;
+  /** Metrics, spans and per-tenant stats (missing = defaults: see `MetricsOptions`). */
+  readonly metrics?: NormalizedMetricsOptions;
 }

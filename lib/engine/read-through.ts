@@ -19,6 +19,8 @@ import { type ResolvedTags, type TagInput, NO_TAGS, resolveTags } from './tags.j
 import type { Target } from './target.js';
 import type { TargetResolver } from './target-resolver.js';
 import type { TenantCacheEvents } from './tenant-cache.events.js';
+import type { ResultCounters, ScopeCounters } from '../observability/scope-counters.js';
+import type { StatsRecorder } from '../observability/stats-recorder.js';
 
 /** Options of one read-through call. */
 export interface GetOrSetOptions<T> extends FailSafeOptions {
@@ -56,6 +58,8 @@ export interface FetchOptions<T> extends Omit<GetOrSetOptions<T>, 'tags'> {
   readFailed?: boolean;
   /** The TTL of a loaded value, from the value (cache-manager's `wrap` with a TTL function); wins over `ttl`. */
   ttlOf?: (value: T) => number | undefined;
+  /** The caller, as spans and diagnostics_channel messages name it (`CacheResult`, `CacheResponse`, `wrap`); default `fetch`. */
+  operation?: string;
 }
 
 /**
@@ -77,6 +81,8 @@ export class ReadThrough {
     events: TenantCacheEvents,
     /** The module's `grace`, `staleWhileRevalidate`, `refreshAhead`, `ttlJitter`: 0 = none unless a call asks. */
     private readonly defaults: FailSafeDefaults = {},
+    /** The in-process counters (`cache.stats()`): results, loads, single-flight joins. */
+    private readonly stats: StatsRecorder,
     /** Single-flight across processes (`singleFlight: 'cluster'`); absent: per process only. */
     private readonly cluster?: ClusterFlight,
   ) {
@@ -95,6 +101,15 @@ export class ReadThrough {
   private readonly clusterByDefault: boolean;
 
   getOrSet<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: GetOrSetOptions<T> = {}): Promise<T> {
+    return this.getOrSetAs(scope, key, loader, opts, valueOf) as Promise<T>;
+  }
+
+  /** `getOrSet` resolving to the lookup (hit, stale): for spans. */
+  getOrSetLookup<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: GetOrSetOptions<T> = {}): Promise<CacheLookup<T>> {
+    return this.getOrSetAs(scope, key, loader, opts, (found: CacheLookup<T>) => found);
+  }
+
+  private getOrSetAs<T, R>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: GetOrSetOptions<T>, map: (found: CacheLookup<T>) => R): Promise<R> {
     let fetchOptions: FetchOptions<T>;
     try {
       const tags = opts.tags === undefined ? NO_TAGS : resolveTags(opts.tags, []);
@@ -117,12 +132,12 @@ export class ReadThrough {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.readThrough(scope, key, loader, fetchOptions, valueOf) as Promise<T>;
+    return this.readThrough(scope, key, loader, fetchOptions, map, 'getOrSet');
   }
 
   /** Read-through with metadata (see the class). */
   fetch<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T> = {}): Promise<CacheLookup<T>> {
-    return this.readThrough(scope, key, loader, opts, (found: CacheLookup<T>) => found);
+    return this.readThrough(scope, key, loader, opts, (found: CacheLookup<T>) => found, 'fetch');
   }
 
   /**
@@ -156,7 +171,14 @@ export class ReadThrough {
    * `fetch`, resolving to `map(lookup)`. Fast path (store created, generation known, no versioned tags,
    * no refresh): a hit is the store's read and nothing more; `map` runs inside it.
    */
-  private readThrough<T, R>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T>, map: (found: CacheLookup<T>) => R): Promise<R> {
+  private readThrough<T, R>(
+    scope: CacheScope,
+    key: string,
+    loader: () => T | Promise<T>,
+    opts: FetchOptions<T>,
+    mapped: (found: CacheLookup<T>) => R,
+    operation: 'getOrSet' | 'fetch',
+  ): Promise<R> {
     let t: Target | undefined;
     let ttl: number | undefined;
     let safe: FailSafePolicy | undefined;
@@ -174,15 +196,28 @@ export class ReadThrough {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (t === undefined) return this.fetchSlow(scope, key, loader, opts, safe).then(map);
+    // Every answer is counted by its result (stats and metrics): `map` counts, then maps.
+    const counts = (t === undefined ? this.countersAt(this.resolver.safeAlias(scope, opts.store), scope) : this.countersOf(t))[operation];
+    const force = opts.force === true;
+    const map = (found: CacheLookup<T>): R => {
+      countResult(counts, found, force);
+      return mapped(found);
+    };
+    const failed = (error: unknown): never => {
+      counts.error++;
+      throw error;
+    };
+    if (t === undefined) return this.fetchSlow(scope, key, loader, opts, safe).then(map, failed);
     const target = t;
     // NOTE: only while a write-back after a failed read holds a flight open; a hit builds no flight key.
     if (this.flights.holding) {
       const held = this.flights.held<CacheLookup<T>>(flightKey(target, false));
-      if (held !== undefined) return held.then(map);
+      if (held !== undefined) return held.then(map, failed);
     }
-    if (safe !== undefined) return this.readSafely(target, key, loader, opts, ttl, tags, safe, map);
-    return this.reader.readAs<T, R | Promise<R>>(target, map, (error) => this.load(target, key, loader, opts, ttl, tags, error !== undefined).then(map)) as Promise<R>;
+    if (safe !== undefined) return this.readSafely(target, key, loader, opts, ttl, tags, safe, map, failed);
+    return this.reader.readAs<T, R | Promise<R>>(target, map, (error) =>
+      this.load(target, key, loader, opts, ttl, tags, error !== undefined).then(map, failed),
+    ) as Promise<R>;
   }
 
   /** The fast path of a fail-safe call: a fresh hit is mapped inside the read; an expired one is stale or loads. */
@@ -195,6 +230,7 @@ export class ReadThrough {
     tags: ResolvedTags,
     safe: FailSafePolicy,
     map: (found: CacheLookup<T>) => R,
+    failed: (error: unknown) => never,
   ): Promise<R> {
     const found = (lookup: CacheLookup<T>): R | Promise<R> => {
       let state: Expiry;
@@ -205,14 +241,16 @@ export class ReadThrough {
       }
       if (state === 'fresh') return map(lookup);
       const backoff = flightKey(t, false);
-      const now = this.safe.answer(t, lookup, state, backoff, () => this.safe.refresh(t, key, loader, opts, ttl, tags, safe, backoff));
-      return now !== undefined ? map(now) : this.load(t, key, loader, opts, ttl, tags, false, safe).then(map);
+      const now = this.safe.answer(t, lookup, state, backoff, () =>
+        this.safe.refresh(t, key, this.counted(this.countersOf(t), t.resolved.alias, t.scope, loader), opts, ttl, tags, safe, backoff),
+      );
+      return now !== undefined ? map(now) : this.load(t, key, loader, opts, ttl, tags, false, safe).then(map, failed);
     };
     // An entry expired early (expire(key), a soft tag invalidation) comes back too: `expiry` says it is not fresh.
     return this.reader.readAs<T, R | Promise<R>>(
       t,
       found,
-      (error) => this.load(t, key, loader, opts, ttl, tags, error !== undefined, safe).then(map),
+      (error) => this.load(t, key, loader, opts, ttl, tags, error !== undefined, safe).then(map, failed),
       true,
     ) as Promise<R>;
   }
@@ -230,7 +268,11 @@ export class ReadThrough {
     if (t instanceof Unresolved) {
       // NOTE: the store is down (its generation or a tag version cannot be read): fail open, uncached.
       const alias = this.resolver.safeAlias(scope, opts.store);
-      return this.flights.run(`!${alias}\u0000${scopeTag(scope)}\u0000${key}`, async () => ({ hit: false, value: await loader() }));
+      const flight = `!${alias}\u0000${scopeTag(scope)}\u0000${key}`;
+      const c = this.countersAt(alias, scope);
+      if (this.flights.has(flight)) c.joined++;
+      const load = this.counted(c, alias, scope, loader);
+      return this.flights.run(flight, async () => ({ hit: false, value: await load() }));
     }
     // A bad per-call codec is the caller's error, raised before the loader runs (not a "not cached" warning).
     if (opts.codec !== undefined) t.resolved.codec.pipeline.settings(opts.codec);
@@ -245,7 +287,9 @@ export class ReadThrough {
         const state = this.safe.expiry(t, found, ttl, opts, safe);
         if (state === 'fresh') return found;
         const backoff = flightKey(t, false);
-        const now = this.safe.answer(t, found, state, backoff, () => this.safe.refresh(t, key, loader, opts, ttl, tags, safe, backoff));
+        const now = this.safe.answer(t, found, state, backoff, () =>
+          this.safe.refresh(t, key, this.counted(this.countersOf(t), t.resolved.alias, t.scope, loader), opts, ttl, tags, safe, backoff),
+        );
         return now ?? this.load(t, key, loader, opts, ttl, tags, false, safe);
       }
       failed = found.error !== undefined;
@@ -274,6 +318,8 @@ export class ReadThrough {
     safe?: FailSafePolicy,
   ): Promise<CacheLookup<T>> {
     const flight = flightKey(t, opts.force === true);
+    if (this.flights.has(flight)) this.countersOf(t).joined++;
+    else loader = this.counted(this.countersOf(t), t.resolved.alias, t.scope, loader);
     return this.flights.run(flight, async (hold): Promise<CacheLookup<T>> => {
       let stale: CacheLookup<T> | undefined;
       // NOTE: a caller whose read missed just before another load stored the entry finds it here.
@@ -337,6 +383,36 @@ export class ReadThrough {
     }
   }
 
+  /** The counters of `t`'s scope in its store: found inline, so that a hit runs nothing of lib/observability. */
+  private countersOf(t: Target): ScopeCounters {
+    const store = this.stats.stores.get(t.resolved.alias);
+    const own = store === undefined ? undefined : t.scope.kind === 'tenant' ? store.tenants.get(t.scope.tenantId) : store.shared;
+    return own ?? this.countersAt(t.resolved.alias, t.scope);
+  }
+
+  private countersAt(alias: string, scope: CacheScope): ScopeCounters {
+    return this.stats.counters(alias, scope);
+  }
+
+  /** `loader`, counting its calls by outcome and their duration in `c` (the counters of `scope` in `alias`). */
+  private counted<T>(c: ScopeCounters, alias: string, scope: CacheScope, loader: () => T | Promise<T>): () => Promise<T> {
+    return async () => {
+      const started = performance.now();
+      let ok = false;
+      try {
+        const value = await loader();
+        ok = true;
+        return value;
+      } finally {
+        const seconds = (performance.now() - started) / 1000;
+        c.loadSeconds += seconds;
+        if (ok) c.loadOk++;
+        else c.loadError++;
+        this.stats.onLoad?.(alias, scope, seconds, ok);
+      }
+    };
+  }
+
   private async storeLoaded(
     t: Target,
     key: string,
@@ -378,6 +454,14 @@ export class ReadThrough {
       this.failures.failed(t, 'set', error);
     }
   }
+}
+
+/** Counts one answer: a stale value served is `stale`, never a hit; a refresh (`force`) that loads is `bypass`. */
+function countResult(counts: ResultCounters, found: CacheLookup<unknown>, force: boolean): void {
+  if (found.stale === true) counts.stale++;
+  else if (found.hit) counts.hit++;
+  else if (force) counts.bypass++;
+  else counts.miss++;
 }
 
 /** The single-flight key of a load of `t` (`force`: a refresh, which never shares a plain load). */

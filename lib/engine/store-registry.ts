@@ -52,6 +52,9 @@ export class StoreRegistry implements OnApplicationShutdown {
   /** Stores whose creation finished, for the synchronous fast path of every cache operation. */
   private readonly ready = new Map<string, ResolvedStore>();
 
+  /** Wraps each store as it is created (metrics and spans of its round trips); set by the engine's telemetry. */
+  instrument?: (store: CacheStore, alias: string) => CacheStore;
+
   /** No routing, no dedicated stores: every scope without an explicit alias goes to `default`. */
   private readonly plain: boolean;
 
@@ -126,7 +129,8 @@ export class StoreRegistry implements OnApplicationShutdown {
   }
 
   private async create(alias: string, def: StoreDefinition): Promise<ResolvedStore> {
-    const store = await def.create(alias, { outages: this.outages, keyPrefix: this.options.keyPrefix, quotaExceeded: (event) => this.onQuotaExceeded(event) });
+    const created = await def.create(alias, { outages: this.outages, keyPrefix: this.options.keyPrefix, quotaExceeded: (event) => this.onQuotaExceeded(event) });
+    const store = this.instrument?.(created, alias) ?? created;
     const resolved = this.resolve(alias, def, store);
     const remote = resolved.io.remoteTier;
     if (remote !== undefined) resolved.withoutL1 = this.resolve(alias, def, remote);

@@ -34,7 +34,9 @@ export function hitNow(engine: CacheEngine, x: Exchange): HitResult | undefined 
   const found = engine.lookupNow<PackedResponse>(x.scope, x.key, x.plan.options.store);
   if (found === undefined || !found.hit || !isFresh(found.cachedAt, x.plan.ttl)) return undefined;
   const entry = unpackResponse(found.value);
-  return entry === undefined ? undefined : { kind: 'hit', entry, cachedAt: found.cachedAt ?? Date.now(), status: 'HIT' };
+  if (entry === undefined) return undefined;
+  engine.servedNow(x.scope, x.key, x.plan.options.store, 'CacheResponse');
+  return { kind: 'hit', entry, cachedAt: found.cachedAt ?? Date.now(), status: 'HIT' };
 }
 
 /**
@@ -63,6 +65,7 @@ export async function readThrough(engine: CacheEngine, x: Exchange, load: Load):
         tags,
         shouldCache: (v) => v !== UNCACHEABLE,
         l1: plan.options.l1,
+        operation: 'CacheResponse',
         grace: plan.failSafe.grace,
         graceBackoff: plan.failSafe.graceBackoff,
         timeout: plan.failSafe.timeout,

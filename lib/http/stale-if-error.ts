@@ -18,7 +18,9 @@ export function freshNow(engine: CacheEngine, x: Exchange): HitResult | undefine
   const found = engine.lookupNow<StaleEnvelope>(x.scope, x.key, x.plan.options.store);
   if (found === undefined || !found.hit || !((found.value?.f ?? 0) > Date.now())) return undefined;
   const entry = unpackResponse(found.value!.r);
-  return entry === undefined ? undefined : { kind: 'hit', entry, cachedAt: found.cachedAt ?? Date.now(), status: 'HIT' };
+  if (entry === undefined) return undefined;
+  engine.servedNow(x.scope, x.key, x.plan.options.store, 'CacheResponse');
+  return { kind: 'hit', entry, cachedAt: found.cachedAt ?? Date.now(), status: 'HIT' };
 }
 
 /**
@@ -46,6 +48,7 @@ export async function readThroughWithStale(engine: CacheEngine, x: Exchange, loa
       tags,
       force: true,
       l1: plan.options.l1,
+      operation: 'CacheResponse',
       // NOTE: a store that just failed the lookup is not asked again: one commandTimeout per request.
       readFailed: found.error !== undefined,
       shouldCache: (v) => v !== UNCACHEABLE,

@@ -100,6 +100,7 @@ export class CachedMethodDefinition {
       store: this.config.store,
       tags,
       force,
+      operation: 'CacheResult',
       codec: this.config.codec,
       grace: this.config.grace,
       graceBackoff: this.config.graceBackoff,

@@ -12,6 +12,7 @@ import type { TenantCacheEvents } from '../engine/tenant-cache.events.js';
 import { type InvalidateTagOptions, TenantScopedCache } from './tenant-scoped-cache.js';
 import { type TenantPurgeReport, purgeTenantScope } from './tenant-purge.js';
 import { type TenantShredReport, shredTenantScope } from './tenant-shred.js';
+import type { CacheStats } from '../observability/cache-stats.js';
 
 /**
  * The cache of the tenant in context. Every operation acts for `TenantContext.current()` and fails
@@ -36,6 +37,15 @@ export class TenantCacheService extends TenantScopedCache {
   /** Store failures and unreadable entries, as events. */
   get events(): TenantCacheEvents {
     return this.engine.events;
+  }
+
+  /**
+   * The whole cache's in-process counters: totals, then by tenant (the first `metrics.topTenants`), the
+   * other tenants together, the shared namespace and each store (entries, bytes, breaker where known).
+   * `forTenant(id).stats()` is one tenant's. See docs/observability.md.
+   */
+  override stats(): CacheStats {
+    return this.engine.stats.stats();
   }
 
   /** The tenant in context, validated; `undefined` outside a tenant scope. */

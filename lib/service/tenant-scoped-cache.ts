@@ -9,6 +9,7 @@ import type { CacheEngine, CacheLookup, FetchOptions, GetOrSetOptions } from '..
 import { CachedMethod, type MethodName, cachedMethodOf } from './cached-method.handle.js';
 import { KeyListing } from './key-listing.js';
 import { type TagInput, isVersionedTag } from '../engine/tags.js';
+import type { ScopeStats } from '../observability/cache-stats.js';
 
 /** One entry of `mset`. `ttl` in ms overrides the batch TTL. */
 export interface CacheEntryInput<T = unknown> {
@@ -57,6 +58,15 @@ export class TenantScopedCache {
     protected readonly engine: CacheEngine,
     private readonly scopeOf: (operation: string) => CacheScope,
   ) {}
+
+  /**
+   * This scope's in-process counters since start-up: read-throughs by result (a stale value served is
+   * `stale`, never a hit), loads, single-flight joins, invalidations, store failures. A `forTenant(id)`
+   * view shows that tenant's numbers only. See docs/observability.md.
+   */
+  stats(): ScopeStats {
+    return this.engine.stats.scopeStats(this.scopeOf('stats'));
+  }
 
   /** The value, or `undefined` on a miss. `null`, `0`, `false` and `''` are values. */
   get<T = unknown>(key: string, options?: AddressOptions): Promise<T | undefined> {
@@ -156,7 +166,7 @@ export class TenantScopedCache {
   /** @internal Read-through with metadata and the engine's options (the drop-in CACHE_MANAGER's `wrap`). */
   fetch<T>(key: string, loader: () => T | Promise<T>, options: FetchOptions<T>): Promise<CacheLookup<T>> {
     try {
-      return this.engine.fetch(this.scopeOf('wrap'), userKey(key), loader, options);
+      return this.engine.fetch(this.scopeOf('wrap'), userKey(key), loader, { operation: 'wrap', ...options });
     } catch (error) {
       return Promise.reject(error);
     }

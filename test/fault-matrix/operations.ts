@@ -71,6 +71,8 @@ export const OPERATIONS: readonly FaultOperation[] = [
   read('get (versioned tag)', (c) => c.cache.get('kv', { tags: [versioned('v')] }), undefined),
   read('lookup', async (c) => (await c.cache.lookup('k')).hit, false),
   read('has', (c) => c.cache.has('k'), false),
+  // In-process counters: answer whatever the store does (the failures show in storeErrors).
+  read('stats()', async (c) => [typeof c.cache.stats().requests.hit, c.cache.forTenant(c.tenant).stats().tenant === c.tenant], ['number', true]),
   read('mget', (c) => c.cache.mget(['k', 'k2']), [undefined, undefined]),
   read('ttl', (c) => c.cache.ttl('k'), undefined),
   read('getOrSet', (c) => c.cache.getOrSet('gos', () => 'loaded'), 'loaded'),

@@ -63,6 +63,7 @@ export class MemoryStore implements CacheStore {
   /** Members across all sets. */
   private members = 0;
   private bytes = 0;
+  private evicted = 0;
   /** Counts moves to the recent end: a slot's distance from that end is at most `clock - slot.tick`. */
   private clock = 0;
   /**
@@ -117,6 +118,11 @@ export class MemoryStore implements CacheStore {
   /** Number of live entries (expired ones are counted until touched). */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Entries evicted so far to stay within `maxEntries` / `maxBytes` (metrics: `tenant_cache.evictions`). */
+  get evictions(): number {
+    return this.evicted;
   }
 
   /** Bytes held by keys and values, tag sets included. */
@@ -373,8 +379,10 @@ export class MemoryStore implements CacheStore {
   private evict(): void {
     while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
       const oldest = this.ledger !== undefined ? this.ledger.loudest()?.head?.key : this.nextOldest();
-      if (oldest !== undefined) this.remove(oldest);
-      else {
+      if (oldest !== undefined) {
+        this.remove(oldest);
+        this.evicted++;
+      } else {
         // Only sets left (members never written as entries): the oldest set goes.
         const set = this.sets.keys().next();
         if (set.done) break;

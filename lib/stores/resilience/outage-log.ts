@@ -108,8 +108,12 @@ export class OutageLog {
     if (tenant !== undefined && outage.tenants.size <= TENANTS_SHOWN) outage.tenants.add(tenant);
   }
 
+  /** Told of every breaker change, logged or not (metrics count them). */
+  onBreaker?: (store: string, state: BreakerState) => void;
+
   /** A circuit breaker of `store` changed state: the first opening and the closing are logged. */
   breaker(store: string, state: BreakerState): void {
+    this.onBreaker?.(store, state);
     if (this.closed) return;
     if (state === 'open') {
       const outage = this.outages.get(store) ?? this.begin(store);

@@ -30,6 +30,8 @@ const OPTIONAL_INTEGRATIONS = [
   'cache-manager-redis-yet',
   'ioredis',
   'nestjs-cls',
+  '@opentelemetry/api',
+  '@nestjs/terminus',
 ];
 const optionalPeers = new Set(Object.keys(manifest.peerDependencies ?? {}).filter((name) => manifest.peerDependenciesMeta?.[name]?.optional === true));
 

@@ -1,0 +1,1 @@
+export { TenantCacheHealthIndicator, type TenantCacheHealthOptions, type StoreHealth } from './tenant-cache.health.js';
