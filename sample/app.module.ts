@@ -3,7 +3,7 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { TenantCacheModule, TenantGuard, memoryStore, redisStore } from '../lib/index.js';
+import { TenantCacheModule, TenantGuard, memoryStore, redisStore, tieredStore } from '../lib/index.js';
 import { typeOrmSource } from '../lib/invalidation/typeorm/index.js';
 import { Product } from './catalog/product.entity.js';
 import { ProductRepository } from './catalog/product.repository.js';
@@ -12,10 +12,13 @@ import { ProductsController } from './catalog/products.controller.js';
 import { SettingsController } from './catalog/settings.controller.js';
 import { AdminController } from './catalog/admin.controller.js';
 
-/** The embedded memory store by default; Redis when REDIS_URL is set. */
+/**
+ * The embedded memory store by default. With REDIS_URL: a tier, an in-process L1 in front of Redis, kept
+ * coherent across instances (a write or invalidation on one drops the others' L1 copies).
+ */
 export function sampleStore() {
   const url = process.env.REDIS_URL;
-  return url ? redisStore({ url }) : memoryStore({ maxEntries: 10_000 });
+  return url ? tieredStore({ l1: memoryStore({ maxEntries: 10_000 }), l2: redisStore({ url }) }) : memoryStore({ maxEntries: 10_000 });
 }
 
 /** SQLite, embedded: in memory by default; a file under sample/data/ with SAMPLE_DB=file. */

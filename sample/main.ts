@@ -8,7 +8,7 @@ async function bootstrap(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000);
   await app.listen(port, '127.0.0.1');
   const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-  const store = process.env.REDIS_URL ? `Redis at ${process.env.REDIS_URL}` : 'the embedded memory store';
+  const store = process.env.REDIS_URL ? `a memory L1 in front of Redis at ${process.env.REDIS_URL}` : 'the embedded memory store';
   const db = process.env.SAMPLE_DB === 'file' ? 'SQLite in sample/data/catalog.sqlite' : 'SQLite in memory (SAMPLE_DB=file keeps it)';
   console.log(`
 nestjs-tenant-cache sample on ${base}, caching in ${store}, products in ${db}. Try:

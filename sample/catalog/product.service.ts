@@ -31,10 +31,16 @@ export class ProductService {
     return this.repo.findAll();
   }
 
-  /** A change to product `id` of a tenant drops that tenant's entry of `getProduct(id)`, after the commit. */
+  /**
+   * A change to product `id` of a tenant drops that tenant's entry of `getProduct(id)`, after the commit.
+   * Fail-safe: for 10 minutes past its TTL the entry is kept, and served (stale) if the database fails or
+   * takes longer than 2 s; an invalidated entry is never served.
+   */
   @CacheResult({
     key: ProductKey,
     ttl: 60_000,
+    grace: 10 * 60_000,
+    timeout: { hard: 2_000 },
     tags: [versioned('catalog'), (id: string) => `product:${id}`],
     invalidatesOn: [{ entity: Product, fields: { id: 'id' }, tenantField: 'tenantId' }],
   })
