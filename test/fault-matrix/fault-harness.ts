@@ -229,7 +229,9 @@ export async function runFault(fault: FaultKind, operations: readonly FaultOpera
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   let server: RedisServerHandle | undefined = fault === 'absent at boot' ? undefined : await startRedisServer([], { port });
-  stalls = new StallMeter();
+  // NOTE: module-level for the call records; a run that outlived its test must not clear the next run's meter.
+  const meter = new StallMeter();
+  stalls = meter;
   const bootStarted = performance.now();
   const apps: AppUnderFault[] = [];
   let closed: WritePolicy[] = [];
@@ -327,8 +329,8 @@ export async function runFault(fault: FaultKind, operations: readonly FaultOpera
   } finally {
     for (const app of apps) if (!closed.includes(app.policy)) await app.close().catch(() => undefined);
     closed = [];
-    stalls.stop();
-    stalls = undefined;
+    meter.stop();
+    if (stalls === meter) stalls = undefined;
     server?.resume();
     await server?.stop();
   }
