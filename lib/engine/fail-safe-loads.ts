@@ -143,6 +143,22 @@ export class FailSafeLoads {
   }
 
   /**
+   * A fail-safe caller that joined `load` (a load or background refresh of its key started by another
+   * call) with its own expired entry `stale` within grace: the load's answer, or `stale` when the load
+   * fails or times out, unless `mark` (started when the caller joined) was invalidated meanwhile.
+   */
+  async joined<T>(t: Target, load: Promise<CacheLookup<T>>, mark: LoadMark, stale: CacheLookup<T>): Promise<CacheLookup<T>> {
+    try {
+      return await load;
+    } catch (error) {
+      if (mark.invalidated) throw error;
+      return this.serveStale(t, stale, error instanceof LoaderTimeoutError ? 'timeout-hard' : 'loader-error', asError(error));
+    } finally {
+      this.marks.end(t, mark);
+    }
+  }
+
+  /**
    * How old a hit of a fail-safe call is. Its TTL is the call's (or `ttlOf`'s), jittered by the key
    * (`JitteredTtls`): fresh until `cachedAt + ttl`, then `swr` and `stale` until `+ staleWhileRevalidate`
    * and `+ grace`, then gone (a miss).

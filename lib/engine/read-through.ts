@@ -244,7 +244,7 @@ export class ReadThrough {
       const now = this.safe.answer(t, lookup, state, backoff, () =>
         this.safe.refresh(t, key, this.counted(this.countersOf(t), t.resolved.alias, t.scope, loader), opts, ttl, tags, safe, backoff),
       );
-      return now !== undefined ? map(now) : this.load(t, key, loader, opts, ttl, tags, false, safe).then(map, failed);
+      return now !== undefined ? map(now) : this.load(t, key, loader, opts, ttl, tags, false, safe, state === 'stale' ? lookup : undefined).then(map, failed);
     };
     // An entry expired early (expire(key), a soft tag invalidation) comes back too: `expiry` says it is not fresh.
     return this.reader.readAs<T, R | Promise<R>>(
@@ -290,7 +290,7 @@ export class ReadThrough {
         const now = this.safe.answer(t, found, state, backoff, () =>
           this.safe.refresh(t, key, this.counted(this.countersOf(t), t.resolved.alias, t.scope, loader), opts, ttl, tags, safe, backoff),
         );
-        return now ?? this.load(t, key, loader, opts, ttl, tags, false, safe);
+        return now ?? this.load(t, key, loader, opts, ttl, tags, false, safe, state === 'stale' ? found : undefined);
       }
       failed = found.error !== undefined;
     }
@@ -306,6 +306,9 @@ export class ReadThrough {
    * callers of the key share the loaded value instead of loading again, and the load stays marked, so an
    * invalidation meanwhile still removes what it wrote (and releases the flight). After a read the store
    * answered, the caller waits for the write-back: a read right after `getOrSet` finds the entry.
+   *
+   * `mine`: the fail-safe caller's own expired entry within its grace. A caller that joins a load (or a
+   * background refresh) of the key gets it, not the load's error, unless the key was invalidated since.
    */
   private load<T>(
     t: Target,
@@ -316,11 +319,15 @@ export class ReadThrough {
     tags: ResolvedTags,
     failed = false,
     safe?: FailSafePolicy,
+    mine?: CacheLookup<T>,
   ): Promise<CacheLookup<T>> {
     const flight = flightKey(t, opts.force === true);
-    if (this.flights.has(flight)) this.countersOf(t).joined++;
+    const joined = this.flights.has(flight);
+    if (joined) this.countersOf(t).joined++;
     else loader = this.counted(this.countersOf(t), t.resolved.alias, t.scope, loader);
-    return this.flights.run(flight, async (hold): Promise<CacheLookup<T>> => {
+    // NOTE: marked at once (the caller's read just ended): an invalidation from now on makes `mine` unservable.
+    const join = joined && mine !== undefined ? this.marks.start(t, key, tags) : undefined;
+    const running = this.flights.run(flight, async (hold): Promise<CacheLookup<T>> => {
       let stale: CacheLookup<T> | undefined;
       // NOTE: a caller whose read missed just before another load stored the entry finds it here.
       if (!opts.force && !failed) {
@@ -345,6 +352,7 @@ export class ReadThrough {
       if (s === undefined) return here();
       return this.cluster!.run(t, s, key, () => this.reader.read<T>(t), here);
     });
+    return join === undefined ? running : this.safe.joined(t, running, join, mine!);
   }
 
   /** The load of `load`, in this process (holding the cluster lease `fence` when there is one). */

@@ -281,6 +281,51 @@ for (const store of STORES) {
       });
     });
 
+    it('a caller that joins a background refresh which fails gets the stale value within its grace, not the error', async () => {
+      const { cache, stale } = await start();
+      await as('acme', async () => {
+        await expired(cache, 'k');
+        const release = gate();
+        let calls = 0;
+        const failingLater = async () => {
+          calls++;
+          await release.promise;
+          return fail();
+        };
+        // The SWR caller answers stale at once and starts the refresh; the grace caller (no SWR window) joins it.
+        expect(await cache.getOrSet('k', failingLater, { ttl: TTL, staleWhileRevalidate: SWR })).toBe('old');
+        const joined = cache.fetch('k', failingLater, { ttl: TTL, grace: SWR });
+        await sleep(30);
+        release.open();
+        expect(await joined).toMatchObject({ hit: false, stale: true, value: 'old' });
+        expect(calls).toBe(1);
+      });
+      expect(stale.map((s) => s.reason)).toEqual(['swr', 'loader-error']);
+    });
+
+    it('a caller that joined a refresh of an entry invalidated meanwhile gets the error, never the stale value', async () => {
+      const { cache, stale } = await start();
+      await as('acme', async () => {
+        await expired(cache, 'k', 'old', { tags: ['t'] });
+        const release = gate();
+        const failingLater = async () => {
+          await release.promise;
+          return fail();
+        };
+        expect(await cache.getOrSet('k', failingLater, { ttl: TTL, staleWhileRevalidate: SWR, tags: ['t'] })).toBe('old');
+        const joined = cache.getOrSet('k', failingLater, { ttl: TTL, grace: SWR, tags: ['t'] });
+        const settled = joined.then(
+          () => 'resolved',
+          (error: Error) => error.message,
+        );
+        await sleep(30);
+        await cache.invalidateTag('t');
+        release.open();
+        expect(await settled).toBe('the database is down');
+      });
+      expect(stale.map((s) => s.reason)).toEqual(['swr']);
+    });
+
     it('past a short SWR window but within a longer grace: a failing loader is answered with the stale value (fail-safe)', async () => {
       const { cache, stale } = await start();
       const opts = { ttl: TTL, staleWhileRevalidate: 50, grace: SWR };
