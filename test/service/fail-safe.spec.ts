@@ -16,7 +16,7 @@ import {
   redisStore,
   versioned,
 } from '../../lib/index.js';
-import { ADVERSARIAL_TENANTS, as, boot, gate, sleep } from '../decorators/fixtures.js';
+import { ADVERSARIAL_TENANTS, as, boot, failingOnOpen, gate, sleep } from '../decorators/fixtures.js';
 import { chaosStore } from '../support/chaos-store.js';
 import { sharedRedisUrl } from '../support/redis-server.js';
 
@@ -359,25 +359,19 @@ for (const store of STORES) {
       const { cache, stale } = await start();
       await as('acme', async () => {
         await expired(cache, 'k');
-        const release = gate();
-        let calls = 0;
-        const failingLater = async () => {
-          calls++;
-          await release.promise;
-          return fail();
-        };
+        const held = failingOnOpen();
         // The first caller has no grace (its entry is gone: it gets the error); the second joins its load.
-        const first = cache.getOrSet('k', failingLater, { ttl: TTL, grace: 0 }).then(
+        const first = cache.getOrSet('k', held.loader, { ttl: TTL, grace: 0 }).then(
           () => 'resolved',
           (error: Error) => error.message,
         );
         await sleep(30);
-        const joined = cache.fetch('k', failingLater, { ttl: TTL, grace: GRACE });
+        const joined = cache.fetch('k', held.loader, { ttl: TTL, grace: GRACE });
         await sleep(30);
-        release.open();
+        held.open();
         expect(await first).toBe('the database is down');
         expect(await joined).toMatchObject({ hit: false, stale: true, value: 'old' });
-        expect(calls).toBe(1);
+        expect(held.calls).toBe(1);
         // Joined with a grace and past the hard timeout of a load that has no stale value: stale too.
         const slow = gate();
         const hanging = async () => {

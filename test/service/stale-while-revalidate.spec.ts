@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CacheResult, InvalidOptionsError, type StaleReason, type StoreDefinition, type TenantCacheService, memoryStore, redisStore } from '../../lib/index.js';
-import { ADVERSARIAL_TENANTS, as, boot, gate, sleep } from '../decorators/fixtures.js';
+import { ADVERSARIAL_TENANTS, as, boot, failingOnOpen, gate, sleep } from '../decorators/fixtures.js';
 import { sharedRedisUrl } from '../support/redis-server.js';
 
 // Stale-while-revalidate, refresh-ahead and TTL jitter of the read-through (issue 13, item 5).
@@ -285,20 +285,14 @@ for (const store of STORES) {
       const { cache, stale } = await start();
       await as('acme', async () => {
         await expired(cache, 'k');
-        const release = gate();
-        let calls = 0;
-        const failingLater = async () => {
-          calls++;
-          await release.promise;
-          return fail();
-        };
+        const held = failingOnOpen();
         // The SWR caller answers stale at once and starts the refresh; the grace caller (no SWR window) joins it.
-        expect(await cache.getOrSet('k', failingLater, { ttl: TTL, staleWhileRevalidate: SWR })).toBe('old');
-        const joined = cache.fetch('k', failingLater, { ttl: TTL, grace: SWR });
+        expect(await cache.getOrSet('k', held.loader, { ttl: TTL, staleWhileRevalidate: SWR })).toBe('old');
+        const joined = cache.fetch('k', held.loader, { ttl: TTL, grace: SWR });
         await sleep(30);
-        release.open();
+        held.open();
         expect(await joined).toMatchObject({ hit: false, stale: true, value: 'old' });
-        expect(calls).toBe(1);
+        expect(held.calls).toBe(1);
       });
       expect(stale.map((s) => s.reason)).toEqual(['swr', 'loader-error']);
     });
@@ -307,20 +301,16 @@ for (const store of STORES) {
       const { cache, stale } = await start();
       await as('acme', async () => {
         await expired(cache, 'k', 'old', { tags: ['t'] });
-        const release = gate();
-        const failingLater = async () => {
-          await release.promise;
-          return fail();
-        };
-        expect(await cache.getOrSet('k', failingLater, { ttl: TTL, staleWhileRevalidate: SWR, tags: ['t'] })).toBe('old');
-        const joined = cache.getOrSet('k', failingLater, { ttl: TTL, grace: SWR, tags: ['t'] });
+        const held = failingOnOpen();
+        expect(await cache.getOrSet('k', held.loader, { ttl: TTL, staleWhileRevalidate: SWR, tags: ['t'] })).toBe('old');
+        const joined = cache.getOrSet('k', held.loader, { ttl: TTL, grace: SWR, tags: ['t'] });
         const settled = joined.then(
           () => 'resolved',
           (error: Error) => error.message,
         );
         await sleep(30);
         await cache.invalidateTag('t');
-        release.open();
+        held.open();
         expect(await settled).toBe('the database is down');
       });
       expect(stale.map((s) => s.reason)).toEqual(['swr']);
