@@ -85,16 +85,9 @@ export class EntryCipher {
     for (let i = 0; i < this.secrets.length; i++) {
       // NOTE: ids are 32 bits, so two secrets may share one: every match is tried.
       if (!this.ids[i]!.equals(id)) continue;
-      try {
-        const decipher = createDecipheriv('aes-256-gcm', this.messageKey(i, ctx.scope, nonceSalt), iv);
-        decipher.setAAD(ctx.aad);
-        decipher.setAuthTag(tag);
-        const head = decipher.update(body);
-        const tail = decipher.final();
-        return tail.length === 0 ? head : Buffer.concat([head, tail]);
-      } catch {
-        // Authentication failed with this secret: try the next one with the same id.
-      }
+      // `undefined`: authentication failed with this secret: the next one with the same id is tried.
+      const opened = decrypt(this.messageKey(i, ctx.scope, nonceSalt), iv, ctx.aad, body, tag);
+      if (opened !== undefined) return opened;
     }
     return undefined;
   }
@@ -131,6 +124,7 @@ export class EntryCipher {
   }
 }
 
+/** AES-256-GCM decryption; `undefined` when `key` does not authenticate the message. */
 function decrypt(key: Buffer, iv: Buffer, aad: Buffer, body: Buffer, tag: Buffer): Buffer | undefined {
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, iv);

@@ -6,11 +6,13 @@ import { instrumentStore } from '../observability/instrumented-store.js';
 import { ObservedCalls } from '../observability/observed-calls.js';
 import { DEFAULT_METRICS } from '../observability/observability.options.js';
 import { hasMeterProvider, hasTracerProvider, loadOtel, registeredProviders } from '../observability/otel-api.js';
-import { StatsRecorder } from '../observability/stats-recorder.js';
+import { StatsRecorder, type StoreInfo } from '../observability/stats-recorder.js';
 import { describeStore } from '../observability/store-info.js';
 import type { CacheStore } from '../stores/cache-store.interface.js';
 import type { EngineOptions } from './engine.options.js';
+import type { CacheLookup } from './entry-reader.js';
 import type { InvalidationHooks } from './invalidation-hooks.js';
+import type { FetchOptions, GetOrSetOptions, ReadThrough } from './read-through.js';
 import type { StoreRegistry } from './store-registry.js';
 import type { TenantCacheEvents } from './tenant-cache.events.js';
 
@@ -94,6 +96,23 @@ export class EngineTelemetry {
   servedNow(scope: CacheScope, key: string, alias: string | undefined, operation: string): void {
     this.stats.counters(this.aliasOf(scope, alias), scope).fetch.hit++;
     if (this.tracing || REQUEST_CHANNEL.hasSubscribers) this.calls.hitNow(operation, scope, key, alias);
+  }
+
+  /** `getOrSet` reported as a span and a `tenant-cache:request` message (only while someone listens: `CacheEngine.getOrSet`). */
+  getOrSet<T>(rt: ReadThrough, scope: CacheScope, key: string, loader: () => T | Promise<T>, opts?: GetOrSetOptions<T>): Promise<T> {
+    const call = (l: () => T | Promise<T>) => rt.getOrSetLookup(scope, key, l, opts);
+    return this.calls.run('getOrSet', scope, key, opts?.store, false, loader, call).then((found) => found.value as T);
+  }
+
+  /** `fetch` reported like `getOrSet`, under the caller's operation name. */
+  fetch<T>(rt: ReadThrough, scope: CacheScope, key: string, loader: () => T | Promise<T>, opts?: FetchOptions<T>): Promise<CacheLookup<T>> {
+    const call = (l: () => T | Promise<T>) => rt.fetch(scope, key, l, opts);
+    return this.calls.run(opts?.operation ?? 'fetch', scope, key, opts?.store, opts?.force === true, loader, call);
+  }
+
+  /** What a created store tells of itself (tier, entries, breaker), for health checks; `undefined` before it is created. */
+  storeInfo(alias: string): StoreInfo | undefined {
+    return this.stats.storeInfo().get(alias);
   }
 
   /** Stops the metrics' observation (application shutdown). */

@@ -1,55 +1,24 @@
 import type { Logger } from '@nestjs/common';
 import { printableKey } from '../keys/logical-key-marks.js';
-import type { CodecCallOptions } from '../codec/codec.options.js';
-import type { TagStamp } from '../codec/tag-stamp.js';
 import { LoaderTimeoutError } from '../errors/loader-timeout.error.js';
 import type { CacheLookup, EntryLookup } from './entry-reader.js';
 import { type FailSafePolicy, GraceBackoffs, JitteredTtls, raceTimeouts, settledOrAfter } from './fail-safe.js';
-import type { Lease } from './single-flight.options.js';
+import type { FlightLoad, LoadOptions, LoadRequest, LoadValue } from './load-request.js';
 import type { LoadMark, LoadMarks } from './load-marks.js';
 import type { SingleFlight } from './single-flight.js';
 import { asError } from './store-failures.js';
-import type { TagStamps } from './tag-stamps.js';
-import type { ResolvedTags } from './tags.js';
 import type { Target } from './target.js';
 import type { TargetResolver } from './target-resolver.js';
 import type { StaleReason, TenantCacheEvents } from './tenant-cache.events.js';
 
-/** The options of a read-through a fail-safe load reads (`FetchOptions` is assignable to it). */
-export interface SafeLoadOptions<T> {
-  shouldCache?: (value: T) => boolean;
-  ttlOf?: (value: T) => number | undefined;
-  codec?: CodecCallOptions;
-}
-
 /** One fail-safe load: its policy, the stale value read inside its flight, and the flight it runs in. */
-export interface SafeLoad<T> {
-  /** The caller's read of the store failed: the write-back runs in the background. */
-  readonly failed: boolean;
+export interface SafeLoad<T> extends FlightLoad {
   readonly safe: FailSafePolicy;
   /** The expired entry within grace, read inside the flight; `undefined` when there is none. */
   readonly stale: CacheLookup<T> | undefined;
-  /** Keeps the flight open until the promise settles (see `SingleFlight.run`). */
-  readonly hold: (until: Promise<unknown>) => void;
-  /** The flight key of the load (released by an invalidation that marks it). */
-  readonly flight: string;
   /** The key of the load's `graceBackoff`. */
   readonly backoff: string;
-  /** The cluster lease the load holds (`singleFlight: 'cluster'`): its write is fenced on it. */
-  readonly fence?: Lease;
 }
-
-/** How a loaded value is written back (`ReadThrough.storeLoaded`). */
-export type StoreLoaded = (
-  t: Target,
-  key: string,
-  value: unknown,
-  ttl: number | undefined,
-  plainTags: readonly string[],
-  mark: LoadMark,
-  codec?: CodecCallOptions,
-  stamps?: readonly TagStamp[] | Promise<readonly TagStamp[]>,
-) => Promise<void>;
 
 /**
  * How old an entry is for a fail-safe call: `fresh`; `ahead` (fresh, past `refreshAhead`); `swr`
@@ -75,11 +44,10 @@ export class FailSafeLoads {
   constructor(
     private readonly resolver: TargetResolver,
     private readonly marks: LoadMarks,
-    private readonly stamps: TagStamps,
     private readonly events: TenantCacheEvents,
     private readonly flights: SingleFlight,
     private readonly logger: Logger,
-    private readonly storeLoaded: StoreLoaded,
+    private readonly loadValue: LoadValue,
   ) {}
 
   /**
@@ -88,29 +56,17 @@ export class FailSafeLoads {
    * timeout goes on in the background and stores its value; while a stale value is served for it, its
    * flight stays open (for at most `grace`), so it stays the one load of the key.
    */
-  async load<T>(
-    t: Target,
-    key: string,
-    loader: () => T | Promise<T>,
-    opts: SafeLoadOptions<T>,
-    ttl: number | undefined,
-    tags: ResolvedTags,
-    run: SafeLoad<T>,
-  ): Promise<CacheLookup<T>> {
+  async load<T>(r: LoadRequest<T>, run: SafeLoad<T>): Promise<CacheLookup<T>> {
+    const { t } = r;
     const { safe, stale, failed } = run;
-    const mark = this.marks.start(t, key, tags, run.flight, run.fence);
-    const stamps = tags.plain.length === 0 ? undefined : this.stamps.of(t, tags.plain);
-    if (stamps instanceof Promise) stamps.catch(() => undefined);
+    const mark = this.marks.start(t, r.key, r.tags, run.flight, run.fence);
     let writing: Promise<void> | undefined;
     const work = (async (): Promise<CacheLookup<T>> => {
-      const value = await loader();
-      if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
-        const logical = opts.ttlOf ? this.resolver.ttl(opts.ttlOf(value)) : ttl;
-        writing = this.storeLoaded(t, key, value, this.keepFor(t, logical, safe), tags.plain, mark, opts.codec, stamps);
-        if (!failed) await writing;
-      }
+      const loaded = await this.loadValue(r, mark, (ttl) => this.keepFor(t, ttl, safe));
+      writing = loaded.writing;
+      if (!failed) await writing;
       this.backoffs.end(run.backoff);
-      return { hit: false, value };
+      return { hit: false, value: loaded.value };
     })();
     // Everything of the load over: the loader and the write-back (whose failures are already reported).
     const settled = work.then(
@@ -137,9 +93,25 @@ export class FailSafeLoads {
     }
     // A timeout passed: the load goes on in the background.
     const background = settled.then(done, done);
-    if (!servable()) throw new LoaderTimeoutError(key, safe.hard ?? 0);
+    if (!servable()) throw new LoaderTimeoutError(r.key, safe.hard ?? 0);
     run.hold(settledOrAfter(background, safe.grace));
     return this.serveStale(t, stale!, raced.kind === 'soft' ? 'timeout-soft' : 'timeout-hard');
+  }
+
+  /**
+   * A fail-safe caller that joined `load` (a load or background refresh of its key started by another
+   * call) with its own expired entry `stale` within grace: the load's answer, or `stale` when the load
+   * fails or times out, unless `mark` (started when the caller joined) was invalidated meanwhile.
+   */
+  async joined<T>(t: Target, load: Promise<CacheLookup<T>>, mark: LoadMark, stale: CacheLookup<T>): Promise<CacheLookup<T>> {
+    try {
+      return await load;
+    } catch (error) {
+      if (mark.invalidated) throw error;
+      return this.serveStale(t, stale, error instanceof LoaderTimeoutError ? 'timeout-hard' : 'loader-error', asError(error));
+    } finally {
+      this.marks.end(t, mark);
+    }
   }
 
   /**
@@ -147,7 +119,7 @@ export class FailSafeLoads {
    * (`JitteredTtls`): fresh until `cachedAt + ttl`, then `swr` and `stale` until `+ staleWhileRevalidate`
    * and `+ grace`, then gone (a miss).
    */
-  expiry<T>(t: Target, found: EntryLookup<T>, ttl: number | undefined, opts: SafeLoadOptions<T>, safe: FailSafePolicy): Expiry {
+  expiry<T>(t: Target, found: EntryLookup<T>, ttl: number | undefined, opts: LoadOptions<T>, safe: FailSafePolicy): Expiry {
     const base = opts.ttlOf && found.value !== undefined ? this.resolver.ttl(opts.ttlOf(found.value)) : ttl;
     if (found.expiredAt !== undefined) return this.expiredEarly(t, found, found.expiredAt, base, safe);
     if (base === undefined || found.cachedAt === undefined) return 'fresh';
@@ -189,30 +161,17 @@ export class FailSafeLoads {
    * stored unless the key was invalidated meanwhile (its load mark). A failure is logged once until a
    * refresh of the key succeeds, and starts the key's `graceBackoff` (no refresh before it ends).
    */
-  refresh<T>(
-    t: Target,
-    key: string,
-    loader: () => T | Promise<T>,
-    opts: SafeLoadOptions<T>,
-    ttl: number | undefined,
-    tags: ResolvedTags,
-    safe: FailSafePolicy,
-    flight: string,
-  ): void {
+  refresh<T>(r: LoadRequest<T>, safe: FailSafePolicy, flight: string): void {
     if (this.flights.has(flight)) return;
+    const { t, key } = r;
     const run = this.flights.run(flight, async (): Promise<CacheLookup<T>> => {
-      const mark = this.marks.start(t, key, tags, flight);
+      const mark = this.marks.start(t, key, r.tags, flight);
       try {
-        const stamps = tags.plain.length === 0 ? undefined : this.stamps.of(t, tags.plain);
-        if (stamps instanceof Promise) stamps.catch(() => undefined);
-        const value = await loader();
-        if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
-          const logical = opts.ttlOf ? this.resolver.ttl(opts.ttlOf(value)) : ttl;
-          await this.storeLoaded(t, key, value, this.keepFor(t, logical, safe), tags.plain, mark, opts.codec, stamps);
-        }
+        const loaded = await this.loadValue(r, mark, (ttl) => this.keepFor(t, ttl, safe));
+        await loaded.writing;
         this.backoffs.end(flight);
         this.failing.delete(flight);
-        return { hit: false, value };
+        return { hit: false, value: loaded.value };
       } finally {
         this.marks.end(t, mark);
       }

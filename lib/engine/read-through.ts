@@ -8,6 +8,7 @@ import type { CacheScope } from '../keys/key-builder.js';
 import { type CacheLookup, type EntryReader, valueOf } from './entry-reader.js';
 import { type FailSafeDefaults, type FailSafeOptions, type FailSafePolicy, failSafePolicy } from './fail-safe.js';
 import { type Expiry, FailSafeLoads } from './fail-safe-loads.js';
+import type { FlightLoad, LoadRequest, Loaded, WriteBack } from './load-request.js';
 import type { ClusterFlight } from './cluster-flight.js';
 import type { Lease, SingleFlightOption } from './single-flight.options.js';
 import type { LoadMark, LoadMarks } from './load-marks.js';
@@ -88,9 +89,7 @@ export class ReadThrough {
   ) {
     this.anyDefault = !!(defaults.grace || defaults.staleWhileRevalidate || defaults.refreshAhead || defaults.ttlJitter);
     this.clusterByDefault = cluster?.defaults.scope === 'cluster';
-    this.safe = new FailSafeLoads(resolver, marks, stamps, events, flights, logger, (t, key, value, ttl, plainTags, mark, codec, tagStamps) =>
-      this.storeLoaded(t, key, value, ttl, plainTags, mark, codec, tagStamps),
-    );
+    this.safe = new FailSafeLoads(resolver, marks, events, flights, logger, (r, mark, keep) => this.loadValue(r, mark, keep));
   }
 
   /** The fail-safe loads (grace, backoff, timeouts, background refreshes). */
@@ -216,7 +215,7 @@ export class ReadThrough {
     }
     if (safe !== undefined) return this.readSafely(target, key, loader, opts, ttl, tags, safe, map, failed);
     return this.reader.readAs<T, R | Promise<R>>(target, map, (error) =>
-      this.load(target, key, loader, opts, ttl, tags, error !== undefined).then(map, failed),
+      this.load({ t: target, key, loader, opts, ttl, tags }, error !== undefined).then(map, failed),
     ) as Promise<R>;
   }
 
@@ -241,16 +240,14 @@ export class ReadThrough {
       }
       if (state === 'fresh') return map(lookup);
       const backoff = flightKey(t, false);
-      const now = this.safe.answer(t, lookup, state, backoff, () =>
-        this.safe.refresh(t, key, this.counted(this.countersOf(t), t.resolved.alias, t.scope, loader), opts, ttl, tags, safe, backoff),
-      );
-      return now !== undefined ? map(now) : this.load(t, key, loader, opts, ttl, tags, false, safe).then(map, failed);
+      const now = this.safe.answer(t, lookup, state, backoff, () => this.refresh({ t, key, loader, opts, ttl, tags }, safe, backoff));
+      return now !== undefined ? map(now) : this.load({ t, key, loader, opts, ttl, tags }, false, safe, state === 'stale' ? lookup : undefined).then(map, failed);
     };
     // An entry expired early (expire(key), a soft tag invalidation) comes back too: `expiry` says it is not fresh.
     return this.reader.readAs<T, R | Promise<R>>(
       t,
       found,
-      (error) => this.load(t, key, loader, opts, ttl, tags, error !== undefined, safe).then(map, failed),
+      (error) => this.load({ t, key, loader, opts, ttl, tags }, error !== undefined, safe).then(map, failed),
       true,
     ) as Promise<R>;
   }
@@ -287,14 +284,12 @@ export class ReadThrough {
         const state = this.safe.expiry(t, found, ttl, opts, safe);
         if (state === 'fresh') return found;
         const backoff = flightKey(t, false);
-        const now = this.safe.answer(t, found, state, backoff, () =>
-          this.safe.refresh(t, key, this.counted(this.countersOf(t), t.resolved.alias, t.scope, loader), opts, ttl, tags, safe, backoff),
-        );
-        return now ?? this.load(t, key, loader, opts, ttl, tags, false, safe);
+        const now = this.safe.answer(t, found, state, backoff, () => this.refresh({ t, key, loader, opts, ttl, tags }, safe, backoff));
+        return now ?? this.load({ t, key, loader, opts, ttl, tags }, false, safe, state === 'stale' ? found : undefined);
       }
       failed = found.error !== undefined;
     }
-    return this.load(t, key, loader, opts, ttl, tags, failed, safe);
+    return this.load({ t, key, loader, opts, ttl, tags }, failed, safe);
   }
 
   /**
@@ -306,28 +301,26 @@ export class ReadThrough {
    * callers of the key share the loaded value instead of loading again, and the load stays marked, so an
    * invalidation meanwhile still removes what it wrote (and releases the flight). After a read the store
    * answered, the caller waits for the write-back: a read right after `getOrSet` finds the entry.
+   *
+   * `mine`: the fail-safe caller's own expired entry within its grace. A caller that joins a load (or a
+   * background refresh) of the key gets it, not the load's error, unless the key was invalidated since.
    */
-  private load<T>(
-    t: Target,
-    key: string,
-    loader: () => T | Promise<T>,
-    opts: FetchOptions<T>,
-    ttl: number | undefined,
-    tags: ResolvedTags,
-    failed = false,
-    safe?: FailSafePolicy,
-  ): Promise<CacheLookup<T>> {
+  private load<T>(r: ReadLoad<T>, failed = false, safe?: FailSafePolicy, mine?: CacheLookup<T>): Promise<CacheLookup<T>> {
+    const { t, opts } = r;
     const flight = flightKey(t, opts.force === true);
-    if (this.flights.has(flight)) this.countersOf(t).joined++;
-    else loader = this.counted(this.countersOf(t), t.resolved.alias, t.scope, loader);
-    return this.flights.run(flight, async (hold): Promise<CacheLookup<T>> => {
+    const joined = this.flights.has(flight);
+    if (joined) this.countersOf(t).joined++;
+    else r = { t, key: r.key, loader: this.counted(this.countersOf(t), t.resolved.alias, t.scope, r.loader), opts, ttl: r.ttl, tags: r.tags };
+    // NOTE: marked at once (the caller's read just ended): an invalidation from now on makes `mine` unservable.
+    const join = joined && mine !== undefined ? this.marks.start(t, r.key, r.tags) : undefined;
+    const running = this.flights.run(flight, async (hold): Promise<CacheLookup<T>> => {
       let stale: CacheLookup<T> | undefined;
       // NOTE: a caller whose read missed just before another load stored the entry finds it here.
       if (!opts.force && !failed) {
         const again = await this.reader.read<T>(t, safe !== undefined);
         if (again.hit) {
           // NOTE: the stale value is the one read inside the flight: an entry invalidated since the caller's read is gone.
-          const state = safe === undefined ? 'fresh' : this.safe.expiry(t, again, ttl, opts, safe);
+          const state = safe === undefined ? 'fresh' : this.safe.expiry(t, again, r.ttl, opts, safe);
           if (state === 'fresh' || state === 'ahead') return again;
           if (state === 'stale' || state === 'swr') stale = again;
         }
@@ -340,47 +333,58 @@ export class ReadThrough {
       const s = !asked || this.cluster === undefined || opts.force || failed || stale !== undefined ? undefined : this.cluster.settings(opts.singleFlight, t.resolved);
       const here = (fence?: Lease): Promise<CacheLookup<T>> =>
         safe !== undefined
-          ? this.safe.load(t, key, loader, opts, ttl, tags, { failed, safe, stale, hold, flight, backoff: flightKey(t, false), fence })
-          : this.loadHere(t, key, loader, opts, ttl, tags, failed, hold, flight, fence);
+          ? this.safe.load(r, { failed, safe, stale, hold, flight, backoff: flightKey(t, false), fence })
+          : this.loadHere(r, { failed, hold, flight, fence });
       if (s === undefined) return here();
-      return this.cluster!.run(t, s, key, () => this.reader.read<T>(t), here);
+      return this.cluster!.run(t, s, r.key, () => this.reader.read<T>(t), here);
     });
+    return join === undefined ? running : this.safe.joined(t, running, join, mine!);
   }
 
-  /** The load of `load`, in this process (holding the cluster lease `fence` when there is one). */
-  private async loadHere<T>(
-    t: Target,
-    key: string,
-    loader: () => T | Promise<T>,
-    opts: FetchOptions<T>,
-    ttl: number | undefined,
-    tags: ResolvedTags,
-    failed: boolean,
-    hold: (until: Promise<unknown>) => void,
-    flight: string,
-    fence: Lease | undefined,
-  ): Promise<CacheLookup<T>> {
-    const mark = this.marks.start(t, key, tags, flight, fence);
-    // NOTE: tag versions read before the loader runs: a value loaded across an invalidation (here or on
-    // another instance) carries the version before it, so it is a miss.
-    const stamps = tags.plain.length === 0 ? undefined : this.stamps.of(t, tags.plain);
-    if (stamps instanceof Promise) stamps.catch(() => undefined);
-    const done = () => this.marks.end(t, mark);
+  /** The load of `load` without a fail-safe, in this process (holding the cluster lease `run.fence` when there is one). */
+  private async loadHere<T>(r: LoadRequest<T>, run: FlightLoad): Promise<CacheLookup<T>> {
+    const mark = this.marks.start(r.t, r.key, r.tags, run.flight, run.fence);
+    const done = () => this.marks.end(r.t, mark);
     let background = false;
     try {
-      const value = await loader();
-      // NOTE: a value loaded while its key was invalidated may predate the invalidation: not stored.
-      if (value !== undefined && !mark.invalidated && (opts.shouldCache?.(value) ?? true)) {
-        const writing = this.storeLoaded(t, key, value, opts.ttlOf ? this.resolver.ttl(opts.ttlOf(value)) : ttl, tags.plain, mark, opts.codec, stamps);
-        if (failed) {
-          background = true;
-          hold(writing.then(done, done));
-        } else await writing;
-      }
+      const { value, writing } = await this.loadValue(r, mark);
+      if (writing !== undefined && run.failed) {
+        background = true;
+        run.hold(writing.then(done, done));
+      } else await writing;
       return { hit: false, value };
     } finally {
       if (!background) done();
     }
+  }
+
+  /**
+   * Runs `r`'s loader and starts the write-back of its value, unless it is `undefined`, `shouldCache`
+   * refuses it or `mark` was invalidated meanwhile (a value loaded then may predate the invalidation).
+   * The store TTL is `keep(ttl)` when given (`ttlOf` wins over the call's TTL).
+   */
+  private async loadValue<T>(r: LoadRequest<T>, mark: LoadMark, keep?: (ttl: number | undefined) => number | undefined): Promise<Loaded<T>> {
+    const { t, key, opts } = r;
+    const plainTags = r.tags.plain;
+    // NOTE: tag versions read before the loader runs: a value loaded across an invalidation (here or on
+    // another instance) carries the version before it, so it is a miss.
+    const stamps = plainTags.length === 0 ? undefined : this.stamps.of(t, plainTags);
+    if (stamps instanceof Promise) stamps.catch(() => undefined);
+    const value = await r.loader();
+    if (value === undefined || mark.invalidated || !(opts.shouldCache?.(value) ?? true)) return { value, writing: undefined };
+    const logical = opts.ttlOf ? this.resolver.ttl(opts.ttlOf(value)) : r.ttl;
+    const ttl = keep === undefined ? logical : keep(logical);
+    return { value, writing: this.storeLoaded({ t, key, value, ttl, plainTags, mark, codec: opts.codec, stamps }) };
+  }
+
+  /** A background refresh of `r` (`FailSafeLoads.refresh`), its loads counted. */
+  private refresh<T>(r: ReadLoad<T>, safe: FailSafePolicy, flight: string): void {
+    const { t } = r;
+    this.safe.refresh(
+      { t, key: r.key, loader: this.counted(this.countersOf(t), t.resolved.alias, t.scope, r.loader), opts: r.opts, ttl: r.ttl, tags: r.tags },
+      safe,
+      flight,
+    );
   }
 
   /** The counters of `t`'s scope in its store: found inline, so that a hit runs nothing of lib/observability. */
@@ -413,16 +417,9 @@ export class ReadThrough {
     };
   }
 
-  private async storeLoaded(
-    t: Target,
-    key: string,
-    value: unknown,
-    ttl: number | undefined,
-    plainTags: readonly string[],
-    mark: LoadMark,
-    codec?: CodecCallOptions,
-    stamps?: readonly TagStamp[] | Promise<readonly TagStamp[]>,
-  ): Promise<void> {
+  /** Writes a loaded value back: tag index first, then the entry; fenced on the load's lease and mark. */
+  private async storeLoaded(w: WriteBack): Promise<void> {
+    const { t, key, value, ttl, plainTags, mark, stamps } = w;
     let tags: readonly TagStamp[] | undefined;
     try {
       tags = stamps instanceof Promise ? await stamps : stamps;
@@ -435,7 +432,7 @@ export class ReadThrough {
     try {
       // NOTE: encoded before the first await when it can be: a background write-back keeps the caller's order
       // (the loader's value is defined here: see load()).
-      const encoded = t.resolved.codec.encode(value, t.key, key, t.scope, codec, tags);
+      const encoded = t.resolved.codec.encode(value, t.key, key, t.scope, w.codec, tags);
       bytes = encoded instanceof Promise ? await encoded : encoded;
     } catch (error) {
       this.logger.warn(`Not caching "${printableKey(key)}": ${(error as Error).message}`);
@@ -455,6 +452,9 @@ export class ReadThrough {
     }
   }
 }
+
+/** A load of a read-through: its options are the call's. */
+type ReadLoad<T> = LoadRequest<T, FetchOptions<T>>;
 
 /** Counts one answer: a stale value served is `stale`, never a hit; a refresh (`force`) that loads is `bypass`. */
 function countResult(counts: ResultCounters, found: CacheLookup<unknown>, force: boolean): void {

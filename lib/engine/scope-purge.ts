@@ -95,36 +95,30 @@ export class ScopePurge {
     }
     return failure === undefined ? { store: alias, removed, nodes } : { store: alias, removed, nodes, error: failure };
   }
-}
 
-/**
- * Crypto-shredding: destroys a tenant's data key (`encryption.tenantKeys: 'wrapped'`) in the store's key store
- * and in this process, then tells the hooks (`kind: 'shred'`: the bus has the other instances drop their copy).
- * Every copy of the tenant's entries sealed under that key fails to authenticate from then on. Resolves to false
- * on a store without wrapped data keys. A store failure is reported and thrown as `StoreUnavailableError`,
- * whatever `onWriteError` says: a shred that did not happen must not look like one that did.
- */
-export async function shredScope(
-  resolver: TargetResolver,
-  marks: LoadMarks,
-  hooks: InvalidationHooks,
-  failures: StoreFailures,
-  scope: CacheScope & { kind: 'tenant' },
-  alias: string,
-): Promise<boolean> {
-  let resolved: ResolvedStore;
-  try {
-    resolved = await resolver.registry.get(alias);
-    if (resolved.dataKeys === undefined) return false;
-    const space = keySpace(resolved, scope);
-    marks.invalidate((_k, m) => m.space === space);
-    await resolved.dataKeys.shred(scope.tenantId);
-  } catch (error) {
-    failures.report(alias, scope, 'shredTenant', error);
-    throw new StoreUnavailableError(alias, `shredTenant("${scope.tenantId}") failed: ${messageOf(error)}. Call it again.`, error);
+  /**
+   * Crypto-shredding: destroys a tenant's data key (`encryption.tenantKeys: 'wrapped'`) in the store's key
+   * store and in this process, then tells the hooks (`kind: 'shred'`: the bus has the other instances drop
+   * their copy). Every copy of the tenant's entries sealed under that key fails to authenticate from then
+   * on. Resolves to false on a store without wrapped data keys. A store failure is reported and thrown as
+   * `StoreUnavailableError`, whatever `onWriteError` says: a shred that did not happen must not look like
+   * one that did.
+   */
+  async shred(scope: CacheScope & { kind: 'tenant' }, alias: string): Promise<boolean> {
+    let resolved: ResolvedStore;
+    try {
+      resolved = await this.resolver.registry.get(alias);
+      if (resolved.dataKeys === undefined) return false;
+      const space = keySpace(resolved, scope);
+      this.marks.invalidate((_k, m) => m.space === space);
+      await resolved.dataKeys.shred(scope.tenantId);
+    } catch (error) {
+      this.failures.report(alias, scope, 'shredTenant', error);
+      throw new StoreUnavailableError(alias, `shredTenant("${scope.tenantId}") failed: ${messageOf(error)}. Call it again.`, error);
+    }
+    await this.hooks.notify({ kind: 'shred', scope, store: alias });
+    return true;
   }
-  await hooks.notify({ kind: 'shred', scope, store: alias });
-  return true;
 }
 
 function messageOf(error: unknown): string {

@@ -34,6 +34,21 @@ export function gate<T = void>() {
   return { promise, open };
 }
 
+/** A loader that waits until `open()` is called, then throws `message`; `calls` counts its runs. */
+export function failingOnOpen(message = 'the database is down') {
+  const release = gate();
+  const held = {
+    calls: 0,
+    open: release.open,
+    loader: async (): Promise<string> => {
+      held.calls++;
+      await release.promise;
+      throw new Error(message);
+    },
+  };
+  return held;
+}
+
 /** Boots a Nest testing module with the cache and the given providers (no HTTP). */
 export async function boot(store: StoreDefinition, providers: Provider[], options: Partial<TenantCacheModuleOptions> = {}, logger = new CapturingLogger()) {
   const app = await bootCache(

@@ -16,7 +16,7 @@ import {
   redisStore,
   versioned,
 } from '../../lib/index.js';
-import { ADVERSARIAL_TENANTS, as, boot, gate, sleep } from '../decorators/fixtures.js';
+import { ADVERSARIAL_TENANTS, as, boot, failingOnOpen, gate, sleep } from '../decorators/fixtures.js';
 import { chaosStore } from '../support/chaos-store.js';
 import { sharedRedisUrl } from '../support/redis-server.js';
 
@@ -353,6 +353,39 @@ for (const store of STORES) {
         expect(await catalog.slow('s')).toBe('s v2'); // fresh: the background load stored it
         expect(catalog.calls).toBe(1);
       });
+    });
+
+    it('every caller of a failing load gets the stale value within its grace, also one that joined a load without it', async () => {
+      const { cache, stale } = await start();
+      await as('acme', async () => {
+        await expired(cache, 'k');
+        const held = failingOnOpen();
+        // The first caller has no grace (its entry is gone: it gets the error); the second joins its load.
+        const first = cache.getOrSet('k', held.loader, { ttl: TTL, grace: 0 }).then(
+          () => 'resolved',
+          (error: Error) => error.message,
+        );
+        await sleep(30);
+        const joined = cache.fetch('k', held.loader, { ttl: TTL, grace: GRACE });
+        await sleep(30);
+        held.open();
+        expect(await first).toBe('the database is down');
+        expect(await joined).toMatchObject({ hit: false, stale: true, value: 'old' });
+        expect(held.calls).toBe(1);
+        // Joined with a grace and past the hard timeout of a load that has no stale value: stale too.
+        const slow = gate();
+        const hanging = async () => {
+          await slow.promise;
+          return 'late';
+        };
+        const timedOut = cache.getOrSet('k', hanging, { ttl: TTL, grace: 0, timeout: { hard: 100 } }).catch((error: Error) => error.name);
+        await sleep(20);
+        const joinedLate = cache.getOrSet('k', hanging, { ttl: TTL, grace: GRACE });
+        expect(await timedOut).toBe('LoaderTimeoutError');
+        expect(await joinedLate).toBe('old');
+        slow.open();
+      });
+      expect(stale.map((s) => s.reason)).toEqual(['loader-error', 'timeout-hard']);
     });
 
     it("tenant B never gets tenant A's stale value (adversarial tenant ids)", async () => {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CacheResult, InvalidOptionsError, type StaleReason, type StoreDefinition, type TenantCacheService, memoryStore, redisStore } from '../../lib/index.js';
-import { ADVERSARIAL_TENANTS, as, boot, gate, sleep } from '../decorators/fixtures.js';
+import { ADVERSARIAL_TENANTS, as, boot, failingOnOpen, gate, sleep } from '../decorators/fixtures.js';
 import { sharedRedisUrl } from '../support/redis-server.js';
 
 // Stale-while-revalidate, refresh-ahead and TTL jitter of the read-through (issue 13, item 5).
@@ -279,6 +279,41 @@ for (const store of STORES) {
         await sleep(PAST_TTL);
         expect(await cache.getOrSet('k', () => 'loaded now', { ttl: TTL, staleWhileRevalidate: 0 })).toBe('loaded now');
       });
+    });
+
+    it('a caller that joins a background refresh which fails gets the stale value within its grace, not the error', async () => {
+      const { cache, stale } = await start();
+      await as('acme', async () => {
+        await expired(cache, 'k');
+        const held = failingOnOpen();
+        // The SWR caller answers stale at once and starts the refresh; the grace caller (no SWR window) joins it.
+        expect(await cache.getOrSet('k', held.loader, { ttl: TTL, staleWhileRevalidate: SWR })).toBe('old');
+        const joined = cache.fetch('k', held.loader, { ttl: TTL, grace: SWR });
+        await sleep(30);
+        held.open();
+        expect(await joined).toMatchObject({ hit: false, stale: true, value: 'old' });
+        expect(held.calls).toBe(1);
+      });
+      expect(stale.map((s) => s.reason)).toEqual(['swr', 'loader-error']);
+    });
+
+    it('a caller that joined a refresh of an entry invalidated meanwhile gets the error, never the stale value', async () => {
+      const { cache, stale } = await start();
+      await as('acme', async () => {
+        await expired(cache, 'k', 'old', { tags: ['t'] });
+        const held = failingOnOpen();
+        expect(await cache.getOrSet('k', held.loader, { ttl: TTL, staleWhileRevalidate: SWR, tags: ['t'] })).toBe('old');
+        const joined = cache.getOrSet('k', held.loader, { ttl: TTL, grace: SWR, tags: ['t'] });
+        const settled = joined.then(
+          () => 'resolved',
+          (error: Error) => error.message,
+        );
+        await sleep(30);
+        await cache.invalidateTag('t');
+        held.open();
+        expect(await settled).toBe('the database is down');
+      });
+      expect(stale.map((s) => s.reason)).toEqual(['swr']);
     });
 
     it('past a short SWR window but within a longer grace: a failing loader is answered with the stale value (fail-safe)', async () => {
