@@ -42,10 +42,11 @@ interface Subject {
   set: (i: number) => Promise<unknown>;
 }
 
-/** A ~670-byte JSON-compatible object (what a cached DTO looks like). */
+/** A ~670-byte JSON-compatible object (what a cached DTO looks like): 679 bytes of JSON. */
 function dto(): Record<string, unknown> {
   const items = Array.from({ length: 7 }, (_, i) => ({ sku: `SKU-${1000 + i}`, name: `Item number ${i}`, qty: i + 1, price: 9.99 + i }));
-  return { id: 42, tenant: 'acme', title: 'Order 42 for a customer of acme', paid: true, total: 123.45, createdAt: '2026-11-24T12:00:00.000Z', items };
+  const customer = { id: 'cust-0042', name: 'A customer of acme', email: 'billing@acme.example' };
+  return { id: 42, tenant: 'acme', title: 'Order 42 for a customer of acme', paid: true, total: 123.45, createdAt: '2026-11-24T12:00:00.000Z', customer, items };
 }
 
 async function tenantApp(store: StoreDefinition, keyPrefix: string) {
