@@ -7,7 +7,10 @@
  * Routes: `/ceiling` (no cache: the framework's limit for this body), `/nest-memory` and `/nest-redis`
  * (`@nestjs/cache-manager`'s `CacheInterceptor` on cache-manager 7 over Keyv memory / `@keyv/redis`),
  * `/ours-memory` and `/ours-redis` (`TenantCacheInterceptor` + `@CacheResponse` on `memoryStore()` /
- * `redisStore({ url })`). The Redis routes exist only when a Redis URL is given.
+ * `redisStore({ url })`), and the two-tier pair: `/nest-tiered` (Nest's interceptor on cache-manager 7
+ * with two stores, Keyv memory in front of `@keyv/redis`: its `get` answers from the first store that
+ * holds the key) and `/ours-tiered` (`tieredStore({ l1: memoryStore(), l2: redisStore({ url }) })`, its
+ * coherence channel on). The Redis and tiered routes exist only when a Redis URL is given.
  */
 import 'reflect-metadata';
 import KeyvRedis from '@keyv/redis';
@@ -17,7 +20,7 @@ import { APP_GUARD, NestFactory, Reflector } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { type Cache, createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
-import { CacheResponse, TenantCacheInterceptor, TenantCacheModule, TenantGuard, memoryStore, redisStore } from '../../lib/index.js';
+import { CacheResponse, TenantCacheInterceptor, TenantCacheModule, TenantGuard, memoryStore, redisStore, type StoreDefinition, tieredStore } from '../../lib/index.js';
 
 export type Platform = 'express' | 'fastify';
 
@@ -40,11 +43,20 @@ export const BODY = {
 
 const TTL = 600_000;
 const NEST_REDIS_CACHE = Symbol('NEST_REDIS_CACHE');
+const NEST_TIERED_CACHE = Symbol('NEST_TIERED_CACHE');
 
 /** Nest's own interceptor, unchanged, on a second cache-manager (the `@keyv/redis` one). */
 @Injectable()
 class NestRedisCacheInterceptor extends CacheInterceptor {
   constructor(@Inject(NEST_REDIS_CACHE) cache: Cache, reflector: Reflector) {
+    super(cache, reflector);
+  }
+}
+
+/** Nest's own interceptor, unchanged, on a third cache-manager (Keyv memory + `@keyv/redis`). */
+@Injectable()
+class NestTieredCacheInterceptor extends CacheInterceptor {
+  constructor(@Inject(NEST_TIERED_CACHE) cache: Cache, reflector: Reflector) {
     super(cache, reflector);
   }
 }
@@ -86,6 +98,20 @@ class RedisRoutes {
   oursRedis() {
     return BODY;
   }
+
+  @UseInterceptors(NestTieredCacheInterceptor)
+  @CacheTTL(TTL)
+  @Get('nest-tiered')
+  nestTiered() {
+    return BODY;
+  }
+
+  @UseInterceptors(TenantCacheInterceptor)
+  @CacheResponse({ ttl: TTL, scope: 'tenant', store: 'tiered' })
+  @Get('ours-tiered')
+  oursTiered() {
+    return BODY;
+  }
 }
 
 /** A running bench server. */
@@ -95,23 +121,41 @@ export interface HttpBenchServer {
 }
 
 /**
- * Starts the app on `platform` on a free loopback port. With `redisUrl`, the Redis routes are added;
- * both caches write under `prefix` there.
+ * Starts the app on `platform` on a free loopback port. With `redisUrl`, the Redis and tiered routes are
+ * added; every cache writes under `prefix` there (the tier's coherence channel is named after it too).
  */
 export async function startHttpApp(platform: Platform, redisUrl: string | undefined, prefix: string): Promise<HttpBenchServer> {
-  const nestRedis = redisUrl ? createCache({ stores: [new Keyv({ store: new KeyvRedis(redisUrl, { namespace: `${prefix}keyv` }) })] }) : undefined;
-  const controllers: Type[] = nestRedis ? [MemoryRoutes, RedisRoutes] : [MemoryRoutes];
+  const keyvRedis = (namespace: string) => new Keyv({ store: new KeyvRedis(redisUrl!, { namespace: `${prefix}${namespace}` }) });
+  const nestRedis = redisUrl ? createCache({ stores: [keyvRedis('keyv')] }) : undefined;
+  const nestTiered = redisUrl ? createCache({ stores: [new Keyv(), keyvRedis('keyv-tiered')] }) : undefined;
+  const controllers: Type[] = redisUrl ? [MemoryRoutes, RedisRoutes] : [MemoryRoutes];
+  const redisStores: Record<string, StoreDefinition> = redisUrl
+    ? {
+        redis: redisStore({ url: redisUrl }),
+        tiered: tieredStore({ l1: memoryStore({ maxEntries: 10_000 }), l2: redisStore({ url: redisUrl }), channel: `${prefix}l1` }),
+      }
+    : {};
   class HttpBenchModule {}
   Module({
     imports: [
       TenantCacheModule.forRoot({
-        stores: { default: memoryStore({ maxEntries: 10_000 }), ...(redisUrl ? { redis: redisStore({ url: redisUrl }) } : {}) },
+        stores: { default: memoryStore({ maxEntries: 10_000 }), ...redisStores },
         keyPrefix: `${prefix}tc:`,
       }),
       CacheModule.register({ ttl: TTL }),
     ],
     controllers,
-    providers: [{ provide: APP_GUARD, useClass: TenantGuard }, ...(nestRedis ? [{ provide: NEST_REDIS_CACHE, useValue: nestRedis }, NestRedisCacheInterceptor] : [])],
+    providers: [
+      { provide: APP_GUARD, useClass: TenantGuard },
+      ...(redisUrl
+        ? [
+            { provide: NEST_REDIS_CACHE, useValue: nestRedis },
+            NestRedisCacheInterceptor,
+            { provide: NEST_TIERED_CACHE, useValue: nestTiered },
+            NestTieredCacheInterceptor,
+          ]
+        : []),
+    ],
   })(HttpBenchModule);
   const app: INestApplication =
     platform === 'fastify'
@@ -126,6 +170,7 @@ export async function startHttpApp(platform: Platform, redisUrl: string | undefi
       await app.close();
       await nestMemory.disconnect();
       await nestRedis?.disconnect();
+      await nestTiered?.disconnect();
     },
   };
 }

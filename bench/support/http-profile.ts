@@ -10,7 +10,7 @@
  * after another), 8 s after a 2 s warm-up, HTTP_BENCH_CONNECTIONS (50) connections. The first route gets
  * the detailed tables; a last table puts the parts of every route side by side (µs per request).
  * Routes: /ceiling, /nest-memory, /ours-memory, and with a Redis (REDIS_URL, else the local default)
- * /nest-redis, /ours-redis. Profiles are written in a new http-profile-<pid>- folder under $TMPDIR, and kept.
+ * /nest-redis, /ours-redis, /nest-tiered, /ours-tiered. Profiles are written in a new http-profile-<pid>- folder under $TMPDIR, and kept.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
