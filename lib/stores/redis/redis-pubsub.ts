@@ -77,7 +77,7 @@ export function pubSubClientKind(client: object): 'ioredis' | 'node-redis' | und
  * a handed-in client that cannot be duplicated (see `pubSubClientKind`).
  */
 export function openSubscriber(source: PubSubSource, channel: string, labels: PubSubLabels, listener: SubscriberEvents): RedisSubscriber {
-  const events = changesOnly(listener);
+  const events = new SubscriptionState(listener);
   if (source.url !== undefined) return ownedSubscriber(source.url, source, channel, labels, events);
   const kind = source.client ? pubSubClientKind(source.client) : undefined;
   if (kind === 'ioredis') return ioredisSubscriber(source.client as IoredisLike, channel, events);
@@ -117,9 +117,8 @@ export function redactUrl(url: string): string {
 }
 
 /** A node-redis connection of its own (`RedisConnection`), subscribing on every (re)connect. */
-function ownedSubscriber(url: string, source: PubSubSource, channel: string, labels: PubSubLabels, events: Required<SubscriberEvents>): RedisSubscriber {
+function ownedSubscriber(url: string, source: PubSubSource, channel: string, labels: PubSubLabels, events: SubscriptionState): RedisSubscriber {
   const options = connectionOptions(url, source, labels);
-  let closed = false;
   let connection: RedisConnection | undefined;
   const onMessage = (message: string) => events.message(message);
   const opened = createOwnedClient(url, options.connectTimeout).then(({ client, abort }) => {
@@ -128,21 +127,12 @@ function ownedSubscriber(url: string, source: PubSubSource, channel: string, lab
   });
   const ready = (async () => {
     const { client, connection } = await opened;
-    if (closed) return void (await connection.close());
+    if (events.closed) return void (await connection.close());
     client.on('error', () => {
       if (!client.isReady) events.down();
     });
     client.on('end', () => events.down());
-    const subscribe = () =>
-      client.subscribe(channel, onMessage).then(
-        () => {
-          if (!closed && client.isReady) events.up();
-        },
-        (error: unknown) => {
-          events.down();
-          throw error;
-        },
-      );
+    const subscribe = () => events.confirm(client.subscribe(channel, onMessage), () => client.isReady);
     // NOTE: a repeated SUBSCRIBE of the same listener is a no-op for node-redis.
     connection.commander.onConnect?.(() => void subscribe().catch(() => undefined));
     if (!(await connection.attempted())) throw new Error(`not connected to ${options.target}`);
@@ -153,8 +143,7 @@ function ownedSubscriber(url: string, source: PubSubSource, channel: string, lab
     ready,
     attempted: () => opened.then(({ connection }) => connection.attempted()),
     close: async () => {
-      closed = true;
-      events.down();
+      events.close();
       await connection?.close();
     },
   };
@@ -173,51 +162,32 @@ interface NodeRedisLike {
 }
 
 /** A node-redis v5 client or cluster: its duplicate subscribes once connected and after each reconnect. */
-function nodeRedisSubscriber(client: NodeRedisLike, channel: string, events: Required<SubscriberEvents>): RedisSubscriber {
+function nodeRedisSubscriber(client: NodeRedisLike, channel: string, events: SubscriptionState): RedisSubscriber {
   const sub = client.duplicate();
-  let closed = false;
   const onMessage = (message: string) => events.message(message);
-  const subscribe = () =>
-    sub.subscribe(channel, onMessage).then(
-      () => {
-        if (!closed) events.up();
-      },
-      (error: unknown) => {
-        events.down();
-        throw error;
-      },
-    );
+  const subscribe = () => events.confirm(sub.subscribe(channel, onMessage));
   // NOTE: node-redis throws an 'error' event that has no listener.
   sub.on('error', () => {
     if (sub.isReady !== true) events.down();
   });
   sub.on('end', () => events.down());
-  sub.on('reconnecting', () => events.down());
-  // NOTE: a cluster has no 'ready' event of its own: it subscribes once connected, below.
-  sub.on('ready', () => void subscribe().catch(() => undefined));
+  // NOTE: a cluster has no 'ready' event of its own: it subscribes once connected.
   const ready = sub.connect().then(subscribe, (error: unknown) => {
     events.down();
     throw error;
   });
-  ready.catch(() => undefined);
-  return {
-    ready,
-    attempted: async () => undefined,
-    close: async () => {
-      closed = true;
-      events.down();
-      if (sub.isOpen === false) return;
-      // A client still reconnecting is dropped at once (a graceful close would wait for Redis).
-      if (sub.isReady === false && sub.destroy) return void sub.destroy();
-      // A frozen Redis never answers QUIT: wait a bounded time, then drop the connection.
-      await bounded((sub.close ?? sub.quit)?.call(sub), CLOSE_DRAIN_MAX_MS, false);
-      try {
-        sub.destroy?.();
-      } catch {
-        // Closed already (node-redis throws when destroying a closed client).
-      }
-    },
-  };
+  return duplicateSubscriber(sub, events, subscribe, ready, async () => {
+    if (sub.isOpen === false) return;
+    // A client still reconnecting is dropped at once (a graceful close would wait for Redis).
+    if (sub.isReady === false && sub.destroy) return void sub.destroy();
+    // A frozen Redis never answers QUIT: wait a bounded time, then drop the connection.
+    await bounded((sub.close ?? sub.quit)?.call(sub), CLOSE_DRAIN_MAX_MS, false);
+    try {
+      sub.destroy?.();
+    } catch {
+      // Closed already (node-redis throws when destroying a closed client).
+    }
+  });
 }
 
 interface IoredisLike {
@@ -230,56 +200,80 @@ interface IoredisLike {
 }
 
 /** An ioredis client or cluster: its duplicate subscribes now (queued until connected) and on each 'ready'. */
-function ioredisSubscriber(client: IoredisLike, channel: string, events: Required<SubscriberEvents>): RedisSubscriber {
+function ioredisSubscriber(client: IoredisLike, channel: string, events: SubscriptionState): RedisSubscriber {
   const sub = client.duplicate();
-  let closed = false;
   sub.on('message', (ch: unknown, message: unknown) => {
     if (String(ch) === channel) events.message(String(message));
   });
-  const subscribe = () =>
-    sub.subscribe(channel).then(
-      () => {
-        if (!closed) events.up();
-      },
-      (error: unknown) => {
-        events.down();
-        throw error;
-      },
-    );
+  const subscribe = () => events.confirm(sub.subscribe(channel));
   sub.on('error', () => undefined);
   sub.on('close', () => events.down());
+  return duplicateSubscriber(sub, events, subscribe, subscribe(), async () => {
+    // Bounded, then dropped: QUIT waits for a Redis that may be frozen.
+    await bounded(sub.quit(), CLOSE_DRAIN_MAX_MS, false);
+    sub.disconnect?.();
+  });
+}
+
+/**
+ * The subscriber on a duplicate `sub` (its client library reconnects it): lost while it reconnects, subscribed
+ * again on each 'ready'; `drop` closes it (bounded).
+ */
+function duplicateSubscriber(
+  sub: { on(event: string, listener: () => void): unknown },
+  events: SubscriptionState,
+  subscribe: () => Promise<void>,
+  ready: Promise<void>,
+  drop: () => Promise<void>,
+): RedisSubscriber {
   sub.on('reconnecting', () => events.down());
   sub.on('ready', () => void subscribe().catch(() => undefined));
-  const ready = subscribe();
   ready.catch(() => undefined);
   return {
     ready,
     attempted: async () => undefined,
     close: async () => {
-      closed = true;
-      events.down();
-      // Bounded, then dropped: QUIT waits for a Redis that may be frozen.
-      await bounded(sub.quit(), CLOSE_DRAIN_MAX_MS, false);
-      sub.disconnect?.();
+      events.close();
+      await drop();
     },
   };
 }
 
-/** `events` told `up` and `down` only when the state changes (a subscription may be confirmed twice in a row). */
-function changesOnly(events: SubscriberEvents): Required<SubscriberEvents> {
-  let up = false;
-  return {
-    message: (text) => events.message(text),
-    up: () => {
-      if (up) return;
-      up = true;
-      events.up?.();
-    },
-    down: () => {
-      up = false;
-      events.down?.();
-    },
-  };
+/** What a subscriber tells its user: `up` only when it was not up already (a subscription may be confirmed twice in a row), and never once closed. */
+class SubscriptionState {
+  closed = false;
+  private up = false;
+
+  constructor(private readonly events: SubscriberEvents) {}
+
+  message(text: string): void {
+    this.events.message(text);
+  }
+
+  /** Tells what a SUBSCRIBE's outcome means: up once it is in place (and `live()`), down when it failed (rejects then). */
+  confirm(subscribed: Promise<unknown>, live: () => boolean = () => true): Promise<void> {
+    return subscribed.then(
+      () => {
+        if (this.closed || !live() || this.up) return;
+        this.up = true;
+        this.events.up?.();
+      },
+      (error: unknown) => {
+        this.down();
+        throw error;
+      },
+    );
+  }
+
+  down(): void {
+    this.up = false;
+    this.events.down?.();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.down();
+  }
 }
 
 /** Waits for `promise` at most `ms`: then rejects (`fail`) or resolves (its failure ignored); leaves no timer. */
