@@ -405,7 +405,7 @@ export function redisStore(options: RedisStoreOptions): StoreDefinition {
           ).commander;
       const leases = options.client
         ? clientLeaseChannel(options.client)
-        : ownedLeaseChannel(options.url!, redact(options.url!), options.connectTimeout ?? 2000, options.commandTimeout ?? 1000);
+        : ownedLeaseChannel(options.url!, options.connectTimeout ?? 2000, options.commandTimeout ?? 1000);
       return new RedisStore(alias, commander, !options.client, options, context, leases);
     },
     dedicatedTenant: options.dedicatedTenant,

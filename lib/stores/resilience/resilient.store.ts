@@ -1,4 +1,5 @@
 import type { CacheStore, StoreCapabilities, StoreContext, StoreEntry } from '../cache-store.interface.js';
+import { forwardMembers } from '../forward-members.js';
 import type { BreakerState } from './circuit-breaker.js';
 import { CommandGuard, type ResilienceOptions } from './command-guard.js';
 
@@ -41,7 +42,9 @@ export class ResilientStore implements CacheStore {
     context?: StoreContext,
   ) {
     this.guard = new CommandGuard(inner.name, { ...options, isCallerError: isCommandError, outages: context?.outages });
-    Object.assign(this, optionalMembers(inner, this.guard));
+    // NOTE: lease commands are bounded like any other: a frozen store cannot hang a load (it then falls back).
+    const guarded = { call: this.guard.run.bind(this.guard), pages: (operation: string, pages: AsyncIterable<string[]>) => guardedPages(this.guard, operation, pages) };
+    Object.assign(this, optionalMembers(inner, this.guard), forwardMembers(inner, guarded));
   }
 
   get name(): string {
@@ -110,10 +113,10 @@ export class ResilientStore implements CacheStore {
   }
 }
 
-/** The optional members of `inner` that it has, each through `guard` when it returns a promise. */
+/** The optional fast paths of `inner` that it has, each through `guard` when it returns a promise (sets and leases: `forwardMembers`). */
 function optionalMembers(inner: CacheStore, guard: CommandGuard): Partial<CacheStore> {
   const members: { -readonly [K in keyof CacheStore]?: CacheStore[K] } = {};
-  const { getSync, peekLocal, setSync, getThen, setText, setThen, sadd, sscan } = inner;
+  const { getSync, peekLocal, setSync, getThen, setText, setThen } = inner;
   if (inner.shareReads !== undefined) members.shareReads = inner.shareReads;
   if (getSync !== undefined) members.getSync = (key) => getSync.call(inner, key);
   if (peekLocal !== undefined) members.peekLocal = (key) => peekLocal.call(inner, key);
@@ -133,18 +136,6 @@ function optionalMembers(inner: CacheStore, guard: CommandGuard): Partial<CacheS
         undefined,
         onError,
       );
-  }
-  if (sadd !== undefined && sscan !== undefined) {
-    members.sadd = (key, m, ttl) => guard.run('sadd', () => sadd.call(inner, key, m, ttl));
-    members.sscan = (key, pageSize) => guardedPages(guard, 'sscan', sscan.call(inner, key, pageSize));
-  }
-  const { takeLease, renewLease, releaseLease, watchLeases } = inner;
-  if (takeLease !== undefined && renewLease !== undefined && releaseLease !== undefined && watchLeases !== undefined) {
-    // NOTE: lease commands are bounded like any other: a frozen store cannot hang a load (it then falls back).
-    members.takeLease = (key, token, ttl) => guard.run('takeLease', () => takeLease.call(inner, key, token, ttl));
-    members.renewLease = (key, token, ttl) => guard.run('renewLease', () => renewLease.call(inner, key, token, ttl));
-    members.releaseLease = (key, token) => guard.run('releaseLease', () => releaseLease.call(inner, key, token));
-    members.watchLeases = (onRelease) => watchLeases.call(inner, onRelease);
   }
   return members;
 }

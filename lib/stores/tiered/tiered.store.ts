@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CacheStore, StoreCapabilities, StoreEntry } from '../cache-store.interface.js';
+import { forwardMembers } from '../forward-members.js';
 import type { CoherenceChannel } from './coherence-channel.js';
 import { type CoherenceMessage, KEYS_PER_MESSAGE, decodeMessage, encodeMessage } from './coherence-messages.js';
 import { L1Epochs } from './l1-epochs.js';
@@ -29,12 +30,6 @@ export interface TieredStoreSettings {
 export class TieredStore implements CacheStore {
   readonly capabilities: StoreCapabilities;
   readonly shareReads?: boolean;
-  declare readonly sadd?: CacheStore['sadd'];
-  declare readonly sscan?: CacheStore['sscan'];
-  declare readonly takeLease?: CacheStore['takeLease'];
-  declare readonly renewLease?: CacheStore['renewLease'];
-  declare readonly releaseLease?: CacheStore['releaseLease'];
-  declare readonly watchLeases?: CacheStore['watchLeases'];
   /** This instance on the channel: its own messages are not applied again. */
   readonly instanceId = randomUUID();
   private readonly epochs = new L1Epochs();
@@ -59,20 +54,8 @@ export class TieredStore implements CacheStore {
   ) {
     this.capabilities = l2.capabilities;
     if (l1.shareReads !== undefined) this.shareReads = l1.shareReads;
-    const { sadd, sscan } = l2;
-    if (sadd !== undefined && sscan !== undefined) {
-      // The tag index lives in the L2 alone.
-      this.sadd = (key, members, ttl) => sadd.call(l2, key, members, ttl);
-      this.sscan = (key, pageSize) => sscan.call(l2, key, pageSize);
-    }
-    const { takeLease, renewLease, releaseLease, watchLeases } = l2;
-    if (takeLease !== undefined && renewLease !== undefined && releaseLease !== undefined && watchLeases !== undefined) {
-      // Leases (cluster single-flight) live in the L2 alone: they coordinate the instances.
-      this.takeLease = (key, token, ttl) => takeLease.call(l2, key, token, ttl);
-      this.renewLease = (key, token, ttl) => renewLease.call(l2, key, token, ttl);
-      this.releaseLease = (key, token) => releaseLease.call(l2, key, token);
-      this.watchLeases = (onRelease) => watchLeases.call(l2, onRelease);
-    }
+    // The tag index and the leases (cluster single-flight) live in the L2 alone: they coordinate the instances.
+    Object.assign(this, forwardMembers(l2));
     this.remoteTier = remoteTierOf(this, l2, (keys) => this.forget(keys));
   }
 
@@ -398,9 +381,10 @@ function remoteTierOf(tier: TieredStore, l2: CacheStore, forget: <R>(keys: reado
     const setText = l2.setText.bind(l2);
     view.setText = (key, text, ttl) => one(key, () => setText(key, text, ttl));
   }
-  if (tier.sadd && tier.sscan) {
-    view.sadd = tier.sadd;
-    view.sscan = tier.sscan;
+  const { sadd, sscan } = tier as CacheStore;
+  if (sadd && sscan) {
+    view.sadd = sadd;
+    view.sscan = sscan;
   }
   return view;
 }
