@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { createClient, createCluster } from '@redis/client';
+import { createCluster } from '@redis/client';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisStore } from '../../lib/index.js';
 import type { RedisClientLike } from '../../lib/stores/redis/redis-commander.js';
-import { type RedisClusterHandle, startRedisCluster } from '../support/redis-server.js';
+import { type RedisClusterHandle, scanKeysPerNode, startRedisCluster } from '../support/redis-server.js';
 import { type TestModule, bootCache } from '../support/test-module.js';
 
 /**
@@ -45,25 +45,8 @@ const openers: { name: string; open(): Promise<{ client: RedisClientLike; close(
 ];
 
 /** The lease keys under `prefix` on each master. */
-async function leasesPerMaster(prefix: string): Promise<string[][]> {
-  return Promise.all(
-    cluster.nodes.map(async ({ host, port }) => {
-      const node = createClient({ url: `redis://${host}:${port}` });
-      await node.connect();
-      try {
-        const keys: string[] = [];
-        let cursor = '0';
-        do {
-          const [next, page] = (await node.sendCommand(['SCAN', cursor, 'MATCH', `${prefix}*:l:*`, 'COUNT', '1000'])) as [string, string[]];
-          cursor = next;
-          keys.push(...page);
-        } while (cursor !== '0');
-        return keys;
-      } finally {
-        await node.close();
-      }
-    }),
-  );
+function leasesPerMaster(prefix: string): Promise<string[][]> {
+  return scanKeysPerNode(cluster.nodes, `${prefix}*:l:*`);
 }
 
 for (const { name, open } of openers) {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidTenantIdError, type StoreDefinition, type TenantCacheService, type TenantPurgeReport, memoryStore, redisStore, versioned } from '../../lib/index.js';
 import type { RedisClientLike } from '../../lib/stores/redis/redis-commander.js';
 import { parsePhysicalKey } from '../../lib/keys/key-layout.js';
-import { type RedisClusterHandle, type RedisServerHandle, startRedisCluster, startRedisServer } from '../support/redis-server.js';
+import { type RedisClusterHandle, type RedisServerHandle, scanKeys, startRedisCluster, startRedisServer } from '../support/redis-server.js';
 import { type TestModule, bootCache } from '../support/test-module.js';
 
 /**
@@ -157,16 +157,10 @@ function argumentCount(entry: readonly string[]): number {
 }
 
 async function rawNode(url: string): Promise<{ node: string; keys: string[]; slow: string[][]; control: number }> {
+  const keys = await scanKeys(url);
   const client = createClient({ url });
   await client.connect();
   try {
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, page] = (await client.sendCommand(['SCAN', cursor, 'COUNT', '5000'])) as [string, string[]];
-      cursor = next;
-      keys.push(...page);
-    } while (cursor !== '0');
     const log = (await client.sendCommand(['SLOWLOG', 'GET', '10000'])) as unknown[][];
     // Each entry: id, time, duration (µs), arguments...
     const entries = log.map((entry) => [`${String(entry[2])} µs`, ...(entry[3] as unknown[]).map(String)]);

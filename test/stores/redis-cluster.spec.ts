@@ -1,12 +1,12 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { createClient, createCluster } from '@redis/client';
+import { createCluster } from '@redis/client';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantCacheService, TenantContext, redisStore, versioned } from '../../lib/index.js';
 import type { RedisClientLike } from '../../lib/stores/redis/redis-commander.js';
 import { runStoreConformanceSuite } from '../../lib/testing/index.js';
-import { type RedisClusterHandle, startRedisCluster } from '../support/redis-server.js';
+import { type RedisClusterHandle, scanKeysPerNode, startRedisCluster } from '../support/redis-server.js';
 import { bootCache } from '../support/test-module.js';
 
 /**
@@ -52,25 +52,8 @@ const clients: { name: string; open(): Promise<ClusterClient> }[] = [
 ];
 
 /** Every key on each master matching `match` (raw SCAN, one plain connection per node). */
-async function rawKeysPerMaster(match: string): Promise<string[][]> {
-  return Promise.all(
-    cluster.nodes.map(async ({ host, port }) => {
-      const node = createClient({ url: `redis://${host}:${port}` });
-      await node.connect();
-      try {
-        const keys: string[] = [];
-        let cursor = '0';
-        do {
-          const [next, page] = (await node.sendCommand(['SCAN', cursor, 'MATCH', match, 'COUNT', '1000'])) as [string, string[]];
-          cursor = next;
-          keys.push(...page);
-        } while (cursor !== '0');
-        return keys;
-      } finally {
-        await node.close();
-      }
-    }),
-  );
+function rawKeysPerMaster(match: string): Promise<string[][]> {
+  return scanKeysPerNode(cluster.nodes, match);
 }
 
 for (const { name, open } of clients) {

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from '@redis/client';
 
 /** A `redis-server` this test started on its own loopback port. */
 export interface RedisServerHandle {
@@ -163,4 +164,27 @@ export async function startRedisCluster({ masters = 3 }: { masters?: number } = 
     await stop();
     throw error;
   }
+}
+
+/** Every key of the Redis at `url` matching `match` (all keys without one), read with SCAN on a connection of its own. */
+export async function scanKeys(url: string, match?: string): Promise<string[]> {
+  const client = createClient({ url });
+  await client.connect();
+  try {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, page] = (await client.sendCommand(['SCAN', cursor, ...(match === undefined ? [] : ['MATCH', match]), 'COUNT', '5000'])) as [string, string[]];
+      cursor = next;
+      keys.push(...page);
+    } while (cursor !== '0');
+    return keys;
+  } finally {
+    await client.close();
+  }
+}
+
+/** `scanKeys` on each node of a cluster, in the order of `nodes`. */
+export function scanKeysPerNode(nodes: readonly { host: string; port: number }[], match?: string): Promise<string[][]> {
+  return Promise.all(nodes.map(({ host, port }) => scanKeys(`redis://${host}:${port}`, match)));
 }
