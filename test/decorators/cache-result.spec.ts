@@ -149,6 +149,9 @@ class CatalogService {
   @CacheResult()
   async throwing(id: string): Promise<string> {
     this.count('throwing');
+    // NOTE: fails after a moment, so the second concurrent caller (whose store read may answer a tick later on
+    // a remote store) finds the load still in flight and joins it.
+    await new Promise((resolve) => setTimeout(resolve, 20));
     throw new Error(`failed ${id}`);
   }
 }
