@@ -130,7 +130,7 @@ export class CacheEngine implements OnApplicationShutdown {
   }
 
   memoizeIterable<T>(scope: CacheScope, key: string, loader: () => AsyncIterable<T> | Iterable<T>, opts?: MemoizeIterableOptions): AsyncGenerator<T, void, undefined> {
-    return this.p.readThrough.memoizeIterable(scope, key, loader, opts);
+    return this.p.iterables.memoizeIterable(scope, key, loader, opts);
   }
 
   async mget<T>(scope: CacheScope, keys: readonly string[], alias?: string): Promise<(T | undefined)[]> {

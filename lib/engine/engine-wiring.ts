@@ -19,6 +19,7 @@ import { TagStamps } from './tag-stamps.js';
 import { TargetResolver } from './target-resolver.js';
 import type { TenantCacheEvents } from './tenant-cache.events.js';
 import { VersionCounters } from './version-counters.js';
+import { MemoizedIterables } from './memoized-iterables.js';
 
 /** The parts of lib/engine that `CacheEngine` delegates to, one idea each. */
 export interface EngineParts {
@@ -30,6 +31,7 @@ export interface EngineParts {
   readonly reader: EntryReader;
   readonly writer: EntryWriter;
   readonly readThrough: ReadThrough;
+  readonly iterables: MemoizedIterables;
   readonly batch: BatchOps;
   readonly scan: KeyScan;
   readonly invalidator: Invalidator;
@@ -66,6 +68,7 @@ export function wireEngine(options: EngineOptions, registry: StoreRegistry, even
     reader,
     writer: new EntryWriter(resolver, failures, marks, hooks, tagIndex, stamps, fence),
     readThrough: new ReadThrough(resolver, reader, failures, marks, flights, tagIndex, stamps, logger, events, options, telemetry.stats, cluster),
+    iterables: new MemoizedIterables(resolver, reader, failures, marks, logger),
     batch,
     scan,
     invalidator: new Invalidator(resolver, failures, marks, hooks, tagIndex, scan, batch, stamps),

@@ -1,67 +1,26 @@
 import type { Logger } from '@nestjs/common';
-import { printableKey } from '../keys/logical-key-marks.js';
-import type { CodecCallOptions } from '../codec/codec.options.js';
-import type { Encoded } from '../codec/entry-pipeline.js';
-import { type MemoizeIterableOptions, memoizeIterable } from '../codec/memoize-iterable.js';
-import type { TagStamp } from '../codec/tag-stamp.js';
 import type { CacheScope } from '../keys/key-builder.js';
 import { type CacheLookup, type EntryReader, valueOf } from './entry-reader.js';
-import { type FailSafeDefaults, type FailSafeOptions, type FailSafePolicy, failSafePolicy } from './fail-safe.js';
+import { type FailSafeDefaults, type FailSafePolicy, failSafePolicy } from './fail-safe.js';
 import { type Expiry, FailSafeLoads } from './fail-safe-loads.js';
-import type { FlightLoad, LoadRequest, Loaded, WriteBack } from './load-request.js';
+import type { FlightLoad, LoadRequest, Loaded } from './load-request.js';
 import type { ClusterFlight } from './cluster-flight.js';
-import type { Lease, SingleFlightOption } from './single-flight.options.js';
+import type { Lease } from './single-flight.options.js';
 import type { LoadMark, LoadMarks } from './load-marks.js';
 import type { SingleFlight } from './single-flight.js';
 import { type StoreFailures, Unresolved } from './store-failures.js';
 import type { TagIndex } from './tag-index.js';
 import type { TagStamps } from './tag-stamps.js';
-import { type ResolvedTags, type TagInput, NO_TAGS, resolveTags } from './tags.js';
+import { type ResolvedTags, NO_TAGS, resolveTags } from './tags.js';
 import type { Target } from './target.js';
 import type { TargetResolver } from './target-resolver.js';
 import type { TenantCacheEvents } from './tenant-cache.events.js';
+import type { FetchOptions, GetOrSetOptions } from './read-through.options.js';
+import { LoadedWriter } from './loaded-writer.js';
 import type { ResultCounters, ScopeCounters } from '../observability/scope-counters.js';
 import type { StatsRecorder } from '../observability/stats-recorder.js';
 
-/** Options of one read-through call. */
-export interface GetOrSetOptions<T> extends FailSafeOptions {
-  /** TTL in ms; default the module's `defaultTtl`. */
-  ttl?: number;
-  /** Store alias; default the tenant's route. */
-  store?: string;
-  /** Return false to keep a computed value out of the cache. */
-  shouldCache?: (value: T) => boolean;
-  /**
-   * Tags of the entry: plain names are recorded in the tag index; `versioned(name)` tags put the tag's
-   * version in the key, so the same tags must be given to read the entry again.
-   */
-  tags?: readonly TagInput[];
-  /** Compression, encryption or chunk size for this entry, over the store's codec. */
-  codec?: CodecCallOptions;
-  /** Where concurrent misses share one load: `'process'` or `'cluster'` (or options), over the module's `singleFlight`. */
-  singleFlight?: SingleFlightOption;
-  /**
-   * `false`: on a `tieredStore`, read and write Redis only (the L1 copies of the key are dropped), for data
-   * that must always come from Redis. No effect on other stores. Default true.
-   */
-  l1?: boolean;
-}
-
-/** Options of `fetch`, the read-through call with metadata used by decorators. */
-export interface FetchOptions<T> extends Omit<GetOrSetOptions<T>, 'tags'> {
-  tags?: ResolvedTags;
-  /** Skip the read: recompute and store (refresh). */
-  force?: boolean;
-  /**
-   * The caller's own read of this key just failed (the failure was emitted): nothing more is read from
-   * the store (no counter either), and the value is written back in the background.
-   */
-  readFailed?: boolean;
-  /** The TTL of a loaded value, from the value (cache-manager's `wrap` with a TTL function); wins over `ttl`. */
-  ttlOf?: (value: T) => number | undefined;
-  /** The caller, as spans and diagnostics_channel messages name it (`CacheResult`, `CacheResponse`, `wrap`); default `fetch`. */
-  operation?: string;
-}
+export type { FetchOptions, GetOrSetOptions } from './read-through.options.js';
 
 /**
  * Read-through: the cached entry (a hit), or the loader's result stored (a miss). Concurrent misses of
@@ -73,12 +32,12 @@ export class ReadThrough {
   constructor(
     private readonly resolver: TargetResolver,
     private readonly reader: EntryReader,
-    private readonly failures: StoreFailures,
+    failures: StoreFailures,
     private readonly marks: LoadMarks,
     private readonly flights: SingleFlight,
-    private readonly tagIndex: TagIndex,
+    tagIndex: TagIndex,
     private readonly stamps: TagStamps,
-    private readonly logger: Logger,
+    logger: Logger,
     events: TenantCacheEvents,
     /** The module's `grace`, `staleWhileRevalidate`, `refreshAhead`, `ttlJitter`: 0 = none unless a call asks. */
     private readonly defaults: FailSafeDefaults = {},
@@ -89,9 +48,12 @@ export class ReadThrough {
   ) {
     this.anyDefault = !!(defaults.grace || defaults.staleWhileRevalidate || defaults.refreshAhead || defaults.ttlJitter);
     this.clusterByDefault = cluster?.defaults.scope === 'cluster';
+    this.writer = new LoadedWriter(failures, tagIndex, logger);
     this.safe = new FailSafeLoads(resolver, marks, events, flights, logger, (r, mark, keep) => this.loadValue(r, mark, keep));
   }
 
+  /** Writes loaded values back. */
+  private readonly writer: LoadedWriter;
   /** The fail-safe loads (grace, backoff, timeouts, background refreshes). */
   private readonly safe: FailSafeLoads;
   /** Whether a module default makes every read-through a fail-safe one. */
@@ -137,33 +99,6 @@ export class ReadThrough {
   /** Read-through with metadata (see the class). */
   fetch<T>(scope: CacheScope, key: string, loader: () => T | Promise<T>, opts: FetchOptions<T> = {}): Promise<CacheLookup<T>> {
     return this.readThrough(scope, key, loader, opts, (found: CacheLookup<T>) => found, 'fetch');
-  }
-
-  /**
-   * Yields the items of `loader()` while storing them, or streams them back from the store on a hit.
-   * See `TenantScopedCache.memoizeIterable`. A store that is down makes it a miss: items come from the loader.
-   */
-  async *memoizeIterable<T>(
-    scope: CacheScope,
-    key: string,
-    loader: () => AsyncIterable<T> | Iterable<T>,
-    opts: MemoizeIterableOptions = {},
-  ): AsyncGenerator<T, void, undefined> {
-    const ttl = this.resolver.ttl(opts.ttl);
-    const t = await this.resolver.resolve('read', 'get', scope, opts.store, () => this.resolver.target(scope, key, opts.store));
-    if (t instanceof Unresolved) {
-      yield* loader();
-      return;
-    }
-    yield* memoizeIterable<T>(t.resolved.codec, t.key, key, scope, loader, ttl, opts, {
-      failed: (operation, error) => this.failures.failed(t, operation, error),
-      corrupt: (reason) => this.reader.dropCorrupt(t, reason),
-      skipped: (reason) => this.logger.warn(`Not caching "${printableKey(key)}": ${reason}`),
-      track: () => {
-        const mark = this.marks.start(t, key);
-        return { invalidated: () => mark.invalidated, done: () => this.marks.end(t, mark) };
-      },
-    });
   }
 
   /**
@@ -374,7 +309,7 @@ export class ReadThrough {
     if (value === undefined || mark.invalidated || !(opts.shouldCache?.(value) ?? true)) return { value, writing: undefined };
     const logical = opts.ttlOf ? this.resolver.ttl(opts.ttlOf(value)) : r.ttl;
     const ttl = keep === undefined ? logical : keep(logical);
-    return { value, writing: this.storeLoaded({ t, key, value, ttl, plainTags, mark, codec: opts.codec, stamps }) };
+    return { value, writing: this.writer.write({ t, key, value, ttl, plainTags, mark, codec: opts.codec, stamps }) };
   }
 
   /** A background refresh of `r` (`FailSafeLoads.refresh`), its loads counted. */
@@ -415,41 +350,6 @@ export class ReadThrough {
         this.stats.onLoad?.(alias, scope, seconds, ok);
       }
     };
-  }
-
-  /** Writes a loaded value back: tag index first, then the entry; fenced on the load's lease and mark. */
-  private async storeLoaded(w: WriteBack): Promise<void> {
-    const { t, key, value, ttl, plainTags, mark, stamps } = w;
-    let tags: readonly TagStamp[] | undefined;
-    try {
-      tags = stamps instanceof Promise ? await stamps : stamps;
-    } catch (error) {
-      // The tag versions could not be read: an entry without them would escape its tags' invalidation.
-      this.failures.failed(t, 'set', error);
-      return;
-    }
-    let bytes: Encoded;
-    try {
-      // NOTE: encoded before the first await when it can be: a background write-back keeps the caller's order
-      // (the loader's value is defined here: see load()).
-      const encoded = t.resolved.codec.encode(value, t.key, key, t.scope, w.codec, tags);
-      bytes = encoded instanceof Promise ? await encoded : encoded;
-    } catch (error) {
-      this.logger.warn(`Not caching "${printableKey(key)}": ${(error as Error).message}`);
-      return;
-    }
-    try {
-      // A load whose cluster lease an invalidation revoked (on any instance) keeps its value out.
-      if (mark.fence !== undefined && !(await mark.fence.held())) return;
-      // The index is written first: an entry is never reachable without its tag being able to find it.
-      if (plainTags.length > 0) await this.tagIndex.record(t.resolved, t.scope, t.key, plainTags, ttl);
-      await t.resolved.codec.set(t.key, t.scope, bytes, ttl);
-      // An invalidation that landed while the write was in flight wins: the entry goes again (checked after the
-      // write: an invalidation revokes the lease before it deletes, so one of the two removes the value).
-      if (mark.invalidated || (mark.fence !== undefined && !(await mark.fence.held()))) await t.resolved.codec.delete(t.key, t.scope);
-    } catch (error) {
-      this.failures.failed(t, 'set', error);
-    }
   }
 }
 
