@@ -1,5 +1,7 @@
 export * from './cache-store.interface.js';
-export { MemoryStore, memoryStore, type MemoryStoreOptions } from './memory/memory.store.js';
+export { MemoryStore } from './memory/memory.store.js';
+export { memoryStore } from './memory/memory-store.factory.js';
+export type { MemoryStoreOptions } from './memory/memory-store.options.js';
 export type { OverQuotaPolicy, QuotaExceededEvent, QuotaSink, TenantLimit, TenantQuotaOptions } from './quota/tenant-quota.js';
 export { RedisStore, redisStore, type RedisStoreOptions } from './redis/redis.store.js';
 export type { RedisClientLike, IoredisLike } from './redis/redis-commander.js';

@@ -1,41 +1,10 @@
-import type { CacheStore, StoreCapabilities, StoreContext, StoreDefinition, StoreEntry } from '../cache-store.interface.js';
+import type { CacheStore, StoreCapabilities, StoreContext, StoreEntry } from '../cache-store.interface.js';
+import type { MemoryStoreOptions } from './memory-store.options.js';
 import { DEFAULT_KEY_PREFIX } from '../../tenant-cache.constants.js';
-import { optionKeys } from '../../tenant-cache.option-keys.js';
-import { type KeyOwner, type OverQuotaPolicy, QuotaReports, type TenantQuotaOptions, assertQuotaOptions, keyOwner, limitFor } from '../quota/tenant-quota.js';
-import { assertStoreOptions } from '../store-option-keys.js';
+import { type KeyOwner, type OverQuotaPolicy, QuotaReports, keyOwner, limitFor } from '../quota/tenant-quota.js';
 import { bytesOf, expiry, sizeOf } from './slot-values.js';
 import { type TagSet, addToSet, dropSet, membersOf, unlistMember } from './tag-sets.js';
 import { type LedgerSlot, Pool, TenantLedger } from './tenant-ledger.js';
-
-/** Options of the embedded in-process store. */
-export interface MemoryStoreOptions {
-  /** Most entries kept; the least recently used go first. Default 10,000. */
-  maxEntries?: number;
-  /** Most bytes of keys + values kept. Default 64 MiB. */
-  maxBytes?: number;
-  /** Largest single value in bytes. Default 8 MiB. */
-  maxValueBytes?: number;
-  /** Reserve this store for one tenant (keys then skip the tenant segment). */
-  dedicatedTenant?: string;
-  /**
-   * Hand every reader of an entry the same decoded value, deep-frozen, instead of a fresh copy per read.
-   * Reads of objects then cost about what a Map lookup costs (like cache-manager's memory store), and a
-   * reader that tries to change the value gets a TypeError instead of changing it for the next reader.
-   * JavaScript cannot freeze the contents of a Map, Set, Date or typed array: changing those would still
-   * be seen by other readers. Default false (a copy per read).
-   */
-  shareReads?: boolean;
-  /**
-   * Fair share between tenants: bounds of each tenant (a number, or a function of the tenant id for
-   * plans) beside the global ones. With it, each tenant has its own LRU list, and when the store is full
-   * the tenant furthest over its share (its entries or bytes as a fraction of its bound) loses its least
-   * recently used entries first, so a loud tenant churns its own entries and not a quiet one's.
-   * `perTenant: {}` gives every tenant an equal share without a bound of its own. See docs/tenancy.md.
-   */
-  perTenant?: TenantQuotaOptions;
-  /** What a write over a tenant's `perTenant` bound does: `'evict'` (default) or `'reject'`; both emit `quota:exceeded`. */
-  overQuota?: OverQuotaPolicy;
-}
 
 interface Slot extends LedgerSlot {
   /** Bytes, or a text entry as the string it was written as (`setText`). */
@@ -423,31 +392,4 @@ export class MemoryStore implements CacheStore {
     this.bytes += delta.bytes;
     return true;
   }
-}
-
-const MEMORY_STORE_KEYS = optionKeys<MemoryStoreOptions>({
-  maxEntries: true,
-  maxBytes: true,
-  maxValueBytes: true,
-  dedicatedTenant: true,
-  shareReads: true,
-  perTenant: true,
-  overQuota: true,
-});
-
-/**
- * The embedded in-process store (the default when `stores` is omitted).
- *
- * @example
- * TenantCacheModule.forRoot({ stores: { default: memoryStore({ maxEntries: 50_000 }) } })
- */
-export function memoryStore(options: MemoryStoreOptions = {}): StoreDefinition {
-  assertStoreOptions('memoryStore', options, MEMORY_STORE_KEYS, { max: 'Write `maxEntries`.', maxSize: 'Write `maxBytes`.' });
-  assertQuotaOptions('memoryStore', options.perTenant, options.overQuota);
-  return {
-    create: (alias, context) => new MemoryStore(alias, options, context),
-    dedicatedTenant: options.dedicatedTenant,
-    description: `memoryStore(${JSON.stringify({ ...options })})`,
-    processLocal: true,
-  };
 }
