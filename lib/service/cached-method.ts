@@ -5,12 +5,12 @@ import { type CacheScope, SHARED_SCOPE } from '../keys/key-builder.js';
 import type { CompiledKey } from '../keys/key-constructor.compiler.js';
 import type { KeyContext } from '../keys/key-constructor.js';
 import type { CacheEngine, CacheLookup } from '../engine/cache-engine.js';
-import type { LoaderTimeout } from '../engine/fail-safe.js';
+import type { FailSafeOptions } from '../engine/fail-safe.js';
 import type { SingleFlightOption } from '../engine/single-flight.options.js';
 import { type ResolvedTags, type TagSpec, resolveTags, versioned } from '../engine/tags.js';
 
-/** `@CacheResult` options after start-up validation. */
-export interface CacheResultConfig {
+/** `@CacheResult` options after start-up validation, with the fail-safe options (`FailSafeOptions`). */
+export interface CacheResultConfig extends FailSafeOptions {
   ttl?: number;
   tags: readonly TagSpec[];
   unless?: (result: unknown) => boolean;
@@ -21,13 +21,6 @@ export interface CacheResultConfig {
   codec?: CodecCallOptions;
   /** Set when the method returns an async iterable that is memoized item by item. */
   iterable?: { pageBytes?: number };
-  /** Fail-safe grace, backoff, loader timeouts, stale-while-revalidate, refresh-ahead, TTL jitter (see `FailSafeOptions`). */
-  grace?: number;
-  graceBackoff?: number;
-  timeout?: LoaderTimeout;
-  staleWhileRevalidate?: number;
-  refreshAhead?: number;
-  ttlJitter?: number;
   /** Where concurrent misses share one load (see `SingleFlightOption`). */
   singleFlight?: SingleFlightOption;
   /** `false`: a tier's L1 is skipped (see `GetOrSetOptions.l1`). */
