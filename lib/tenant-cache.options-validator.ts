@@ -4,7 +4,7 @@ import { type InvalidOption, InvalidOptionsError } from './errors/invalid-option
 import { DEFAULT_KEY_PREFIX, DEFAULT_STORE } from './tenant-cache.constants.js';
 import type { TenantOptions } from './context/tenant.options.js';
 import type { NormalizedTenantCacheOptions, TenantCacheModuleOptions } from './tenant-cache.options.js';
-import { memoryStore } from './stores/memory/memory.store.js';
+import { memoryStore } from './stores/memory/memory-store.factory.js';
 import { type InvalidationModuleOptions, normalizeInvalidationOptions } from './invalidation/invalidation.options.js';
 import { closestName, optionKeys, unknownKeys } from './tenant-cache.option-keys.js';
 import { failSafeProblems } from './engine/fail-safe.js';
