@@ -1,5 +1,6 @@
 import type { EncodedEntry } from '../codec/chunked-io.js';
 import type { CacheScope } from '../keys/key-builder.js';
+import type { StatsRecorder } from '../observability/stats-recorder.js';
 import type { EntryReader } from './entry-reader.js';
 import { encodeEntry } from './entry-writer.js';
 import type { ClusterFlight } from './cluster-flight.js';
@@ -18,12 +19,31 @@ export class BatchOps {
     private readonly failures: StoreFailures,
     private readonly marks: LoadMarks,
     private readonly hooks: InvalidationHooks,
+    /** Each key of `mget` is counted as a plain read (`get`). */
+    private readonly stats: StatsRecorder,
     /** Revokes the cluster leases of keys before they are deleted (fencing; absent when the module does not fence). */
     private readonly leases?: ClusterFlight,
   ) {}
 
   /** The values of `keys` (a miss is `undefined`), with the store's failure when the read failed (every value is then a miss). */
   async mlookup<T>(scope: CacheScope, keys: readonly string[], alias?: string): Promise<{ values: (T | undefined)[]; error?: Error }> {
+    const counts = () => this.stats.of(this.resolver.safeAlias(scope, alias), scope).get;
+    let found: { values: (T | undefined)[]; error?: Error };
+    try {
+      found = await this.mread<T>(scope, keys, alias);
+    } catch (error) {
+      counts().error += keys.length;
+      throw error;
+    }
+    const c = counts();
+    for (const value of found.values) {
+      if (value === undefined) c.miss++;
+      else c.hit++;
+    }
+    return found;
+  }
+
+  private async mread<T>(scope: CacheScope, keys: readonly string[], alias?: string): Promise<{ values: (T | undefined)[]; error?: Error }> {
     if (keys.length === 0) return { values: [] };
     const found = await this.resolver.resolve('read', 'mget', scope, alias, async () => {
       const resolved = await this.resolver.store(scope, alias);

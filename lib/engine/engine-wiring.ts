@@ -57,8 +57,8 @@ export function wireEngine(options: EngineOptions, registry: StoreRegistry, even
   const cluster = new ClusterFlight(options.singleFlight, (message) => logger.warn(message));
   const fence = cluster.fencing ? cluster : undefined;
   const resolver = new TargetResolver(registry, counters, failures, options.defaultTtl);
-  const reader = new EntryReader(resolver, failures, stamps, events, logger);
-  const batch = new BatchOps(resolver, reader, failures, marks, hooks, fence);
+  const reader = new EntryReader(resolver, failures, stamps, events, logger, telemetry.stats);
+  const batch = new BatchOps(resolver, reader, failures, marks, hooks, telemetry.stats, fence);
   const scan = new KeyScan(resolver, failures, marks, hooks, fence);
   return {
     hooks,

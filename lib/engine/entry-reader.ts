@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { DecodeResult } from '../codec/entry-codec.js';
 import type { CacheScope } from '../keys/key-builder.js';
+import type { StatsRecorder } from '../observability/stats-recorder.js';
 import { Unresolved, asError, type StoreFailures } from './store-failures.js';
 import type { TagCheck, TagStamps } from './tag-stamps.js';
 import { type TagInput, isVersionedTag, resolveTags } from './tags.js';
@@ -56,6 +57,8 @@ export class EntryReader {
     private readonly stamps: TagStamps,
     private readonly events: TenantCacheEvents,
     private readonly logger: Logger,
+    /** Plain reads are counted in `get` (stats, `tenant_cache.requests{operation="get"}`). */
+    private readonly stats: StatsRecorder,
   ) {}
 
   async lookup<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<CacheLookup<T>> {
@@ -103,14 +106,39 @@ export class EntryReader {
     return current ? hit : miss<T>();
   }
 
+  /** The value of `key` (a miss, or a read the store failed, is `undefined`), counted by result. */
   get<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<T | undefined> {
     let t: Target | undefined;
     try {
       t = tags === undefined ? this.resolver.targetNow(scope, key, alias) : undefined;
     } catch (error) {
+      this.stats.of(this.resolver.safeAlias(scope, alias), scope).get.error++;
       return Promise.reject(error);
     }
-    return t === undefined ? this.lookup<T>(scope, key, alias, tags).then(valueOf) : this.readAs<T, T | undefined>(t, valueOf, () => undefined);
+    if (t !== undefined) {
+      const counts = this.stats.of(t.resolved.alias, t.scope).get;
+      const found = (lookup: CacheLookup<T>): T | undefined => {
+        if (lookup.hit) counts.hit++;
+        else counts.miss++;
+        return lookup.value;
+      };
+      return this.readAs<T, T | undefined>(t, found, () => {
+        counts.miss++;
+        return undefined;
+      });
+    }
+    const counts = () => this.stats.of(this.resolver.safeAlias(scope, alias), scope).get;
+    return this.lookup<T>(scope, key, alias, tags).then(
+      (lookup) => {
+        if (lookup.hit) counts().hit++;
+        else counts().miss++;
+        return lookup.value;
+      },
+      (error: unknown) => {
+        counts().error++;
+        throw error;
+      },
+    );
   }
 
   async has(scope: CacheScope, key: string, alias?: string): Promise<boolean> {

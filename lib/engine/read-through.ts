@@ -322,11 +322,15 @@ export class ReadThrough {
     );
   }
 
-  /** The counters of `t`'s scope in its store: found inline, so that a hit runs nothing of lib/observability. */
+  /**
+   * The counters of `t`'s scope in its store: `StatsRecorder.of`, inlined, so that a hit or a miss of a
+   * tenant with counters runs nothing of lib/observability.
+   */
   private countersOf(t: Target): ScopeCounters {
+    const { scope } = t;
     const store = this.stats.stores.get(t.resolved.alias);
-    const own = store === undefined ? undefined : t.scope.kind === 'tenant' ? store.tenants.get(t.scope.tenantId) : store.shared;
-    return own ?? this.countersAt(t.resolved.alias, t.scope);
+    const own = store === undefined ? undefined : scope.kind === 'tenant' ? (store.tenants.get(scope.tenantId) ?? store.candidates.get(scope.tenantId)) : store.shared;
+    return own ?? this.countersAt(t.resolved.alias, scope);
   }
 
   private countersAt(alias: string, scope: CacheScope): ScopeCounters {

@@ -85,14 +85,14 @@ export class CacheMetrics {
       else list.push(c);
     };
     for (const [tenant, c] of store.tenants) add(mode === 'none' ? undefined : typeof mode === 'function' ? labelOf(mode, tenant) : tenant, c);
-    for (const [label, c] of store.labels) add(label, c);
-    add(mode === 'none' ? undefined : OTHER_TENANT_LABEL, store.other);
+    for (const [label, c] of store.untracked()) add(mode === 'none' ? undefined : (label ?? OTHER_TENANT_LABEL), c);
     add(mode === 'none' ? undefined : SHARED_TENANT_LABEL, store.shared);
     return groups;
   }
 
   /** Reports every counter and gauge; series whose count is still 0 are left out. */
   private observe(result: BatchObservableResult): void {
+    this.stats.endWindow();
     const info = this.stats.storeInfo();
     const observe = (instrument: ObservableCounter, value: number, attributes: Attributes) => {
       if (value > 0) result.observe(instrument, value, attributes);

@@ -7,12 +7,13 @@ export interface RequestStats extends Record<CacheRequestResult, number> {
 
 /**
  * The in-process counters of one scope (a tenant, the shared namespace) or of the whole cache, since the
- * module started. `requests` is every read-through (`getOrSet`, `@CacheResult`, `@CacheResponse`, the
- * `CACHE_MANAGER` drop-in's `wrap`); `byOperation` splits it into `getOrSet` and `fetch` (the others).
+ * module started. `requests` is every read: the read-throughs (`getOrSet`, `@CacheResult`, `@CacheResponse`,
+ * the `CACHE_MANAGER` drop-in's `wrap`) and the plain reads (`get`, each key of `mget`); `byOperation`
+ * splits it into `getOrSet`, `fetch` (the other read-throughs) and `get` (the plain reads).
  */
 export interface ScopeStats {
   readonly requests: RequestStats;
-  readonly byOperation: Readonly<Record<'getOrSet' | 'fetch', RequestStats>>;
+  readonly byOperation: Readonly<Record<'getOrSet' | 'fetch' | 'get', RequestStats>>;
   /** Loader calls: resolved (`ok`), threw (`error`), and their mean duration in ms. */
   readonly loads: { readonly ok: number; readonly error: number; readonly meanMs: number };
   /** Callers that shared another caller's load in this process instead of running the loader. */
@@ -23,9 +24,9 @@ export interface ScopeStats {
   /** `forTenant(id).stats()`: the tenant. */
   readonly tenant?: string;
   /**
-   * `forTenant(id).stats()`: whether the tenant is counted on its own. Only the first `metrics.topTenants`
-   * tenants this process sees are (memory stays bounded); for another tenant every count is 0 and its
-   * requests count in `CacheStats.otherTenants`.
+   * `forTenant(id).stats()`: whether the tenant is counted on its own. Only the `metrics.topTenants` busiest
+   * tenants are (memory stays bounded; a tenant gets its slot when the counters are read and it stands out,
+   * and keeps it); for another tenant every count is 0 and its requests count in `CacheStats.otherTenants`.
    */
   readonly tracked?: boolean;
 }
@@ -56,7 +57,7 @@ export interface StoreStats extends ScopeStats {
  */
 export interface CacheStats extends ScopeStats {
   readonly tenants: Readonly<Record<string, ScopeStats>>;
-  /** Tenants beyond the first `metrics.topTenants`, together. */
+  /** The tenants without counters of their own (beyond the `metrics.topTenants` busiest), together. */
   readonly otherTenants: ScopeStats;
   readonly shared: ScopeStats;
   readonly stores: Readonly<Record<string, StoreStats>>;

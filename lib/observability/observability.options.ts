@@ -2,9 +2,9 @@ import { type InvalidOption } from '../errors/invalid-options.error.js';
 import { optionKeys, unknownKeys } from '../tenant-cache.option-keys.js';
 
 /**
- * How metrics label tenants: `none` (no tenant label), `top` (the first `topTenants` tenants seen by
- * this process get their own series, every other tenant shares `tenant="other"`), or a function mapping
- * a tenant to a label of your own (a plan, a tier): keep its range small.
+ * How metrics label tenants: `none` (no tenant label), `top` (the `topTenants` busiest tenants of this
+ * process get their own series, every other tenant shares `tenant="other"`), or a function mapping a
+ * tenant to a label of your own (a plan, a tier): keep its range small.
  */
 export type TenantLabel = 'none' | 'top' | ((tenantId: string) => string);
 
@@ -18,7 +18,11 @@ export type TenantLabel = 'none' | 'top' | ((tenantId: string) => string);
 export interface MetricsOptions {
   /** Default `none`. */
   tenantLabel?: TenantLabel;
-  /** Tenants with series (and in-process stats) of their own; the others count as `other`. Default 50. */
+  /**
+   * Tenants with series (and in-process stats) of their own: the busiest, each given its slot when the
+   * counters are read (a metric collection, `stats()`) if it made at least 1/(4 × topTenants) of the other
+   * tenants' requests since the last read, and keeping it. The others count as `other`. Default 50.
+   */
   topTenants?: number;
   /** Record the logical key on spans and diagnostics_channel messages (keys may hold personal data). Default false. */
   recordKeys?: boolean;

@@ -52,17 +52,44 @@ describe('tenant_cache.* metrics', () => {
     ]);
   });
 
-  it('with 10,000 tenants the series per metric stay at most 51 (the first 50 tenants + other)', async () => {
+  it('with 10,000 tenants, the 50 busiest get their own series and the rest share other: at most 51 tenant labels per metric', async () => {
     const { cache } = await start(memoryStore({ maxEntries: 50_000 }), [], { metrics: { tenantLabel: 'top' } });
-    for (let i = 0; i < 10_000; i++) await as(`t${i}`, () => cache.getOrSet('k', () => i));
-    const misses = (await otel.points('tenant_cache.requests')).filter((p) => p.attributes.result === 'miss');
-    expect(misses.length).toBeLessThanOrEqual(51);
-    expect(new Set(misses.map((p) => p.attributes.tenant)).size).toBe(51);
-    expect(misses.reduce((n, p) => n + (p.value as number), 0)).toBe(10_000);
-    expect(misses.find((p) => p.attributes.tenant === 'other')?.value).toBe(9_950);
-    for (const name of ['tenant_cache.loads', 'tenant_cache.loader.duration']) {
-      expect((await otel.points(name)).length, name).toBeLessThanOrEqual(51);
+    // 60 busy tenants (busy-i makes 100 - i requests) among 10,000 tenants that make one request each.
+    let light = 0;
+    for (let round = 0; round < 100; round++) {
+      for (let i = 0; i < 60; i++) if (round < 100 - i) await as(`busy-${i}`, () => cache.getOrSet('k', () => i));
+      for (let j = 0; j < 100; j++, light++) await as(`t${light}`, () => cache.getOrSet('k', () => j));
     }
+    const requests = await otel.points('tenant_cache.requests');
+    const tenants = new Set(requests.map((p) => p.attributes.tenant));
+    expect([...tenants].sort()).toEqual([...Array.from({ length: 50 }, (_, i) => `busy-${i}`), 'other'].sort());
+    const count = (tenant: string, result: string) => requests.find((p) => p.attributes.tenant === tenant && p.attributes.result === result)?.value;
+    expect([count('busy-0', 'miss'), count('busy-0', 'hit')]).toEqual([1, 99]); // its counts from the window it got its slot in
+    expect([count('busy-49', 'miss'), count('busy-49', 'hit')]).toEqual([1, 50]);
+    expect(count('other', 'miss')).toBe(10_000 + 10); // the light tenants and busy-50..59
+    expect(requests.reduce((n, p) => n + (p.value as number), 0)).toBe(10_000 + 4230);
+    for (const name of ['tenant_cache.loads', 'tenant_cache.loader.duration']) {
+      expect(new Set((await otel.points(name)).map((p) => p.attributes.tenant)).size, name).toBeLessThanOrEqual(51);
+    }
+
+    // Slots are kept: a tenant that becomes the busiest later stays in other, and the series do not grow.
+    for (let n = 0; n < 300; n++) await as('late', () => cache.getOrSet('k', () => n));
+    const after = await otel.points('tenant_cache.requests');
+    expect(new Set(after.map((p) => p.attributes.tenant))).toEqual(tenants);
+    expect(after.find((p) => p.attributes.tenant === 'other' && p.attributes.result === 'hit')?.value).toBe(445 + 299);
+  }, 60_000);
+
+  it('tenants equally busy: none stands out, all share other (one series per result)', async () => {
+    const { cache } = await start(memoryStore({ maxEntries: 50_000 }), [], { metrics: { tenantLabel: 'top' } });
+    for (let i = 0; i < 2000; i++) await as(`t${i}`, () => cache.getOrSet('k', () => i));
+    for (let i = 0; i < 2000; i++) await as(`t${i}`, () => cache.getOrSet('k', () => -1));
+    expect(series(await otel.points('tenant_cache.requests'))).toEqual(
+      expect.arrayContaining([
+        { attributes: { store: 'default', tenant: 'other', tier: 'memory', operation: 'getOrSet', result: 'miss' }, value: 2000 },
+        { attributes: { store: 'default', tenant: 'other', tier: 'memory', operation: 'getOrSet', result: 'hit' }, value: 2000 },
+      ]),
+    );
+    expect(await otel.points('tenant_cache.requests')).toHaveLength(2);
   }, 60_000);
 
   it('a tenantLabel function maps tenants to a small set of labels', async () => {

@@ -103,25 +103,67 @@ describe.each(STORES)('cache.stats() on $name', ({ definition }) => {
 });
 
 describe('cache.stats() memory stays bounded', () => {
-  it('with 1,000 tenants, 50 are tracked and the rest count as other, totals exact', async () => {
+  it('with 1,000 tenants equally busy, none is tracked: all count as other, totals exact', async () => {
     const { cache } = await start(memoryStore({ maxEntries: 100_000 }));
     for (let i = 0; i < 1000; i++) await as(`tenant-${i}`, () => cache.getOrSet('k', () => i));
     for (let i = 0; i < 1000; i++) await as(`tenant-${i}`, () => cache.getOrSet('k', () => -1));
     const all = cache.stats();
-    expect(Object.keys(all.tenants)).toHaveLength(50);
+    expect(Object.keys(all.tenants)).toHaveLength(0);
     expect(all.requests).toMatchObject({ hit: 1000, miss: 1000 });
-    expect(all.otherTenants.requests).toMatchObject({ hit: 950, miss: 950 });
-    expect(cache.forTenant('tenant-0').stats()).toMatchObject({ tracked: true, requests: { hit: 1, miss: 1 } });
+    expect(all.otherTenants.requests).toMatchObject({ hit: 1000, miss: 1000 });
     expect(cache.forTenant('tenant-999').stats()).toMatchObject({ tracked: false, requests: { hit: 0, miss: 0 } });
     expect(all.stores.default!.tier).toBe('memory');
     expect(all.stores.default!.entries).toBeGreaterThanOrEqual(1000); // the entries and each tenant's generation counter
   });
 
+  it('with 1,000 tenants, the busiest 50 are tracked, whenever they start; a tracked tenant stays tracked', async () => {
+    const { cache } = await start(memoryStore({ maxEntries: 100_000 }));
+    for (let i = 0; i < 1000; i++) await as(`quiet-${i}`, () => cache.getOrSet('k', () => i));
+    expect(Object.keys(cache.stats().tenants)).toHaveLength(0);
+    // 55 tenants start late; busy-i makes 60 - i requests.
+    for (let round = 0; round < 60; round++) {
+      for (let i = 0; i < 55; i++) if (round < 60 - i) await as(`busy-${i}`, () => cache.getOrSet('k', () => i));
+      await as(`quiet-${round}`, () => cache.getOrSet('k', () => -1));
+    }
+    const all = cache.stats();
+    expect(Object.keys(all.tenants).sort()).toEqual(Array.from({ length: 50 }, (_, i) => `busy-${i}`).sort());
+    expect(cache.forTenant('busy-0').stats()).toMatchObject({ tracked: true, requests: { hit: 59, miss: 1 } });
+    expect(cache.forTenant('busy-54').stats()).toMatchObject({ tracked: false, requests: { hit: 0, miss: 0 } });
+    expect(all.requests.hit + all.requests.miss).toBe(1000 + 60 + 1815);
+    // busy-0 goes quiet and another tenant gets busy: slots are kept (no series churn).
+    for (let n = 0; n < 100; n++) await as('late', () => cache.getOrSet('k', () => n));
+    expect(Object.keys(cache.stats().tenants)).toHaveLength(50);
+    expect(cache.forTenant('late').stats().tracked).toBe(false);
+    expect(cache.forTenant('busy-0').stats().tracked).toBe(true);
+  });
+
   it('topTenants sets how many tenants are tracked', async () => {
     const { cache } = await start(memoryStore(), { metrics: { topTenants: 2 } });
-    for (const t of ['a', 'b', 'c']) await as(t, () => cache.getOrSet('k', () => t));
+    for (const [t, n] of [
+      ['a', 4],
+      ['b', 3],
+      ['c', 2],
+    ] as const) {
+      for (let i = 0; i < n; i++) await as(t, () => cache.getOrSet(`k${i}`, () => t));
+    }
     expect(Object.keys(cache.stats().tenants)).toEqual(['a', 'b']);
-    expect(cache.stats().otherTenants.requests.miss).toBe(1);
+    expect(cache.stats().otherTenants.requests.miss).toBe(2);
+  });
+
+  it('plain get and mget are counted by result under get', async () => {
+    const { cache } = await start(memoryStore());
+    await as('acme', () => cache.set('k', 1));
+    await as('acme', async () => {
+      expect(await cache.get('k')).toBe(1);
+      expect(await cache.get('nope')).toBeUndefined();
+      expect(await cache.mget(['k', 'nope', 'k'])).toEqual([1, undefined, 1]);
+      await expect(cache.get('')).rejects.toThrow();
+    });
+    await as('other-tenant', () => cache.get('k'));
+    const acme = cache.forTenant('acme').stats();
+    expect(acme.byOperation.get).toMatchObject({ hit: 3, miss: 2, error: 1 });
+    expect(acme.requests).toMatchObject({ hit: 3, miss: 2, error: 1 });
+    expect(cache.stats().byOperation.get).toMatchObject({ hit: 3, miss: 3, error: 1 });
   });
 });
 
