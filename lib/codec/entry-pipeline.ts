@@ -56,6 +56,11 @@ export interface PipelineStoreTraits {
   keepsBytes?: boolean;
   /** The store writes strings as their UTF-8 (`setText`): text entries stay strings. */
   takesText?: boolean;
+  /**
+   * The store hands every reader one frozen value per entry (`shareReads`), remembered by the entry's
+   * bytes: values other than strings are given as bytes (a string entry has no identity to remember).
+   */
+  sharesReads?: boolean;
 }
 
 /** The entry a value is encoded for. */
@@ -106,6 +111,7 @@ export class EntryPipeline {
   private readonly fastLimit: number;
   private readonly calls = new WeakMap<CodecCallOptions, CodecSettings>();
   private readonly takesText: boolean;
+  private readonly sharesReads: boolean;
 
   constructor(
     readonly options: NormalizedCodecOptions,
@@ -118,6 +124,7 @@ export class EntryPipeline {
   ) {
     this.plain = new EntryCodec({ ownMemory: traits.keepsBytes });
     this.takesText = traits.takesText ?? false;
+    this.sharesReads = traits.sharesReads ?? false;
     this.cipher = options.secrets ? new EntryCipher(options.secrets, dataKeys) : undefined;
     this.base = this.settingsOf(options.compression, options.secrets !== undefined, options.chunkSize);
     this.fastLimit = Math.min(this.base.chunkBytes, options.maxValueBytes);
@@ -161,7 +168,7 @@ export class EntryPipeline {
     const embed = !target.keys.isLiteral(logicalKey);
     const createdAt = Date.now();
     if (s.plain) {
-      if (this.takesText) {
+      if (this.takesText && (!this.sharesReads || typeof value === 'string')) {
         const text = this.plain.textEntry(value, logicalKey, embed, createdAt);
         // NOTE: a UTF-16 code unit is at most 3 UTF-8 bytes: most texts need no byte count.
         const limit = Math.min(this.fastLimit, s.chunkBytes);

@@ -156,6 +156,7 @@ export class StoreRegistry implements OnApplicationShutdown {
         {
           keepsBytes: traits.sameBytesOnRead,
           takesText: traits.takesText,
+          sharesReads: traits.sharesReads,
         },
         dataKeys,
       ),

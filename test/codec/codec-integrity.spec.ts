@@ -370,7 +370,8 @@ describe.each(codecStores())('codec integrity on $name', (store) => {
       const { resolved, key } = await app.physical(scope, 't');
       const bad: [string, RegExp][] = [
         ['\u001e', /unknown format/],
-        ['\u001e2-1:x', /unknown format/],
+        ['\u001e3-1:x', /unknown format/],
+        ['\u001e2-1:x', /corrupt payload/], // a JSON text entry whose JSON does not parse
         ['\u001e1?1:x', /unknown flag/],
         ['\u001e1-12a:x', /truncated/],
         ['\u001e1-:x', /truncated/],

@@ -1,13 +1,17 @@
 import type { DecodeResult } from './decoded-entry.js';
+import { isJsonSafe } from './json-safe.js';
 
 /**
  * A string value is written as a text entry, all of it valid UTF-8, so that a store can send it as a
  * string (one socket write, no Buffer built) and a reader decodes it 3-4x faster than a clone:
  *   0x1E '1' ('-' | 'k') <createdAt, decimal ms> ':' [<key length in bytes> ':' <logical key> when 'k'] <the string>
+ * A JSON-safe value (`isJsonSafe`: plain objects, arrays, numbers, booleans, null) is written the same
+ * way with '2' and its JSON, and read with `JSON.parse`, several times faster than a structured clone.
  */
 /** First byte of a text entry (ASCII "record separator": never a digit, '-' or the format-1 magic). */
 export const TEXT_MAGIC = 0x1e;
 const TEXT_FORMAT = 0x31;
+const JSON_FORMAT = 0x32;
 const TEXT_KEY = 0x6b;
 const TEXT_NO_KEY = 0x2d;
 const COLON = 0x3a;
@@ -19,16 +23,28 @@ export interface TextParts {
   key: string | undefined;
   source: Buffer | string;
   start: number;
+  /** The text is the value's JSON (format '2'), not the value. */
+  json: boolean;
 }
 
 /**
- * The text entry of a value, or `undefined` when the value is not a string or does not survive UTF-8
- * (lone surrogates: those take the structured-clone path).
+ * The text entry of a value, or `undefined` when the value is neither a string that survives UTF-8 (lone
+ * surrogates take the structured-clone path) nor a JSON-safe value.
  */
 export function textEntry(value: unknown, key: string | undefined, embedKey: boolean, createdAt: number): string | undefined {
-  if (typeof value !== 'string' || !value.isWellFormed() || !Number.isSafeInteger(createdAt) || createdAt < 0) return undefined;
-  if (embedKey && key !== undefined) return `\u001e1k${createdAt}:${Buffer.byteLength(key, 'utf8')}:${key}${value}`;
-  return textHeader(createdAt) + value;
+  if (!Number.isSafeInteger(createdAt) || createdAt < 0) return undefined;
+  const text = textOf(value);
+  if (text === undefined) return undefined;
+  const format = typeof value === 'string' ? '1' : '2';
+  if (embedKey && key !== undefined) return `\u001e${format}k${createdAt}:${Buffer.byteLength(key, 'utf8')}:${key}${text}`;
+  return textHeader(format, createdAt) + text;
+}
+
+/** What a text entry holds of `value`: the string itself, or its JSON; `undefined`: neither will do. */
+function textOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value.isWellFormed() ? value : undefined;
+  // NOTE: JSON.stringify escapes lone surrogates (well-formed JSON): the text is always valid UTF-8.
+  return isJsonSafe(value) ? JSON.stringify(value) : undefined;
 }
 
 /**
@@ -44,15 +60,15 @@ export class TextEntryWriter {
     if (embedKey || typeof value !== 'string') return textEntry(value, key, embedKey, createdAt);
     if (createdAt !== this.headerAt) {
       if (!Number.isSafeInteger(createdAt) || createdAt < 0) return undefined;
-      this.header = textHeader(createdAt);
+      this.header = textHeader('1', createdAt);
       this.headerAt = createdAt;
     }
     return value.isWellFormed() ? this.header + value : undefined;
   }
 }
 
-function textHeader(createdAt: number): string {
-  return `\u001e1-${createdAt}:`;
+function textHeader(format: '1' | '2', createdAt: number): string {
+  return `\u001e${format}-${createdAt}:`;
 }
 
 /**
@@ -61,24 +77,31 @@ function textHeader(createdAt: number): string {
  * (rare: hashed keys only).
  */
 export function parseText(entry: Buffer | string): TextParts | string {
-  if (entry.length < 5 || codeAt(entry, 0) !== TEXT_MAGIC || codeAt(entry, 1) !== TEXT_FORMAT) return 'text entry of an unknown format';
+  const format = entry.length < 5 || codeAt(entry, 0) !== TEXT_MAGIC ? 0 : codeAt(entry, 1);
+  if (format !== TEXT_FORMAT && format !== JSON_FORMAT) return 'text entry of an unknown format';
+  const json = format === JSON_FORMAT;
   const flag = codeAt(entry, 2);
   if (flag !== TEXT_KEY && flag !== TEXT_NO_KEY) return `text entry with unknown flag ${flag}`;
   const time = readDecimal(entry, 3);
   if (time === undefined) return 'truncated text entry';
-  if (flag === TEXT_NO_KEY) return { format: 'text', createdAt: time.value, key: undefined, source: entry, start: time.end };
+  if (flag === TEXT_NO_KEY) return { format: 'text', createdAt: time.value, key: undefined, source: entry, start: time.end, json };
   const buf = typeof entry === 'string' ? Buffer.from(entry, 'utf8') : entry;
   const length = readDecimal(buf, time.end);
   if (length === undefined || length.end + length.value > buf.length) return 'truncated key';
   const start = length.end + length.value;
-  return { format: 'text', createdAt: time.value, key: buf.toString('utf8', length.end, start), source: buf, start };
+  return { format: 'text', createdAt: time.value, key: buf.toString('utf8', length.end, start), source: buf, start, json };
 }
 
-/** The value of a parsed text entry (a slice of the string a store kept, or the bytes decoded). */
+/** The value of a parsed text entry (a slice of the string a store kept, or the bytes decoded; parsed when JSON). */
 export function decodeTextParts<T>(parts: TextParts): DecodeResult<T> {
   const { source, start } = parts;
-  const value = typeof source === 'string' ? source.slice(start) : source.toString('utf8', start);
-  return { ok: true, entry: { value: value as T, createdAt: parts.createdAt } };
+  const text = typeof source === 'string' ? source.slice(start) : source.toString('utf8', start);
+  if (!parts.json) return { ok: true, entry: { value: text as T, createdAt: parts.createdAt } };
+  try {
+    return { ok: true, entry: { value: JSON.parse(text) as T, createdAt: parts.createdAt } };
+  } catch (error) {
+    return { ok: false, reason: `corrupt payload (${(error as Error).message})` };
+  }
 }
 
 /** Decodes a text entry, as bytes or as the string an in-process store kept. */
