@@ -9,10 +9,12 @@ import {
   TenantCacheInterceptor,
   TenantCacheModule,
   TenantGuard,
+  memoryStore,
   redisInvalidationBus,
   redisStore,
+  tieredStore,
 } from '../../lib/index.js';
-import { FAULT_TIMINGS } from './fault-app.js';
+import { FAULT_TIMINGS, type StoreTier } from './fault-app.js';
 
 /** The master secret of the admin fault app (tenant data keys are wrapped under it, so `shredTenant` has something to destroy). */
 export const ADMIN_FAULT_SECRET = 'admin-fault-matrix-secret-0123456789abcdef';
@@ -49,22 +51,25 @@ class AdminFaultPages {
   }
 }
 
-/** The module options of the admin fault app (the CLI's config module gives the same, see `cliConfigSource`). */
+/**
+ * The module options of the admin fault app (the CLI's config module, in cli-fault-run.ts, gives the same Redis
+ * store). `tiered`: a memory L1 in front of it, coherent across the instances of one key prefix.
+ */
 export function adminFaultCacheOptions(
   url: string,
   keyPrefix: string,
   onWriteError: 'throw' | 'ignore',
   failureThreshold: number = FAULT_TIMINGS.breakerFailureThreshold,
+  tier: StoreTier = 'redis',
 ) {
+  const redis = redisStore({
+    url,
+    commandTimeout: FAULT_TIMINGS.commandTimeout,
+    connectTimeout: FAULT_TIMINGS.connectTimeout,
+    breaker: { failureThreshold, resetAfter: FAULT_TIMINGS.breakerResetAfter },
+  });
   return {
-    stores: {
-      default: redisStore({
-        url,
-        commandTimeout: FAULT_TIMINGS.commandTimeout,
-        connectTimeout: FAULT_TIMINGS.connectTimeout,
-        breaker: { failureThreshold, resetAfter: FAULT_TIMINGS.breakerResetAfter },
-      }),
-    },
+    stores: { default: tier === 'tiered' ? tieredStore({ l1: memoryStore(), l2: redis, channel: `${keyPrefix}l1` }) : redis },
     keyPrefix,
     versionCacheTtl: FAULT_TIMINGS.versionCacheTtl,
     onWriteError,
@@ -77,10 +82,19 @@ export function adminFaultCacheOptions(
  * per-tenant wrapped data keys, a `@CacheResult` method, a `@CacheResponse` route and the invalidation bus on
  * the same Redis.
  */
-export function adminFaultAppModule(url: string, onWriteError: 'throw' | 'ignore', failureThreshold?: number, keyPrefix = `afault-${randomUUID().slice(0, 8)}:`): Type {
+export function adminFaultAppModule(
+  url: string,
+  onWriteError: 'throw' | 'ignore',
+  failureThreshold?: number,
+  keyPrefix = `afault-${randomUUID().slice(0, 8)}:`,
+  tier: StoreTier = 'redis',
+): Type {
   @Module({
     imports: [
-      TenantCacheModule.forRoot({ ...adminFaultCacheOptions(url, keyPrefix, onWriteError, failureThreshold), invalidation: { bus: redisInvalidationBus({ url }) } }),
+      TenantCacheModule.forRoot({
+        ...adminFaultCacheOptions(url, keyPrefix, onWriteError, failureThreshold, tier),
+        invalidation: { bus: redisInvalidationBus({ url }) },
+      }),
       TenantCacheAdminModule.forRoot({ guards: [AllowOperator], exposeValues: true }),
     ],
     controllers: [AdminFaultPages],

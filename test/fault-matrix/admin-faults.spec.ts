@@ -11,14 +11,14 @@ import { FAULT_TIMINGS } from './fault-app.js';
  * with onWriteError 'throw' and 'ignore'. See admin-fault-run.ts for the run and admin-operations.ts for
  * what each operation must answer.
  */
-describe('fault matrix: the admin module, purgeTenant and shredTenant x every fault of a real redis-server', () => {
+describe.each(['redis', 'tiered'] as const)('fault matrix (%s store): the admin module, purgeTenant and shredTenant x every fault of a real redis-server', (tier) => {
   for (const fault of FAULTS) {
     it(
       `${fault}: answers or a typed 503 within ${CALL_BOUND_MS} ms (${BUS_CALL_BOUND_MS} ms with a bus publish), never a silent success, close < ${CLOSE_BOUND_MS} ms, every flush completes after recovery`,
       async () => {
-        const report = await runAdminFault(fault);
+        const report = await runAdminFault(fault, tier);
         console.log(
-          `[admin-faults] ${fault}: ${report.calls} calls held ${HOLD_MS} ms, slowest ${report.slowestMs} ms (${report.slowestWaitMs} ms without stalls; ` +
+          `[admin-faults] ${tier} ${fault}: ${report.calls} calls held ${HOLD_MS} ms, slowest ${report.slowestMs} ms (${report.slowestWaitMs} ms without stalls, ${report.slowestOperation}; ` +
             `purge/shred ${report.slowestBusWaitMs} ms), boot ${report.bootMs} ms, close ignore/throw ${report.closeMs.ignore}/${report.closeMs.throw} ms, ` +
             `complete footprint ${report.recoveryMs} ms after recovery, destructive reruns ${report.rerunMs} ms`,
         );

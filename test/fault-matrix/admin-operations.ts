@@ -34,6 +34,8 @@ export interface AdminOperation {
    * the bus's own 1 s (`PUBLISH_WAIT_MS`) on a frozen Redis: its bound is the call bound plus that.
    */
   busPublish?: boolean;
+  /** It reads one entry as the application does: a tier's L1 may answer it while a frozen Redis keeps the tier's subscription open. */
+  l1Read?: boolean;
   run(c: AdminFaultContext): Promise<AdminAnswer>;
 }
 
@@ -70,7 +72,7 @@ export const ADMIN_OPERATIONS: readonly AdminOperation[] = [
   get('GET overview', 'local', () => ADMIN),
   get('GET footprint', 'read', (t) => `${ADMIN}/${t}/footprint`),
   get('GET keys', 'read', (t) => `${ADMIN}/${t}/keys`),
-  get('GET entries/:key (value)', 'read', (t) => `${ADMIN}/${t}/entries/user:1?value=true`),
+  { ...get('GET entries/:key (value)', 'read', (t) => `${ADMIN}/${t}/entries/user:1?value=true`), l1Read: true },
   ...(Object.keys(FLUSH_TARGETS) as FlushKind[]).map((kind) => flush(kind, true)),
   ...(Object.keys(FLUSH_TARGETS) as FlushKind[]).map((kind) => flush(kind, false)),
   // The offboarding calls of the service (admin, not tenant-scoped). With wrapped data keys, both tell the other
