@@ -72,13 +72,16 @@ export class AdminRoutes {
 const NOT_FOUND: readonly string[] = [TenantCacheErrorCode.CachedMethodNotFound, TenantCacheErrorCode.UnknownStore];
 const UNAVAILABLE: readonly string[] = [TenantCacheErrorCode.StoreUnavailable, TenantCacheErrorCode.InvalidationFailed];
 
-/** Library errors as HTTP answers: a bad tenant id, option or confirmation is a 400, an unknown method or store a 404, a store down a 503. */
+/**
+ * Library errors as HTTP answers, `{ error, code, message }` with the error's class name: a bad tenant id,
+ * option or confirmation is a 400, an unknown method or store a 404, a store down a 503.
+ */
 async function http<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
     if (!(error instanceof TenantCacheError)) throw error;
-    const body = { code: error.code, message: error.message };
+    const body = { error: error.name, code: error.code, message: error.message };
     if (NOT_FOUND.includes(error.code)) throw new NotFoundException(body);
     if (UNAVAILABLE.includes(error.code)) throw new ServiceUnavailableException(body);
     throw new HttpException(body, 400);

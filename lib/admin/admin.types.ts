@@ -26,6 +26,8 @@ export interface TenantFootprint {
   readonly keys: number;
   readonly bytes: number;
   readonly stores: readonly StoreFootprint[];
+  /** False when a store failed: it is listed with `skipped`, and `keys` and `bytes` leave it out. */
+  readonly complete: boolean;
   /** How long the scan took, ms. */
   readonly durationMs: number;
 }

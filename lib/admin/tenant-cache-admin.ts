@@ -8,10 +8,13 @@ import { methodNamespacePrefix } from '../keys/key-constructor.compiler.js';
 import { RESPONSE_KEY_MARK } from '../keys/logical-key-marks.js';
 import { CacheEngine } from '../engine/cache-engine.js';
 import type { ResolvedStore } from '../engine/store-registry.js';
+import { isInputError, unavailable } from '../engine/store-failures.js';
+import { StoreUnavailableError } from '../errors/store-unavailable.error.js';
 import { type TagInput, versioned } from '../engine/tags.js';
 import { cachedMethodOf } from '../service/cached-method.handle.js';
 import { TenantCacheService } from '../service/tenant-cache.service.js';
 import type { FlushOptions, FlushReport, FlushTarget, InspectedEntry, StoreFootprint, TenantFootprint } from './admin.types.js';
+import { failOnStoreError } from './admin-write-watch.js';
 
 /** Keys per SCAN page (and per MGET of their sizes): small enough that no command blocks Redis long. */
 const PAGE = 500;
@@ -21,6 +24,9 @@ const PAGE = 500;
  * `nestjs-tenant-cache` CLI: its footprint per store, one entry inspected, flushes by tenant, tag,
  * method, HTTP responses or key prefix, each with a dry run. Keys are listed with SCAN in pages, never
  * KEYS; a flush that deletes needs the tenant id repeated as its confirmation.
+ *
+ * A failing store is never taken for an empty one: listings, counts and flushes reject with
+ * `StoreUnavailableError` (whatever `onWriteError` says), and a footprint marks the stores it could not count.
  */
 @Injectable()
 export class TenantCacheAdmin {
@@ -39,31 +45,25 @@ export class TenantCacheAdmin {
     return this.engine.methods.names().sort();
   }
 
-  /** Every key (entries, chunks, counters, tag indexes) and byte the tenant has in each store. */
+  /**
+   * Every key (entries, chunks, counters, tag indexes) and byte the tenant has in each store. A store that
+   * fails is listed with `skipped` and makes the footprint incomplete (`complete: false`); when no store
+   * could be counted, it rejects with the failure (`StoreUnavailableError`).
+   */
   async footprint(tenantId: string, options: { store?: string } = {}): Promise<TenantFootprint> {
-    const started = performance.now();
-    const scope = this.scopeOf(tenantId);
-    const stores: StoreFootprint[] = [];
-    for (const alias of options.store === undefined ? this.stores() : [options.store]) {
-      const resolved = await this.resolve(scope, alias, options.store !== undefined);
-      if (resolved !== undefined) stores.push(await this.storeFootprint(resolved, scope));
-    }
-    return {
-      tenant: tenantId,
-      keys: stores.reduce((n, s) => n + s.keys, 0),
-      bytes: stores.reduce((n, s) => n + s.bytes, 0),
-      stores,
-      durationMs: Math.round(performance.now() - started),
-    };
+    const { footprint, failure } = await this.measure(tenantId, options.store);
+    if (failure !== undefined && footprint.stores.every((s) => s.skipped !== undefined)) throw failure;
+    return footprint;
   }
 
   /** One entry of the tenant: where it lives, its age and TTL, and its decoded value when `value` is true. */
   async inspect(tenantId: string, key: string, options: { store?: string; value?: boolean } = {}): Promise<InspectedEntry> {
     const scope = this.scopeOf(tenantId);
-    const resolved = await this.engine.store(scope, options.store);
-    const generation = await this.engine.generation(resolved, scope);
+    const alias = this.engine.registry.aliasFor(scope, options.store);
+    const resolved = await this.engine.store(scope, alias).catch((error: unknown) => storeFailure(alias, 'creating the store', error));
+    const generation = await this.engine.generation(resolved, scope).catch((error: unknown) => storeFailure(alias, 'inspect', error));
     const found = await this.engine.lookup(scope, key, options.store);
-    if (found.error) throw found.error;
+    if (found.error) storeFailure(alias, 'inspect', found.error);
     const ttl = found.hit ? await this.engine.ttlOf(scope, key, options.store) : undefined;
     return {
       tenant: tenantId,
@@ -85,7 +85,7 @@ export class TenantCacheAdmin {
     for (const alias of this.stores()) {
       const resolved = await this.resolve(scope, alias, false);
       if (resolved === undefined || !resolved.store.capabilities.scan) continue;
-      for await (const page of this.engine.keys(scope, prefix, alias)) {
+      for await (const page of this.engine.completeKeys(scope, prefix, alias)) {
         for (const k of page) {
           out.push(k);
           if (out.length >= limit) return out;
@@ -97,18 +97,30 @@ export class TenantCacheAdmin {
 
   /**
    * Removes what `target` names, in the tenant only; with `dryRun`, counts it and removes nothing.
-   * Without `dryRun`, `confirm` must be the tenant id (`AdminConfirmationError` otherwise).
+   * Without `dryRun`, `confirm` must be the tenant id (`AdminConfirmationError` otherwise). A store that
+   * fails rejects the flush with `StoreUnavailableError` (call it again), whatever `onWriteError` says.
    */
   async flush(tenantId: string, target: FlushTarget, options: FlushOptions = {}): Promise<FlushReport> {
     const started = performance.now();
-    const scope = this.scopeOf(tenantId);
+    this.scopeOf(tenantId);
     const dryRun = options.dryRun === true;
     if (!dryRun && options.confirm !== tenantId) throw new AdminConfirmationError(tenantId, `flush ${target.kind}`);
+    const what = `${dryRun ? 'the dry run of ' : ''}flush (${target.kind}) of tenant "${tenantId}"`;
+    const count = await failOnStoreError(this.engine.events, tenantId, what, () => this.flushTarget(tenantId, target, dryRun));
+    return { tenant: tenantId, target, dryRun, count, durationMs: Math.round(performance.now() - started) };
+  }
+
+  private async flushTarget(tenantId: string, target: FlushTarget, dryRun: boolean): Promise<number | null> {
+    const scope = this.scopeOf(tenantId);
     const view = this.cache.forTenant(tenantId);
     let count: number | null;
     switch (target.kind) {
       case 'tenant': {
-        count = (await this.footprint(tenantId)).stores.reduce((n, s) => n + s.entries, 0);
+        const { footprint, failure } = await this.measure(tenantId);
+        // NOTE: a store that could not be counted fails the flush before anything is deleted (and before a
+        // second wait on the failing store).
+        if (failure !== undefined) throw failure;
+        count = footprint.stores.reduce((n, s) => n + s.entries, 0);
         if (!dryRun) await view.clear();
         break;
       }
@@ -141,7 +153,7 @@ export class TenantCacheAdmin {
         break;
       case 'prefix':
         if (typeof target.prefix !== 'string') throw new InvalidOptionsError('flush prefix', 'is not a string', 'Give the literal key prefix.');
-        count = dryRun ? (await view.keys(target.prefix)).length : await view.deleteByPrefix(target.prefix);
+        count = dryRun ? await this.count(scope, target.prefix) : await view.deleteByPrefix(target.prefix);
         break;
       default:
         throw new InvalidOptionsError(
@@ -150,7 +162,37 @@ export class TenantCacheAdmin {
           'Use tenant, tag, method, responses or prefix.',
         );
     }
-    return { tenant: tenantId, target, dryRun, count, durationMs: Math.round(performance.now() - started) };
+    return count;
+  }
+
+  /** The footprint of every store (or of `store`), and the first store failure met. */
+  private async measure(tenantId: string, store?: string): Promise<{ footprint: TenantFootprint; failure?: StoreUnavailableError }> {
+    const started = performance.now();
+    const scope = this.scopeOf(tenantId);
+    const stores: StoreFootprint[] = [];
+    let failure: StoreUnavailableError | undefined;
+    for (const alias of store === undefined ? this.stores() : [store]) {
+      let counted: { footprint: StoreFootprint; failure?: StoreUnavailableError };
+      try {
+        const resolved = await this.resolve(scope, alias, store !== undefined);
+        if (resolved === undefined) continue;
+        counted = await this.storeFootprint(resolved, scope);
+      } catch (error) {
+        if (!(error instanceof StoreUnavailableError)) throw error;
+        counted = { footprint: { ...emptyFootprint(alias), skipped: `the store failed: ${error.message}` }, failure: error };
+      }
+      stores.push(counted.footprint);
+      failure ??= counted.failure;
+    }
+    const footprint: TenantFootprint = {
+      tenant: tenantId,
+      keys: stores.reduce((n, s) => n + s.keys, 0),
+      bytes: stores.reduce((n, s) => n + s.bytes, 0),
+      stores,
+      complete: failure === undefined,
+      durationMs: Math.round(performance.now() - started),
+    };
+    return { footprint, failure };
   }
 
   private scopeOf(tenantId: string): CacheScope {
@@ -159,19 +201,23 @@ export class TenantCacheAdmin {
     return { kind: 'tenant', tenantId };
   }
 
-  /** The store behind `alias` for the tenant; `undefined` when the tenant cannot use it (a store dedicated to another tenant). */
+  /**
+   * The store behind `alias` for the tenant; `undefined` when the tenant cannot use it (a store dedicated to
+   * another tenant). A store that cannot be created rejects with `StoreUnavailableError`.
+   */
   private async resolve(scope: CacheScope, alias: string, explicit: boolean): Promise<ResolvedStore | undefined> {
     try {
       return await this.engine.store(scope, alias);
     } catch (error) {
+      if (!isInputError(error)) storeFailure(alias, 'creating the store', error);
       if (explicit) throw error;
       return undefined;
     }
   }
 
-  private async storeFootprint(resolved: ResolvedStore, scope: CacheScope): Promise<StoreFootprint> {
-    const empty = { store: resolved.alias, keys: 0, bytes: 0, entries: 0, unreachable: 0, chunks: 0, meta: 0, generation: 0 };
-    if (!resolved.store.capabilities.scan) return { ...empty, skipped: 'the store cannot list keys' };
+  private async storeFootprint(resolved: ResolvedStore, scope: CacheScope): Promise<{ footprint: StoreFootprint; failure?: StoreUnavailableError }> {
+    const empty = emptyFootprint(resolved.alias);
+    if (!resolved.store.capabilities.scan) return { footprint: { ...empty, skipped: 'the store cannot list keys' } };
     try {
       const generation = await this.engine.generation(resolved, scope);
       const counts = { ...empty, generation };
@@ -191,9 +237,11 @@ export class TenantCacheAdmin {
           else counts.meta++;
         });
       }
-      return counts;
+      return { footprint: counts };
     } catch (error) {
-      return { ...empty, skipped: `the store failed: ${(error as Error).message}` };
+      if (isInputError(error)) throw error;
+      const failure = unavailable(resolved.alias, 'footprint', error);
+      return { footprint: { ...empty, skipped: `the store failed: ${failure.message}` }, failure };
     }
   }
 
@@ -221,7 +269,7 @@ export class TenantCacheAdmin {
 
   private async count(scope: CacheScope, prefix: string, alias?: string): Promise<number> {
     let n = 0;
-    for await (const page of this.engine.keys(scope, prefix, alias)) n += page.length;
+    for await (const page of this.engine.completeKeys(scope, prefix, alias)) n += page.length;
     return n;
   }
 
@@ -241,4 +289,14 @@ export class TenantCacheAdmin {
     }
     return definition;
   }
+}
+
+function emptyFootprint(store: string): StoreFootprint {
+  return { store, keys: 0, bytes: 0, entries: 0, unreachable: 0, chunks: 0, meta: 0, generation: 0 };
+}
+
+/** Throws a store's failure as `StoreUnavailableError` (never a bare driver error: the REST routes answer it with 503). */
+function storeFailure(alias: string, operation: string, error: unknown): never {
+  if (isInputError(error)) throw error;
+  throw unavailable(alias, operation, error);
 }

@@ -8,6 +8,7 @@ import { TenantCacheAdmin } from '../admin/tenant-cache-admin.js';
 import { TenantCacheError } from '../errors/tenant-cache.error.js';
 import { TenantCacheModule } from '../tenant-cache.module.js';
 import { loadConfig } from './cli-config.js';
+import { cliLogger } from './cli-logger.js';
 
 /** What the CLI reads and writes: injectable so that tests run it in process. */
 export interface CliIo {
@@ -36,7 +37,11 @@ Options:
 A flush deletes entries of the named tenant only; it asks to type the tenant id (or takes --confirm <tenant>).
 Keys are listed with SCAN in pages, never KEYS; nothing runs FLUSHDB.`;
 
-/** Runs one command; resolves to the exit code (0 ok, 1 failed, 2 bad usage or not confirmed). */
+/**
+ * Runs one command; resolves to the exit code (0 ok, 1 failed, 2 bad usage or not confirmed). A failure is one
+ * line on `err` (a store that is down names the store and its fault); a footprint that could not count a
+ * store prints what it counted and exits 1.
+ */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let parsed;
   try {
@@ -97,7 +102,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const { options } = await loadConfig(o.config, io.cwd, io.env);
     @Module({ imports: [TenantCacheModule.forRoot({ ...options, isGlobal: true })], providers: [TenantCacheAdmin] })
     class TenantCacheCliModule {}
-    app = await NestFactory.createApplicationContext(TenantCacheCliModule, { logger: ['error', 'warn'] });
+    app = await NestFactory.createApplicationContext(TenantCacheCliModule, { logger: cliLogger(io.err) });
     const admin = app.get(TenantCacheAdmin);
     switch (command) {
       case 'stores':
@@ -115,7 +120,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             ),
           ].join('\n'),
         );
-        return 0;
+        const failed = f.stores.filter((s) => s.skipped?.startsWith('the store failed'));
+        for (const s of failed) io.err(`footprint ${f.tenant} is incomplete: store "${s.store}" was not counted (${s.skipped}).`);
+        return f.complete ? 0 : 1;
       }
       case 'keys': {
         const limit = o.limit === undefined ? 1000 : Number(o.limit);
@@ -156,7 +163,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
   } catch (error) {
     const e = error as Error;
-    io.err(error instanceof TenantCacheError ? `${e.message} (${error.code})` : e.message);
+    io.err(`${command} failed: ${error instanceof TenantCacheError ? `${e.message} (${error.code})` : e.message}`);
     return error instanceof TenantCacheError && error.code === 'E_ADMIN_CONFIRMATION' ? 2 : 1;
   } finally {
     await app?.close();
@@ -165,7 +172,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 /** The CLI on the process's own arguments, streams and terminal. */
 export async function main(): Promise<void> {
-  Logger.overrideLogger(['error', 'warn']);
+  Logger.overrideLogger(cliLogger((line) => process.stderr.write(`${line}\n`)));
   const tty = process.stdin.isTTY === true;
   const io: CliIo = {
     cwd: process.cwd(),

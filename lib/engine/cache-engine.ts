@@ -151,6 +151,10 @@ export class CacheEngine implements OnApplicationShutdown {
   keys(scope: CacheScope, prefix?: string, alias?: string): AsyncGenerator<string[]> {
     return this.p.scan.keys(scope, prefix, alias);
   }
+  /** `keys` for admin tools: a store failure throws `StoreUnavailableError` instead of ending the listing early. */
+  completeKeys(scope: CacheScope, prefix?: string, alias?: string): AsyncGenerator<string[]> {
+    return this.p.scan.completeKeys(scope, prefix, alias);
+  }
   /** `keys`, for a write that deletes what it lists: a store failure follows `onWriteError`. */
   keysToDelete(scope: CacheScope, prefix: string, operation: string, alias?: string): AsyncGenerator<string[]> {
     return this.p.scan.keysToDelete(scope, prefix, operation, alias);

@@ -4,7 +4,7 @@ import type { ClusterFlight } from './cluster-flight.js';
 import type { InvalidationHooks } from './invalidation-hooks.js';
 import type { LoadMarks } from './load-marks.js';
 import type { ResolvedStore } from './store-registry.js';
-import { type FailurePolicy, type StoreFailures, Unresolved, isInputError } from './store-failures.js';
+import { type FailurePolicy, type StoreFailures, Unresolved, isInputError, unavailable } from './store-failures.js';
 import { targetAt } from './target.js';
 import type { TargetResolver } from './target-resolver.js';
 
@@ -34,6 +34,22 @@ export class KeyScan {
     } catch (error) {
       if (isInputError(error)) throw error;
       this.failures.failed(targetAt(found.resolved, found.entryPrefix, scope), 'keys', error);
+    }
+  }
+
+  /**
+   * `keys` for admin tools, which must not take a listing cut short for a complete one: a store failure is
+   * reported (logged and emitted) and thrown as `StoreUnavailableError`, whatever `onWriteError` says.
+   */
+  async *completeKeys(scope: CacheScope, prefix = '', alias?: string): AsyncGenerator<string[]> {
+    const found = await this.listing('read', 'keys', scope, alias);
+    if (found instanceof Unresolved) throw unavailable(this.resolver.safeAlias(scope, alias), 'keys', found.error);
+    try {
+      yield* this.list(found.resolved, scope, found.entryPrefix, prefix);
+    } catch (error) {
+      if (isInputError(error)) throw error;
+      this.failures.failed(targetAt(found.resolved, found.entryPrefix, scope), 'keys', error);
+      throw unavailable(found.resolved.alias, 'keys', error);
     }
   }
 

@@ -32,7 +32,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * every 5 ms records how late it fired. A call's time waiting on the store is its duration minus the
  * stalls during it; the raw duration is reported too.
  */
-class StallMeter {
+export class StallMeter {
   private readonly samples: { at: number; late: number }[] = [];
   private last = performance.now();
   private readonly timer = setInterval(() => {
