@@ -1,3 +1,5 @@
+import type { ScopeStats } from '../observability/cache-stats.js';
+
 /** What one store holds of a tenant (`TenantCacheAdmin.footprint`). */
 export interface StoreFootprint {
   /** The store alias. */
@@ -30,6 +32,12 @@ export interface TenantFootprint {
   readonly complete: boolean;
   /** How long the scan took, ms. */
   readonly durationMs: number;
+  /**
+   * The tenant's reads, loads and invalidations counted by this process since it started (its
+   * `forTenant(id).stats()`: `requests.hitRatio`, `tracked`). Per process: in a cluster, see the metrics.
+   * The CLI, a process of its own, leaves it out.
+   */
+  readonly stats?: ScopeStats;
 }
 
 /** One entry as `TenantCacheAdmin.inspect` sees it. */

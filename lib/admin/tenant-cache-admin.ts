@@ -191,6 +191,7 @@ export class TenantCacheAdmin {
       stores,
       complete: failure === undefined,
       durationMs: Math.round(performance.now() - started),
+      stats: this.cache.forTenant(tenantId).stats(),
     };
     return { footprint, failure };
   }

@@ -109,7 +109,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         print(admin.stores(), () => admin.stores().join('\n'));
         return 0;
       case 'footprint': {
-        const f = await admin.footprint(tenant!, { store: o.store });
+        // NOTE: the counters of this process (the CLI's own, all zero): the application's are in its metrics.
+        const { stats: _own, ...f } = await admin.footprint(tenant!, { store: o.store });
         print(f, () =>
           [
             `tenant ${f.tenant}: ${f.keys} keys, ${f.bytes} bytes (${f.durationMs} ms)`,

@@ -119,6 +119,18 @@ describe.each(STORES.flatMap((store) => ADAPTERS.map((adapter) => [adapter, stor
     if (store.name !== 'memory') expect(after.unreachable).toBe(6);
   });
 
+  it("reports the tenant's hit ratio as this process counted it, never another tenant's", async () => {
+    const mine = cache.forTenant(TENANT);
+    for (let i = 0; i < 3; i++) await mine.getOrSet(`ratio-${i}`, () => i); // 3 misses
+    for (let i = 0; i < 9; i++) await mine.getOrSet('ratio-0', () => -1); // 9 hits
+    await cache.forTenant(LOOKALIKES[0]!).getOrSet('ratio-0', () => 'x');
+    const res = await app.call(`/tenant-cache-admin/${encodeURIComponent(TENANT)}/footprint`, { headers: OPERATOR });
+    expect(res.status).toBe(200);
+    expect(res.body.stats).toMatchObject({ tenant: TENANT, tracked: true, requests: { hit: 9, miss: 3, hitRatio: 0.75 } });
+    const other = await app.call(`/tenant-cache-admin/${encodeURIComponent(LOOKALIKES[1]!)}/footprint`, { headers: OPERATOR });
+    expect(other.body.stats).toMatchObject({ tracked: false, requests: { hit: 0, miss: 0 } });
+  });
+
   it('inspects one entry: physical key with the tenant segment, TTL, and the decoded value only on request', async () => {
     await cache.forTenant(TENANT).set('profile', { name: 'Ada' }, 30_000);
     const plain = await app.call(`/tenant-cache-admin/${TENANT}/entries/profile`, { headers: OPERATOR });
