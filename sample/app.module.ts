@@ -3,7 +3,7 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { TenantCacheModule, TenantGuard, memoryStore, redisStore, tieredStore } from '../lib/index.js';
+import { TenantCacheAdminModule, TenantCacheModule, TenantGuard, memoryStore, redisStore, tieredStore } from '../lib/index.js';
 import { typeOrmSource } from '../lib/invalidation/typeorm/index.js';
 import { Product } from './catalog/product.entity.js';
 import { ProductRepository } from './catalog/product.repository.js';
@@ -11,6 +11,8 @@ import { ProductService } from './catalog/product.service.js';
 import { ProductsController } from './catalog/products.controller.js';
 import { SettingsController } from './catalog/settings.controller.js';
 import { AdminController } from './catalog/admin.controller.js';
+import { CacheStatsController } from './ops/cache-stats.controller.js';
+import { OperatorGuard } from './ops/operator.guard.js';
 
 /**
  * The embedded memory store by default. With REDIS_URL: a tier, an in-process L1 in front of Redis, kept
@@ -45,11 +47,15 @@ export function sampleDatabase(): string {
         invalidation: { sources: [typeOrmSource(dataSource)] },
         // With CACHE_SECRET (32+ characters), entries are encrypted under a random key per tenant, which
         // DELETE /admin/tenants/:id destroys after purging the tenant (crypto-shredding).
+        // Metrics (with an OpenTelemetry meter provider registered) label the 50 busiest tenants; the rest share "other".
+        metrics: { tenantLabel: 'top' },
         ...(process.env.CACHE_SECRET ? { codec: { encryption: { secrets: [process.env.CACHE_SECRET], tenantKeys: 'wrapped' as const } } } : {}),
       }),
     }),
+    // Operators inspect and flush one tenant's entries under /ops/cache (see docs/admin.md), with ADMIN_TOKEN.
+    TenantCacheAdminModule.forRoot({ guards: [OperatorGuard], path: 'ops/cache' }),
   ],
-  controllers: [ProductsController, SettingsController, AdminController],
+  controllers: [ProductsController, SettingsController, AdminController, CacheStatsController],
   providers: [ProductRepository, ProductService, { provide: APP_GUARD, useClass: TenantGuard }],
 })
 export class AppModule {}

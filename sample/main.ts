@@ -19,6 +19,13 @@ nestjs-tenant-cache sample on ${base}, caching in ${store}, products in ${db}. T
        -d '{"price": 99}' ${base}/products/1                # the saved row invalidates acme's entry and list (after commit)
   curl -s -H 'x-tenant-id: acme'   ${base}/products        # dbQueries shows what the cache saved
   curl -s -i ${base}/products                              # no tenant: 400
+${
+  process.env.ADMIN_TOKEN
+    ? `  curl -s -H "x-admin-token: $ADMIN_TOKEN" ${base}/ops/cache-stats          # hit ratio, stale serves, loads, per tenant
+  curl -s -H "x-admin-token: $ADMIN_TOKEN" ${base}/ops/cache/acme/footprint  # acme's keys and bytes
+  curl -s -X DELETE -H "x-admin-token: $ADMIN_TOKEN" ${base}/admin/tenants/acme  # offboard acme: purge, then shred`
+    : '  (start with ADMIN_TOKEN=<16+ characters> to open the operator routes: /ops/cache-stats, /ops/cache, /admin/tenants)'
+}
 `);
 }
 

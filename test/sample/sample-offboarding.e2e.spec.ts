@@ -7,16 +7,24 @@ import { type RunningApp, startApp } from '../http/http-app.js';
 describe('sample app: offboarding a tenant (purgeTenant + shredTenant)', () => {
   let app: RunningApp;
   const get = (path: string, tenant: string) => app.call(path, { headers: { 'x-tenant-id': tenant } });
-  const saved = process.env.CACHE_SECRET;
+  const saved = { secret: process.env.CACHE_SECRET, token: process.env.ADMIN_TOKEN };
+  const TOKEN = 'sample-operator-token-0123';
+  const operator = { 'x-admin-token': TOKEN };
 
   beforeAll(async () => {
     process.env.CACHE_SECRET = 'sample-offboarding-secret-0123456789abcdef';
+    process.env.ADMIN_TOKEN = TOKEN;
     app = await startApp('express', AppModule);
   });
   afterAll(async () => {
     await app?.close();
-    if (saved === undefined) delete process.env.CACHE_SECRET;
-    else process.env.CACHE_SECRET = saved;
+    for (const [name, value] of [
+      ['CACHE_SECRET', saved.secret],
+      ['ADMIN_TOKEN', saved.token],
+    ] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
   });
 
   it("removes the tenant's cached responses, reports it, destroys its key, and leaves the other tenant's", async () => {
@@ -24,7 +32,8 @@ describe('sample app: offboarding a tenant (purgeTenant + shredTenant)', () => {
       await get('/products/1', tenant);
       expect((await get('/products/1', tenant)).headers['x-cache']).toBe('HIT');
     }
-    const res = await app.call('/admin/tenants/acme', { method: 'DELETE' });
+    expect((await app.call('/admin/tenants/acme', { method: 'DELETE' })).status).toBe(403); // operators only
+    const res = await app.call('/admin/tenants/acme', { method: 'DELETE', headers: operator });
     expect(res.status).toBe(200);
     const body = res.body as { purge: { tenant: string; removed: number; complete: boolean }; shred: { stores: string[] } };
     expect(body.purge).toMatchObject({ tenant: 'acme', complete: true });
@@ -35,7 +44,7 @@ describe('sample app: offboarding a tenant (purgeTenant + shredTenant)', () => {
   });
 
   it('refuses an invalid tenant id', async () => {
-    const res = await app.call('/admin/tenants/a%3Ab', { method: 'DELETE' });
+    const res = await app.call('/admin/tenants/a%3Ab', { method: 'DELETE', headers: operator });
     expect(res.status).toBeGreaterThanOrEqual(400);
   });
 });
