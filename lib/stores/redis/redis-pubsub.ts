@@ -186,16 +186,21 @@ function nodeRedisSubscriber(client: NodeRedisLike, channel: string, events: Sub
   });
   return duplicateSubscriber(sub, events, subscribe, ready, async () => {
     if (sub.isOpen === false) return;
-    // A client still reconnecting is dropped at once (a graceful close would wait for Redis).
-    if (sub.isReady === false && sub.destroy) return void sub.destroy();
-    // A frozen Redis never answers QUIT: wait a bounded time, then drop the connection.
-    await bounded((sub.close ?? sub.quit)?.call(sub), CLOSE_DRAIN_MAX_MS, false);
-    try {
-      sub.destroy?.();
-    } catch {
-      // Closed already (node-redis throws when destroying a closed client).
-    }
+    // A client still reconnecting is dropped at once (a graceful close would wait for Redis); a frozen Redis
+    // never answers QUIT: wait a bounded time, then drop the connection.
+    if (sub.isReady !== false || !sub.destroy) await bounded((sub.close ?? sub.quit)?.call(sub), CLOSE_DRAIN_MAX_MS, false);
+    destroyQuietly(sub);
   });
+}
+
+/** Drops a node-redis client or cluster at once, in whatever state it is: never throws. */
+function destroyQuietly(sub: NodeRedisLike): void {
+  if (sub.isOpen === false) return;
+  try {
+    sub.destroy?.();
+  } catch {
+    // Closed meanwhile (node-redis throws when destroying a closed client).
+  }
 }
 
 interface IoredisLike {
