@@ -23,18 +23,38 @@ export interface RedisConnectionOptions {
 }
 
 /**
- * The connection of a node-redis client that `redisStore({ url })` created and owns. It never makes a caller
+ * Makes the node-redis client of one connection attempt, its socket bound to `signal`. A client per attempt, so
+ * that each attempt has a signal of its own: Node's `net` adds an abort listener to the signal of every socket
+ * it creates and removes it only on abort, so one long-lived signal shared by every reconnect gained a listener
+ * per attempt (`MaxListenersExceededWarning` after ten of them).
+ */
+export type OwnedClientFactory = (signal: AbortSignal) => RedisClientType;
+
+/** One attempt's client, the signal that drops its socket, and whether it was let go of. */
+interface Link {
+  readonly client: RedisClientType;
+  readonly send: RedisCommander;
+  readonly abort: AbortController;
+  /** Let go of (failed, lost or closed): what it reports from now on is not the connection's fault. */
+  released: boolean;
+}
+
+/**
+ * The connection of the node-redis clients that `redisStore({ url })` creates and owns. It never makes a caller
  * wait for Redis beyond the command's own bound, and it can always be closed at once:
  *
  * - it connects in the background, each attempt (TCP and handshake) bounded by `connectTimeout`, and after a
  *   failure or a lost connection tries again with a back-off of at most `RECONNECT_CAP_MS`, on a timer of its
  *   own that `close()` clears (node-redis's own reconnect loop sleeps on a timer nothing can cancel, and its
  *   `connect()` never settles while it retries);
+ * - each attempt has a client and an `AbortController` of its own: aborting it drops the attempt's socket in any
+ *   phase (a TCP connect in flight, a handshake a frozen Redis never answers, an established connection), and
+ *   leaves nothing on any signal once the attempt is over;
  * - a command while the attempt in flight may still succeed waits for it (the store's `commandTimeout` bounds
  *   that wait); a command while no attempt is in flight fails at once (the breaker counts it);
- * - `close()` waits at most `min(commandTimeout, CLOSE_DRAIN_MAX_MS)` for replies still due, then destroys the
- *   client and aborts a TCP connect in flight: no socket, timer or retry is left behind (node-redis `close()`
- *   and `quit()` wait for every reply, which a frozen Redis never sends).
+ * - `close()` waits at most `min(commandTimeout, CLOSE_DRAIN_MAX_MS)` for replies still due, then drops the
+ *   connection: no socket, timer or retry is left behind (node-redis `close()` and `quit()` wait for every
+ *   reply, which a frozen Redis never sends).
  */
 export class RedisConnection {
   readonly commander: RedisCommander;
@@ -43,30 +63,26 @@ export class RedisConnection {
   private attempt: Promise<void> | undefined;
   private failures = 0;
   private retry: NodeJS.Timeout | undefined;
-  private readonly abort: AbortController;
+  /** The client of the attempt in flight or of the connection made. */
+  private link!: Link;
   private readonly listeners: (() => void)[] = [];
   private lastError = '';
   private downSince = 0;
   private readonly logger = new Logger('TenantCache');
 
   constructor(
-    private readonly client: RedisClientType,
-    abort: AbortController,
+    private readonly createClient: OwnedClientFactory,
     private readonly options: RedisConnectionOptions,
   ) {
-    this.abort = abort;
-    const send = nodeRedisCommander(client);
     const commander: RedisCommander = {
       kind: 'node-redis',
       cluster: false,
-      call: (args, firstKey) => this.call(args, firstKey, send),
+      call: (args, firstKey) => this.call(args, firstKey),
       scanNodes: async () => [commander],
       quit: () => this.close(),
       onConnect: (listener) => void this.listeners.push(listener),
     };
     this.commander = commander;
-    // NOTE: node-redis throws an 'error' event that has no listener: keep this one for the client's whole life.
-    client.on('error', (error: Error) => this.onError(error));
     this.connect();
   }
 
@@ -82,36 +98,49 @@ export class RedisConnection {
 
   /** Whether commands are sent now. */
   get ready(): boolean {
-    return this.state === 'ready' && this.client.isReady;
+    return this.state === 'ready' && this.link.client.isReady;
   }
 
-  private call(args: readonly (string | Buffer | number)[], firstKey: string | undefined, send: RedisCommander): Promise<RedisReply> {
-    if (this.state === 'ready' && this.client.isReady) return send.call(args, firstKey);
+  /** The client of the attempt in flight or of the connection made (a new one after each reconnect). */
+  get client(): RedisClientType {
+    return this.link.client;
+  }
+
+  private call(args: readonly (string | Buffer | number)[], firstKey: string | undefined): Promise<RedisReply> {
+    if (this.ready) return this.link.send.call(args, firstKey);
     if (this.state === 'connecting' && this.attempt !== undefined) {
       const asked = Date.now();
-      return this.attempt.then(() => {
-        // The store gave up on this call meanwhile: do not send a command nobody waits for.
-        if (Date.now() - asked > this.options.commandTimeout) throw new Error('not sent: the connection came up after the command timed out');
-        return send.call(args, firstKey);
-      });
+      return this.attempt.then(
+        () => {
+          // The store gave up on this call meanwhile: do not send a command nobody waits for.
+          if (Date.now() - asked > this.options.commandTimeout) throw new Error('not sent: the connection came up after the command timed out');
+          return this.link.send.call(args, firstKey);
+        },
+        () => {
+          throw this.unavailable();
+        },
+      );
     }
-    return Promise.reject(
-      new Error(
-        this.state === 'closed'
-          ? 'the store is closed'
-          : `not connected to ${this.options.target} (${this.lastError || 'connection lost'}); reconnecting in the background`,
-      ),
-    );
+    return Promise.reject(this.unavailable());
   }
 
-  /** One connection attempt, bounded by `connectTimeout` (node-redis bounds only its TCP part). */
+  /** Why a command is not sent now. */
+  private unavailable(): Error {
+    if (this.state === 'closed') return new Error('the store is closed');
+    return new Error(`not connected to ${this.options.target} (${this.lastError || 'connection lost'}); reconnecting in the background`);
+  }
+
+  /** One connection attempt on a client of its own, bounded by `connectTimeout` (node-redis bounds only its TCP part). */
   private connect(): void {
     this.state = 'connecting';
     this.retry = undefined;
-    let handshaking = false;
-    const onTcpConnected = () => (handshaking = true);
-    this.client.once('connect', onTcpConnected);
-    const connecting = this.client.connect().finally(() => this.client.off('connect', onTcpConnected));
+    const abort = new AbortController();
+    const client = this.createClient(abort.signal);
+    const link: Link = { client, send: nodeRedisCommander(client), abort, released: false };
+    this.link = link;
+    // NOTE: node-redis throws an 'error' event that has no listener: keep this one for the client's whole life.
+    client.on('error', (error: Error) => this.onError(link, error));
+    const connecting = client.connect();
     let bound: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       bound = setTimeout(() => reject(new Error(`no answer within connectTimeout (${this.options.connectTimeout} ms)`)), this.options.connectTimeout);
@@ -120,18 +149,15 @@ export class RedisConnection {
     const attempt = Promise.race([connecting.then(() => undefined), timedOut]).finally(() => clearTimeout(bound));
     this.attempt = attempt;
     attempt.then(
-      () => this.connected(),
+      () => this.connected(link),
       (error: unknown) => {
         if (this.state === 'closed') return;
         this.lastError = (error as Error).message;
-        // A handshake that hangs (a frozen Redis accepts TCP): drop it; the client is reused for the next attempt.
-        // NOTE: not during the TCP connect: the socket is not the client's yet (destroy() would miss it), and
-        // node-redis ends that connect itself within the same connectTimeout.
-        if (handshaking && this.client.isOpen) this.client.destroy();
-        // Go on only once node-redis has let go of this attempt, so that attempts never overlap; one that made it
-        // after all is a connection.
+        // A TCP connect or a handshake that hangs (a frozen Redis accepts TCP): drop its socket.
+        this.release(link);
+        // Go on only once node-redis has let go of this attempt, so that attempts never overlap.
         connecting.then(
-          () => this.connected(),
+          () => this.scheduleRetry(error),
           () => this.scheduleRetry(error),
         );
       },
@@ -140,8 +166,21 @@ export class RedisConnection {
     attempt.catch(() => {});
   }
 
-  private connected(): void {
-    if (this.state === 'closed') return;
+  /**
+   * Lets go of an attempt's client: aborts its signal, which destroys its socket in any phase and removes the
+   * listener `net` put on the signal.
+   */
+  private release(link: Link): void {
+    if (link.released) return;
+    link.released = true;
+    // NOTE: never `destroy()` a client in its handshake: node-redis then fails the handshake on a socket it has
+    // already let go of, and reports a TypeError ("reading 'destroy'") in place of the real fault.
+    if (link.client.isOpen && link.client.isReady) link.client.destroy();
+    link.abort.abort();
+  }
+
+  private connected(link: Link): void {
+    if (this.state === 'closed' || link !== this.link) return;
     this.state = 'ready';
     this.attempt = undefined;
     if (this.failures > 0) {
@@ -166,11 +205,13 @@ export class RedisConnection {
     this.retry.unref();
   }
 
-  private onError(error: Error): void {
+  private onError(link: Link, error: Error): void {
+    // A client let go of reports how it was dropped (an abort, node-redis's own errors): not the fault.
+    if (link.released || link !== this.link) return;
     this.lastError = error.message;
-    // A lost connection: node-redis (no reconnect strategy) has marked the client closed; connect it again.
-    if (this.state === 'ready' && !this.client.isOpen) {
-      this.state = 'waiting';
+    // A lost connection: node-redis (no reconnect strategy) has marked the client closed; connect again.
+    if (this.state === 'ready' && !link.client.isOpen) {
+      this.release(link);
       this.scheduleRetry(error);
     }
   }
@@ -190,48 +231,43 @@ export class RedisConnection {
       // counted per command (that would cost every cache hit a promise).
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        this.client.sendCommand(['PING']).catch(() => undefined),
+        this.link.client.sendCommand(['PING']).catch(() => undefined),
         new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(this.options.commandTimeout, CLOSE_DRAIN_MAX_MS)))),
       ]);
       clearTimeout(timer);
     }
-    // A TCP connect in flight is not the client's socket yet: only the signal reaches it.
-    this.abort.abort();
-    if (this.client.isOpen) this.client.destroy();
+    this.release(this.link);
   }
 }
 
 /**
- * Creates the node-redis client of `redisStore({ url })` and starts connecting it in the background: resolves
- * at once, whether Redis answers or not.
+ * Creates the node-redis connection of `redisStore({ url })` and starts connecting it in the background:
+ * resolves at once (once node-redis is loaded), whether Redis answers or not.
  */
 export async function openRedisConnection(
   url: string,
   options: RedisConnectionOptions,
   clientModule: Promise<typeof import('@redis/client')> = import('@redis/client'),
 ): Promise<RedisConnection> {
-  const { client, abort } = await createOwnedClient(url, options.connectTimeout, clientModule);
-  return new RedisConnection(client, abort, options);
+  return new RedisConnection(await ownedClientFactory(url, options.connectTimeout, clientModule), options);
 }
 
 /**
- * A node-redis client for a `RedisConnection` to drive (no reconnect loop of its own, commands fail at once
- * while disconnected), and the signal that aborts its TCP connect. For callers that also need the client itself
- * (the invalidation bus subscribes on it).
+ * The factory of the node-redis clients a `RedisConnection` drives: no reconnect loop of their own, commands
+ * fail at once while disconnected, the socket bound to the attempt's signal.
  */
-export async function createOwnedClient(
+export async function ownedClientFactory(
   url: string,
   connectTimeout: number,
   clientModule: Promise<typeof import('@redis/client')> = import('@redis/client'),
-): Promise<{ client: RedisClientType; abort: AbortController }> {
+): Promise<OwnedClientFactory> {
   const { createClient } = await clientModule;
-  const abort = new AbortController();
-  const client = createClient({
-    url,
-    // Fail commands at once while disconnected instead of queueing them (a dead Redis must not hang requests).
-    disableOfflineQueue: true,
-    // NOTE: reconnecting is ours (RedisConnection), so that it can be bounded and cancelled.
-    socket: { connectTimeout, reconnectStrategy: false, signal: abort.signal },
-  }) as RedisClientType;
-  return { client, abort };
+  return (signal) =>
+    createClient({
+      url,
+      // Fail commands at once while disconnected instead of queueing them (a dead Redis must not hang requests).
+      disableOfflineQueue: true,
+      // NOTE: reconnecting is ours (RedisConnection), so that it can be bounded and cancelled.
+      socket: { connectTimeout, reconnectStrategy: false, signal },
+    }) as RedisClientType;
 }

@@ -1,4 +1,5 @@
-import { CLOSE_DRAIN_MAX_MS, RedisConnection, createOwnedClient } from './redis-connection.js';
+import type { RedisClientType } from '@redis/client';
+import { CLOSE_DRAIN_MAX_MS, RedisConnection, ownedClientFactory } from './redis-connection.js';
 
 /**
  * Redis pub/sub for the parts of the library that talk across instances (the invalidation bus, a tier's L1
@@ -102,8 +103,7 @@ export async function openPublisher(source: PubSubSource, labels: PubSubLabels, 
     };
   }
   const options = connectionOptions(source.url, source, labels);
-  const { client, abort } = await createOwnedClient(source.url, options.connectTimeout);
-  const connection = new RedisConnection(client, abort, options);
+  const connection = new RedisConnection(await ownedClientFactory(source.url, options.connectTimeout), options);
   return {
     publish: async (channel, message) => Number(await connection.commander.call(['PUBLISH', channel, message], undefined)),
     attempted: () => connection.attempted(),
@@ -116,23 +116,31 @@ export function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
-/** A node-redis connection of its own (`RedisConnection`), subscribing on every (re)connect. */
+/** A node-redis connection of its own (`RedisConnection`), subscribing on every (re)connect (each on a client of its own). */
 function ownedSubscriber(url: string, source: PubSubSource, channel: string, labels: PubSubLabels, events: SubscriptionState): RedisSubscriber {
   const options = connectionOptions(url, source, labels);
   let connection: RedisConnection | undefined;
   const onMessage = (message: string) => events.message(message);
-  const opened = createOwnedClient(url, options.connectTimeout).then(({ client, abort }) => {
-    connection = new RedisConnection(client, abort, options);
-    return { client, connection };
+  const opened = ownedClientFactory(url, options.connectTimeout).then((create) => {
+    // Every client the connection makes (one per attempt) tells when the subscription is lost.
+    const watched = (signal: AbortSignal): RedisClientType => {
+      const client = create(signal);
+      client.on('error', () => {
+        if (!client.isReady) events.down();
+      });
+      client.on('end', () => events.down());
+      return client;
+    };
+    connection = new RedisConnection(watched, options);
+    return connection;
   });
   const ready = (async () => {
-    const { client, connection } = await opened;
+    const connection = await opened;
     if (events.closed) return void (await connection.close());
-    client.on('error', () => {
-      if (!client.isReady) events.down();
-    });
-    client.on('end', () => events.down());
-    const subscribe = () => events.confirm(client.subscribe(channel, onMessage), () => client.isReady);
+    const subscribe = () => {
+      const client = connection.client;
+      return events.confirm(client.subscribe(channel, onMessage), () => client.isReady);
+    };
     // NOTE: a repeated SUBSCRIBE of the same listener is a no-op for node-redis.
     connection.commander.onConnect?.(() => void subscribe().catch(() => undefined));
     if (!(await connection.attempted())) throw new Error(`not connected to ${options.target}`);
@@ -141,7 +149,7 @@ function ownedSubscriber(url: string, source: PubSubSource, channel: string, lab
   ready.catch(() => undefined);
   return {
     ready,
-    attempted: () => opened.then(({ connection }) => connection.attempted()),
+    attempted: () => opened.then((connection) => connection.attempted()),
     close: async () => {
       events.close();
       await connection?.close();
@@ -178,16 +186,21 @@ function nodeRedisSubscriber(client: NodeRedisLike, channel: string, events: Sub
   });
   return duplicateSubscriber(sub, events, subscribe, ready, async () => {
     if (sub.isOpen === false) return;
-    // A client still reconnecting is dropped at once (a graceful close would wait for Redis).
-    if (sub.isReady === false && sub.destroy) return void sub.destroy();
-    // A frozen Redis never answers QUIT: wait a bounded time, then drop the connection.
-    await bounded((sub.close ?? sub.quit)?.call(sub), CLOSE_DRAIN_MAX_MS, false);
-    try {
-      sub.destroy?.();
-    } catch {
-      // Closed already (node-redis throws when destroying a closed client).
-    }
+    // A client still reconnecting is dropped at once (a graceful close would wait for Redis); a frozen Redis
+    // never answers QUIT: wait a bounded time, then drop the connection.
+    if (sub.isReady !== false || !sub.destroy) await bounded((sub.close ?? sub.quit)?.call(sub), CLOSE_DRAIN_MAX_MS, false);
+    destroyQuietly(sub);
   });
+}
+
+/** Drops a node-redis client or cluster at once, in whatever state it is: never throws. */
+function destroyQuietly(sub: NodeRedisLike): void {
+  if (sub.isOpen === false) return;
+  try {
+    sub.destroy?.();
+  } catch {
+    // Closed meanwhile (node-redis throws when destroying a closed client).
+  }
 }
 
 interface IoredisLike {
