@@ -26,57 +26,113 @@ const REDIS_COMMANDS: Readonly<Record<string, string>> = {
 /** The members that make one round trip (or a batch of them) and settle a promise. */
 const TIMED = new Set(Object.keys(REDIS_COMMANDS));
 
-/** Where a store's calls are reported: a histogram of round trips, a tracer for spans. */
+type Member = (...args: unknown[]) => unknown;
+
+/** The round trips one member of one store made, counted in process (`tenant_cache.store.operations`). */
+export interface OperationCount {
+  /** `store`, `tier`, `operation`. */
+  readonly attributes: Attributes;
+  count: number;
+}
+
+/** Where a store's calls are reported: counts of round trips, a histogram of some of them, a tracer for spans. */
 export interface StoreSinks {
   readonly otel: Otel;
   readonly duration?: Histogram;
+  /** Where each timed member adds its count (`CacheMetrics.storeOperations`); absent without a meter provider. */
+  readonly operations?: OperationCount[];
+  /** `metrics.storeDurationSampling`: each member times one call in this many (1: every call). */
+  readonly sampling: number;
   readonly tracer?: Tracer;
   /** Record the physical key on spans (`db.query.text` is never recorded). */
   readonly recordKeys: boolean;
 }
 
 /**
- * A remote store whose calls are timed (`tenant_cache.store.duration`) and traced (a client span per call,
- * with the OpenTelemetry database conventions: `db.system.name`, `db.operation.name`). In-process stores
- * are returned as they are: their reads are not round trips. Every other member (and every trait the
- * engine reads) is the store's own, so the engine sees the same fast paths.
+ * A remote store whose round trips are counted (`tenant_cache.store.operations`), sampled for their
+ * duration (`tenant_cache.store.duration`, one call in `sinks.sampling` per member) and traced (a client
+ * span per call, with the OpenTelemetry database conventions: `db.system.name`, `db.operation.name`).
+ * In-process stores are returned as they are: their reads are not round trips. Every other member (and
+ * every trait the engine reads) is the store's own, so the engine sees the same fast paths.
  */
 export function instrumentStore(store: CacheStore, alias: string, tier: string, sinks: StoreSinks): CacheStore {
   if (typeof store.getSync === 'function' || (sinks.duration === undefined && sinks.tracer === undefined)) return store;
   const redis = tier === 'redis';
-  const wrapped = new Map<PropertyKey, unknown>();
+  const counts = new Map<string, OperationCount>();
+  const wrapped = new Map<PropertyKey, { member: Member; fn: Member }>();
+  // NOTE: a Proxy, not an object of forwarding functions: measured alike on the Redis hit path (its get
+  // trap is a few ns of the ~4 us a hit costs), and every property stays the store's own, read live.
   return new Proxy(store, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      let fn = wrapped.get(prop);
-      if (fn === undefined) {
-        const member = value as (...args: unknown[]) => unknown;
-        fn = TIMED.has(prop as string) ? timed(target, member, prop as string, alias, tier, redis, sinks) : member.bind(target);
-        wrapped.set(prop, fn);
-      }
+      if (typeof value !== 'function' || prop === 'constructor') return value;
+      const known = wrapped.get(prop);
+      // A member replaced on the store since (a test double) is wrapped again.
+      if (known !== undefined && known.member === value) return known.fn;
+      const member = value as Member;
+      let fn: Member;
+      if (typeof prop === 'string' && TIMED.has(prop)) {
+        let count = counts.get(prop);
+        if (count === undefined) {
+          count = { attributes: { store: alias, tier, operation: prop }, count: 0 };
+          counts.set(prop, count);
+          sinks.operations?.push(count);
+        }
+        fn = counted(target, member, prop, count, redis, sinks);
+      } else fn = member.bind(target);
+      wrapped.set(prop, { member, fn });
       return fn;
     },
   });
 }
 
-function timed(
+/**
+ * `member`, counted on every call; one call in `sinks.sampling` is timed, and every call gets a span while
+ * a tracer is registered. The other calls go straight to the store: no clock read, no closure, the
+ * arguments as they came.
+ */
+function counted(target: CacheStore, member: Member, name: string, count: OperationCount, redis: boolean, sinks: StoreSinks): Member {
+  const observe = observed(target, member, name, count.attributes, redis, sinks);
+  const every = sinks.sampling;
+  // NOTE: a countdown per member, not Math.random: its first call is timed, then its (every + 1)th, ...
+  let countdown = 1;
+  if (sinks.tracer === undefined) {
+    return (...args: unknown[]) => {
+      count.count++;
+      if (--countdown !== 0) return member.apply(target, args);
+      countdown = every;
+      return observe(args, true);
+    };
+  }
+  // Spans are sampled by the tracer's sampler, not here: every call is observed, one in `every` timed.
+  return (...args: unknown[]) => {
+    count.count++;
+    const time = --countdown === 0;
+    if (time) countdown = every;
+    return observe(args, time);
+  };
+}
+
+/** Runs `member` with a span (while a tracer is registered) and, when `time`, records its duration. */
+function observed(
   target: CacheStore,
-  member: (...args: unknown[]) => unknown,
+  member: Member,
   name: string,
-  alias: string,
-  tier: string,
+  attributes: Attributes,
   redis: boolean,
   sinks: StoreSinks,
-): (...args: unknown[]) => unknown {
-  const attributes: Attributes = { store: alias, tier, operation: name };
+): (args: unknown[], time: boolean) => unknown {
+  const alias = attributes.store as string;
+  const tier = attributes.tier as string;
   const command = redis ? REDIS_COMMANDS[name]! : name;
   const spanAttributes: Attributes = redis
     ? { 'db.system.name': 'redis', 'db.operation.name': command, 'tenant_cache.store': alias }
     : { 'db.operation.name': command, 'tenant_cache.store': alias };
   const { otel, duration, tracer } = sinks;
-  return (...args: unknown[]) => {
-    const started = performance.now();
+  // NOTE: the `...Then` members settle through their callbacks: wrapped so that no promise is added.
+  const onError = name === 'getThen' ? 2 : name === 'setThen' ? 3 : -1;
+  return (args, time) => {
+    const started = time ? performance.now() : 0;
     const span =
       tracer === undefined
         ? undefined
@@ -84,8 +140,12 @@ function timed(
             kind: otel.SpanKind.CLIENT,
             attributes: sinks.recordKeys && typeof args[0] === 'string' ? { ...spanAttributes, 'tenant_cache.key': args[0] } : spanAttributes,
           });
+    let ended = false;
     const done = (error?: unknown) => {
-      duration?.record((performance.now() - started) / 1000, attributes);
+      // NOTE: a `setThen` whose `onError` ran also resolves its promise: the call ends once.
+      if (ended) return;
+      ended = true;
+      if (time) duration?.record((performance.now() - started) / 1000, attributes);
       if (span === undefined) return;
       if (error !== undefined) {
         span.recordException(error instanceof Error ? error : String(error));
@@ -94,8 +154,6 @@ function timed(
       }
       span.end();
     };
-    // NOTE: the `...Then` members settle through their callbacks: wrapped so that no promise is added.
-    const onError = name === 'getThen' ? 2 : name === 'setThen' ? 3 : -1;
     if (onError > 0) {
       const handle = args[onError] as (error: unknown) => unknown;
       args[onError] = (error: unknown) => {
