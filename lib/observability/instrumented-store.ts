@@ -58,32 +58,50 @@ export interface StoreSinks {
 export function instrumentStore(store: CacheStore, alias: string, tier: string, sinks: StoreSinks): CacheStore {
   if (typeof store.getSync === 'function' || (sinks.duration === undefined && sinks.tracer === undefined)) return store;
   const redis = tier === 'redis';
-  const counts = new Map<string, OperationCount>();
-  const wrapped = new Map<PropertyKey, { member: Member; fn: Member }>();
-  // NOTE: a Proxy, not an object of forwarding functions: measured alike on the Redis hit path (its get
-  // trap is a few ns of the ~4 us a hit costs), and every property stays the store's own, read live.
-  return new Proxy(store, {
-    get(target, prop) {
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function' || prop === 'constructor') return value;
-      const known = wrapped.get(prop);
-      // A member replaced on the store since (a test double) is wrapped again.
-      if (known !== undefined && known.member === value) return known.fn;
-      const member = value as Member;
-      let fn: Member;
-      if (typeof prop === 'string' && TIMED.has(prop)) {
-        let count = counts.get(prop);
-        if (count === undefined) {
-          count = { attributes: { store: alias, tier, operation: prop }, count: 0 };
-          counts.set(prop, count);
-          sinks.operations?.push(count);
-        }
-        fn = counted(target, member, prop, count, redis, sinks);
-      } else fn = member.bind(target);
-      wrapped.set(prop, { member, fn });
-      return fn;
+  return forwardingStore(store, (name, member) => {
+    if (typeof name !== 'string' || !TIMED.has(name)) return member.bind(store);
+    const count: OperationCount = { attributes: { store: alias, tier, operation: name }, count: 0 };
+    sinks.operations?.push(count);
+    return counted(store, member, name, count, redis, sinks);
+  });
+}
+
+/**
+ * `target` behind an object built once, not a Proxy (whose trap would run on every member read of the hot
+ * path): each method of the store (its own and its prototypes', as they are now: a method replaced on the
+ * store later is not seen, as `storeTraits` reads a store's members once) as `wrap` returns it, each
+ * other property as a getter and setter of the store's own, read live (`state`, `capabilities`, `name`...).
+ * Whatever else is read or written (an absent optional member, a property the store gains later) goes to the
+ * store through the object's prototype, so nothing is ever written on the wrapper, and `instanceof` holds.
+ */
+function forwardingStore(target: CacheStore, wrap: (name: string | symbol, member: Member) => Member): CacheStore {
+  const store = target as unknown as Record<PropertyKey, unknown>;
+  const rest = new Proxy(store, {
+    get: (_, name) => store[name],
+    set: (_, name, value) => {
+      store[name] = value;
+      return true;
     },
   });
+  const wrapper = Object.create(rest) as object;
+  const seen = new Set<PropertyKey>();
+  for (let level: object | null = target; level !== null && level !== Object.prototype; level = Object.getPrototypeOf(level) as object | null) {
+    for (const name of Reflect.ownKeys(level)) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const own = Object.getOwnPropertyDescriptor(level, name)!;
+      if (name !== 'constructor' && typeof own.value === 'function') {
+        Object.defineProperty(wrapper, name, { value: wrap(name, own.value as Member), enumerable: own.enumerable });
+      } else {
+        const get = () => store[name];
+        const set = (value: unknown) => {
+          store[name] = value;
+        };
+        Object.defineProperty(wrapper, name, { get, set, enumerable: own.enumerable });
+      }
+    }
+  }
+  return Object.preventExtensions(wrapper) as CacheStore;
 }
 
 /**

@@ -2,7 +2,9 @@ import 'reflect-metadata';
 import { createClient } from '@redis/client';
 import { type Histogram } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
+import { StoreRegistry } from '../../lib/engine/store-registry.js';
 import { redisStore } from '../../lib/index.js';
+import type { CacheStore } from '../../lib/stores/cache-store.interface.js';
 import { as, boot } from '../decorators/fixtures.js';
 import { sharedRedisUrl, startRedisServer } from '../support/redis-server.js';
 import { type MetricsHarness, type TracesHarness, registerMeterProvider, registerTracerProvider } from './otel-support.js';
@@ -64,6 +66,7 @@ describe('tenant_cache.store.operations', () => {
     const [operation] = await meters.points('tenant_cache.store.operations');
     expect(operation!.attributes).toMatchObject({ store: 'default', tier: 'redis' });
     // Read-throughs on an instrumented store carry the store's own tier.
+    expect(cache.stats().stores.default).toMatchObject({ tier: 'redis', breaker: 'closed' });
     const requests = await meters.points('tenant_cache.requests');
     expect(requests.map((p) => [p.attributes.tier, p.attributes.result, p.value])).toEqual(
       expect.arrayContaining([
@@ -112,5 +115,31 @@ describe('tenant_cache.store.operations', () => {
     const gets = traces.spans().filter((s) => s.name === 'GET');
     expect(gets).toHaveLength(operations.getThen! + (operations.get ?? 0));
     expect(gets.every((s) => s.attributes['db.system.name'] === 'redis')).toBe(true);
+  });
+
+  it('the instrumented store reads the Redis store live, and writes reach the Redis store, never the wrapper', async () => {
+    meters = registerMeterProvider();
+    let created: CacheStore | undefined;
+    const definition = redisStore({ url: sharedRedisUrl() });
+    const app = await boot({ ...definition, create: async (alias, context) => (created = await definition.create(alias, context)) }, []);
+    closers.push(app.close);
+    const { cache, moduleRef } = app;
+    await as('acme', () => cache.get('k'));
+    const wrapped = (await moduleRef.get(StoreRegistry).get('default')).store as unknown as Record<string, unknown> & { capabilities: CacheStore['capabilities'] };
+    const target = created as CacheStore & Record<string, unknown>;
+    expect(wrapped).not.toBe(target);
+    expect(wrapped.constructor).toBe(target.constructor);
+    expect(wrapped instanceof (target.constructor as new () => unknown)).toBe(true);
+    expect(wrapped.capabilities).toBe(target.capabilities);
+    expect(wrapped.state).toBe('closed');
+    // An existing property and a new one, written through the wrapper: both land on the store.
+    wrapped.capabilities = { ...target.capabilities, maxKeyLength: 99 };
+    wrapped.addedLater = 1;
+    expect(target.capabilities.maxKeyLength).toBe(99);
+    expect(target.addedLater).toBe(1);
+    expect(Object.keys(wrapped)).not.toContain('addedLater');
+    target.addedLater = 2;
+    expect(wrapped.addedLater).toBe(2);
+    expect(typeof wrapped.getSync).toBe('undefined');
   });
 });
