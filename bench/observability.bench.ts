@@ -3,7 +3,9 @@
  * on memory and on Redis:
  * - `metrics: false`: no OpenTelemetry (the in-process `cache.stats()` counters are always on);
  * - metrics on, no provider registered: the module sees none at start-up and loads nothing;
- * - metrics on with a MeterProvider registered (the SDK's, with a reader);
+ * - metrics on with a MeterProvider registered (the SDK's, with a reader): every store round trip counted,
+ *   one in `metrics.storeDurationSampling` (default 16) timed for the duration histogram;
+ * - the same with `storeDurationSampling: 1`: every round trip timed (the cost of exact timing);
  * - metrics and a TracerProvider registered (a span per call and per Redis command, exported to nowhere).
  * Ratios are against `metrics: false` of the same store. Goal: >= 0.99x without a provider, >= 0.95x
  * with a meter provider.
@@ -51,22 +53,23 @@ async function section(name: string, store: () => StoreDefinition, concurrency: 
   const meterProvider = new MeterProvider({ readers: [reader] });
   metrics.setGlobalMeterProvider(meterProvider);
   const withMeter = await app(store(), {});
+  const timedAll = await app(store(), { metrics: { storeDurationSampling: 1 } });
   const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(dropSpans)] });
   trace.setGlobalTracerProvider(tracerProvider);
   const withTracer = await app(store(), {});
   metrics.disable();
   trace.disable();
   try {
-    const cases = [off, noProvider, withMeter, withTracer];
+    const cases = [off, noProvider, withMeter, timedAll, withTracer];
     const ops = await compare(
       cases.map((c) => c.hit),
       { rounds: 9, ms: 200, concurrency, warmup: 3000 },
     );
     await reader.collect(); // the observable counters are read at collection, not per call
-    const labels = ['metrics: false', 'metrics on, no provider', 'MeterProvider registered', 'MeterProvider + TracerProvider'];
+    const labels = ['metrics: false', 'metrics on, no provider', 'MeterProvider registered', 'MeterProvider, storeDurationSampling: 1', 'MeterProvider + TracerProvider'];
     console.table(labels.map((label, i) => ({ [`getOrSet hit, ${name}`]: label, 'ops/s': formatOps(ops[i]!), 'vs off': ratio(ops[i]!, ops[0]!) })));
   } finally {
-    await Promise.all([off, noProvider, withMeter, withTracer].map((c) => c.close()));
+    await Promise.all([off, noProvider, withMeter, timedAll, withTracer].map((c) => c.close()));
     await meterProvider.shutdown();
     await tracerProvider.shutdown();
   }

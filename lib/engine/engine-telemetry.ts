@@ -62,7 +62,14 @@ export class EngineTelemetry {
       return { store: alias, tier: resolved === undefined ? 'unknown' : describeStore(resolved.store, resolved.io.traits.inProcess).tier };
     });
     if (otel !== undefined && (this.metrics !== undefined || this.tracer !== undefined)) {
-      const sinks = { otel, duration: this.metrics?.storeDuration, tracer: this.tracer, recordKeys };
+      const sinks = {
+        otel,
+        duration: this.metrics?.storeDuration,
+        operations: this.metrics?.storeOperations,
+        sampling: settings.storeDurationSampling,
+        tracer: this.tracer,
+        recordKeys,
+      };
       registry.instrument = (store: CacheStore, alias: string) => instrumentStore(store, alias, describeStore(store, false).tier, sinks);
     }
 

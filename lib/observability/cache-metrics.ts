@@ -1,6 +1,7 @@
-import type { Attributes, BatchObservableResult, Histogram, Meter, Observable, ObservableCounter, ObservableGauge } from '@opentelemetry/api';
+import type { Attributes, BatchObservableResult, Histogram, Meter, Observable, ObservableCounter, ObservableGauge, ObservableResult } from '@opentelemetry/api';
 import type { CacheScope } from '../keys/key-builder.js';
 import type { NormalizedMetricsOptions } from './observability.options.js';
+import type { OperationCount } from './instrumented-store.js';
 import { type Otel, SECONDS_BUCKETS } from './otel-api.js';
 import { COUNTED_OPERATIONS, INVALIDATION_KINDS, RESULTS, type ScopeCounters } from './scope-counters.js';
 import { type StatsRecorder, type StoreCounters, labelOf } from './stats-recorder.js';
@@ -15,12 +16,15 @@ const METER = 'nestjs-tenant-cache';
 /**
  * The OpenTelemetry instruments of one module instance. Counters are observable: they read the in-process
  * counters (`StatsRecorder`) when the reader collects, so a request costs nothing more with metrics on.
- * Histograms (`tenant_cache.store.duration`, `tenant_cache.loader.duration`) are recorded as they happen.
+ * Histograms (`tenant_cache.store.duration`, `tenant_cache.loader.duration`) are recorded as they happen;
+ * store round trips are counted exactly (`tenant_cache.store.operations`) and timed one in N.
  * Created only when `@opentelemetry/api` is installed and a meter provider is registered.
  */
 export class CacheMetrics {
-  /** Round trips of remote stores, seconds (`store`, `tier`, `operation`). */
+  /** Round trips of remote stores, seconds (`store`, `tier`, `operation`); sampled, see `storeOperations` for counts. */
   readonly storeDuration: Histogram;
+  /** Round trips of remote stores, counted by the instrumented stores (instrumented-store.ts) and read at collection. */
+  readonly storeOperations: OperationCount[] = [];
   private readonly meter: Meter;
   private readonly loaderDuration: Histogram;
   private readonly requests: ObservableCounter;
@@ -30,10 +34,12 @@ export class CacheMetrics {
   private readonly storeErrors: ObservableCounter;
   private readonly evictions: ObservableCounter;
   private readonly breakerChanges: ObservableCounter;
+  private readonly operations: ObservableCounter;
   private readonly entries: ObservableGauge;
   private readonly bytes: ObservableGauge;
   private readonly observables: Observable[];
   private readonly callback = (result: BatchObservableResult) => this.observe(result);
+  private readonly operationsCallback = (result: ObservableResult) => this.observeOperations(result);
 
   constructor(
     otel: Otel,
@@ -49,6 +55,7 @@ export class CacheMetrics {
     this.storeErrors = counter('tenant_cache.store.errors', 'Store failures (reads degraded to misses, writes failed)', '{error}');
     this.evictions = counter('tenant_cache.evictions', 'Entries a memory store evicted to stay within its bounds', '{entry}');
     this.breakerChanges = counter('tenant_cache.breaker.changes', 'Circuit breaker state changes, by the new state', '{change}');
+    this.operations = counter('tenant_cache.store.operations', 'Round trips of remote stores (every one; the duration histogram times a sample)', '{operation}');
     this.entries = this.meter.createObservableGauge('tenant_cache.store.entries', { description: 'Entries held by a memory store', unit: '{entry}' });
     this.bytes = this.meter.createObservableGauge('tenant_cache.store.bytes', { description: 'Bytes held by a memory store', unit: 'By' });
     const histogram = (name: string, description: string) =>
@@ -57,12 +64,14 @@ export class CacheMetrics {
     this.loaderDuration = histogram('tenant_cache.loader.duration', 'Loader durations');
     this.observables = [this.requests, this.loads, this.joined, this.invalidations, this.storeErrors, this.evictions, this.breakerChanges, this.entries, this.bytes];
     this.meter.addBatchObservableCallback(this.callback, this.observables);
+    this.operations.addCallback(this.operationsCallback);
     stats.onLoad = (alias, scope, seconds, ok) => this.loaderDuration.record(seconds, { store: alias, outcome: ok ? 'ok' : 'error', ...this.tenantOf(scope) });
   }
 
   /** Stops observing (application shutdown). */
   close(): void {
     this.meter.removeBatchObservableCallback(this.callback, this.observables);
+    this.operations.removeCallback(this.operationsCallback);
     this.stats.onLoad = undefined;
   }
 
@@ -146,6 +155,11 @@ export class CacheMetrics {
       if (store.bytes !== undefined) result.observe(this.bytes, store.bytes, attributes);
       if (store.evictions !== undefined) observe(this.evictions, store.evictions, { ...attributes, reason: 'size' });
     }
+  }
+
+  /** Reports `tenant_cache.store.operations`: one series per store and member that made a round trip. */
+  private observeOperations(result: ObservableResult): void {
+    for (const { attributes, count } of this.storeOperations) if (count > 0) result.observe(count, attributes);
   }
 }
 

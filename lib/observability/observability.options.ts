@@ -26,6 +26,12 @@ export interface MetricsOptions {
   topTenants?: number;
   /** Record the logical key on spans and diagnostics_channel messages (keys may hold personal data). Default false. */
   recordKeys?: boolean;
+  /**
+   * Time one remote store round trip in N for `tenant_cache.store.duration` (counted per store member: its
+   * 1st call, then its (N+1)th, ...); 1 times every call. Round trips are always counted exactly in
+   * `tenant_cache.store.operations`. Default 16.
+   */
+  storeDurationSampling?: number;
 }
 
 /** `MetricsOptions` with defaults; `enabled` false when the user wrote `metrics: false`. */
@@ -34,6 +40,7 @@ export interface NormalizedMetricsOptions {
   readonly tenantLabel: TenantLabel;
   readonly topTenants: number;
   readonly recordKeys: boolean;
+  readonly storeDurationSampling: number;
 }
 
 /** The slice of the module options that lib/observability reads. */
@@ -41,9 +48,18 @@ export interface ObservabilityOptions {
   readonly metrics?: NormalizedMetricsOptions;
 }
 
-export const DEFAULT_METRICS: NormalizedMetricsOptions = Object.freeze({ enabled: true, tenantLabel: 'none', topTenants: 50, recordKeys: false });
+/** Round trips timed per remote store member by default: one in 16 (see `MetricsOptions.storeDurationSampling`). */
+export const DEFAULT_STORE_DURATION_SAMPLING = 16;
 
-const METRICS_KEYS = optionKeys<MetricsOptions>({ tenantLabel: true, topTenants: true, recordKeys: true });
+export const DEFAULT_METRICS: NormalizedMetricsOptions = Object.freeze({
+  enabled: true,
+  tenantLabel: 'none',
+  topTenants: 50,
+  recordKeys: false,
+  storeDurationSampling: DEFAULT_STORE_DURATION_SAMPLING,
+});
+
+const METRICS_KEYS = optionKeys<MetricsOptions>({ tenantLabel: true, topTenants: true, recordKeys: true, storeDurationSampling: true });
 
 /** Validates the `metrics` option; problems are named `metrics.<key>`. */
 export function normalizeMetricsOptions(metrics: MetricsOptions | false | undefined): { value: NormalizedMetricsOptions; problems: InvalidOption[] } {
@@ -73,5 +89,13 @@ export function normalizeMetricsOptions(metrics: MetricsOptions | false | undefi
   if (metrics.recordKeys !== undefined && typeof metrics.recordKeys !== 'boolean') {
     problems.push({ option: 'metrics.recordKeys', problem: `is ${String(metrics.recordKeys)}`, fix: 'Write recordKeys: true to record keys on spans, or leave it out.' });
   }
-  return { value: { enabled: true, tenantLabel, topTenants, recordKeys: metrics.recordKeys ?? false }, problems };
+  const storeDurationSampling = metrics.storeDurationSampling ?? DEFAULT_STORE_DURATION_SAMPLING;
+  if (typeof storeDurationSampling !== 'number' || !Number.isSafeInteger(storeDurationSampling) || storeDurationSampling < 1) {
+    problems.push({
+      option: 'metrics.storeDurationSampling',
+      problem: `is ${String(storeDurationSampling)}`,
+      fix: `Give an integer >= 1: time one store round trip in N (1 = every one; default ${DEFAULT_STORE_DURATION_SAMPLING}).`,
+    });
+  }
+  return { value: { enabled: true, tenantLabel, topTenants, recordKeys: metrics.recordKeys ?? false, storeDurationSampling }, problems };
 }

@@ -28,6 +28,10 @@ describe('metrics option', () => {
     [{ topTenants: 1.5 }, 'metrics.topTenants'],
     [{ recordKeys: 'yes' }, 'metrics.recordKeys'],
     [{ tenantLable: 'top' }, 'metrics.tenantLable'],
+    [{ storeDurationSampling: 0 }, 'metrics.storeDurationSampling'],
+    [{ storeDurationSampling: 2.5 }, 'metrics.storeDurationSampling'],
+    [{ storeDurationSampling: '16' }, 'metrics.storeDurationSampling'],
+    [{ storeDurationSamplin: 16 }, 'metrics.storeDurationSamplin'],
     ['on', 'metrics'],
   ])('%j fails start-up naming %s', async (metrics, option) => {
     const error = await bootError({ metrics: metrics as never });
@@ -38,6 +42,13 @@ describe('metrics option', () => {
   it('a misspelt key suggests the right one', async () => {
     const error = (await bootError({ metrics: { tenantLable: 'top' } as never })) as InvalidOptionsError;
     expect(error.message).toContain('Did you mean "metrics.tenantLabel"?');
+  });
+
+  it('storeDurationSampling: a misspelling suggests the name, a bad value says what to write', async () => {
+    const typo = (await bootError({ metrics: { storeDurationSamplin: 16 } as never })) as InvalidOptionsError;
+    expect(typo.message).toContain('Did you mean "metrics.storeDurationSampling"?');
+    const zero = (await bootError({ metrics: { storeDurationSampling: 0 } })) as InvalidOptionsError;
+    expect(zero.problems.find((p) => p.option === 'metrics.storeDurationSampling')?.fix).toContain('integer >= 1');
   });
 });
 
