@@ -246,6 +246,28 @@ export async function scanKeys(url: string, match?: string): Promise<string[]> {
   }
 }
 
+/**
+ * Which node of `nodes` serves each of `keys` (its index in `nodes`), as the cluster says now: `CLUSTER KEYSLOT`
+ * for each key and `CLUSTER SLOTS` for the slot ranges, asked of the first node. Throws for a slot no node of
+ * `nodes` serves, so a test that plans where its keys live cannot plan on a cluster it does not know.
+ */
+export async function mastersOfKeys(nodes: readonly { host: string; port: number }[], keys: readonly string[]): Promise<number[]> {
+  const client = createClient({ url: `redis://${nodes[0]!.host}:${nodes[0]!.port}` });
+  await client.connect();
+  try {
+    const ranges = (await client.sendCommand(['CLUSTER', 'SLOTS'])) as [number, number, [string, number, ...unknown[]], ...unknown[]][];
+    const slots = (await Promise.all(keys.map((key) => client.sendCommand(['CLUSTER', 'KEYSLOT', key])))) as unknown as number[];
+    return slots.map((slot, i) => {
+      const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+      const index = range === undefined ? -1 : nodes.findIndex((n) => n.port === Number(range[2][1]));
+      if (index < 0) throw new Error(`no node of ${nodes.map((n) => n.port).join(', ')} serves slot ${slot} (key ${keys[i]})`);
+      return index;
+    });
+  } finally {
+    await client.close();
+  }
+}
+
 /** `scanKeys` on each node of a cluster, in the order of `nodes`. */
 export function scanKeysPerNode(nodes: readonly { host: string; port: number }[], match?: string): Promise<string[][]> {
   return Promise.all(nodes.map(({ host, port }) => scanKeys(`redis://${host}:${port}`, match)));
