@@ -26,6 +26,8 @@ interface Event {
   at?: number;
   answers?: number[];
   errors?: number;
+  /** [epoch ms, ms]: each time the app's process did not run, when it ended and for how long (see the fixture). */
+  stalls?: [number, number][];
 }
 
 const running: AppProcess[] = [];
@@ -56,6 +58,26 @@ async function burst(apps: AppProcess[], b: { tenants: string[]; keys: string[];
   return (await Promise.all(apps.map((a) => a.next('burst', timeout)))) as unknown as Event[];
 }
 
+/**
+ * Ms within [from, to] during which any of `processes` did not run (their stalls, overlaps counted once). Scheduler
+ * noise of a loaded machine, not time spent waiting on Redis or on the release message.
+ */
+function stalledDuring(processes: Event[], from: number, to: number): number {
+  const spans = processes
+    .flatMap((p) => p.stalls ?? [])
+    .map(([end, ms]) => [Math.max(from, end - ms), Math.min(to, end)] as const)
+    .filter(([a, b]) => b > a)
+    .sort((x, y) => x[0] - y[0]);
+  let total = 0;
+  let reached = from;
+  for (const [a, b] of spans) {
+    if (b <= reached) continue;
+    total += b - Math.max(a, reached);
+    reached = b;
+  }
+  return total;
+}
+
 function p99(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
@@ -72,12 +94,17 @@ describe("singleFlight: 'cluster' across 4 processes", () => {
     // Overhead beyond the loader: from the loader's end to each caller's answer (one clock: one machine).
     const end = loaded[0]!.at!;
     const overheads = results.flatMap((r) => r.answers!.map((at) => at - end));
+    // Of which the caller's process or the leader's (which writes the entry and publishes the release) was not running.
+    const leader = results[apps.findIndex((a) => events(a).some((e) => e.event === 'load'))]!;
+    const waits = results.flatMap((r) => r.answers!.map((at) => at - end - stalledDuring(r === leader ? [r] : [r, leader], end, at)));
     const firsts = results.map((r) => Math.min(...r.answers!) - end);
     console.log(
-      `[cluster single-flight, 4 processes] 4 x 250 misses: ${loads.length} load; waiter overhead p99 ${p99(overheads)} ms, max ${Math.max(...overheads)} ms; first answer per process ${firsts.join('/')} ms after the loader`,
+      `[cluster single-flight, 4 processes] 4 x 250 misses: ${loads.length} load; waiter overhead p99 ${p99(overheads)} ms (${p99(waits)} ms without process stalls), max ${Math.max(...overheads)} ms; first answer per process ${firsts.join('/')} ms after the loader`,
     );
-    // NOTE: the issue's target is p99 <= 10 ms (met on an idle machine); 2 shared cores here: a margin.
-    expect(p99(overheads)).toBeLessThanOrEqual(150);
+    // NOTE: the issue's target is p99 <= 10 ms (met on an idle machine). On 2 shared cores the bound has a margin and
+    // leaves out the time the processes did not run (raw p99 reached 119 ms of the former 150 ms bound in 10 loaded
+    // runs). A waiter woken by the lease's expiry instead of the release would wait ~1.9 s; one polling, its interval.
+    expect(p99(waits)).toBeLessThanOrEqual(150);
   }, 60_000);
 
   it('50 keys x 4 tenants from 4 processes at once: exactly 1 load per key and tenant', async () => {
