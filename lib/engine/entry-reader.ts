@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { DecodeResult } from '../codec/entry-codec.js';
 import type { CacheScope } from '../keys/key-builder.js';
+import type { ResultCounters } from '../observability/scope-counters.js';
 import type { StatsRecorder } from '../observability/stats-recorder.js';
 import { Unresolved, asError, type StoreFailures } from './store-failures.js';
 import type { TagCheck, TagStamps } from './tag-stamps.js';
@@ -36,6 +37,13 @@ export function miss<T>(error?: Error): CacheLookup<T> {
 }
 
 export function valueOf<T>(lookup: CacheLookup<T>): T | undefined {
+  return lookup.value;
+}
+
+/** A plain read's value, counted in `counts` as a hit or a miss. */
+function countedValue<T>(counts: ResultCounters, lookup: CacheLookup<T>): T | undefined {
+  if (lookup.hit) counts.hit++;
+  else counts.miss++;
   return lookup.value;
 }
 
@@ -108,34 +116,26 @@ export class EntryReader {
 
   /** The value of `key` (a miss, or a read the store failed, is `undefined`), counted by result. */
   get<T>(scope: CacheScope, key: string, alias?: string, tags?: readonly TagInput[]): Promise<T | undefined> {
+    const countsOf = () => this.stats.of(this.resolver.safeAlias(scope, alias), scope).get;
     let t: Target | undefined;
     try {
       t = tags === undefined ? this.resolver.targetNow(scope, key, alias) : undefined;
     } catch (error) {
-      this.stats.of(this.resolver.safeAlias(scope, alias), scope).get.error++;
+      countsOf().error++;
       return Promise.reject(error);
     }
     if (t !== undefined) {
       const counts = this.stats.of(t.resolved.alias, t.scope).get;
-      const found = (lookup: CacheLookup<T>): T | undefined => {
-        if (lookup.hit) counts.hit++;
-        else counts.miss++;
-        return lookup.value;
-      };
-      return this.readAs<T, T | undefined>(t, found, () => {
-        counts.miss++;
-        return undefined;
-      });
+      return this.readAs<T, T | undefined>(
+        t,
+        (lookup) => countedValue(counts, lookup),
+        () => countedValue(counts, miss<T>()),
+      );
     }
-    const counts = () => this.stats.of(this.resolver.safeAlias(scope, alias), scope).get;
     return this.lookup<T>(scope, key, alias, tags).then(
-      (lookup) => {
-        if (lookup.hit) counts().hit++;
-        else counts().miss++;
-        return lookup.value;
-      },
+      (lookup) => countedValue(countsOf(), lookup),
       (error: unknown) => {
-        counts().error++;
+        countsOf().error++;
         throw error;
       },
     );
